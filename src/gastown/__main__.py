@@ -1,0 +1,3 @@
+from gastown.cli.main import main
+
+raise SystemExit(main())

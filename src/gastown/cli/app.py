@@ -1,0 +1,78 @@
+"""What a command handler gets: its arguments, the town, a ledger, and a way to print."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from gastown.services.ledger import Ledger
+from gastown.store import Store
+from gastown.town import Town, find
+
+
+@dataclass
+class App:
+    args: argparse.Namespace
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    cwd: Path = field(default_factory=Path.cwd)
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+    _town: Town | None = None
+    _store: Store | None = None
+
+    @property
+    def json(self) -> bool:
+        return bool(getattr(self.args, "json", False))
+
+    @property
+    def town(self) -> Town:
+        if self._town is None:
+            self._town = find(getattr(self.args, "town", None), self.environ, self.cwd)
+        return self._town
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = self.town.open_store()
+        return self._store
+
+    @property
+    def ledger(self) -> Ledger:
+        return Ledger(self.store, prefix=self.town.prefix, actor=self.actor)
+
+    @property
+    def actor(self) -> str:
+        return self.environ.get("GT_ACTOR") or _user()
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    def emit(self, data: Any, human: Callable[[], None] | str | None = None) -> None:
+        """Print `data` as JSON under --json, else the human form."""
+        if self.json:
+            self.out.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        elif callable(human):
+            human()
+        elif human is not None:
+            self.print(human)
+
+    def print(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "user"
+
+
+Handler = Callable[[App], int | None]

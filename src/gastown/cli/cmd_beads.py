@@ -1,0 +1,341 @@
+"""`gt bead`, `gt dep`, `gt ready`, `gt sling`: units of work and what they wait on."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from gastown.cli.app import App
+from gastown.cli.render import STATUS_MARK, beads_table, plural
+from gastown.model import BEAD_STATUSES, BEAD_TYPES, DEP_TYPES, Bead
+
+
+def register(sub: Any, shared: argparse.ArgumentParser) -> None:
+    bead = sub.add_parser(
+        "bead",
+        parents=[shared],
+        help="create, list, show and change beads",
+        description="A bead is a unit of work: open → in_progress → in_review → closed, or failed.",
+    )
+    bsub = bead.add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=type(bead)
+    )
+
+    create = bsub.add_parser("create", parents=[shared], help="create a bead")
+    create.add_argument("title")
+    _content_options(create)
+    create.add_argument("--parent", help="create as a child of this bead (id PARENT.N)")
+    create.add_argument("--hold", action="store_true", help="create it held (never dispatched)")
+    create.set_defaults(handler=bead_create)
+
+    ls = bsub.add_parser("list", parents=[shared], help="list beads, filtered")
+    ls.add_argument(
+        "--status", action="append", choices=BEAD_STATUSES, help="only this status (repeatable)"
+    )
+    ls.add_argument("--rig")
+    ls.add_argument("--label", action="append", help="only beads with this label (repeatable)")
+    ls.add_argument("--type", choices=BEAD_TYPES)
+    ls.add_argument("-p", "--priority")
+    ls.add_argument("--assignee")
+    ls.add_argument("--limit", type=int)
+    ls.set_defaults(handler=bead_list)
+
+    show = bsub.add_parser("show", parents=[shared], help="one bead in full")
+    show.add_argument("id")
+    show.set_defaults(handler=bead_show)
+
+    upd = bsub.add_parser("update", parents=[shared], help="change a bead's fields")
+    upd.add_argument("id")
+    upd.add_argument("--title")
+    upd.add_argument("--body")
+    upd.add_argument("--type", choices=BEAD_TYPES)
+    upd.add_argument("-p", "--priority")
+    upd.add_argument("--rig")
+    upd.add_argument("--assignee", help="who holds it ('' to clear)")
+    upd.add_argument("--status", choices=BEAD_STATUSES, help="move along the lifecycle")
+    upd.add_argument("--add-label", action="append", default=[], metavar="LABEL")
+    upd.add_argument("--remove-label", action="append", default=[], metavar="LABEL")
+    held = upd.add_mutually_exclusive_group()
+    held.add_argument("--hold", dest="held", action="store_const", const=True)
+    held.add_argument("--unhold", dest="held", action="store_const", const=False)
+    upd.add_argument("--reason", help="why, for the event log")
+    upd.set_defaults(handler=bead_update)
+
+    close = bsub.add_parser("close", parents=[shared], help="close a bead")
+    close.add_argument("id")
+    close.add_argument("--reason", help="why it is done")
+    close.add_argument("--force", action="store_true", help="even with open blockers or children")
+    close.set_defaults(handler=bead_close)
+
+    reopen = bsub.add_parser("reopen", parents=[shared], help="reopen a closed or failed bead")
+    reopen.add_argument("id")
+    reopen.add_argument("--reason")
+    reopen.set_defaults(handler=bead_reopen)
+
+    claim = bsub.add_parser("claim", parents=[shared], help="take an open bead (atomic)")
+    claim.add_argument("id")
+    claim.add_argument("--as", dest="assignee", help="assignee (default: you)")
+    claim.set_defaults(handler=bead_claim)
+
+    ready = sub.add_parser(
+        "ready",
+        parents=[shared],
+        help="beads ready to work",
+        description="Open, unheld, unblocked beads not in a staged convoy, by priority then age.",
+    )
+    ready.add_argument("--rig")
+    ready.add_argument("--limit", type=int)
+    ready.set_defaults(handler=ready_list)
+
+    dep = sub.add_parser("dep", parents=[shared], help="dependencies between beads")
+    dsub = dep.add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=type(dep)
+    )
+    dadd = dsub.add_parser("add", parents=[shared], help="BEAD depends on BLOCKER")
+    dadd.add_argument("bead")
+    dadd.add_argument("blocker")
+    dadd.add_argument(
+        "--type",
+        default="blocks",
+        choices=DEP_TYPES,
+        help="only blocks (the default) affects readiness",
+    )
+    dadd.set_defaults(handler=dep_add)
+    drm = dsub.add_parser("remove", parents=[shared], help="remove BEAD's dependency on BLOCKER")
+    drm.add_argument("bead")
+    drm.add_argument("blocker")
+    drm.set_defaults(handler=dep_remove)
+    dtree = dsub.add_parser("tree", parents=[shared], help="what a bead waits on, transitively")
+    dtree.add_argument("bead")
+    dtree.add_argument("--reverse", action="store_true", help="what waits on the bead instead")
+    dtree.set_defaults(handler=dep_tree)
+
+    sling = sub.add_parser(
+        "sling",
+        parents=[shared],
+        help="put work in front of the polecats",
+        description="`gt sling TITLE --rig R` creates a bead marked for "
+        "dispatch; `gt sling BEAD_ID` marks an existing one.",
+    )
+    sling.add_argument("target", metavar="TITLE_OR_BEAD")
+    _content_options(sling)
+    sling.add_argument("--runtime", help="agent runtime for this bead")
+    sling.add_argument("--hold", action="store_true", help="mark it, but hold it for now")
+    sling.set_defaults(handler=sling_work)
+
+
+def _content_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-b", "--body", default="", help="the full description")
+    p.add_argument("-t", "--type", default="task", choices=BEAD_TYPES)
+    p.add_argument("-p", "--priority", default="2", help="0 (highest) to 4; default 2")
+    p.add_argument("-l", "--label", action="append", default=[], help="label (repeatable)")
+    p.add_argument("--rig", help="the rig it is for (default: the only rig, if one)")
+    p.add_argument("--assignee")
+
+
+def _default_rig(app: App, given: str | None) -> str | None:
+    if given is not None:
+        return str(given)
+    with app.store.reader() as tx:
+        found = tx.list_rigs()
+    return found[0].name if len(found) == 1 else None
+
+
+def _spec(app: App, title: str) -> Any:
+    from gastown.services.beads import NewBead, priority
+
+    return NewBead(
+        title=title,
+        body=app.args.body,
+        type=app.args.type,
+        priority=priority(app.args.priority),
+        labels=app.args.label,
+        rig=_default_rig(app, app.args.rig),
+        assignee=app.args.assignee,
+        held=app.args.hold,
+    )
+
+
+def bead_create(app: App) -> int:
+    from gastown.services import beads
+
+    spec = _spec(app, app.args.title)
+    spec.parent = app.args.parent
+    bead = beads.create(app.ledger, spec)
+    app.emit(bead.to_json(), f"Created {bead.id}: {bead.title}")
+    return 0
+
+
+def bead_list(app: App) -> int:
+    from gastown.services import beads
+    from gastown.store import BeadFilter
+
+    flt = BeadFilter(
+        statuses=app.args.status,
+        rig=app.args.rig,
+        labels=app.args.label,
+        type=app.args.type,
+        priority=None if app.args.priority is None else beads.priority(app.args.priority),
+        assignee=app.args.assignee,
+        limit=app.args.limit,
+    )
+    found = beads.list_beads(app.ledger, flt)
+    _emit_beads(app, found, "No beads match.")
+    return 0
+
+
+def _emit_beads(app: App, found: list[Bead], empty: str) -> None:
+    if app.json:
+        app.out.write(json.dumps([b.to_json() for b in found], ensure_ascii=False) + "\n")
+        return
+    app.print(beads_table(found) + f"\n{plural(len(found), 'bead')}" if found else empty)
+
+
+def bead_show(app: App) -> int:
+    from gastown.services import beads
+
+    bead, dependents = beads.show(app.ledger, app.args.id)
+    data = {**bead.to_json(), "dependents": [d.to_json() for d in dependents]}
+
+    def human() -> None:
+        mark = STATUS_MARK.get(bead.status, "")
+        app.print(f"{bead.id}  {bead.title}")
+        app.print(
+            f"  {mark} {bead.status}{' (held)' if bead.held else ''}   P{bead.priority}   "
+            f"{bead.type}   rig: {bead.rig or '-'}   assignee: {bead.assignee or '-'}"
+        )
+        if bead.labels:
+            app.print(f"  labels: {', '.join(bead.labels)}")
+        if bead.convoy_id:
+            app.print(f"  convoy: {bead.convoy_id}")
+        if bead.slung:
+            app.print(f"  slung for dispatch{f' (runtime {bead.runtime})' if bead.runtime else ''}")
+        app.print(f"  created {bead.created_at} by {bead.created_by}; updated {bead.updated_at}")
+        if bead.closed_at:
+            reason = f": {bead.close_reason}" if bead.close_reason else ""
+            app.print(f"  closed {bead.closed_at}{reason}")
+        for d in bead.dependencies:
+            app.print(f"  depends on {d.depends_on_id} ({d.type})")
+        for d in dependents:
+            app.print(f"  needed by {d.bead_id} ({d.type})")
+        if bead.body:
+            app.print("")
+            app.print("  " + bead.body.replace("\n", "\n  "))
+
+    app.emit(data, human)
+    return 0
+
+
+def bead_update(app: App) -> int:
+    from gastown.errors import UsageError
+    from gastown.services import beads
+
+    a = app.args
+    fields: dict[str, Any] = {}
+    for name in ("title", "body", "type", "priority", "rig", "status"):
+        if getattr(a, name) is not None:
+            fields[name] = getattr(a, name)
+    if a.assignee is not None:
+        fields["assignee"] = a.assignee or None
+    if a.held is not None:
+        fields["held"] = a.held
+    if a.add_label:
+        fields["add_labels"] = a.add_label
+    if a.remove_label:
+        fields["remove_labels"] = a.remove_label
+    if not fields:
+        raise UsageError("Nothing to update.", hint="Pass at least one field, e.g. --priority 1.")
+    bead = beads.update(app.ledger, a.id, fields, reason=a.reason)
+    app.emit(bead.to_json(), f"Updated {bead.id}")
+    return 0
+
+
+def bead_close(app: App) -> int:
+    from gastown.services import beads
+
+    bead = beads.close(app.ledger, app.args.id, app.args.reason, app.args.force)
+    app.emit(bead.to_json(), f"Closed {bead.id}: {bead.title}")
+    return 0
+
+
+def bead_reopen(app: App) -> int:
+    from gastown.services import beads
+
+    bead = beads.reopen(app.ledger, app.args.id, app.args.reason)
+    app.emit(bead.to_json(), f"Reopened {bead.id}: {bead.title}")
+    return 0
+
+
+def bead_claim(app: App) -> int:
+    from gastown.services import beads
+
+    bead = beads.claim(app.ledger, app.args.id, app.args.assignee or app.actor)
+    app.emit(bead.to_json(), f"Claimed {bead.id} for {bead.assignee}")
+    return 0
+
+
+def ready_list(app: App) -> int:
+    from gastown.services import deps
+
+    found = deps.ready(app.ledger, app.args.rig, app.args.limit)
+    _emit_beads(app, found, "Nothing is ready.")
+    return 0
+
+
+def dep_add(app: App) -> int:
+    from gastown.services import deps
+
+    edge = deps.add(app.ledger, app.args.bead, app.args.blocker, app.args.type)
+    app.emit(edge.to_json(), f"{edge.bead_id} now depends on {edge.depends_on_id} ({edge.type})")
+    return 0
+
+
+def dep_remove(app: App) -> int:
+    from gastown.services import deps
+
+    edge = deps.remove(app.ledger, app.args.bead, app.args.blocker)
+    app.emit(edge.to_json(), f"{edge.bead_id} no longer depends on {edge.depends_on_id}")
+    return 0
+
+
+def dep_tree(app: App) -> int:
+    from gastown.services import deps
+
+    root = deps.tree(app.ledger, app.args.bead, reverse=app.args.reverse)
+    lines: list[str] = []
+
+    def walk(node: deps.TreeNode, lead: str, last: bool, top: bool) -> None:
+        branch = "" if top else ("└── " if last else "├── ")
+        via = f" [{node.type}]" if node.type and node.type != "blocks" else ""
+        more = " (see above)" if node.repeat else ""
+        mark = STATUS_MARK.get(node.status, "?")
+        lines.append(f"{lead}{branch}{mark} {node.id} {node.title} ({node.status}){via}{more}")
+        child_lead = lead + ("" if top else ("    " if last else "│   "))
+        for i, child in enumerate(node.children):
+            walk(child, child_lead, i == len(node.children) - 1, False)
+
+    walk(root, "", True, True)
+    app.emit(root.to_json(), "\n".join(lines))
+    return 0
+
+
+def sling_work(app: App) -> int:
+    import re
+
+    from gastown.services import sling
+
+    target = app.args.target
+    if re.fullmatch(rf"{re.escape(app.town.prefix)}-[0-9a-z]+(\.[0-9]+)*", target):
+        bead = sling.sling_existing(
+            app.ledger, target, app.args.runtime, True if app.args.hold else None
+        )
+        verb = "Slung"
+    else:
+        spec = _spec(app, target)
+        spec.runtime = app.args.runtime
+        bead = sling.sling_new(app.ledger, spec)
+        verb = "Slung new bead"
+    held = " (held)" if bead.held else ""
+    app.emit(bead.to_json(), f"{verb} {bead.id}{held}: {bead.title} → rig {bead.rig}")
+    return 0

@@ -1,0 +1,279 @@
+"""Settings: what they are, what they accept, and how the layers stack.
+
+Built-in defaults < `town.toml` [settings] < per-rig overrides < `GT_*` environment < flags.
+Keys are dotted (`refinery.gates`); in `town.toml` the dots are nested tables. An environment
+variable names a key in upper case with `__` for each dot: `GT_REFINERY__CODE_REVIEW=false`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gastown.errors import InvalidValue
+
+MASK = "••••••"
+RUNTIMES = ("claude", "codex", "opencode", "kilo", "gemini", "builtin", "scripted")
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    key: str
+    kind: str
+    """`str`, `int`, `bool`, `list` (of strings), `map` (string to string), `choice`, `optint`."""
+    default: Any
+    doc: str
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    secret: bool = False
+    """Values are masked in every display."""
+
+    @property
+    def expected(self) -> str:
+        return {
+            "str": "a string",
+            "int": "an integer" + (f" ≥ {self.minimum}" if self.minimum is not None else ""),
+            "bool": "true or false",
+            "list": 'a list of strings (JSON, e.g. ["make test"])',
+            "map": 'a map of strings (JSON, e.g. {"NAME": "value"})',
+            "choice": "one of " + ", ".join(self.choices),
+            "optint": "an integer ≥ 0, or off",
+        }[self.kind]
+
+
+SETTINGS: dict[str, Setting] = {
+    s.key: s
+    for s in (
+        Setting("runtime", "choice", "claude", "Agent runtime polecats use.", RUNTIMES),
+        Setting(
+            "default_model",
+            "str",
+            "",
+            "Model for every role without its own; empty means the runtime's default.",
+        ),
+        Setting("role_models.polecat", "str", "", "Model for polecats."),
+        Setting("role_models.refinery", "str", "", "Model for the refinery's reviewer."),
+        Setting("role_models.mayor", "str", "", "Model for the mayor."),
+        Setting(
+            "max_polecats_per_rig", "int", 4, "Most polecats working one rig at once.", minimum=1
+        ),
+        Setting(
+            "max_dispatch_attempts", "int", 5, "Failed runs of a bead before it fails.", minimum=1
+        ),
+        Setting(
+            "merge_strategy",
+            "choice",
+            "direct",
+            "Land by merging into the target branch (direct) or through a pull request (pr).",
+            ("direct", "pr"),
+        ),
+        Setting("refinery.gates", "list", [], "Shell commands that must pass before landing."),
+        Setting("refinery.code_review", "bool", True, "Have a reviewer agent judge each diff."),
+        Setting(
+            "refinery.auto_merge_delay_minutes",
+            "optint",
+            None,
+            "Merge a green pull request after this many minutes; off never merges it.",
+        ),
+        Setting(
+            "refinery.max_review_cycles", "int", 3, "Review rounds before escalating.", minimum=1
+        ),
+        Setting("refinery.batch_size", "int", 4, "Merge requests tested together.", minimum=1),
+        Setting(
+            "refinery.auto_resolve_conflicts",
+            "bool",
+            True,
+            "Send merge conflicts back to a polecat instead of escalating.",
+        ),
+        Setting("staged_convoys_default", "bool", False, "Create convoys staged unless told."),
+        Setting(
+            "convoy_merge_mode",
+            "choice",
+            "review-then-land",
+            "How convoys land.",
+            ("review-then-land", "review-and-merge"),
+        ),
+        Setting("custom_instructions.polecat", "str", "", "Added to every polecat's prompt."),
+        Setting("custom_instructions.refinery", "str", "", "Added to the reviewer's prompt."),
+        Setting("custom_instructions.mayor", "str", "", "Added to the mayor's prompt."),
+        Setting(
+            "env_vars", "map", {}, "Environment passed to agents; values are masked.", secret=True
+        ),
+    )
+}
+GROUPS = frozenset(k.rsplit(".", 1)[0] for k in SETTINGS if "." in k)
+
+
+def setting(key: str) -> Setting:
+    found = SETTINGS.get(key)
+    if found is None:
+        parent = key.split(".", 1)[0]
+        if parent in SETTINGS and SETTINGS[parent].kind == "map":
+            return SETTINGS[parent]
+        near = [k for k in SETTINGS if k.startswith(key.split(".", maxsplit=1)[0])]
+        raise InvalidValue(
+            f"'{key}' is not a setting.",
+            hint=("Did you mean " + ", ".join(near) + "? " if near else "")
+            + "`gt config show` lists them all.",
+        )
+    return found
+
+
+def _fail(s: Setting, key: str, value: Any) -> InvalidValue:
+    shown = MASK if s.secret else repr(value)
+    return InvalidValue(f"Setting '{key}' expects {s.expected}, not {shown}.")
+
+
+def check(key: str, value: Any) -> Any:
+    """Validate an already-typed value (from TOML, JSON or code) for `key`; returns it."""
+    s = setting(key)
+    if s.kind == "map" and key != s.key:  # one entry of a map: env_vars.NAME
+        if not isinstance(value, str):
+            raise _fail(s, key, value)
+        return value
+    ok = {
+        "str": isinstance(value, str),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+        "list": isinstance(value, list) and all(isinstance(v, str) for v in value),
+        "map": isinstance(value, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()),
+        "choice": value in s.choices,
+        "optint": value is None or (isinstance(value, int) and not isinstance(value, bool)),
+    }[s.kind]
+    if not ok or (s.kind in ("int", "optint") and value is not None and value < (s.minimum or 0)):
+        raise _fail(s, key, value)
+    return value
+
+
+def parse(key: str, text: str) -> Any:
+    """Turn what a user typed (flag, env var) into a typed value for `key`, or say why not."""
+    s = setting(key)
+    kind = "str" if s.kind == "map" and key != s.key else s.kind
+    value: Any = text
+    if kind in ("int", "optint"):
+        if kind == "optint" and text.strip().lower() in ("off", "none", "null", ""):
+            return None
+        try:
+            value = int(text)
+        except ValueError:
+            raise _fail(s, key, text) from None
+    elif kind == "bool":
+        lowered = text.strip().lower()
+        if lowered not in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+            raise _fail(s, key, text)
+        value = lowered in ("true", "yes", "on", "1")
+    elif kind in ("list", "map"):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            raise _fail(s, key, text) from None
+    return check(key, value)
+
+
+def flatten(table: Mapping[str, Any], origin: str, prefix: str = "") -> dict[str, Any]:
+    """Nested TOML tables to dotted keys, validating each; unknown keys name where they are."""
+    out: dict[str, Any] = {}
+    for name, value in table.items():
+        key = f"{prefix}{name}"
+        if key in SETTINGS:
+            try:
+                out[key] = check(key, value)
+            except InvalidValue as exc:
+                raise InvalidValue(f"In {origin}: {exc.message}") from None
+        elif key in GROUPS and isinstance(value, Mapping):
+            out.update(flatten(value, origin, f"{key}."))
+        else:
+            raise InvalidValue(
+                f"In {origin}: '{key}' is not a setting.",
+                hint="`gt config show` lists every setting.",
+            )
+    return out
+
+
+def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Dotted keys back to nested tables, for writing `town.toml`."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        parts = key.split(".")
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+def from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Settings named by `GT_*` variables; other `GT_` names (GT_TOWN, ...) are not settings."""
+    out: dict[str, Any] = {}
+    for name, text in environ.items():
+        if not name.startswith("GT_"):
+            continue
+        key = name[3:].lower().replace("__", ".")
+        if key in SETTINGS:
+            try:
+                out[key] = parse(key, text)
+            except InvalidValue as exc:
+                raise InvalidValue(f"In environment variable {name}: {exc.message}") from None
+    return out
+
+
+def env_name(key: str) -> str:
+    return "GT_" + key.upper().replace(".", "__")
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """Effective settings with the layer each value came from."""
+
+    values: Mapping[str, Any]
+    origins: Mapping[str, str]
+
+    def __getitem__(self, key: str) -> Any:
+        setting(key)
+        return self.values[key]
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        return iter(self.values.items())
+
+    def display(self, key: str) -> Any:
+        """The value as it may be shown to anyone: secrets masked."""
+        return masked(key, self.values[key])
+
+
+def masked(key: str, value: Any) -> Any:
+    s = setting(key)
+    if not s.secret:
+        return value
+    if isinstance(value, dict):
+        return dict.fromkeys(value, MASK)
+    return MASK if value else value
+
+
+def resolve(
+    town: Mapping[str, Any],
+    rig: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> Resolved:
+    """Stack the layers. `town`, `rig` and `flags` hold dotted keys already validated."""
+    values: dict[str, Any] = {k: s.default for k, s in SETTINGS.items()}
+    origins = dict.fromkeys(SETTINGS, "default")
+    layers: list[tuple[str, Mapping[str, Any]]] = [
+        ("town.toml", town),
+        ("rig", rig or {}),
+        ("environment", from_environ(environ or {})),
+        ("flag", flags or {}),
+    ]
+    for origin, layer in layers:
+        for key, value in layer.items():
+            s = setting(key)
+            if s.kind == "map" and key != s.key:
+                values[s.key] = {**values[s.key], key.split(".", 1)[1]: value}
+                origins[s.key] = origin
+            else:
+                values[key] = value
+                origins[key] = origin
+    return Resolved(values, origins)

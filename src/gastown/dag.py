@@ -1,0 +1,163 @@
+"""Pure graph work over beads: the ready set, cycles, topological waves.
+
+Edges are `(bead, depends_on)` pairs. Nothing here touches a store or a clock.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
+
+
+class Candidate(NamedTuple):
+    """What the ready set needs to know about one bead."""
+
+    id: str
+    status: str
+    held: bool
+    staged: bool
+    """In a convoy that has not been started."""
+    priority: int
+    created_at: str
+
+
+def blocked_set(
+    status_of: Mapping[str, str],
+    blocks: Iterable[tuple[str, str]],
+    parent_of: Iterable[tuple[str, str]] = (),
+) -> set[str]:
+    """Beads with an unclosed `blocks` blocker, or under a parent that is itself blocked.
+
+    A blocker missing from `status_of` (deleted, or from another tracker) does not block.
+    """
+    blocked = {
+        bead
+        for bead, blocker in blocks
+        if (state := status_of.get(blocker)) is not None and state != "closed"
+    }
+    children: dict[str, list[str]] = defaultdict(list)
+    for child, parent in parent_of:
+        children[parent].append(child)
+    if not children or not blocked:
+        return blocked
+    queue = deque(blocked)
+    while queue:
+        for child in children.get(queue.popleft(), ()):
+            if child not in blocked:
+                blocked.add(child)
+                queue.append(child)
+    return blocked
+
+
+def ready(
+    candidates: Sequence[Candidate],
+    blocks: Iterable[tuple[str, str]],
+    parent_of: Iterable[tuple[str, str]] = (),
+    status_of: Mapping[str, str] | None = None,
+) -> list[Candidate]:
+    """Open, unheld, unstaged, unblocked beads, by priority then age (oldest first).
+
+    `status_of` must cover every blocker; it defaults to the candidates' own statuses.
+    """
+    if status_of is None:
+        status_of = {c.id: c.status for c in candidates}
+    blocked = blocked_set(status_of, blocks, parent_of)
+    out = [
+        c
+        for c in candidates
+        if c.status == "open" and not c.held and not c.staged and c.id not in blocked
+    ]
+    out.sort(key=lambda c: (c.priority, c.created_at, c.id))
+    return out
+
+
+def path_between(edges: Iterable[tuple[str, str]], start: str, goal: str) -> list[str] | None:
+    """The shortest chain `start → … → goal` following edges, or None."""
+    if start == goal:
+        return [start]
+    forward: dict[str, list[str]] = defaultdict(list)
+    for a, b in edges:
+        forward[a].append(b)
+    came_from: dict[str, str] = {start: start}
+    queue = deque([start])
+    while queue:
+        node = queue.popleft()
+        for nxt in forward.get(node, ()):
+            if nxt in came_from:
+                continue
+            came_from[nxt] = node
+            if nxt == goal:
+                path = [goal]
+                while path[-1] != start:
+                    path.append(came_from[path[-1]])
+                return path[::-1]
+            queue.append(nxt)
+    return None
+
+
+def cycle_if_added(edges: Iterable[tuple[str, str]], bead: str, blocker: str) -> list[str] | None:
+    """The cycle that `bead depends on blocker` would close, named from `bead`, or None."""
+    back = path_between(edges, blocker, bead)
+    return None if back is None else [bead, *back]
+
+
+def find_cycle(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> list[str] | None:
+    """Any cycle among the edges, as `[a, b, …, a]`, or None."""
+    forward: dict[str, list[str]] = defaultdict(list)
+    for a, b in edges:
+        forward[a].append(b)
+    white, grey, black = 0, 1, 2
+    color: dict[str, int] = defaultdict(int)
+    for root in nodes:
+        if color[root] != white:
+            continue
+        stack: list[tuple[str, int]] = [(root, 0)]
+        trail: list[str] = []
+        while stack:
+            node, i = stack.pop()
+            if i == 0:
+                color[node] = grey
+                trail.append(node)
+            succ = forward.get(node, [])
+            if i < len(succ):
+                stack.append((node, i + 1))
+                nxt = succ[i]
+                if color[nxt] == grey:
+                    return [*trail[trail.index(nxt) :], nxt]
+                if color[nxt] == white:
+                    stack.append((nxt, 0))
+            else:
+                color[node] = black
+                trail.pop()
+    return None
+
+
+def waves(nodes: Sequence[str], edges: Iterable[tuple[str, str]]) -> list[list[str]]:
+    """Topological layers: wave 0 depends on nothing in `nodes`, wave n on waves before it.
+
+    Raises ValueError if the edges contain a cycle.
+    """
+    members = set(nodes)
+    pending: dict[str, int] = dict.fromkeys(nodes, 0)
+    dependents: dict[str, list[str]] = defaultdict(list)
+    for a, b in edges:
+        if a in members and b in members:
+            pending[a] += 1
+            dependents[b].append(a)
+    layer = [n for n in nodes if pending[n] == 0]
+    out: list[list[str]] = []
+    seen = 0
+    while layer:
+        out.append(layer)
+        seen += len(layer)
+        nxt: list[str] = []
+        for n in layer:
+            for d in dependents.get(n, ()):
+                pending[d] -= 1
+                if pending[d] == 0:
+                    nxt.append(d)
+        layer = nxt
+    if seen != len(members):
+        raise ValueError("edges contain a cycle")
+    return out

@@ -1,0 +1,246 @@
+"""The records of a town: the glossary, in code.
+
+A **town** is one ledger (this module's records in a state store) plus rig clones, worktrees and
+settings on disk. Everything here is plain data; behaviour lives in `services`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+# --- beads --------------------------------------------------------------------------------
+
+OPEN: Final = "open"
+IN_PROGRESS: Final = "in_progress"
+IN_REVIEW: Final = "in_review"
+CLOSED: Final = "closed"
+FAILED: Final = "failed"
+
+BEAD_STATUSES: Final = (OPEN, IN_PROGRESS, IN_REVIEW, CLOSED, FAILED)
+"""Lifecycle: open → in_progress → in_review → closed, or failed."""
+
+TRANSITIONS: Final[dict[str, frozenset[str]]] = {
+    OPEN: frozenset({IN_PROGRESS, CLOSED}),
+    IN_PROGRESS: frozenset({OPEN, IN_REVIEW, CLOSED, FAILED}),
+    IN_REVIEW: frozenset({IN_PROGRESS, OPEN, CLOSED, FAILED}),
+    CLOSED: frozenset({OPEN}),
+    FAILED: frozenset({OPEN}),
+}
+"""Every legal status change. Anything else is an `IllegalTransition`."""
+
+BEAD_TYPES: Final = ("task", "bug", "feature", "chore", "epic")
+PRIORITIES: Final = range(5)
+DEFAULT_PRIORITY: Final = 2
+
+# --- dependencies -------------------------------------------------------------------------
+
+BLOCKS: Final = "blocks"
+PARENT_CHILD: Final = "parent-child"
+RELATED: Final = "related"
+DISCOVERED_FROM: Final = "discovered-from"
+DEP_TYPES: Final = (BLOCKS, PARENT_CHILD, RELATED, DISCOVERED_FROM)
+
+# --- convoys ------------------------------------------------------------------------------
+
+CONVOY_OPEN: Final = "open"
+CONVOY_LANDED: Final = "landed"
+CONVOY_FAILED: Final = "failed"
+CONVOY_STATUSES: Final = (CONVOY_OPEN, CONVOY_LANDED, CONVOY_FAILED)
+
+REVIEW_THEN_LAND: Final = "review-then-land"
+REVIEW_AND_MERGE: Final = "review-and-merge"
+MERGE_MODES: Final = (REVIEW_THEN_LAND, REVIEW_AND_MERGE)
+
+
+@dataclass(slots=True)
+class Dependency:
+    """An edge: `bead_id` depends on `depends_on_id` in the way `type` says."""
+
+    bead_id: str
+    """The dependent bead (for `parent-child`, the child)."""
+    depends_on_id: str
+    """The blocker (for `parent-child`, the parent)."""
+    type: str = BLOCKS
+    """One of `DEP_TYPES`; only `blocks` and a blocked parent affect readiness."""
+    created_at: str = ""
+    """When the edge was added (RFC 3339, UTC)."""
+    created_by: str = ""
+    """Who added it."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bead_id": self.bead_id,
+            "depends_on_id": self.depends_on_id,
+            "type": self.type,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+        }
+
+
+@dataclass(slots=True)
+class Bead:
+    """A unit of work with a lifecycle."""
+
+    id: str
+    """Short hash with the town prefix (`gt-4k2x9`); children are `PARENT.N`."""
+    title: str
+    """One line saying what is to be done."""
+    body: str = ""
+    """The full description an agent works from."""
+    type: str = "task"
+    """One of `BEAD_TYPES`."""
+    priority: int = DEFAULT_PRIORITY
+    """0 (highest) to 4."""
+    status: str = OPEN
+    """One of `BEAD_STATUSES`; changed only along `TRANSITIONS`."""
+    rig: str | None = None
+    """The rig (repository) the work is for."""
+    assignee: str | None = None
+    """Who holds it: a polecat name or a person."""
+    held: bool = False
+    """A held bead is never dispatched, whatever else is true of it."""
+    slung: bool = False
+    """Marked for dispatch to a polecat (by `gt sling` or a started convoy)."""
+    runtime: str | None = None
+    """Agent runtime asked for at sling time; `None` means the rig's setting."""
+    convoy_id: str | None = None
+    """The convoy this bead belongs to, if any."""
+    labels: list[str] = field(default_factory=list)
+    """Free-form tags, sorted."""
+    created_at: str = ""
+    updated_at: str = ""
+    started_at: str | None = None
+    """When it first went in_progress."""
+    closed_at: str | None = None
+    """Set exactly when status is `closed`."""
+    close_reason: str | None = None
+    created_by: str = ""
+    version: int = 1
+    """Bumped on every write; lets readers notice a lost race."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Fields from an imported beads JSONL line that Gas Town does not model, kept verbatim."""
+    dependencies: list[Dependency] = field(default_factory=list)
+    """Edges out of this bead (what it depends on)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "body": self.body,
+            "status": self.status,
+            "priority": self.priority,
+            "type": self.type,
+            "labels": self.labels,
+            "rig": self.rig,
+            "assignee": self.assignee,
+            "held": self.held,
+            "slung": self.slung,
+            "runtime": self.runtime,
+            "convoy_id": self.convoy_id,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "started_at": self.started_at,
+            "closed_at": self.closed_at,
+            "close_reason": self.close_reason,
+            "created_by": self.created_by,
+            "dependencies": [d.to_json() for d in self.dependencies],
+        }
+
+
+@dataclass(slots=True)
+class Convoy:
+    """A group of beads, possibly depending on each other, that lands together."""
+
+    id: str
+    title: str
+    rig: str
+    """The rig every bead of the convoy works on."""
+    status: str = CONVOY_OPEN
+    """`open`, `landed` (every bead closed) or `failed`."""
+    staged: bool = False
+    """A staged convoy's beads are not dispatched until `gt convoy start`."""
+    merge_mode: str = REVIEW_THEN_LAND
+    """How the refinery lands it: all at once from a feature branch, or bead by bead."""
+    created_at: str = ""
+    updated_at: str = ""
+    landed_at: str | None = None
+    close_reason: str | None = None
+    created_by: str = ""
+    total: int = 0
+    """Beads in the convoy (derived)."""
+    closed: int = 0
+    """Of those, closed (derived)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "rig": self.rig,
+            "status": self.status,
+            "staged": self.staged,
+            "merge_mode": self.merge_mode,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "landed_at": self.landed_at,
+            "close_reason": self.close_reason,
+            "created_by": self.created_by,
+            "progress": {"closed": self.closed, "total": self.total},
+        }
+
+
+@dataclass(slots=True)
+class Rig:
+    """A repository connection with its canonical clone inside the town."""
+
+    name: str
+    url: str
+    """Where it was cloned from: a path, `file://` URL or remote URL."""
+    branch: str
+    """The target branch work lands on."""
+    path: str
+    """The canonical clone, relative to the town folder."""
+    created_at: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Per-rig setting overrides (dotted keys)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "url": self.url,
+            "branch": self.branch,
+            "path": self.path,
+            "created_at": self.created_at,
+            "settings": self.settings,
+        }
+
+
+@dataclass(slots=True)
+class Event:
+    """An append-only record of one change: who did what to which record, and why."""
+
+    id: int
+    at: str
+    actor: str
+    kind: str
+    """Dotted: `bead.created`, `bead.status_changed`, `convoy.started`, `config.set`, ..."""
+    bead_id: str | None = None
+    convoy_id: str | None = None
+    rig: str | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at,
+            "actor": self.actor,
+            "kind": self.kind,
+            "bead_id": self.bead_id,
+            "convoy_id": self.convoy_id,
+            "rig": self.rig,
+            "before": self.before,
+            "after": self.after,
+            "reason": self.reason,
+        }

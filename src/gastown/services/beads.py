@@ -1,0 +1,378 @@
+"""Beads: create, read, change and move along the lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gastown.errors import Conflict, IllegalTransition, InvalidValue, NotFound
+from gastown.model import (
+    BEAD_STATUSES,
+    BEAD_TYPES,
+    BLOCKS,
+    CLOSED,
+    CONVOY_FAILED,
+    CONVOY_LANDED,
+    CONVOY_OPEN,
+    DEFAULT_PRIORITY,
+    FAILED,
+    IN_PROGRESS,
+    OPEN,
+    PARENT_CHILD,
+    TRANSITIONS,
+    Bead,
+    Dependency,
+)
+from gastown.services.ledger import Ledger, append, changes, get_bead
+from gastown.store import BeadFilter, Tx
+
+MAX_TITLE = 500
+MAX_CHILD_DEPTH = 3
+
+
+def priority(value: object) -> int:
+    """0–4, also written P0–P4."""
+    text = str(value).strip().upper().removeprefix("P")
+    if text.isdigit() and int(text) in range(5):
+        return int(text)
+    raise InvalidValue(
+        f"Priority must be 0 to 4 (0 is highest), not '{value}'.", hint="For example: -p 1"
+    )
+
+
+def bead_type(value: str) -> str:
+    if value not in BEAD_TYPES:
+        raise InvalidValue(f"Bead type must be one of {', '.join(BEAD_TYPES)}, not '{value}'.")
+    return value
+
+
+def status(value: str) -> str:
+    if value not in BEAD_STATUSES:
+        raise InvalidValue(f"Bead status must be one of {', '.join(BEAD_STATUSES)}, not '{value}'.")
+    return value
+
+
+def title(value: str) -> str:
+    text = value.strip()
+    if not text:
+        raise InvalidValue("A bead needs a title.")
+    if len(text) > MAX_TITLE or "\n" in text:
+        raise InvalidValue(f"A bead title is one line of at most {MAX_TITLE} characters.")
+    return text
+
+
+def labels(values: Sequence[str]) -> list[str]:
+    out = set()
+    for value in values:
+        for part in value.split(","):
+            label = part.strip()
+            if label:
+                if any(c.isspace() for c in label):
+                    raise InvalidValue(f"A label cannot contain spaces: '{label}'.")
+                out.add(label)
+    return sorted(out)
+
+
+def require_rig(tx: Tx, rig: str | None) -> None:
+    if rig is not None and tx.get_rig(rig) is None:
+        raise NotFound(f"There is no rig '{rig}'.", hint="`gt rig list` shows the town's rigs.")
+
+
+@dataclass(slots=True)
+class NewBead:
+    """What a caller supplies to create a bead; everything else is decided here."""
+
+    title: str
+    body: str = ""
+    type: str = "task"
+    priority: int = DEFAULT_PRIORITY
+    labels: list[str] = field(default_factory=list)
+    rig: str | None = None
+    assignee: str | None = None
+    held: bool = False
+    slung: bool = False
+    runtime: str | None = None
+    parent: str | None = None
+    """Create as a child of this bead: its id becomes PARENT.N."""
+
+
+def build(
+    ledger: Ledger, tx: Tx, specs: Sequence[NewBead], convoy_id: str | None = None
+) -> list[Bead]:
+    """Validated, id-bearing beads for `specs` (not yet written)."""
+    now = ledger.now()
+    checked = []
+    for spec in specs:
+        checked.append(
+            Bead(
+                id="",
+                title=title(spec.title),
+                body=spec.body,
+                type=bead_type(spec.type),
+                priority=priority(spec.priority),
+                labels=labels(spec.labels),
+                rig=spec.rig,
+                assignee=spec.assignee or None,
+                held=spec.held,
+                slung=spec.slung,
+                runtime=spec.runtime,
+                convoy_id=convoy_id,
+                created_at=now,
+                updated_at=now,
+                created_by=ledger.actor,
+            )
+        )
+    for rig in {b.rig for b in checked}:
+        require_rig(tx, rig)
+    plain = [i for i, s in enumerate(specs) if s.parent is None]
+    fresh = ledger.new_ids(tx, [f"{checked[i].title}|{checked[i].body}|{now}" for i in plain])
+    for i, new_id in zip(plain, fresh, strict=True):
+        checked[i].id = new_id
+    for spec, bead in zip(specs, checked, strict=True):
+        if spec.parent is not None:
+            parent = get_bead(tx, ledger.prefix, spec.parent)
+            if parent.id.count(".") >= MAX_CHILD_DEPTH:
+                raise InvalidValue(f"Beads nest at most {MAX_CHILD_DEPTH} levels deep.")
+            bead.id = f"{parent.id}.{tx.next_child(parent.id)}"
+            bead.rig = bead.rig or parent.rig
+            bead.dependencies.append(
+                Dependency(bead.id, parent.id, PARENT_CHILD, now, ledger.actor)
+            )
+    return checked
+
+
+def insert(ledger: Ledger, tx: Tx, beads: Sequence[Bead], reason: str | None = None) -> None:
+    """Write new beads with their edges and one `bead.created` event each."""
+    tx.insert_beads(beads)
+    tx.insert_deps([d for b in beads for d in b.dependencies])
+    append(
+        tx,
+        (
+            ledger.event(
+                "bead.created",
+                at=b.created_at,
+                bead_id=b.id,
+                convoy_id=b.convoy_id,
+                rig=b.rig,
+                after={"title": b.title, "status": b.status, "priority": b.priority},
+                reason=reason,
+            )
+            for b in beads
+        ),
+    )
+
+
+def create(ledger: Ledger, spec: NewBead, reason: str | None = None) -> Bead:
+    with ledger.store.transaction() as tx:
+        (bead,) = build(ledger, tx, [spec])
+        insert(ledger, tx, [bead], reason)
+    return bead
+
+
+def show(ledger: Ledger, bead_id: str) -> tuple[Bead, list[Dependency]]:
+    """A bead and the edges that point at it (its dependents)."""
+    with ledger.store.reader() as tx:
+        bead = get_bead(tx, ledger.prefix, bead_id)
+        return bead, tx.dependents_of(bead.id)
+
+
+def list_beads(ledger: Ledger, flt: BeadFilter) -> list[Bead]:
+    with ledger.store.reader() as tx:
+        if flt.rig is not None:
+            require_rig(tx, flt.rig)
+        return tx.list_beads(flt)
+
+
+def write(
+    ledger: Ledger,
+    tx: Tx,
+    bead: Bead,
+    fields: dict[str, Any],
+    kind: str = "bead.updated",
+    reason: str | None = None,
+) -> bool:
+    """Apply `fields` to a locked bead, record the change, and keep its convoy's status true.
+    Returns False when nothing changed."""
+    now = ledger.now()
+    new_status = fields.get("status", bead.status)
+    if new_status != bead.status:
+        if new_status not in TRANSITIONS[bead.status]:
+            raise IllegalTransition(
+                f"Bead {bead.id} is {bead.status}; it cannot go to {new_status}.",
+                hint="Allowed from "
+                + bead.status
+                + ": "
+                + ", ".join(sorted(TRANSITIONS[bead.status])),
+            )
+        if new_status == IN_PROGRESS and bead.started_at is None:
+            fields["started_at"] = now
+        if new_status == CLOSED:
+            fields["closed_at"] = now
+            fields.setdefault("close_reason", reason)
+        elif bead.status == CLOSED:
+            fields["closed_at"] = None
+            fields["close_reason"] = None
+    old, new = changes(bead, fields)
+    if not new:
+        return False
+    for key, value in new.items():
+        setattr(bead, key, value)
+    bead.updated_at = now
+    if not tx.update_bead(bead):
+        raise Conflict(f"Bead {bead.id} changed while it was being updated; try again.")
+    if "labels" in new:
+        tx.set_labels(bead.id, bead.labels)
+    if "status" in new and kind == "bead.updated":
+        kind = {
+            CLOSED: "bead.closed",
+            OPEN: "bead.reopened" if old["status"] in (CLOSED, FAILED) else "bead.status_changed",
+        }.get(new["status"], "bead.status_changed")
+    append(
+        tx,
+        [
+            ledger.event(
+                kind,
+                at=now,
+                bead_id=bead.id,
+                convoy_id=bead.convoy_id,
+                rig=bead.rig,
+                before=old,
+                after=new,
+                reason=reason,
+            )
+        ],
+    )
+    if "status" in new and bead.convoy_id:
+        refresh_convoy(ledger, tx, bead.convoy_id)
+    return True
+
+
+def update(ledger: Ledger, bead_id: str, fields: dict[str, Any], reason: str | None = None) -> Bead:
+    """Change fields of one bead; validated first, written in one transaction."""
+    with ledger.store.transaction() as tx:
+        bead = get_bead(tx, ledger.prefix, bead_id, lock=True)
+        fields = dict(fields)
+        if "rig" in fields:
+            require_rig(tx, fields["rig"])
+        if "title" in fields:
+            fields["title"] = title(fields["title"])
+        if "priority" in fields:
+            fields["priority"] = priority(fields["priority"])
+        if "type" in fields:
+            fields["type"] = bead_type(fields["type"])
+        if "status" in fields:
+            fields["status"] = status(fields["status"])
+        add, drop = fields.pop("add_labels", []), fields.pop("remove_labels", [])
+        if add or drop:
+            fields["labels"] = sorted((set(bead.labels) | set(labels(add))) - set(labels(drop)))
+        write(ledger, tx, bead, fields, reason=reason)
+        return bead
+
+
+def open_blockers(tx: Tx, bead: Bead) -> list[str]:
+    targets = [d.depends_on_id for d in bead.dependencies if d.type == BLOCKS]
+    return sorted(i for i, s in tx.statuses(targets).items() if s != CLOSED)
+
+
+def close(ledger: Ledger, bead_id: str, reason: str | None = None, force: bool = False) -> Bead:
+    with ledger.store.transaction() as tx:
+        bead = get_bead(tx, ledger.prefix, bead_id, lock=True)
+        if bead.status == CLOSED:
+            raise IllegalTransition(f"Bead {bead.id} is already closed.")
+        if not force:
+            blockers = open_blockers(tx, bead)
+            if blockers:
+                raise Conflict(
+                    f"Bead {bead.id} is still blocked by {', '.join(blockers)}.",
+                    hint="Close those first, or pass --force.",
+                )
+            children = [
+                d.bead_id
+                for d in tx.dependents_of(bead.id)
+                if d.type == PARENT_CHILD and tx.statuses([d.bead_id]).get(d.bead_id) != CLOSED
+            ]
+            if children:
+                raise Conflict(
+                    f"Bead {bead.id} has open children: {', '.join(children)}.",
+                    hint="Close them first, or pass --force.",
+                )
+        write(ledger, tx, bead, {"status": CLOSED, "close_reason": reason}, reason=reason)
+        return bead
+
+
+def reopen(ledger: Ledger, bead_id: str, reason: str | None = None) -> Bead:
+    with ledger.store.transaction() as tx:
+        bead = get_bead(tx, ledger.prefix, bead_id, lock=True)
+        if bead.status not in (CLOSED, FAILED):
+            raise IllegalTransition(
+                f"Bead {bead.id} is {bead.status}; only closed or failed beads can be reopened."
+            )
+        write(ledger, tx, bead, {"status": OPEN, "assignee": None}, reason=reason)
+        return bead
+
+
+def claim(ledger: Ledger, bead_id: str, assignee: str) -> Bead:
+    """Take an open, unheld bead for `assignee`: exactly one claimant ever wins."""
+    with ledger.store.transaction() as tx:
+        bead = get_bead(tx, ledger.prefix, bead_id, lock=True)
+        now = ledger.now()
+        if not tx.claim(bead.id, assignee, now):
+            holder = f" by {bead.assignee}" if bead.assignee else ""
+            raise Conflict(
+                f"Bead {bead.id} is {bead.status}{' (held)' if bead.held else ''}"
+                f"{holder}; it cannot be claimed."
+            )
+        append(
+            tx,
+            [
+                ledger.event(
+                    "bead.claimed",
+                    at=now,
+                    bead_id=bead.id,
+                    convoy_id=bead.convoy_id,
+                    rig=bead.rig,
+                    before={"status": bead.status, "assignee": bead.assignee},
+                    after={"status": IN_PROGRESS, "assignee": assignee},
+                )
+            ],
+        )
+        claimed = tx.get_bead(bead.id)
+        assert claimed is not None
+        return claimed
+
+
+def refresh_convoy(ledger: Ledger, tx: Tx, convoy_id: str) -> None:
+    """Recompute a convoy's status from its beads: all closed → landed; any failed → failed."""
+    convoy = tx.get_convoy(convoy_id, lock=True)
+    if convoy is None:
+        return
+    failed = tx.list_beads(BeadFilter(convoy_id=convoy_id, statuses=[FAILED], limit=1))
+    if convoy.total and convoy.closed == convoy.total:
+        target = CONVOY_LANDED
+    elif failed:
+        target = CONVOY_FAILED
+    else:
+        target = CONVOY_OPEN
+    if target == convoy.status:
+        return
+    now = ledger.now()
+    before = convoy.status
+    convoy.status = target
+    convoy.updated_at = now
+    convoy.landed_at = now if target == CONVOY_LANDED else None
+    tx.update_convoy(convoy)
+    append(
+        tx,
+        [
+            ledger.event(
+                f"convoy.{'reopened' if target == CONVOY_OPEN else target}",
+                at=now,
+                convoy_id=convoy.id,
+                rig=convoy.rig,
+                before={"status": before},
+                after={"status": target},
+                reason=f"{convoy.closed}/{convoy.total} beads closed",
+            )
+        ],
+    )

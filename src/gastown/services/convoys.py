@@ -1,0 +1,288 @@
+"""Convoys: groups of beads that may depend on each other and land together."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gastown import dag
+from gastown.errors import Conflict, InvalidValue, NotFound
+from gastown.model import (
+    BLOCKS,
+    CLOSED,
+    CONVOY_LANDED,
+    CONVOY_OPEN,
+    CONVOY_STATUSES,
+    MERGE_MODES,
+    Bead,
+    Convoy,
+    Dependency,
+)
+from gastown.services import beads
+from gastown.services.ledger import Ledger, append, get_bead
+from gastown.services.plan import Plan
+from gastown.store import BeadFilter, Tx
+
+
+def resolve_convoy(tx: Tx, prefix: str, text: str, *, lock: bool = False) -> Convoy:
+    text = text.strip()
+    for guess in (text, f"{prefix}-cv-{text}", f"{prefix}-{text}"):
+        found = tx.get_convoy(guess, lock=lock)
+        if found is not None:
+            return found
+    matches = [
+        c
+        for c in tx.list_convoys()
+        if c.id.startswith(text) or c.id.startswith(f"{prefix}-cv-{text}")
+    ]
+    if len(matches) == 1:
+        return tx.get_convoy(matches[0].id, lock=lock) or matches[0]
+    raise NotFound(f"There is no convoy '{text}'.", hint="`gt convoy list` shows the convoys.")
+
+
+def merge_mode(value: str) -> str:
+    if value not in MERGE_MODES:
+        raise InvalidValue(f"Merge mode must be one of {', '.join(MERGE_MODES)}, not '{value}'.")
+    return value
+
+
+@dataclass(slots=True)
+class ConvoyView:
+    convoy: Convoy
+    beads: list[Bead]
+    waves: list[list[str]]
+    """Bead ids in dependency order: wave 0 needs nothing inside the convoy."""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            **self.convoy.to_json(),
+            "beads": [b.to_json() for b in self.beads],
+            "waves": self.waves,
+        }
+
+
+def create(
+    ledger: Ledger,
+    title: str,
+    rig: str,
+    plan: Plan,
+    staged: bool,
+    mode: str,
+) -> ConvoyView:
+    """One convoy and a bead per plan task, with `blocks` edges from `needs`, in one
+    transaction. The plan is already validated; nothing is written if the rig is unknown."""
+    title = beads.title(title)
+    mode = merge_mode(mode)
+    with ledger.store.transaction() as tx:
+        beads.require_rig(tx, rig)
+        now = ledger.now()
+        (convoy_id,) = ledger.new_ids(tx, [f"convoy|{title}|{now}"], prefix=f"{ledger.prefix}-cv")
+        convoy = Convoy(
+            id=convoy_id,
+            title=title,
+            rig=rig,
+            staged=staged,
+            merge_mode=mode,
+            created_at=now,
+            updated_at=now,
+            created_by=ledger.actor,
+            total=len(plan.tasks),
+        )
+        tx.insert_convoy(convoy)
+        specs = [
+            beads.NewBead(
+                title=t.title,
+                body=t.body,
+                type=t.type,
+                priority=t.priority,
+                labels=t.labels,
+                rig=rig,
+                slung=True,
+            )
+            for t in plan.tasks
+        ]
+        made = beads.build(ledger, tx, specs, convoy_id=convoy.id)
+        by_key = {t.key: b for t, b in zip(plan.tasks, made, strict=True)}
+        for task, bead in zip(plan.tasks, made, strict=True):
+            bead.dependencies.extend(
+                Dependency(bead.id, by_key[n].id, BLOCKS, now, ledger.actor) for n in task.needs
+            )
+        append(
+            tx,
+            [
+                ledger.event(
+                    "convoy.created",
+                    at=now,
+                    convoy_id=convoy.id,
+                    rig=rig,
+                    after={
+                        "title": title,
+                        "beads": len(made),
+                        "staged": staged,
+                        "merge_mode": mode,
+                    },
+                )
+            ],
+        )
+        beads.insert(ledger, tx, made, reason=f"convoy {convoy.id}")
+        order = dag.waves(
+            [b.id for b in made],
+            [(d.bead_id, d.depends_on_id) for b in made for d in b.dependencies],
+        )
+        return ConvoyView(convoy, made, order)
+
+
+def show(ledger: Ledger, convoy_id: str) -> ConvoyView:
+    with ledger.store.reader() as tx:
+        convoy = resolve_convoy(tx, ledger.prefix, convoy_id)
+        members = tx.list_beads(BeadFilter(convoy_id=convoy.id))
+    edges = [
+        (d.bead_id, d.depends_on_id) for b in members for d in b.dependencies if d.type == BLOCKS
+    ]
+    return ConvoyView(convoy, members, dag.waves([b.id for b in members], edges))
+
+
+def list_convoys(ledger: Ledger, rig: str | None = None, status: str | None = None) -> list[Convoy]:
+    if status is not None and status not in CONVOY_STATUSES:
+        raise InvalidValue(f"Convoy status must be one of {', '.join(CONVOY_STATUSES)}.")
+    with ledger.store.reader() as tx:
+        beads.require_rig(tx, rig)
+        return tx.list_convoys(rig, status)
+
+
+def _record(
+    ledger: Ledger,
+    tx: Tx,
+    convoy: Convoy,
+    kind: str,
+    before: dict[str, object],
+    after: dict[str, object],
+    reason: str | None = None,
+) -> None:
+    convoy.updated_at = ledger.now()
+    tx.update_convoy(convoy)
+    append(
+        tx,
+        [
+            ledger.event(
+                kind,
+                at=convoy.updated_at,
+                convoy_id=convoy.id,
+                rig=convoy.rig,
+                before=before,
+                after=after,
+                reason=reason,
+            )
+        ],
+    )
+
+
+def start(ledger: Ledger, convoy_id: str) -> Convoy:
+    """Release a staged convoy's beads for dispatch."""
+    with ledger.store.transaction() as tx:
+        convoy = resolve_convoy(tx, ledger.prefix, convoy_id, lock=True)
+        if not convoy.staged:
+            raise Conflict(f"Convoy {convoy.id} is not staged; its beads are already released.")
+        if convoy.status != CONVOY_OPEN:
+            raise Conflict(f"Convoy {convoy.id} is {convoy.status}; only an open convoy starts.")
+        convoy.staged = False
+        _record(ledger, tx, convoy, "convoy.started", {"staged": True}, {"staged": False})
+        return convoy
+
+
+def close(ledger: Ledger, convoy_id: str, reason: str | None = None, force: bool = False) -> Convoy:
+    """Land a convoy whose beads are all closed; `force` closes the unfinished ones first."""
+    with ledger.store.transaction() as tx:
+        convoy = resolve_convoy(tx, ledger.prefix, convoy_id, lock=True)
+        if convoy.status == CONVOY_LANDED:
+            raise Conflict(f"Convoy {convoy.id} has already landed.")
+        members = tx.list_beads(BeadFilter(convoy_id=convoy.id))
+        unfinished = [b for b in members if b.status != CLOSED]
+        if unfinished and not force:
+            raise Conflict(
+                f"Convoy {convoy.id} has {len(unfinished)} of {len(members)} beads not closed.",
+                hint="Close them first, or pass --force to close them with the convoy.",
+            )
+        why = reason or "convoy closed"
+        for bead in unfinished:
+            locked = tx.get_bead(bead.id, lock=True)
+            assert locked is not None
+            if locked.status == "failed":
+                beads.write(ledger, tx, locked, {"status": "open"}, reason=why)
+            beads.write(ledger, tx, locked, {"status": CLOSED, "close_reason": why}, reason=why)
+        fresh = tx.get_convoy(convoy.id, lock=True)
+        assert fresh is not None
+        if fresh.status != CONVOY_LANDED:
+            before = fresh.status
+            fresh.status = CONVOY_LANDED
+            fresh.landed_at = ledger.now()
+            fresh.close_reason = reason
+            _record(
+                ledger,
+                tx,
+                fresh,
+                "convoy.landed",
+                {"status": before},
+                {"status": CONVOY_LANDED},
+                reason=why,
+            )
+        elif reason:
+            fresh.close_reason = reason
+            tx.update_convoy(fresh)
+        return fresh
+
+
+def add(ledger: Ledger, convoy_id: str, bead_ids: Sequence[str]) -> Convoy:
+    with ledger.store.transaction() as tx:
+        convoy = resolve_convoy(tx, ledger.prefix, convoy_id, lock=True)
+        if convoy.status == CONVOY_LANDED:
+            raise Conflict(f"Convoy {convoy.id} has landed; it takes no more beads.")
+        chosen = [get_bead(tx, ledger.prefix, b, lock=True) for b in bead_ids]
+        for bead in chosen:
+            if bead.convoy_id == convoy.id:
+                raise Conflict(f"Bead {bead.id} is already in convoy {convoy.id}.")
+            if bead.convoy_id is not None:
+                raise Conflict(
+                    f"Bead {bead.id} belongs to convoy {bead.convoy_id}.",
+                    hint=f"Remove it there first: gt convoy remove {bead.convoy_id} {bead.id}",
+                )
+            if bead.rig not in (None, convoy.rig):
+                raise Conflict(
+                    f"Bead {bead.id} is for rig '{bead.rig}', convoy {convoy.id} for "
+                    f"'{convoy.rig}'."
+                )
+        for bead in chosen:
+            beads.write(
+                ledger,
+                tx,
+                bead,
+                {"convoy_id": convoy.id, "rig": convoy.rig},
+                kind="convoy.bead_added",
+                reason=f"added to {convoy.id}",
+            )
+        beads.refresh_convoy(ledger, tx, convoy.id)
+        found = tx.get_convoy(convoy.id)
+        assert found is not None
+        return found
+
+
+def remove(ledger: Ledger, convoy_id: str, bead_ids: Sequence[str]) -> Convoy:
+    with ledger.store.transaction() as tx:
+        convoy = resolve_convoy(tx, ledger.prefix, convoy_id, lock=True)
+        chosen = [get_bead(tx, ledger.prefix, b, lock=True) for b in bead_ids]
+        for bead in chosen:
+            if bead.convoy_id != convoy.id:
+                raise NotFound(f"Bead {bead.id} is not in convoy {convoy.id}.")
+        for bead in chosen:
+            beads.write(
+                ledger,
+                tx,
+                bead,
+                {"convoy_id": None},
+                kind="convoy.bead_removed",
+                reason=f"removed from {convoy.id}",
+            )
+        beads.refresh_convoy(ledger, tx, convoy.id)
+        found = tx.get_convoy(convoy.id)
+        assert found is not None
+        return found

@@ -1,0 +1,150 @@
+"""Dependencies between beads, and the ready set they decide."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gastown import dag
+from gastown.errors import Conflict, CycleError, InvalidValue, NotFound
+from gastown.model import BLOCKS, DEP_TYPES, Bead, Dependency
+from gastown.services.beads import require_rig
+from gastown.services.ledger import Ledger, append, get_bead
+from gastown.store import BeadFilter, Tx
+
+
+def dep_type(value: str) -> str:
+    if value not in DEP_TYPES:
+        raise InvalidValue(f"Dependency type must be one of {', '.join(DEP_TYPES)}, not '{value}'.")
+    return value
+
+
+def check_cycle(tx: Tx, bead_id: str, blocker_id: str) -> None:
+    cycle = dag.cycle_if_added(tx.edges(BLOCKS), bead_id, blocker_id)
+    if cycle is not None:
+        raise CycleError(cycle)
+
+
+def add(ledger: Ledger, bead_id: str, blocker_id: str, kind: str = BLOCKS) -> Dependency:
+    """`bead` depends on `blocker`. A `blocks` edge that would close a cycle is refused."""
+    kind = dep_type(kind)
+    with ledger.store.transaction() as tx:
+        bead = get_bead(tx, ledger.prefix, bead_id, lock=True)
+        blocker = get_bead(tx, ledger.prefix, blocker_id)
+        if bead.id == blocker.id:
+            raise InvalidValue(f"A bead cannot depend on itself ({bead.id}).")
+        existing = next((d for d in bead.dependencies if d.depends_on_id == blocker.id), None)
+        if existing is not None:
+            raise Conflict(
+                f"{bead.id} already depends on {blocker.id} ({existing.type}).",
+                hint="Remove it first to change its type.",
+            )
+        if kind == BLOCKS:
+            check_cycle(tx, bead.id, blocker.id)
+        edge = Dependency(bead.id, blocker.id, kind, ledger.now(), ledger.actor)
+        tx.insert_deps([edge])
+        append(
+            tx,
+            [
+                ledger.event(
+                    "dep.added",
+                    at=edge.created_at,
+                    bead_id=bead.id,
+                    convoy_id=bead.convoy_id,
+                    rig=bead.rig,
+                    after={"depends_on": blocker.id, "type": kind},
+                )
+            ],
+        )
+        return edge
+
+
+def remove(ledger: Ledger, bead_id: str, blocker_id: str) -> Dependency:
+    with ledger.store.transaction() as tx:
+        bead = get_bead(tx, ledger.prefix, bead_id, lock=True)
+        blocker = get_bead(tx, ledger.prefix, blocker_id)
+        edge = next((d for d in bead.dependencies if d.depends_on_id == blocker.id), None)
+        if edge is None or not tx.delete_dep(bead.id, blocker.id):
+            raise NotFound(f"{bead.id} does not depend on {blocker.id}.")
+        append(
+            tx,
+            [
+                ledger.event(
+                    "dep.removed",
+                    bead_id=bead.id,
+                    convoy_id=bead.convoy_id,
+                    rig=bead.rig,
+                    before={"depends_on": blocker.id, "type": edge.type},
+                )
+            ],
+        )
+        return edge
+
+
+@dataclass(slots=True)
+class TreeNode:
+    """One bead in a dependency tree, with what it depends on (or what depends on it)."""
+
+    id: str
+    title: str
+    status: str
+    type: str | None = None
+    """The edge type that led here; None at the root."""
+    children: list[TreeNode] = field(default_factory=list)
+    repeat: bool = False
+    """Already shown higher up; not expanded again."""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status,
+            "type": self.type,
+            "repeat": self.repeat,
+            "children": [c.to_json() for c in self.children],
+        }
+
+
+def tree(ledger: Ledger, bead_id: str, reverse: bool = False, max_depth: int = 20) -> TreeNode:
+    """What a bead depends on, transitively (or, reversed, what depends on it)."""
+    with ledger.store.reader() as tx:
+        root = get_bead(tx, ledger.prefix, bead_id)
+        seen: set[str] = set()
+
+        def expand(bead: Bead, via: str | None, depth: int) -> TreeNode:
+            node = TreeNode(bead.id, bead.title, bead.status, via)
+            if bead.id in seen:
+                node.repeat = True
+                return node
+            seen.add(bead.id)
+            if depth >= max_depth:
+                return node
+            edges = tx.dependents_of(bead.id) if reverse else bead.dependencies
+            for edge in edges:
+                other_id = edge.bead_id if reverse else edge.depends_on_id
+                other = tx.get_bead(other_id)
+                if other is None:
+                    node.children.append(
+                        TreeNode(other_id, "(not in this town)", "unknown", edge.type)
+                    )
+                else:
+                    node.children.append(expand(other, edge.type, depth + 1))
+            return node
+
+        return expand(root, None, 0)
+
+
+def ready(ledger: Ledger, rig: str | None = None, limit: int | None = None) -> list[Bead]:
+    """Open, unheld, unblocked beads outside staged convoys, by priority then age."""
+    with ledger.store.reader() as tx:
+        require_rig(tx, rig)
+        candidates, blocks, parents, status_of = tx.ready_inputs(rig)
+        for c in candidates:
+            status_of.setdefault(c.id, c.status)
+        chosen = dag.ready(candidates, blocks, parents, status_of)
+        if limit is not None:
+            chosen = chosen[:limit]
+        if not chosen:
+            return []
+        ids = [c.id for c in chosen]
+        by_id = {b.id: b for b in tx.list_beads(BeadFilter(statuses=["open"], rig=rig))}
+        return [by_id[i] for i in ids]

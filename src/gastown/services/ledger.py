@@ -1,0 +1,116 @@
+"""What every service needs: the store, the clock, randomness, who is acting, the id prefix."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gastown import ids
+from gastown.clock import Clock, SystemClock, stamp
+from gastown.errors import InvalidValue, NotFound
+from gastown.model import Bead, Event
+from gastown.store import Store, Tx
+
+
+@dataclass(slots=True)
+class Ledger:
+    """A handle on one town's records for one actor."""
+
+    store: Store
+    prefix: str = "gt"
+    actor: str = "user"
+    clock: Clock = field(default_factory=SystemClock)
+    rng: random.Random = field(default_factory=random.Random)
+
+    def now(self) -> str:
+        return stamp(self.clock.now())
+
+    def event(
+        self,
+        kind: str,
+        *,
+        at: str | None = None,
+        bead_id: str | None = None,
+        convoy_id: str | None = None,
+        rig: str | None = None,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+        reason: str | None = None,
+    ) -> Event:
+        return Event(
+            id=0,
+            at=at or self.now(),
+            actor=self.actor,
+            kind=kind,
+            bead_id=bead_id,
+            convoy_id=convoy_id,
+            rig=rig,
+            before=before,
+            after=after,
+            reason=reason,
+        )
+
+    def new_ids(self, tx: Tx, seeds: Sequence[str], prefix: str | None = None) -> list[str]:
+        """Fresh ids for records seeded by these strings, unique in the town and the batch."""
+        pfx = prefix or self.prefix
+        count = tx.count_beads() + len(seeds)
+        salt = self.rng.getrandbits(64)
+        streams = [ids.candidates(pfx, f"{seed}|{salt}|{i}", count) for i, seed in enumerate(seeds)]
+        chosen = [next(s) for s in streams]
+        while True:
+            taken = tx.existing_ids(chosen)
+            seen: set[str] = set()
+            clash = False
+            for i, value in enumerate(chosen):
+                if value in taken or value in seen:
+                    chosen[i] = next(streams[i])
+                    clash = True
+                seen.add(chosen[i])
+            if not clash:
+                return chosen
+
+
+def resolve_bead_id(tx: Tx, prefix: str, text: str) -> str:
+    """Accept a full id, an id without its prefix, or a unique start of one."""
+    text = text.strip()
+    if not text:
+        raise InvalidValue("A bead id cannot be empty.")
+    guesses = [text] if "-" in text else [f"{prefix}-{text}", text]
+    for guess in guesses:
+        if tx.existing_ids([guess]):
+            return guess
+    for guess in guesses:
+        matches = tx.ids_starting(guess)
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise InvalidValue(
+                f"'{text}' matches several beads ({', '.join(matches[:3])}, ...).",
+                hint="Type more of the id.",
+            )
+    raise NotFound(f"There is no bead '{text}'.", hint="`gt bead list` shows the town's beads.")
+
+
+def get_bead(tx: Tx, prefix: str, text: str, *, lock: bool = False) -> Bead:
+    bead = tx.get_bead(resolve_bead_id(tx, prefix, text), lock=lock)
+    if bead is None:  # deleted between resolving and reading: cannot happen, nothing deletes
+        raise NotFound(f"There is no bead '{text}'.")
+    return bead
+
+
+def changes(before: Bead, after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fields `after` changes, as (old values, new values)."""
+    old: dict[str, Any] = {}
+    new: dict[str, Any] = {}
+    for key, value in after.items():
+        current = getattr(before, key)
+        if current != value:
+            old[key] = current
+            new[key] = value
+    return old, new
+
+
+def append(tx: Tx, events: Iterable[Event]) -> None:
+    tx.append_events(list(events))

@@ -1,0 +1,99 @@
+"""Rigs: the repositories a town works on, each cloned into the town."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from gastown import git
+from gastown.errors import Conflict, InvalidValue, NotFound
+from gastown.git.repo import normalize_url
+from gastown.model import CLOSED, FAILED, Rig
+from gastown.services.ledger import Ledger, append
+from gastown.store import BeadFilter
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise InvalidValue(
+            f"'{name}' is not a usable rig name.",
+            hint="Use lowercase letters, digits, '-' and '_', starting with a letter or digit.",
+        )
+    return name
+
+
+def add(ledger: Ledger, town_path: Path, name: str, url: str, branch: str | None = None) -> Rig:
+    """Clone `url` into the town as rig `name`, targeting `branch` or the remote's default."""
+    check_name(name)
+    with ledger.store.reader() as tx:
+        if tx.get_rig(name) is not None:
+            raise Conflict(f"There is already a rig named '{name}'.")
+    source = normalize_url(url)
+    target = git.default_branch(source, branch)
+    rel = Path("rigs") / name
+    dest = town_path / rel
+    if dest.exists() and any(dest.iterdir()):
+        raise Conflict(f"{dest} already exists and is not empty.", hint="Move it away first.")
+    git.clone(source, dest, target)
+    try:
+        rig = Rig(name=name, url=source, branch=target, path=str(rel), created_at=ledger.now())
+        with ledger.store.transaction() as tx:
+            if tx.get_rig(name) is not None:
+                raise Conflict(f"There is already a rig named '{name}'.")
+            tx.insert_rig(rig)
+            append(
+                tx,
+                [
+                    ledger.event(
+                        "rig.added",
+                        at=rig.created_at,
+                        rig=name,
+                        after={"url": source, "branch": target},
+                    )
+                ],
+            )
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
+    return rig
+
+
+def get(ledger: Ledger, name: str) -> Rig:
+    with ledger.store.reader() as tx:
+        rig = tx.get_rig(name)
+    if rig is None:
+        raise NotFound(f"There is no rig '{name}'.", hint="`gt rig list` shows the town's rigs.")
+    return rig
+
+
+def list_rigs(ledger: Ledger) -> list[Rig]:
+    with ledger.store.reader() as tx:
+        return tx.list_rigs()
+
+
+def remove(ledger: Ledger, town_path: Path, name: str, force: bool = False) -> Rig:
+    """Forget a rig and delete its clone. Its beads and events stay in the ledger."""
+    with ledger.store.transaction() as tx:
+        rig = tx.get_rig(name)
+        if rig is None:
+            raise NotFound(
+                f"There is no rig '{name}'.", hint="`gt rig list` shows the town's rigs."
+            )
+        active = [
+            b.id for b in tx.list_beads(BeadFilter(rig=name)) if b.status not in (CLOSED, FAILED)
+        ]
+        if active and not force:
+            raise Conflict(
+                f"Rig '{name}' has {len(active)} unfinished bead(s) ({', '.join(active[:3])}...).",
+                hint="Close them first, or pass --force to remove the rig anyway.",
+            )
+        tx.delete_rig(name)
+        append(
+            tx,
+            [ledger.event("rig.removed", rig=name, before={"url": rig.url, "branch": rig.branch})],
+        )
+    shutil.rmtree(town_path / rig.path, ignore_errors=True)
+    return rig

@@ -1,0 +1,92 @@
+"""Reading and changing settings: town.toml for the town, the ledger for rig overrides."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gastown import config
+from gastown.errors import InvalidValue, NotFound
+from gastown.services.ledger import Ledger, append
+from gastown.town import Town
+
+
+def rig_overrides(ledger: Ledger, rig: str) -> dict[str, Any]:
+    with ledger.store.reader() as tx:
+        found = tx.get_rig(rig)
+    if found is None:
+        raise NotFound(f"There is no rig '{rig}'.", hint="`gt rig list` shows the town's rigs.")
+    return dict(found.settings)
+
+
+def effective(
+    ledger: Ledger,
+    town: Town,
+    rig: str | None,
+    environ: Mapping[str, str],
+    flags: Mapping[str, Any] | None = None,
+) -> config.Resolved:
+    overrides = rig_overrides(ledger, rig) if rig is not None else {}
+    return config.resolve(town.settings, overrides, environ, flags)
+
+
+def set_value(ledger: Ledger, town: Town, key: str, text: str, rig: str | None = None) -> Any:
+    """Validate and store one setting in the town (town.toml) or as a rig override."""
+    value = config.parse(key, text)
+    s = config.setting(key)
+    if rig is None:
+        before = town.settings.get(key)
+        town.settings[key] = value
+        town.write()
+    else:
+        with ledger.store.transaction() as tx:
+            found = tx.get_rig(rig)
+            if found is None:
+                raise NotFound(f"There is no rig '{rig}'.")
+            before = found.settings.get(key)
+            found.settings[key] = value
+            tx.set_rig_settings(rig, found.settings)
+    with ledger.store.transaction() as tx:
+        append(
+            tx,
+            [
+                ledger.event(
+                    "config.set",
+                    rig=rig,
+                    before={"key": key, "value": _shown(s, key, before)},
+                    after={"key": key, "value": _shown(s, key, value)},
+                )
+            ],
+        )
+    return value
+
+
+def unset(ledger: Ledger, town: Town, key: str, rig: str | None = None) -> None:
+    s = config.setting(key)
+    if rig is None:
+        if key not in town.settings:
+            raise InvalidValue(f"'{key}' is not set in town.toml.")
+        before = town.settings.pop(key)
+        town.write()
+    else:
+        with ledger.store.transaction() as tx:
+            found = tx.get_rig(rig)
+            if found is None:
+                raise NotFound(f"There is no rig '{rig}'.")
+            if key not in found.settings:
+                raise InvalidValue(f"Rig '{rig}' does not override '{key}'.")
+            before = found.settings.pop(key)
+            tx.set_rig_settings(rig, found.settings)
+    with ledger.store.transaction() as tx:
+        append(
+            tx,
+            [
+                ledger.event(
+                    "config.unset", rig=rig, before={"key": key, "value": _shown(s, key, before)}
+                )
+            ],
+        )
+
+
+def _shown(s: config.Setting, key: str, value: Any) -> Any:
+    return None if value is None else config.masked(key, value)

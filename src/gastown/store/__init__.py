@@ -1,0 +1,47 @@
+"""The state store: one protocol, two backends (SQLite by default, PostgreSQL for teams).
+
+Open one with `open_store(url)`. `sqlite:///path/to/state.db` (a relative path is taken from
+the town folder) or `postgresql://user@host/db`. The PostgreSQL driver is imported only when a
+PostgreSQL URL is opened, so the SQLite read path stays fast.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Protocol
+
+from gastown.errors import InvalidValue
+from gastown.store.sql import BeadFilter, Tx
+
+__all__ = ["BeadFilter", "Store", "Tx", "open_store"]
+
+
+class Store(Protocol):
+    """Where a town's ledger lives. Every change happens inside `transaction()`, which
+    serializes writers; `reader()` gives a consistent view without blocking them."""
+
+    url: str
+
+    def transaction(self) -> AbstractContextManager[Tx]: ...
+    def reader(self) -> AbstractContextManager[Tx]: ...
+    def close(self) -> None: ...
+
+
+def open_store(url: str, base: Path | None = None) -> Store:
+    """Open (and migrate) the store at `url`; relative SQLite paths are taken from `base`."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from gastown.store.postgres import PostgresStore
+
+        return PostgresStore(url)
+    if url.startswith("sqlite:///"):
+        from gastown.store.sqlite import SqliteStore
+
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.is_absolute() and base is not None:
+            path = base / path
+        return SqliteStore(path)
+    raise InvalidValue(
+        f"'{url}' is not a database URL Gas Town can open.",
+        hint="Use sqlite:///state.db or postgresql://user@host/dbname.",
+    )

@@ -1,0 +1,72 @@
+"""PostgreSQL backend: for teams and several machines. Row locks (`FOR UPDATE`) serialize
+writers per record; an advisory lock serializes migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+import psycopg
+import psycopg.errors
+
+from gastown.errors import RuntimeFailure
+from gastown.store.migrate import apply_pending, current_version, needs_migration
+from gastown.store.sql import Tx
+
+MIGRATION_LOCK = 0x6761_7374  # "gast"
+
+
+@lru_cache(maxsize=512)
+def _translate(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class _Executor:
+    lock_clause = " FOR UPDATE"
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+        return self.conn.execute(_translate(sql), params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        batch = list(rows)
+        if batch:
+            with self.conn.cursor() as cur:
+                cur.executemany(_translate(sql), batch)
+
+
+class PostgresStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.conn = psycopg.connect(url, autocommit=True)
+        except psycopg.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
+            raise RuntimeFailure(f"Cannot connect to PostgreSQL at {url}: {reason}.") from exc
+        self.db = _Executor(self.conn)
+        if needs_migration(self._version, url, psycopg.errors.UndefinedTable):
+            with self.transaction() as tx:
+                tx.db.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
+                apply_pending(tx.db, "BIGSERIAL PRIMARY KEY", url)
+
+    def _version(self) -> int:
+        with self.conn.transaction():
+            return current_version(self.db)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        with self.conn.transaction():
+            yield Tx(self.db)
+
+    @contextmanager
+    def reader(self) -> Iterator[Tx]:
+        with self.conn.transaction():
+            self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield Tx(self.db)
+
+    def close(self) -> None:
+        self.conn.close()

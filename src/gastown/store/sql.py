@@ -1,0 +1,563 @@
+"""The SQL both stores share: one transaction object with every query the services use.
+
+Queries are written with `?` placeholders; a backend translates them once. Rows come back as
+tuples and become `model` records here, so services never see a cursor.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from gastown.dag import Candidate
+from gastown.model import BLOCKS, CLOSED, PARENT_CHILD, Bead, Convoy, Dependency, Event, Rig
+
+
+class Cursor(Protocol):
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+    @property
+    def rowcount(self) -> int: ...
+
+
+class Executor(Protocol):
+    """What a backend lends the shared SQL: run one statement, or one per row."""
+
+    lock_clause: str
+    """Appended to a SELECT that must lock its rows until commit (empty where writers are
+    already serialized, as in SQLite's BEGIN IMMEDIATE)."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+
+BEAD_COLUMNS = (
+    "id, title, body, type, priority, status, rig, assignee, held, slung, runtime, convoy_id, "
+    "created_at, updated_at, started_at, closed_at, close_reason, created_by, version, extra"
+)
+CONVOY_COLUMNS = (
+    "id, title, rig, status, staged, merge_mode, created_at, updated_at, landed_at, "
+    "close_reason, created_by"
+)
+EVENT_COLUMNS = "id, at, actor, kind, bead_id, convoy_id, rig, before_json, after_json, reason"
+
+
+@dataclass(slots=True)
+class BeadFilter:
+    """Which beads a listing wants; every field left as None matches everything."""
+
+    statuses: Sequence[str] | None = None
+    rig: str | None = None
+    labels: Sequence[str] | None = None
+    """All of these labels."""
+    type: str | None = None
+    priority: int | None = None
+    assignee: str | None = None
+    convoy_id: str | None = None
+    ids: Sequence[str] | None = None
+    limit: int | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.statuses:
+            clauses.append(f"b.status IN ({_marks(self.statuses)})")
+            params.extend(self.statuses)
+        for column, value in (
+            ("rig", self.rig),
+            ("type", self.type),
+            ("priority", self.priority),
+            ("assignee", self.assignee),
+            ("convoy_id", self.convoy_id),
+        ):
+            if value is not None:
+                clauses.append(f"b.{column} = ?")
+                params.append(value)
+        if self.ids is not None:
+            clauses.append(f"b.id IN ({_marks(self.ids)})" if self.ids else "1 = 0")
+            params.extend(self.ids)
+        for label in self.labels or ():
+            clauses.append("EXISTS (SELECT 1 FROM labels l WHERE l.bead_id = b.id AND l.label = ?)")
+            params.append(label)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" * len(values))
+
+
+def _bead(row: Sequence[Any]) -> Bead:
+    return Bead(
+        id=row[0],
+        title=row[1],
+        body=row[2],
+        type=row[3],
+        priority=row[4],
+        status=row[5],
+        rig=row[6],
+        assignee=row[7],
+        held=bool(row[8]),
+        slung=bool(row[9]),
+        runtime=row[10],
+        convoy_id=row[11],
+        created_at=row[12],
+        updated_at=row[13],
+        started_at=row[14],
+        closed_at=row[15],
+        close_reason=row[16],
+        created_by=row[17],
+        version=row[18],
+        extra=json.loads(row[19]) if row[19] and row[19] != "{}" else {},
+    )
+
+
+def _bead_params(b: Bead) -> tuple[Any, ...]:
+    return (
+        b.id,
+        b.title,
+        b.body,
+        b.type,
+        b.priority,
+        b.status,
+        b.rig,
+        b.assignee,
+        int(b.held),
+        int(b.slung),
+        b.runtime,
+        b.convoy_id,
+        b.created_at,
+        b.updated_at,
+        b.started_at,
+        b.closed_at,
+        b.close_reason,
+        b.created_by,
+        b.version,
+        json.dumps(b.extra, sort_keys=True) if b.extra else "{}",
+    )
+
+
+def _rig(row: Sequence[Any]) -> Rig:
+    return Rig(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]))
+
+
+def _convoy(row: Sequence[Any]) -> Convoy:
+    return Convoy(
+        id=row[0],
+        title=row[1],
+        rig=row[2],
+        status=row[3],
+        staged=bool(row[4]),
+        merge_mode=row[5],
+        created_at=row[6],
+        updated_at=row[7],
+        landed_at=row[8],
+        close_reason=row[9],
+        created_by=row[10],
+        total=row[11] if len(row) > 11 else 0,
+        closed=row[12] if len(row) > 12 else 0,
+    )
+
+
+def _event(row: Sequence[Any]) -> Event:
+    return Event(
+        id=row[0],
+        at=row[1],
+        actor=row[2],
+        kind=row[3],
+        bead_id=row[4],
+        convoy_id=row[5],
+        rig=row[6],
+        before=json.loads(row[7]) if row[7] else None,
+        after=json.loads(row[8]) if row[8] else None,
+        reason=row[9],
+    )
+
+
+class Tx:
+    """One transaction on the ledger. Obtain it from `Store.transaction()` or `Store.reader()`."""
+
+    def __init__(self, db: Executor) -> None:
+        self.db = db
+
+    # --- meta ---------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("DELETE FROM meta WHERE key = ?", (key,))
+        self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # --- rigs ---------------------------------------------------------------------------
+
+    def insert_rig(self, rig: Rig) -> None:
+        self.db.execute(
+            "INSERT INTO rigs (name, url, branch, path, created_at, settings) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (rig.name, rig.url, rig.branch, rig.path, rig.created_at, json.dumps(rig.settings)),
+        )
+
+    def get_rig(self, name: str) -> Rig | None:
+        row = self.db.execute(
+            "SELECT name, url, branch, path, created_at, settings FROM rigs WHERE name = ?",
+            (name,),
+        ).fetchone()
+        return None if row is None else _rig(row)
+
+    def list_rigs(self) -> list[Rig]:
+        rows = self.db.execute(
+            "SELECT name, url, branch, path, created_at, settings FROM rigs ORDER BY name"
+        ).fetchall()
+        return [_rig(r) for r in rows]
+
+    def set_rig_settings(self, name: str, settings: dict[str, Any]) -> None:
+        self.db.execute(
+            "UPDATE rigs SET settings = ? WHERE name = ?",
+            (json.dumps(settings, sort_keys=True), name),
+        )
+
+    def delete_rig(self, name: str) -> None:
+        self.db.execute("DELETE FROM rigs WHERE name = ?", (name,))
+
+    # --- beads --------------------------------------------------------------------------
+
+    def insert_beads(self, beads: Sequence[Bead]) -> None:
+        self.db.executemany(
+            f"INSERT INTO beads ({BEAD_COLUMNS}) VALUES ({_marks(range(20))})",
+            [_bead_params(b) for b in beads],
+        )
+        self.db.executemany(
+            "INSERT INTO labels (bead_id, label) VALUES (?, ?)",
+            [(b.id, label) for b in beads for label in b.labels],
+        )
+
+    def update_bead(self, bead: Bead) -> bool:
+        """Write every field of `bead` if nobody wrote it since it was read; bumps its version."""
+        params = _bead_params(bead)
+        cur = self.db.execute(
+            "UPDATE beads SET title = ?, body = ?, type = ?, priority = ?, status = ?, rig = ?, "
+            "assignee = ?, held = ?, slung = ?, runtime = ?, convoy_id = ?, created_at = ?, "
+            "updated_at = ?, started_at = ?, closed_at = ?, close_reason = ?, created_by = ?, "
+            "version = ?, extra = ? WHERE id = ? AND version = ?",
+            (*params[1:18], bead.version + 1, params[19], bead.id, bead.version),
+        )
+        if cur.rowcount != 1:
+            return False
+        bead.version += 1
+        return True
+
+    def set_labels(self, bead_id: str, labels: Iterable[str]) -> None:
+        self.db.execute("DELETE FROM labels WHERE bead_id = ?", (bead_id,))
+        self.db.executemany(
+            "INSERT INTO labels (bead_id, label) VALUES (?, ?)",
+            [(bead_id, label) for label in sorted(set(labels))],
+        )
+
+    def get_bead(self, bead_id: str, *, lock: bool = False) -> Bead | None:
+        """One bead with its labels and dependencies; `lock` holds its row until commit."""
+        row = self.db.execute(
+            f"SELECT {BEAD_COLUMNS} FROM beads WHERE id = ?{self.db.lock_clause if lock else ''}",
+            (bead_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        bead = _bead(row)
+        bead.labels = [
+            r[0]
+            for r in self.db.execute(
+                "SELECT label FROM labels WHERE bead_id = ? ORDER BY label", (bead_id,)
+            ).fetchall()
+        ]
+        bead.dependencies = self.deps_of(bead_id)
+        return bead
+
+    def list_beads(self, flt: BeadFilter | None = None) -> list[Bead]:
+        """Beads matching the filter by priority then age, with labels and dependencies."""
+        flt = flt or BeadFilter()
+        where, params = flt.where()
+        limit = f" LIMIT {int(flt.limit)}" if flt.limit is not None else ""
+        rows = self.db.execute(
+            f"SELECT {BEAD_COLUMNS} FROM beads b{where} "
+            f"ORDER BY b.priority, b.created_at, b.id{limit}",
+            params,
+        ).fetchall()
+        beads = [_bead(r) for r in rows]
+        if not beads:
+            return beads
+        by_id = {b.id: b for b in beads}
+        # Labels and edges of the same beads; rows beyond a LIMIT are dropped by `by_id`.
+        scope = f" WHERE bead_id IN (SELECT b.id FROM beads b{where})" if where else ""
+        for bead_id, label in self.db.execute(
+            f"SELECT bead_id, label FROM labels{scope} ORDER BY label", params
+        ).fetchall():
+            if (owner := by_id.get(bead_id)) is not None:
+                owner.labels.append(label)
+        for r in self.db.execute(
+            "SELECT bead_id, depends_on_id, type, created_at, created_by FROM deps"
+            f"{scope} ORDER BY depends_on_id",
+            params,
+        ).fetchall():
+            if (owner := by_id.get(r[0])) is not None:
+                owner.dependencies.append(Dependency(*r))
+        return beads
+
+    def count_by_status(self, rig: str | None = None) -> dict[str, int]:
+        where = " WHERE rig = ?" if rig is not None else ""
+        rows = self.db.execute(
+            f"SELECT status, COUNT(*) FROM beads{where} GROUP BY status",
+            (rig,) if rig is not None else (),
+        ).fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def count_beads(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM beads").fetchone()[0])
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            found.update(
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT id FROM beads WHERE id IN ({_marks(chunk)}) "
+                    f"UNION SELECT id FROM convoys WHERE id IN ({_marks(chunk)})",
+                    [*chunk, *chunk],
+                ).fetchall()
+            )
+        return found
+
+    def ids_starting(self, prefix: str, limit: int = 5) -> list[str]:
+        rows = self.db.execute(
+            "SELECT id FROM beads WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT ?",
+            (prefix.replace("%", "").replace("_", "\\_") + "%", limit),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def next_child(self, parent_id: str) -> int:
+        row = self.db.execute(
+            f"SELECT last_child FROM child_counters WHERE parent_id = ?{self.db.lock_clause}",
+            (parent_id,),
+        ).fetchone()
+        n = 1 if row is None else int(row[0]) + 1
+        if row is None:
+            self.db.execute(
+                "INSERT INTO child_counters (parent_id, last_child) VALUES (?, ?)", (parent_id, n)
+            )
+        else:
+            self.db.execute(
+                "UPDATE child_counters SET last_child = ? WHERE parent_id = ?", (n, parent_id)
+            )
+        return n
+
+    def claim(self, bead_id: str, assignee: str, now: str) -> bool:
+        """Compare-and-swap: open and unassigned → in_progress, held by `assignee`."""
+        cur = self.db.execute(
+            "UPDATE beads SET status = 'in_progress', assignee = ?, updated_at = ?, "
+            "started_at = COALESCE(started_at, ?), version = version + 1 "
+            "WHERE id = ? AND status = 'open' AND held = 0 "
+            "AND (assignee IS NULL OR assignee = '' OR assignee = ?)",
+            (assignee, now, now, bead_id, assignee),
+        )
+        return cur.rowcount == 1
+
+    # --- dependencies -------------------------------------------------------------------
+
+    def insert_deps(self, deps: Sequence[Dependency]) -> None:
+        self.db.executemany(
+            "INSERT INTO deps (bead_id, depends_on_id, type, created_at, created_by) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(d.bead_id, d.depends_on_id, d.type, d.created_at, d.created_by) for d in deps],
+        )
+
+    def delete_dep(self, bead_id: str, depends_on_id: str) -> bool:
+        cur = self.db.execute(
+            "DELETE FROM deps WHERE bead_id = ? AND depends_on_id = ?", (bead_id, depends_on_id)
+        )
+        return cur.rowcount > 0
+
+    def deps_of(self, bead_id: str) -> list[Dependency]:
+        rows = self.db.execute(
+            "SELECT bead_id, depends_on_id, type, created_at, created_by FROM deps "
+            "WHERE bead_id = ? ORDER BY depends_on_id",
+            (bead_id,),
+        ).fetchall()
+        return [Dependency(*r) for r in rows]
+
+    def dependents_of(self, bead_id: str) -> list[Dependency]:
+        rows = self.db.execute(
+            "SELECT bead_id, depends_on_id, type, created_at, created_by FROM deps "
+            "WHERE depends_on_id = ? ORDER BY bead_id",
+            (bead_id,),
+        ).fetchall()
+        return [Dependency(*r) for r in rows]
+
+    def edges(self, dep_type: str) -> list[tuple[str, str]]:
+        rows = self.db.execute(
+            "SELECT bead_id, depends_on_id FROM deps WHERE type = ?", (dep_type,)
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def statuses(self, ids: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            out.update(
+                self.db.execute(
+                    f"SELECT id, status FROM beads WHERE id IN ({_marks(chunk)})", chunk
+                ).fetchall()
+            )
+        return out
+
+    def ready_inputs(
+        self, rig: str | None
+    ) -> tuple[list[Candidate], list[tuple[str, str]], list[tuple[str, str]], dict[str, str]]:
+        """What `dag.ready` needs: open candidates, unclosed `blocks` edges, parent edges and
+        the statuses of every blocker they name."""
+        where = "WHERE b.status = 'open'" + (" AND b.rig = ?" if rig is not None else "")
+        rows = self.db.execute(
+            "SELECT b.id, b.status, b.held, COALESCE(c.staged, 0), b.priority, b.created_at "
+            f"FROM beads b LEFT JOIN convoys c ON c.id = b.convoy_id {where}",
+            (rig,) if rig is not None else (),
+        ).fetchall()
+        candidates = [Candidate(r[0], r[1], bool(r[2]), bool(r[3]), r[4], r[5]) for r in rows]
+        blocks: list[tuple[str, str]] = []
+        parents: list[tuple[str, str]] = []
+        status_of: dict[str, str] = {}
+        for bead_id, target, dep_type, status in self.db.execute(
+            "SELECT d.bead_id, d.depends_on_id, d.type, t.status FROM deps d "
+            "JOIN beads t ON t.id = d.depends_on_id "
+            f"WHERE (d.type = '{BLOCKS}' AND t.status <> '{CLOSED}') "
+            f"OR d.type = '{PARENT_CHILD}'"
+        ).fetchall():
+            status_of[target] = status
+            (blocks if dep_type == BLOCKS else parents).append((bead_id, target))
+        return candidates, blocks, parents, status_of
+
+    # --- convoys ------------------------------------------------------------------------
+
+    def insert_convoy(self, c: Convoy) -> None:
+        self.db.execute(
+            f"INSERT INTO convoys ({CONVOY_COLUMNS}) VALUES ({_marks(range(11))})",
+            (
+                c.id,
+                c.title,
+                c.rig,
+                c.status,
+                int(c.staged),
+                c.merge_mode,
+                c.created_at,
+                c.updated_at,
+                c.landed_at,
+                c.close_reason,
+                c.created_by,
+            ),
+        )
+
+    def update_convoy(self, c: Convoy) -> None:
+        self.db.execute(
+            "UPDATE convoys SET title = ?, status = ?, staged = ?, merge_mode = ?, "
+            "updated_at = ?, landed_at = ?, close_reason = ? WHERE id = ?",
+            (
+                c.title,
+                c.status,
+                int(c.staged),
+                c.merge_mode,
+                c.updated_at,
+                c.landed_at,
+                c.close_reason,
+                c.id,
+            ),
+        )
+
+    def _convoys(self, where: str, params: Sequence[Any], lock: bool = False) -> list[Convoy]:
+        rows = self.db.execute(
+            f"SELECT {CONVOY_COLUMNS} FROM convoys {where} ORDER BY created_at, id"
+            f"{self.db.lock_clause if lock else ''}",
+            params,
+        ).fetchall()
+        convoys = [_convoy(r) for r in rows]
+        if convoys:
+            ids = [c.id for c in convoys]
+            counts = {
+                r[0]: (int(r[1]), int(r[2] or 0))
+                for r in self.db.execute(
+                    "SELECT convoy_id, COUNT(*), "
+                    "SUM(CASE WHEN status = 'closed' THEN 1 ELSE 0 END) "
+                    f"FROM beads WHERE convoy_id IN ({_marks(ids)}) GROUP BY convoy_id",
+                    ids,
+                ).fetchall()
+            }
+            for c in convoys:
+                c.total, c.closed = counts.get(c.id, (0, 0))
+        return convoys
+
+    def get_convoy(self, convoy_id: str, *, lock: bool = False) -> Convoy | None:
+        found = self._convoys("WHERE id = ?", (convoy_id,), lock)
+        return found[0] if found else None
+
+    def list_convoys(self, rig: str | None = None, status: str | None = None) -> list[Convoy]:
+        clauses, params = [], []
+        if rig is not None:
+            clauses.append("rig = ?")
+            params.append(rig)
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status)
+        return self._convoys(("WHERE " + " AND ".join(clauses)) if clauses else "", params)
+
+    # --- events -------------------------------------------------------------------------
+
+    def append_events(self, events: Sequence[Event]) -> None:
+        self.db.executemany(
+            "INSERT INTO events (at, actor, kind, bead_id, convoy_id, rig, before_json, "
+            "after_json, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    e.at,
+                    e.actor,
+                    e.kind,
+                    e.bead_id,
+                    e.convoy_id,
+                    e.rig,
+                    None if e.before is None else json.dumps(e.before, sort_keys=True),
+                    None if e.after is None else json.dumps(e.after, sort_keys=True),
+                    e.reason,
+                )
+                for e in events
+            ],
+        )
+
+    def list_events(
+        self,
+        *,
+        bead_id: str | None = None,
+        convoy_id: str | None = None,
+        rig: str | None = None,
+        kind: str | None = None,
+        after_id: int | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Event]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (("bead_id", bead_id), ("convoy_id", convoy_id), ("rig", rig)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if kind is not None:
+            clauses.append("kind LIKE ?")
+            params.append(kind.rstrip("*").replace("%", "") + ("%" if kind.endswith("*") else ""))
+        if after_id is not None:
+            clauses.append("id > ?")
+            params.append(after_id)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        order = "DESC" if newest_first else "ASC"
+        tail = f" LIMIT {int(limit)}" if limit is not None else ""
+        rows = self.db.execute(
+            f"SELECT {EVENT_COLUMNS} FROM events{where} ORDER BY id {order}{tail}", params
+        ).fetchall()
+        return [_event(r) for r in rows]
