@@ -270,8 +270,9 @@ def resolve(
     for origin, layer in layers:
         for key, value in layer.items():
             s = setting(key)
-            if s.kind == "map" and key != s.key:
-                values[s.key] = {**values[s.key], key.split(".", 1)[1]: value}
+            if s.kind == "map":  # maps merge across layers: a rig adds to the town's entries
+                entry = {key.split(".", 1)[1]: value} if key != s.key else value
+                values[s.key] = {**values[s.key], **entry}
                 origins[s.key] = origin
             else:
                 values[key] = value

@@ -80,9 +80,9 @@ def load(path: Path) -> Town:
 def find(explicit: str | None, environ: Mapping[str, str], cwd: Path) -> Town:
     """The town a command should act on, or a plain error saying there is none."""
     if explicit:
-        return load(Path(explicit).expanduser().resolve())
+        return load((cwd / Path(explicit).expanduser()).resolve())
     if environ.get("GT_TOWN"):
-        return load(Path(environ["GT_TOWN"]).expanduser().resolve())
+        return load((cwd / Path(environ["GT_TOWN"]).expanduser()).resolve())
     for folder in (cwd, *cwd.parents):
         if (folder / TOWN_FILE).is_file():
             return load(folder)

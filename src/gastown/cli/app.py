@@ -27,6 +27,10 @@ class App:
     _town: Town | None = None
     _store: Store | None = None
 
+    def path(self, given: str) -> Path:
+        """A path the user typed, taken from the command's working folder."""
+        return (self.cwd / Path(given).expanduser()).resolve()
+
     @property
     def json(self) -> bool:
         return bool(getattr(self.args, "json", False))

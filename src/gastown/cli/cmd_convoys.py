@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from gastown.cli.app import App
@@ -80,7 +79,7 @@ def convoy_create(app: App) -> int:
 
     a = app.args
     if a.file:
-        the_plan = plan.read(Path(a.file))
+        the_plan = plan.read(app.path(a.file))
     else:
         the_plan = plan.parse(
             {"tasks": [{"key": str(i + 1), "title": t} for i, t in enumerate(a.task)]}, "--task"

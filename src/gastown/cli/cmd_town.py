@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 from gastown import config
@@ -105,7 +104,7 @@ def init(app: App) -> int:
     from gastown.services.ledger import Ledger
     from gastown.town import init as make_town
 
-    town = make_town(Path(app.args.path), app.args.prefix, app.args.db, app.args.name)
+    town = make_town(app.path(app.args.path), app.args.prefix, app.args.db, app.args.name)
     store = town.open_store()
     try:
         ledger = Ledger(store, prefix=town.prefix, actor=app.actor)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from gastown import __version__
-from gastown.cli import cmd_beads, cmd_convoys, cmd_rigs, cmd_town
+from gastown.cli import cmd_beads, cmd_convoys, cmd_interop, cmd_rigs, cmd_town
 from gastown.cli.app import App
 from gastown.errors import GastownError, UsageError
 
@@ -48,7 +48,7 @@ def build_parser() -> Parser:
     )
     parser.add_argument("--version", action="version", version=f"gt {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for module in (cmd_town, cmd_rigs, cmd_beads, cmd_convoys):
+    for module in (cmd_town, cmd_rigs, cmd_beads, cmd_convoys, cmd_interop):
         module.register(sub, shared)
     return parser
 
@@ -78,6 +78,8 @@ def main(
     except GastownError as exc:
         report(exc, err, wants_json)
         return exc.exit_status
+    except SystemExit as done:  # --help and --version print, then exit
+        return done.code if isinstance(done.code, int) else 0
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -248,10 +248,26 @@ def write(
     return True
 
 
-def update(ledger: Ledger, bead_id: str, fields: dict[str, Any], reason: str | None = None) -> Bead:
-    """Change fields of one bead; validated first, written in one transaction."""
+def update(
+    ledger: Ledger,
+    bead_id: str,
+    fields: dict[str, Any],
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> Bead:
+    """Change fields of one bead; validated first, written in one transaction.
+
+    A caller that computed `fields` from an earlier read passes that read's version as
+    `expected_version`: if anyone wrote the bead since, the change is refused (Conflict)
+    instead of silently undoing theirs."""
     with ledger.store.transaction() as tx:
         bead = get_bead(tx, ledger.prefix, bead_id, lock=True)
+        if expected_version is not None and bead.version != expected_version:
+            raise Conflict(
+                f"Bead {bead.id} changed since version {expected_version} was read "
+                f"(it is at version {bead.version}).",
+                hint="Read it again and redo the change.",
+            )
         fields = dict(fields)
         if "rig" in fields:
             require_rig(tx, fields["rig"])

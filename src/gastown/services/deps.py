@@ -9,7 +9,7 @@ from gastown.errors import Conflict, CycleError, InvalidValue, NotFound
 from gastown.model import BLOCKS, DEP_TYPES, Bead, Dependency
 from gastown.services.beads import require_rig
 from gastown.services.ledger import Ledger, append, get_bead
-from gastown.store import BeadFilter, Tx
+from gastown.store import BeadFilter, Turn, Tx
 
 
 def dep_type(value: str) -> str:
@@ -19,6 +19,9 @@ def dep_type(value: str) -> str:
 
 
 def check_cycle(tx: Tx, bead_id: str, blocker_id: str) -> None:
+    """Refuse the edge `bead → blocker` if it closes a cycle. Until commit, no other `blocks`
+    edge can be added, so the edges read here are still all there are when this one lands."""
+    tx.take_turn(Turn.BLOCKS)
     cycle = dag.cycle_if_added(tx.edges(BLOCKS), bead_id, blocker_id)
     if cycle is not None:
         raise CycleError(cycle)

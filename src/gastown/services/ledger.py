@@ -11,7 +11,7 @@ from gastown import ids
 from gastown.clock import Clock, SystemClock, stamp
 from gastown.errors import InvalidValue, NotFound
 from gastown.model import Bead, Event
-from gastown.store import Store, Tx
+from gastown.store import Store, Turn, Tx
 
 
 @dataclass(slots=True)
@@ -54,6 +54,9 @@ class Ledger:
 
     def new_ids(self, tx: Tx, seeds: Sequence[str], prefix: str | None = None) -> list[str]:
         """Fresh ids for records seeded by these strings, unique in the town and the batch."""
+        if not seeds:
+            return []
+        tx.take_turn(Turn.NEW_IDS)  # until commit, nobody else can pick an id we see as free
         pfx = prefix or self.prefix
         count = tx.count_beads() + len(seeds)
         salt = self.rng.getrandbits(64)
@@ -94,7 +97,13 @@ def resolve_bead_id(tx: Tx, prefix: str, text: str) -> str:
 
 
 def get_bead(tx: Tx, prefix: str, text: str, *, lock: bool = False) -> Bead:
-    bead = tx.get_bead(resolve_bead_id(tx, prefix, text), lock=lock)
+    """The bead `text` names. With `lock`, its convoy is locked before it: every writer locks
+    a convoy before that convoy's beads, so closing a bead (which then updates its convoy) and
+    closing its convoy (which then closes its beads) cannot deadlock."""
+    bead_id = resolve_bead_id(tx, prefix, text)
+    if lock and (peek := tx.get_bead(bead_id)) is not None and peek.convoy_id is not None:
+        tx.get_convoy(peek.convoy_id, lock=True)
+    bead = tx.get_bead(bead_id, lock=lock)
     if bead is None:  # deleted between resolving and reading: cannot happen, nothing deletes
         raise NotFound(f"There is no bead '{text}'.")
     return bead

@@ -35,16 +35,14 @@ def set_value(ledger: Ledger, town: Town, key: str, text: str, rig: str | None =
     value = config.parse(key, text)
     s = config.setting(key)
     if rig is None:
-        before = town.settings.get(key)
-        town.settings[key] = value
+        before = _put(town.settings, s, key, value)
         town.write()
     else:
         with ledger.store.transaction() as tx:
             found = tx.get_rig(rig)
             if found is None:
                 raise NotFound(f"There is no rig '{rig}'.")
-            before = found.settings.get(key)
-            found.settings[key] = value
+            before = _put(found.settings, s, key, value)
             tx.set_rig_settings(rig, found.settings)
     with ledger.store.transaction() as tx:
         append(
@@ -64,18 +62,14 @@ def set_value(ledger: Ledger, town: Town, key: str, text: str, rig: str | None =
 def unset(ledger: Ledger, town: Town, key: str, rig: str | None = None) -> None:
     s = config.setting(key)
     if rig is None:
-        if key not in town.settings:
-            raise InvalidValue(f"'{key}' is not set in town.toml.")
-        before = town.settings.pop(key)
+        before = _pop(town.settings, s, key, "town.toml")
         town.write()
     else:
         with ledger.store.transaction() as tx:
             found = tx.get_rig(rig)
             if found is None:
                 raise NotFound(f"There is no rig '{rig}'.")
-            if key not in found.settings:
-                raise InvalidValue(f"Rig '{rig}' does not override '{key}'.")
-            before = found.settings.pop(key)
+            before = _pop(found.settings, s, key, f"rig '{rig}'")
             tx.set_rig_settings(rig, found.settings)
     with ledger.store.transaction() as tx:
         append(
@@ -86,6 +80,31 @@ def unset(ledger: Ledger, town: Town, key: str, rig: str | None = None) -> None:
                 )
             ],
         )
+
+
+def _put(layer: dict[str, Any], s: config.Setting, key: str, value: Any) -> Any:
+    """Store `value` in one layer; an entry of a map (env_vars.NAME) goes into the map."""
+    if key == s.key:
+        before = layer.get(key)
+        layer[key] = value
+        return before
+    name = key.split(".", 1)[1]
+    entries = dict(layer.get(s.key) or {})
+    before = entries.get(name)
+    entries[name] = value
+    layer[s.key] = entries
+    return before
+
+
+def _pop(layer: dict[str, Any], s: config.Setting, key: str, where: str) -> Any:
+    if key == s.key and key in layer:
+        return layer.pop(key)
+    if key != s.key and key.split(".", 1)[1] in (layer.get(s.key) or {}):
+        entries = dict(layer[s.key])
+        before = entries.pop(key.split(".", 1)[1])
+        layer[s.key] = entries
+        return before
+    raise InvalidValue(f"'{key}' is not set in {where}.")
 
 
 def _shown(s: config.Setting, key: str, value: Any) -> Any:

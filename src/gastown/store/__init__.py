@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Protocol
 
 from gastown.errors import InvalidValue
-from gastown.store.sql import BeadFilter, Tx
+from gastown.store.sql import BeadFilter, Turn, Tx
 
-__all__ = ["BeadFilter", "Store", "Tx", "open_store"]
+__all__ = ["BeadFilter", "Store", "Turn", "Tx", "open_store"]
 
 
 class Store(Protocol):

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import psycopg.errors
@@ -16,6 +17,7 @@ from gastown.store.migrate import apply_pending, current_version, needs_migratio
 from gastown.store.sql import Tx
 
 MIGRATION_LOCK = 0x6761_7374  # "gast"
+TURN_LOCKS = MIGRATION_LOCK  # first key of the two-key advisory locks, a separate key space
 
 
 @lru_cache(maxsize=512)
@@ -25,6 +27,7 @@ def _translate(sql: str) -> str:
 
 class _Executor:
     lock_clause = " FOR UPDATE"
+    turn_sql = f"SELECT pg_advisory_xact_lock({TURN_LOCKS}, ?)"
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
@@ -39,19 +42,38 @@ class _Executor:
                 cur.executemany(_translate(sql), batch)
 
 
+def redact(url: str) -> str:
+    """`url` fit for a message: its password, if it has one, shown as `***`."""
+    parts = urlsplit(url)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if at and ":" in userinfo:
+        parts = parts._replace(netloc=f"{userinfo.split(':', 1)[0]}:***@{hostport}")
+    if "password=" in parts.query:
+        hidden = (
+            "password=***" if q.startswith("password=") else q for q in parts.query.split("&")
+        )
+        parts = parts._replace(query="&".join(hidden))
+    return urlunsplit(parts)
+
+
 class PostgresStore:
     def __init__(self, url: str) -> None:
         self.url = url
+        shown = redact(url)
         try:
             self.conn = psycopg.connect(url, autocommit=True)
         except psycopg.OperationalError as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
-            raise RuntimeFailure(f"Cannot connect to PostgreSQL at {url}: {reason}.") from exc
+            raise RuntimeFailure(f"Cannot connect to PostgreSQL at {shown}: {reason}.") from exc
         self.db = _Executor(self.conn)
-        if needs_migration(self._version, url, psycopg.errors.UndefinedTable):
-            with self.transaction() as tx:
-                tx.db.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
-                apply_pending(tx.db, "BIGSERIAL PRIMARY KEY", url)
+        try:
+            if needs_migration(self._version, shown, psycopg.errors.UndefinedTable):
+                with self.transaction() as tx:
+                    tx.db.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
+                    apply_pending(tx.db, "BIGSERIAL PRIMARY KEY", shown)
+        except BaseException:
+            self.conn.close()
+            raise
 
     def _version(self) -> int:
         with self.conn.transaction():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any, Protocol
 
 from gastown.dag import Candidate
@@ -30,8 +31,22 @@ class Executor(Protocol):
     """Appended to a SELECT that must lock its rows until commit (empty where writers are
     already serialized, as in SQLite's BEGIN IMMEDIATE)."""
 
+    turn_sql: str
+    """A statement that waits for, then holds until commit, the lock on one `Turn` (its
+    number is the one parameter); empty where writers are already serialized."""
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+
+class Turn(IntEnum):
+    """Checks that read many rows and then write: writers making the same check take turns
+    (`Tx.take_turn`), since no row lock covers rows that are not there yet."""
+
+    NEW_IDS = 1
+    """Choosing ids for new beads and convoys: two writers must not both pick a free id."""
+    BLOCKS = 2
+    """Adding a `blocks` edge: two edges, each checked without the other, may close a cycle."""
 
 
 BEAD_COLUMNS = (
@@ -189,8 +204,16 @@ class Tx:
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
-        self.db.execute("DELETE FROM meta WHERE key = ?", (key,))
-        self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def take_turn(self, turn: Turn) -> None:
+        """Wait until no other transaction holds `turn`, then hold it until this one ends."""
+        if self.db.turn_sql:
+            self.db.execute(self.db.turn_sql, (int(turn),))
 
     # --- rigs ---------------------------------------------------------------------------
 
@@ -331,27 +354,26 @@ class Tx:
         return found
 
     def ids_starting(self, prefix: str, limit: int = 5) -> list[str]:
+        """Bead ids beginning with `prefix`, taken literally and case-sensitively (LIKE would
+        read `_` and `%` as wildcards, and SQLite's LIKE ignores case)."""
         rows = self.db.execute(
-            "SELECT id FROM beads WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT ?",
-            (prefix.replace("%", "").replace("_", "\\_") + "%", limit),
+            "SELECT id FROM beads WHERE SUBSTR(id, 1, ?) = ? ORDER BY id LIMIT ?",
+            (len(prefix), prefix, limit),
         ).fetchall()
         return [r[0] for r in rows]
 
     def next_child(self, parent_id: str) -> int:
-        row = self.db.execute(
-            f"SELECT last_child FROM child_counters WHERE parent_id = ?{self.db.lock_clause}",
+        """The next child number of `parent_id` (1, 2, ...); its counter row stays locked until
+        commit. One upsert, so two first children cannot both insert the counter."""
+        self.db.execute(
+            "INSERT INTO child_counters (parent_id, last_child) VALUES (?, 1) "
+            "ON CONFLICT (parent_id) DO UPDATE SET last_child = child_counters.last_child + 1",
             (parent_id,),
+        )
+        row = self.db.execute(
+            "SELECT last_child FROM child_counters WHERE parent_id = ?", (parent_id,)
         ).fetchone()
-        n = 1 if row is None else int(row[0]) + 1
-        if row is None:
-            self.db.execute(
-                "INSERT INTO child_counters (parent_id, last_child) VALUES (?, ?)", (parent_id, n)
-            )
-        else:
-            self.db.execute(
-                "UPDATE child_counters SET last_child = ? WHERE parent_id = ?", (n, parent_id)
-            )
-        return n
+        return int(row[0])
 
     def claim(self, bead_id: str, assignee: str, now: str) -> bool:
         """Compare-and-swap: open and unassigned → in_progress, held by `assignee`."""
@@ -542,15 +564,21 @@ class Tx:
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[Event]:
+        """Events matching every filter given, oldest first unless `newest_first`. `kind` is
+        matched exactly, or as a prefix when it ends in `*` (`bead.*`)."""
         clauses: list[str] = []
         params: list[Any] = []
         for column, value in (("bead_id", bead_id), ("convoy_id", convoy_id), ("rig", rig)):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
-        if kind is not None:
-            clauses.append("kind LIKE ?")
-            params.append(kind.rstrip("*").replace("%", "") + ("%" if kind.endswith("*") else ""))
+        if kind is not None and kind.endswith("*"):  # `bead.*`: every kind with that start
+            stem = kind.rstrip("*")
+            clauses.append("SUBSTR(kind, 1, ?) = ?")
+            params.extend((len(stem), stem))
+        elif kind is not None:
+            clauses.append("kind = ?")
+            params.append(kind)
         if after_id is not None:
             clauses.append("id > ?")
             params.append(after_id)
@@ -561,3 +589,20 @@ class Tx:
             f"SELECT {EVENT_COLUMNS} FROM events{where} ORDER BY id {order}{tail}", params
         ).fetchall()
         return [_event(r) for r in rows]
+
+    def raise_child_counter(self, parent_id: str, last_child: int) -> None:
+        """Number the next child of `parent_id` after `last_child` (children may be imported)."""
+        row = self.db.execute(
+            f"SELECT last_child FROM child_counters WHERE parent_id = ?{self.db.lock_clause}",
+            (parent_id,),
+        ).fetchone()
+        if row is None:
+            self.db.execute(
+                "INSERT INTO child_counters (parent_id, last_child) VALUES (?, ?)",
+                (parent_id, last_child),
+            )
+        elif int(row[0]) < last_child:
+            self.db.execute(
+                "UPDATE child_counters SET last_child = ? WHERE parent_id = ?",
+                (last_child, parent_id),
+            )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ BUSY_TIMEOUT_MS = 30_000
 
 class _Executor:
     lock_clause = ""  # BEGIN IMMEDIATE already holds the write lock
+    turn_sql = ""  # and so every writer already takes its turn
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -36,13 +38,36 @@ class SqliteStore:
             self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise RuntimeFailure(f"Cannot open the town database {path}: {exc}.") from exc
+        self.db = _Executor(self.conn)
+        try:
+            self._prepare()
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise RuntimeFailure(f"Cannot open the town database {path}: {exc}.") from exc
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _prepare(self) -> None:
         self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self.conn.execute("PRAGMA synchronous = NORMAL")
-        self.db = _Executor(self.conn)
         if needs_migration(lambda: current_version(self.db), self.url, sqlite3.OperationalError):
-            self.conn.execute("PRAGMA journal_mode = WAL")
+            self._use_wal()
             with self.transaction() as tx:
                 apply_pending(tx.db, "INTEGER PRIMARY KEY AUTOINCREMENT", self.url)
+
+    def _use_wal(self) -> None:
+        """Switch the file to WAL. SQLite may answer BUSY at once here, without waiting out the
+        busy timeout (when several processes open a new town together), so wait here."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
