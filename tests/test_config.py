@@ -99,7 +99,7 @@ def test_flatten_validates_town_toml_tables() -> None:
     assert config.flatten({"refinery": {"gates": ["make"]}}, "town.toml") == {
         "refinery.gates": ["make"]
     }
-    with pytest.raises(InvalidValue, match="In town.toml: 'refinery.gatez' is not a setting"):
+    with pytest.raises(InvalidValue, match=r"In town\.toml: 'refinery\.gatez' is not a setting"):
         config.flatten({"refinery": {"gatez": []}}, "town.toml")
     with pytest.raises(InvalidValue, match="expects an integer"):
         config.flatten({"max_polecats_per_rig": "4"}, "town.toml")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -685,6 +686,7 @@ def test_a_database_from_a_newer_gastown_is_refused(db_url: str) -> None:
     [
         "postgresql://127.0.0.1:1/test",
         "postgresql://gastown:s3cret@127.0.0.1:1/test",
+        "postgresql://127.0.0.1:1/test?user=gastown&password=s3cret",
         "sqlite:////nonexistent/folder/state.db",
     ],
 )
@@ -703,6 +705,18 @@ def test_a_database_that_cannot_be_reached_fails_in_one_sentence(url: str) -> No
 
 
 # --- the services on both backends -----------------------------------------------------------
+
+
+def test_a_file_that_is_not_a_database_fails_in_one_sentence(tmp_path: Path) -> None:
+    """Given a town whose state file holds something else, when it is opened, then a
+    RuntimeFailure names the file instead of a raw driver error escaping."""
+    garbage = tmp_path / "state.db"
+    garbage.write_text("this is not a database, just some notes\n" * 100)
+
+    with pytest.raises(RuntimeFailure, match="Cannot open the town database") as failed:
+        open_store(f"sqlite:///{garbage}")
+
+    assert str(garbage) in failed.value.message and "\n" not in failed.value.message
 
 
 def kinds(store: Store, bead_id: str) -> list[str]:

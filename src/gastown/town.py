@@ -16,7 +16,7 @@ from typing import Any
 
 from gastown import config, ids
 from gastown.errors import InvalidValue, NotFound, UserError
-from gastown.store import Store, open_store
+from gastown.store import Store, open_store, redact
 
 TOWN_FILE = "town.toml"
 DEFAULT_DB = "sqlite:///state.db"
@@ -120,8 +120,8 @@ def init(
                     tx.set_meta("prefix", prefix)
                 elif existing != prefix:
                     raise UserError(
-                        f"The database at {town.db_url} already belongs to a town with prefix "
-                        f"'{existing}'.",
+                        f"The database at {redact(town.db_url)} already belongs to a town "
+                        f"with prefix '{existing}'.",
                         hint=f"Pass --prefix {existing} to join it.",
                     )
         finally:

@@ -114,10 +114,17 @@ def init(app: App) -> int:
             )
     finally:
         store.close()
+    from gastown.store import redact
+
     app.emit(
-        {"path": str(town.path), "name": town.name, "prefix": town.prefix, "db": town.db_url},
+        {
+            "path": str(town.path),
+            "name": town.name,
+            "prefix": town.prefix,
+            "db": redact(town.db_url),
+        },
         f"Created town '{town.name}' at {town.path}\n"
-        f"  ids look like {town.prefix}-4k2x9; state in {town.db_url}\n"
+        f"  ids look like {town.prefix}-4k2x9; state in {redact(town.db_url)}\n"
         f"Next: cd {town.path} && gt rig add NAME GIT_URL",
     )
     return 0

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from gastown.clock import stamp
 from gastown.errors import Conflict, IllegalTransition, InvalidValue, NotFound
 from gastown.model import (
     BEAD_STATUSES,
@@ -101,9 +103,12 @@ def build(
     ledger: Ledger, tx: Tx, specs: Sequence[NewBead], convoy_id: str | None = None
 ) -> list[Bead]:
     """Validated, id-bearing beads for `specs` (not yet written)."""
-    now = ledger.now()
+    # Beads made together get distinct, increasing times, so "oldest first" keeps their order.
+    start = ledger.clock.now()
+    now = stamp(start)
     checked = []
-    for spec in specs:
+    for i, spec in enumerate(specs):
+        made_at = stamp(start + timedelta(microseconds=i))
         checked.append(
             Bead(
                 id="",
@@ -118,8 +123,8 @@ def build(
                 slung=spec.slung,
                 runtime=spec.runtime,
                 convoy_id=convoy_id,
-                created_at=now,
-                updated_at=now,
+                created_at=made_at,
+                updated_at=made_at,
                 created_by=ledger.actor,
             )
         )

@@ -19,7 +19,7 @@ from gastown.model import (
     Dependency,
 )
 from gastown.services import beads
-from gastown.services.ledger import Ledger, append, get_bead
+from gastown.services.ledger import Ledger, append, get_bead, resolve_bead_id
 from gastown.services.plan import Plan
 from gastown.store import BeadFilter, Tx
 
@@ -107,6 +107,7 @@ def create(
             bead.dependencies.extend(
                 Dependency(bead.id, by_key[n].id, BLOCKS, now, ledger.actor) for n in task.needs
             )
+            bead.dependencies.sort(key=lambda d: d.depends_on_id)
         append(
             tx,
             [
@@ -237,7 +238,9 @@ def add(ledger: Ledger, convoy_id: str, bead_ids: Sequence[str]) -> Convoy:
         convoy = resolve_convoy(tx, ledger.prefix, convoy_id, lock=True)
         if convoy.status == CONVOY_LANDED:
             raise Conflict(f"Convoy {convoy.id} has landed; it takes no more beads.")
-        chosen = [get_bead(tx, ledger.prefix, b, lock=True) for b in bead_ids]
+        # Lock in id order, so two commands over the same beads cannot deadlock.
+        wanted = sorted({resolve_bead_id(tx, ledger.prefix, b) for b in bead_ids})
+        chosen = [get_bead(tx, ledger.prefix, b, lock=True) for b in wanted]
         for bead in chosen:
             if bead.convoy_id == convoy.id:
                 raise Conflict(f"Bead {bead.id} is already in convoy {convoy.id}.")
@@ -269,7 +272,9 @@ def add(ledger: Ledger, convoy_id: str, bead_ids: Sequence[str]) -> Convoy:
 def remove(ledger: Ledger, convoy_id: str, bead_ids: Sequence[str]) -> Convoy:
     with ledger.store.transaction() as tx:
         convoy = resolve_convoy(tx, ledger.prefix, convoy_id, lock=True)
-        chosen = [get_bead(tx, ledger.prefix, b, lock=True) for b in bead_ids]
+        # Lock in id order, so two commands over the same beads cannot deadlock.
+        wanted = sorted({resolve_bead_id(tx, ledger.prefix, b) for b in bead_ids})
+        chosen = [get_bead(tx, ledger.prefix, b, lock=True) for b in wanted]
         for bead in chosen:
             if bead.convoy_id != convoy.id:
                 raise NotFound(f"Bead {bead.id} is not in convoy {convoy.id}.")

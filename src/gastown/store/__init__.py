@@ -10,6 +10,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from gastown.errors import InvalidValue
 from gastown.store.sql import BeadFilter, Turn, Tx
@@ -45,3 +46,17 @@ def open_store(url: str, base: Path | None = None) -> Store:
         f"'{url}' is not a database URL Gas Town can open.",
         hint="Use sqlite:///state.db or postgresql://user@host/dbname.",
     )
+
+
+def redact(url: str) -> str:
+    """`url` fit for a message: its password, if it has one, shown as `***`."""
+    parts = urlsplit(url)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if at and ":" in userinfo:
+        parts = parts._replace(netloc=f"{userinfo.split(':', 1)[0]}:***@{hostport}")
+    if "password=" in parts.query:
+        hidden = (
+            "password=***" if q.startswith("password=") else q for q in parts.query.split("&")
+        )
+        parts = parts._replace(query="&".join(hidden))
+    return urlunsplit(parts)

@@ -7,12 +7,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import psycopg.errors
 
 from gastown.errors import RuntimeFailure
+from gastown.store import redact
 from gastown.store.migrate import apply_pending, current_version, needs_migration
 from gastown.store.sql import Tx
 
@@ -40,20 +40,6 @@ class _Executor:
         if batch:
             with self.conn.cursor() as cur:
                 cur.executemany(_translate(sql), batch)
-
-
-def redact(url: str) -> str:
-    """`url` fit for a message: its password, if it has one, shown as `***`."""
-    parts = urlsplit(url)
-    userinfo, at, hostport = parts.netloc.rpartition("@")
-    if at and ":" in userinfo:
-        parts = parts._replace(netloc=f"{userinfo.split(':', 1)[0]}:***@{hostport}")
-    if "password=" in parts.query:
-        hidden = (
-            "password=***" if q.startswith("password=") else q for q in parts.query.split("&")
-        )
-        parts = parts._replace(query="&".join(hidden))
-    return urlunsplit(parts)
 
 
 class PostgresStore:

@@ -592,17 +592,9 @@ class Tx:
 
     def raise_child_counter(self, parent_id: str, last_child: int) -> None:
         """Number the next child of `parent_id` after `last_child` (children may be imported)."""
-        row = self.db.execute(
-            f"SELECT last_child FROM child_counters WHERE parent_id = ?{self.db.lock_clause}",
-            (parent_id,),
-        ).fetchone()
-        if row is None:
-            self.db.execute(
-                "INSERT INTO child_counters (parent_id, last_child) VALUES (?, ?)",
-                (parent_id, last_child),
-            )
-        elif int(row[0]) < last_child:
-            self.db.execute(
-                "UPDATE child_counters SET last_child = ? WHERE parent_id = ?",
-                (last_child, parent_id),
-            )
+        self.db.execute(
+            "INSERT INTO child_counters (parent_id, last_child) VALUES (?, ?) "
+            "ON CONFLICT (parent_id) DO UPDATE SET last_child = excluded.last_child "
+            "WHERE child_counters.last_child < excluded.last_child",
+            (parent_id, last_child),
+        )
