@@ -7,14 +7,13 @@ current directory to the first folder holding a `town.toml`.
 from __future__ import annotations
 
 import os
-import shutil
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gastown import config, ids
+from gastown import config
 from gastown.errors import InvalidValue, NotFound, UserError
 from gastown.store import Store, open_store, redact
 
@@ -96,6 +95,10 @@ def init(
     path: Path, prefix: str = "gt", db_url: str | None = None, name: str | None = None
 ) -> Town:
     """Create a town folder with its state database. Leaves nothing behind if it fails."""
+    import shutil
+
+    from gastown import ids
+
     if not ids.valid_prefix(prefix):
         raise InvalidValue(
             f"'{prefix}' is not a usable prefix.",

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from gastown.services.ledger import Ledger
-from gastown.store import Store
 from gastown.town import Town, find
+
+if TYPE_CHECKING:
+    from gastown.services.ledger import Ledger
+    from gastown.store import Store
 
 
 @dataclass
@@ -49,6 +50,8 @@ class App:
 
     @property
     def ledger(self) -> Ledger:
+        from gastown.services.ledger import Ledger
+
         return Ledger(self.store, prefix=self.town.prefix, actor=self.actor)
 
     @property
@@ -73,6 +76,8 @@ class App:
 
 
 def _user() -> str:
+    import getpass
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):

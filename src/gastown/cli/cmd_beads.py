@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from gastown.cli.app import App
@@ -180,15 +179,14 @@ def bead_list(app: App) -> int:
         assignee=app.args.assignee,
         limit=app.args.limit,
     )
-    found = beads.list_beads(app.ledger, flt)
-    _emit_beads(app, found, "No beads match.")
+    if app.json:
+        app.out.write(beads.list_json(app.ledger, flt) + "\n")
+    else:
+        _print_beads(app, beads.list_beads(app.ledger, flt), "No beads match.")
     return 0
 
 
-def _emit_beads(app: App, found: list[Bead], empty: str) -> None:
-    if app.json:
-        app.out.write(json.dumps([b.to_json() for b in found], ensure_ascii=False) + "\n")
-        return
+def _print_beads(app: App, found: list[Bead], empty: str) -> None:
     app.print(beads_table(found) + f"\n{plural(len(found), 'bead')}" if found else empty)
 
 
@@ -278,8 +276,10 @@ def bead_claim(app: App) -> int:
 def ready_list(app: App) -> int:
     from gastown.services import deps
 
-    found = deps.ready(app.ledger, app.args.rig, app.args.limit)
-    _emit_beads(app, found, "Nothing is ready.")
+    if app.json:
+        app.out.write(deps.ready_json(app.ledger, app.args.rig, app.args.limit) + "\n")
+    else:
+        _print_beads(app, deps.ready(app.ledger, app.args.rig, app.args.limit), "Nothing is ready.")
     return 0
 
 

@@ -10,13 +10,12 @@ import argparse
 import json
 import os
 import sys
-import traceback
 from collections.abc import Mapping, Sequence
+from importlib import import_module
 from pathlib import Path
 from typing import NoReturn, TextIO
 
 from gastown import __version__
-from gastown.cli import cmd_beads, cmd_convoys, cmd_interop, cmd_rigs, cmd_town
 from gastown.cli.app import App
 from gastown.errors import GastownError, UsageError
 
@@ -39,7 +38,38 @@ def common() -> argparse.ArgumentParser:
     return shared
 
 
-def build_parser() -> Parser:
+COMMANDS = {
+    "init": "cmd_town",
+    "config": "cmd_town",
+    "events": "cmd_town",
+    "feed": "cmd_town",
+    "rig": "cmd_rigs",
+    "bead": "cmd_beads",
+    "ready": "cmd_beads",
+    "dep": "cmd_beads",
+    "sling": "cmd_beads",
+    "convoy": "cmd_convoys",
+    "export": "cmd_interop",
+    "import": "cmd_interop",
+}
+"""Which module defines each command: a command imports and builds only its own module."""
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The command word in `argv`, skipping global options (and --town's value)."""
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token == "--town":
+            skip = True
+        elif not token.startswith("-"):
+            return token
+    return None
+
+
+def build_parser(command: str | None = None) -> Parser:
+    """The parser for `command` alone (fast), or for every command when None or unknown."""
     shared = common()
     parser = Parser(
         prog="gt",
@@ -48,8 +78,9 @@ def build_parser() -> Parser:
     )
     parser.add_argument("--version", action="version", version=f"gt {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for module in (cmd_town, cmd_rigs, cmd_beads, cmd_convoys, cmd_interop):
-        module.register(sub, shared)
+    wanted = [COMMANDS[command]] if command in COMMANDS else sorted(set(COMMANDS.values()))
+    for name in sorted(set(wanted), key=list(COMMANDS.values()).index):
+        import_module(f"gastown.cli.{name}").register(sub, shared)
     return parser
 
 
@@ -65,7 +96,7 @@ def main(
     err = err or sys.stderr
     argv = list(sys.argv[1:] if argv is None else argv)
     wants_json = "--json" in argv
-    parser = build_parser()
+    parser = build_parser(command_of(argv))
     app: App | None = None
     try:
         args = parser.parse_args(argv)
@@ -86,6 +117,8 @@ def main(
         return 0
     except Exception as exc:
         if (environ or os.environ).get("GT_DEBUG"):
+            import traceback
+
             traceback.print_exc(file=err)
         failure = GastownError(
             f"Unexpected error: {type(exc).__name__}: {exc}",

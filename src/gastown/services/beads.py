@@ -189,6 +189,14 @@ def list_beads(ledger: Ledger, flt: BeadFilter) -> list[Bead]:
         return tx.list_beads(flt)
 
 
+def list_json(ledger: Ledger, flt: BeadFilter) -> str:
+    """`list_beads` as JSON text, built by the database (the fast path for `--json`)."""
+    with ledger.store.reader() as tx:
+        if flt.rig is not None:
+            require_rig(tx, flt.rig)
+        return tx.beads_json(flt)
+
+
 def write(
     ledger: Ledger,
     tx: Tx,

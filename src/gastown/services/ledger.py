@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gastown import ids
 from gastown.clock import Clock, SystemClock, stamp
 from gastown.errors import InvalidValue, NotFound
 from gastown.model import Bead, Event
 from gastown.store import Store, Turn, Tx
+
+if TYPE_CHECKING:
+    import random
 
 
 @dataclass(slots=True)
@@ -22,7 +23,8 @@ class Ledger:
     prefix: str = "gt"
     actor: str = "user"
     clock: Clock = field(default_factory=SystemClock)
-    rng: random.Random = field(default_factory=random.Random)
+    rng: random.Random | None = None
+    """Salt for new ids; a fresh generator when None (tests pass a seeded one)."""
 
     def now(self) -> str:
         return stamp(self.clock.now())
@@ -57,9 +59,13 @@ class Ledger:
         if not seeds:
             return []
         tx.take_turn(Turn.NEW_IDS)  # until commit, nobody else can pick an id we see as free
+        import random
+
+        from gastown import ids
+
         pfx = prefix or self.prefix
         count = tx.count_beads() + len(seeds)
-        salt = self.rng.getrandbits(64)
+        salt = (self.rng or random.Random()).getrandbits(64)
         streams = [ids.candidates(pfx, f"{seed}|{salt}|{i}", count) for i, seed in enumerate(seeds)]
         chosen = [next(s) for s in streams]
         while True:

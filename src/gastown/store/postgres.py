@@ -14,6 +14,7 @@ import psycopg.errors
 from gastown.errors import RuntimeFailure
 from gastown.store import redact
 from gastown.store.migrate import apply_pending, current_version, needs_migration
+from gastown.store.projection import JsonDialect, PostgresJson
 from gastown.store.sql import Tx
 
 MIGRATION_LOCK = 0x6761_7374  # "gast"
@@ -26,6 +27,7 @@ def _translate(sql: str) -> str:
 
 
 class _Executor:
+    json: JsonDialect = PostgresJson()
     lock_clause = " FOR UPDATE"
     turn_sql = f"SELECT pg_advisory_xact_lock({TURN_LOCKS}, ?)"
 

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from gastown.dag import Candidate
 from gastown.model import BLOCKS, CLOSED, PARENT_CHILD, Bead, Convoy, Dependency, Event, Rig
+from gastown.store.projection import READY_CLAUSE, JsonDialect, bead_json
 
 
 class Cursor(Protocol):
@@ -34,6 +35,9 @@ class Executor(Protocol):
     turn_sql: str
     """A statement that waits for, then holds until commit, the lock on one `Turn` (its
     number is the one parameter); empty where writers are already serialized."""
+
+    json: JsonDialect
+    """How this database builds JSON (for the projections in `projection`)."""
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
@@ -73,6 +77,8 @@ class BeadFilter:
     assignee: str | None = None
     convoy_id: str | None = None
     ids: Sequence[str] | None = None
+    ready: bool = False
+    """Only beads ready for work (see `projection.READY_CLAUSE`)."""
     limit: int | None = None
 
     def where(self) -> tuple[str, list[Any]]:
@@ -97,6 +103,8 @@ class BeadFilter:
         for label in self.labels or ():
             clauses.append("EXISTS (SELECT 1 FROM labels l WHERE l.bead_id = b.id AND l.label = ?)")
             params.append(label)
+        if self.ready:
+            clauses.append(READY_CLAUSE)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
@@ -327,6 +335,22 @@ class Tx:
             if (owner := by_id.get(r[0])) is not None:
                 owner.dependencies.append(Dependency(*r))
         return beads
+
+    def beads_json(self, flt: BeadFilter | None = None) -> str:
+        """`[b.to_json() for b in list_beads(flt)]` as JSON text, built by the database."""
+        flt = flt or BeadFilter()
+        where, params = flt.where()
+        limit = f" LIMIT {int(flt.limit)}" if flt.limit is not None else ""
+        rows = self.db.execute(
+            f"SELECT {self.db.json.text(bead_json(self.db.json))} FROM beads b{where} "
+            f"ORDER BY b.priority, b.created_at, b.id{limit}",
+            params,
+        ).fetchall()
+        return (
+            "["
+            + ",".join([r[0] if isinstance(r[0], str) else json.dumps(r[0]) for r in rows])
+            + "]"
+        )
 
     def count_by_status(self, rig: str | None = None) -> dict[str, int]:
         where = " WHERE rig = ?" if rig is not None else ""

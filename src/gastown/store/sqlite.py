@@ -11,12 +11,14 @@ from typing import Any
 
 from gastown.errors import RuntimeFailure
 from gastown.store.migrate import apply_pending, current_version, needs_migration
+from gastown.store.projection import JsonDialect, SqliteJson
 from gastown.store.sql import Tx
 
 BUSY_TIMEOUT_MS = 30_000
 
 
 class _Executor:
+    json: JsonDialect = SqliteJson()
     lock_clause = ""  # BEGIN IMMEDIATE already holds the write lock
     turn_sql = ""  # and so every writer already takes its turn
 

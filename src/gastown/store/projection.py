@@ -1,0 +1,119 @@
+"""Read models the database builds itself: the ready set as a WHERE clause, and beads as JSON.
+
+`gt ready --json` and `gt bead list --json` are called all day by people and agents; building
+their JSON in SQL (one row of text per bead) skips making records and dicts in Python. The
+JSON has exactly the shape of `Bead.to_json()`; the store contract suite holds them equal.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+READY_CLAUSE = (
+    "b.status = 'open' AND b.held = 0 "
+    "AND NOT EXISTS (SELECT 1 FROM convoys c WHERE c.id = b.convoy_id AND c.staged = 1) "
+    "AND b.id NOT IN ("
+    "WITH RECURSIVE blocked(id) AS ("
+    "SELECT d.bead_id FROM deps d JOIN beads t ON t.id = d.depends_on_id "
+    "WHERE d.type = 'blocks' AND t.status <> 'closed' "
+    "UNION "
+    "SELECT d.bead_id FROM deps d JOIN blocked k ON d.depends_on_id = k.id "
+    "WHERE d.type = 'parent-child'"
+    ") SELECT id FROM blocked)"
+)
+"""`dag.ready` in SQL: open, unheld, outside staged convoys, with no unclosed `blocks` blocker
+and no blocked ancestor through `parent-child` edges. A blocker that is not in the town does
+not block (the join drops it)."""
+
+
+class JsonDialect(Protocol):
+    """How one database spells JSON construction."""
+
+    def obj(self, pairs: list[tuple[str, str]]) -> str:
+        """An object from (key, SQL expression) pairs, keys in this order."""
+        ...
+
+    def boolean(self, expr: str) -> str:
+        """A JSON true/false from an integer 0/1 column."""
+        ...
+
+    def text(self, expr: str) -> str:
+        """A JSON value as the text the driver returns (not decoded into Python objects)."""
+        ...
+
+    def array(self, expr: str, source: str, order: str) -> str:
+        """A JSON array of `expr` over the rows of `source` ordered by `order`; [] when none."""
+        ...
+
+
+class SqliteJson:
+    def obj(self, pairs: list[tuple[str, str]]) -> str:
+        return "json_object(" + ", ".join(f"'{k}', {v}" for k, v in pairs) + ")"
+
+    def text(self, expr: str) -> str:
+        return expr
+
+    def boolean(self, expr: str) -> str:
+        return f"json(CASE WHEN {expr} THEN 'true' ELSE 'false' END)"
+
+    def array(self, expr: str, source: str, order: str) -> str:
+        # SQLite 3.40 has no ORDER BY inside an aggregate: order the rows it reads instead.
+        # A subquery drops the JSON subtype; json() restores it, so it nests as JSON, not text.
+        rows = f"(SELECT * FROM {source} x ORDER BY {order})"
+        return f"json((SELECT json_group_array({expr}) FROM {rows} x))"
+
+
+class PostgresJson:
+    def obj(self, pairs: list[tuple[str, str]]) -> str:
+        return "json_build_object(" + ", ".join(f"'{k}', {v}" for k, v in pairs) + ")"
+
+    def text(self, expr: str) -> str:
+        return f"({expr})::text"
+
+    def boolean(self, expr: str) -> str:
+        return f"({expr} = 1)"
+
+    def array(self, expr: str, source: str, order: str) -> str:
+        return f"COALESCE((SELECT json_agg({expr} ORDER BY {order}) FROM {source} x), '[]'::json)"
+
+
+def bead_json(dialect: JsonDialect) -> str:
+    """The SQL expression for one bead row `b` as JSON, in `Bead.to_json()` order."""
+    dep = dialect.obj(
+        [(k, f"x.{k}") for k in ("bead_id", "depends_on_id", "type", "created_at", "created_by")]
+    )
+    return dialect.obj(
+        [
+            ("id", "b.id"),
+            ("title", "b.title"),
+            ("body", "b.body"),
+            ("status", "b.status"),
+            ("priority", "b.priority"),
+            ("type", "b.type"),
+            ("labels", dialect.array("x.label", _labels_of_b(), "x.label")),
+            ("rig", "b.rig"),
+            ("assignee", "b.assignee"),
+            ("held", dialect.boolean("b.held")),
+            ("slung", dialect.boolean("b.slung")),
+            ("runtime", "b.runtime"),
+            ("convoy_id", "b.convoy_id"),
+            ("created_at", "b.created_at"),
+            ("updated_at", "b.updated_at"),
+            ("started_at", "b.started_at"),
+            ("closed_at", "b.closed_at"),
+            ("close_reason", "b.close_reason"),
+            ("created_by", "b.created_by"),
+            ("dependencies", dialect.array(dep, _deps_of_b(), "x.depends_on_id")),
+        ]
+    )
+
+
+def _labels_of_b() -> str:
+    return "(SELECT label FROM labels WHERE bead_id = b.id)"
+
+
+def _deps_of_b() -> str:
+    return (
+        "(SELECT bead_id, depends_on_id, type, created_at, created_by FROM deps "
+        "WHERE bead_id = b.id)"
+    )
