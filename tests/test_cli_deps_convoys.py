@@ -209,4 +209,6 @@ def test_json_plan_and_a_thousand_beads(rig_gt: Gt, tmp_path: Path) -> None:
     path.write_text(json.dumps({"title": "Big", "tasks": tasks}))
     made = rig_gt.json("convoy", "create", "--file", str(path))
     assert made["progress"]["total"] == 1000 and len({b["id"] for b in made["beads"]}) == 1000
-    assert len(rig_gt.json("ready")) == 100
+    assert len(rig_gt.json("ready")) == 100  # the default limit
+    assert len(rig_gt.json("ready", "--limit", "0")) == 100
+    assert len(rig_gt.json("ready", "--limit", "20")) == 20

@@ -108,9 +108,9 @@ def test_sql_read_models_match_python(db_url: str, seed: int) -> None:
                 assert json.loads(tx.beads_json(flt)) == [b.to_json() for b in tx.list_beads(flt)]
 
             candidates, blocks, parents, status_of = tx.ready_inputs(None)
-            for c in candidates:
-                status_of.setdefault(c.id, c.status)
-            expected = [c.id for c in dag.ready(candidates, blocks, parents, status_of)]
+            for cand in candidates:
+                status_of.setdefault(cand.id, cand.status)
+            expected = [cand.id for cand in dag.ready(candidates, blocks, parents, status_of)]
             assert [b.id for b in tx.list_beads(BeadFilter(ready=True))] == expected
             assert expected  # the random town has ready work, so the comparison means something
     finally:

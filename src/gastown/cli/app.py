@@ -76,6 +76,9 @@ class App:
 
 
 def _user() -> str:
+    name = os.environ.get("USER") or os.environ.get("LOGNAME")
+    if name:
+        return name
     import getpass
 
     try:

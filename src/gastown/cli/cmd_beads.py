@@ -84,7 +84,12 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         description="Open, unheld, unblocked beads not in a staged convoy, by priority then age.",
     )
     ready.add_argument("--rig")
-    ready.add_argument("--limit", type=int)
+    ready.add_argument(
+        "--limit",
+        type=int,
+        default=100,
+        help="at most N beads, highest priority first (default 100; 0: all)",
+    )
     ready.set_defaults(handler=ready_list)
 
     dep = sub.add_parser("dep", parents=[shared], help="dependencies between beads")
@@ -276,10 +281,11 @@ def bead_claim(app: App) -> int:
 def ready_list(app: App) -> int:
     from gastown.services import deps
 
+    limit = app.args.limit or None
     if app.json:
-        app.out.write(deps.ready_json(app.ledger, app.args.rig, app.args.limit) + "\n")
+        app.out.write(deps.ready_json(app.ledger, app.args.rig, limit) + "\n")
     else:
-        _print_beads(app, deps.ready(app.ledger, app.args.rig, app.args.limit), "Nothing is ready.")
+        _print_beads(app, deps.ready(app.ledger, app.args.rig, limit), "Nothing is ready.")
     return 0
 
 

@@ -9,21 +9,28 @@ from __future__ import annotations
 
 from typing import Protocol
 
+_UNCLOSED_BLOCKER = (
+    "SELECT 1 FROM deps d JOIN beads t ON t.id = d.depends_on_id "
+    "WHERE d.bead_id = {bead} AND d.type = 'blocks' AND t.status <> 'closed'"
+)
 READY_CLAUSE = (
     "b.status = 'open' AND b.held = 0 "
     "AND NOT EXISTS (SELECT 1 FROM convoys c WHERE c.id = b.convoy_id AND c.staged = 1) "
+    f"AND NOT EXISTS ({_UNCLOSED_BLOCKER.format(bead='b.id')}) "
     "AND b.id NOT IN ("
-    "WITH RECURSIVE blocked(id) AS ("
-    "SELECT d.bead_id FROM deps d JOIN beads t ON t.id = d.depends_on_id "
-    "WHERE d.type = 'blocks' AND t.status <> 'closed' "
+    "WITH RECURSIVE under(id) AS ("
+    "SELECT c.bead_id FROM deps c WHERE c.type = 'parent-child' "
+    f"AND EXISTS ({_UNCLOSED_BLOCKER.format(bead='c.depends_on_id')}) "
     "UNION "
-    "SELECT d.bead_id FROM deps d JOIN blocked k ON d.depends_on_id = k.id "
-    "WHERE d.type = 'parent-child'"
-    ") SELECT id FROM blocked)"
+    "SELECT c.bead_id FROM deps c JOIN under k ON c.depends_on_id = k.id "
+    "WHERE c.type = 'parent-child'"
+    ") SELECT id FROM under)"
 )
 """`dag.ready` in SQL: open, unheld, outside staged convoys, with no unclosed `blocks` blocker
 and no blocked ancestor through `parent-child` edges. A blocker that is not in the town does
-not block (the join drops it)."""
+not block (the join drops it). Each candidate's own blockers are checked by key as rows are
+read in priority order, so a LIMIT stops the work early; only the (few) descendants of
+blocked parents are gathered up front."""
 
 
 class JsonDialect(Protocol):

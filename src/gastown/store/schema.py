@@ -97,6 +97,17 @@ CREATE INDEX events_convoy ON events (convoy_id, id);
     ),
 ]
 
+MIGRATIONS.append(
+    (
+        2,
+        """
+DROP INDEX beads_status;
+CREATE INDEX beads_order ON beads (status, priority, created_at, id);
+""",
+    )
+)
+"""2: the listing order in full (with id), so ordered reads with a LIMIT stop early."""
+
 LATEST = MIGRATIONS[-1][0]
 
 
