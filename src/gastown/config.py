@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from gastown.errors import InvalidValue
+from gastown.record import Record
 
 MASK = "••••••"
 RUNTIMES = ("claude", "codex", "opencode", "kilo", "gemini", "builtin", "scripted")
 
 
-@dataclass(frozen=True, slots=True)
-class Setting:
+class Setting(Record):
     key: str
     kind: str
     """`str`, `int`, `bool`, `list` (of strings), `map` (string to string), `choice`, `optint`."""
@@ -224,8 +223,7 @@ def env_name(key: str) -> str:
     return "GT_" + key.upper().replace(".", "__")
 
 
-@dataclass(frozen=True, slots=True)
-class Resolved:
+class Resolved(Record):
     """Effective settings with the layer each value came from."""
 
     values: Mapping[str, Any]

@@ -6,8 +6,9 @@ settings on disk. Everything here is plain data; behaviour lives in `services`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Final
+
+from gastown.record import Record, field
 
 # --- beads --------------------------------------------------------------------------------
 
@@ -53,8 +54,7 @@ REVIEW_AND_MERGE: Final = "review-and-merge"
 MERGE_MODES: Final = (REVIEW_THEN_LAND, REVIEW_AND_MERGE)
 
 
-@dataclass(slots=True)
-class Dependency:
+class Dependency(Record):
     """An edge: `bead_id` depends on `depends_on_id` in the way `type` says."""
 
     bead_id: str
@@ -78,8 +78,7 @@ class Dependency:
         }
 
 
-@dataclass(slots=True)
-class Bead:
+class Bead(Record):
     """A unit of work with a lifecycle."""
 
     id: str
@@ -148,8 +147,7 @@ class Bead:
         }
 
 
-@dataclass(slots=True)
-class Convoy:
+class Convoy(Record):
     """A group of beads, possibly depending on each other, that lands together."""
 
     id: str
@@ -189,8 +187,7 @@ class Convoy:
         }
 
 
-@dataclass(slots=True)
-class Rig:
+class Rig(Record):
     """A repository connection with its canonical clone inside the town."""
 
     name: str
@@ -215,8 +212,7 @@ class Rig:
         }
 
 
-@dataclass(slots=True)
-class Event:
+class Event(Record):
     """An append-only record of one change: who did what to which record, and why."""
 
     id: int

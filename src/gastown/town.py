@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gastown import config
 from gastown.errors import InvalidValue, NotFound, UserError
+from gastown.record import Record, field
 from gastown.store import Store, open_store, redact
 
 TOWN_FILE = "town.toml"
@@ -22,8 +22,7 @@ DEFAULT_DB = "sqlite:///state.db"
 FOLDERS = ("rigs", "worktrees", "logs")
 
 
-@dataclass(slots=True)
-class Town:
+class Town(Record):
     path: Path
     """The town folder."""
     name: str

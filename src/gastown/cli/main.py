@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from importlib import import_module
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from gastown import __version__
 from gastown.cli.app import App
@@ -27,10 +27,24 @@ class Parser(argparse.ArgumentParser):
         text = message[0].upper() + message[1:]
         raise UsageError(text.rstrip(".") + ".", hint=f"Run `{self.prog} --help` for usage.")
 
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse asks shutil for the terminal width on every add_argument; importing
+        # shutil costs more than the rest of building a command's parser.
+        make: Any = self.formatter_class
+        return make(prog=self.prog, width=_width())  # type: ignore[no-any-return]
+
+
+def _width() -> int:
+    try:
+        columns = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size().columns
+    except (ValueError, OSError):
+        columns = 80
+    return max(columns - 2, 40)
+
 
 def common() -> argparse.ArgumentParser:
     """Options every command takes."""
-    shared = argparse.ArgumentParser(add_help=False)
+    shared = Parser(add_help=False)
     shared.add_argument("--json", action="store_true", help="print machine-readable JSON")
     shared.add_argument(
         "--town", metavar="PATH", help="the town folder (default: GT_TOWN, else search upward)"

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from gastown.errors import GitError
+from gastown.record import Record
 
 # Never stop for a password or a host-key question: a town runs unattended.
 QUIET_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_SSH_COMMAND": "ssh -o BatchMode=yes", "LC_ALL": "C"}
 
 
-@dataclass(frozen=True, slots=True)
-class GitResult:
+class GitResult(Record):
     code: int
     out: str
     err: str

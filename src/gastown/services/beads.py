@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +25,7 @@ from gastown.model import (
     Bead,
     Dependency,
 )
+from gastown.record import Record, field
 from gastown.services.ledger import Ledger, append, changes, get_bead
 from gastown.store import BeadFilter, Tx
 
@@ -81,8 +81,7 @@ def require_rig(tx: Tx, rig: str | None) -> None:
         raise NotFound(f"There is no rig '{rig}'.", hint="`gt rig list` shows the town's rigs.")
 
 
-@dataclass(slots=True)
-class NewBead:
+class NewBead(Record):
     """What a caller supplies to create a bead; everything else is decided here."""
 
     title: str

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from gastown import dag
 from gastown.errors import Conflict, InvalidValue, NotFound
@@ -18,6 +17,7 @@ from gastown.model import (
     Convoy,
     Dependency,
 )
+from gastown.record import Record
 from gastown.services import beads
 from gastown.services.ledger import Ledger, append, get_bead, resolve_bead_id
 from gastown.services.plan import Plan
@@ -46,8 +46,7 @@ def merge_mode(value: str) -> str:
     return value
 
 
-@dataclass(slots=True)
-class ConvoyView:
+class ConvoyView(Record):
     convoy: Convoy
     beads: list[Bead]
     waves: list[list[str]]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from gastown import dag
 from gastown.errors import Conflict, CycleError, InvalidValue, NotFound
 from gastown.model import BLOCKS, DEP_TYPES, Bead, Dependency
+from gastown.record import Record, field
 from gastown.services.beads import require_rig
 from gastown.services.ledger import Ledger, append, get_bead
 from gastown.store import BeadFilter, Turn, Tx
@@ -83,8 +82,7 @@ def remove(ledger: Ledger, bead_id: str, blocker_id: str) -> Dependency:
         return edge
 
 
-@dataclass(slots=True)
-class TreeNode:
+class TreeNode(Record):
     """One bead in a dependency tree, with what it depends on (or what depends on it)."""
 
     id: str

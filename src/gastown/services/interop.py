@@ -17,7 +17,6 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from gastown.model import (
     Bead,
     Convoy,
 )
+from gastown.record import Record, field
 from gastown.services.ledger import Ledger
 
 _BD_FIELDS = (
@@ -144,8 +144,7 @@ def our_type(bd_type: str) -> str:
 # --- export -------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class ExportSummary:
+class ExportSummary(Record):
     """What `gt export --out FILE` wrote."""
 
     file: str
@@ -314,8 +313,7 @@ PROGRESS_AT = 1000
 Progress = Callable[[str], None]
 
 
-@dataclass(slots=True)
-class ImportSummary:
+class ImportSummary(Record):
     """What `gt import` did (or, with --dry-run, would do), counted by record."""
 
     file: str

@@ -9,12 +9,12 @@ event per created or updated record.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gastown import dag
 from gastown.errors import Conflict, CycleError, ImportFormatError
 from gastown.model import BLOCKS, CLOSED, PARENT_CHILD, Bead, Convoy, Event
+from gastown.record import Record, field, replace
 from gastown.services.interop import DEP_FIELDS, ImportSummary
 from gastown.services.interop_read import Incoming
 from gastown.services.ledger import Ledger
@@ -24,8 +24,7 @@ CHILD_ID = re.compile(r"(.+)\.([0-9]+)")
 CHUNK = 500
 
 
-@dataclass(slots=True)
-class Plan:
+class Plan(Record):
     """What an import will write."""
 
     new_convoys: list[Convoy] = field(default_factory=list)

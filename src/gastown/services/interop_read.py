@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -32,6 +31,7 @@ from gastown.model import (
     Convoy,
     Dependency,
 )
+from gastown.record import Record
 from gastown.services.beads import MAX_TITLE
 from gastown.services.interop import (
     CONVOY_KIND,
@@ -51,8 +51,7 @@ RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\
 MAX_DEP_TYPE = 50
 
 
-@dataclass(slots=True)
-class Incoming:
+class Incoming(Record):
     """One issue line, checked, as the record it becomes."""
 
     line: int

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gastown.clock import Clock, SystemClock, stamp
 from gastown.errors import InvalidValue, NotFound
 from gastown.model import Bead, Event
+from gastown.record import Record, field
 from gastown.store import Store, Turn, Tx
 
 if TYPE_CHECKING:
     import random
 
 
-@dataclass(slots=True)
-class Ledger:
+class Ledger(Record):
     """A handle on one town's records for one actor."""
 
     store: Store

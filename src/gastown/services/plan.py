@@ -19,21 +19,20 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gastown import dag
 from gastown.errors import InvalidValue, PlanError
 from gastown.model import DEFAULT_PRIORITY, MERGE_MODES
+from gastown.record import Record, field
 from gastown.services import beads
 
 TOP_FIELDS = {"title", "rig", "staged", "merge_mode", "tasks"}
 TASK_FIELDS = {"key", "title", "body", "priority", "type", "labels", "needs"}
 
 
-@dataclass(slots=True)
-class PlanTask:
+class PlanTask(Record):
     key: str
     title: str
     body: str = ""
@@ -44,8 +43,7 @@ class PlanTask:
     """Keys of tasks in the same plan that must close first."""
 
 
-@dataclass(slots=True)
-class Plan:
+class Plan(Record):
     tasks: list[PlanTask]
     title: str | None = None
     rig: str | None = None

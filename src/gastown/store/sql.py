@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Protocol
 
 from gastown.dag import Candidate
 from gastown.model import BLOCKS, CLOSED, PARENT_CHILD, Bead, Convoy, Dependency, Event, Rig
+from gastown.record import Record
 from gastown.store.projection import READY_CLAUSE, JsonDialect, bead_json
 
 
@@ -64,8 +64,7 @@ CONVOY_COLUMNS = (
 EVENT_COLUMNS = "id, at, actor, kind, bead_id, convoy_id, rig, before_json, after_json, reason"
 
 
-@dataclass(slots=True)
-class BeadFilter:
+class BeadFilter(Record):
     """Which beads a listing wants; every field left as None matches everything."""
 
     statuses: Sequence[str] | None = None
