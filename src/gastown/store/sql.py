@@ -309,13 +309,7 @@ class Tx:
         """Beads matching the filter by priority then age, with labels and dependencies."""
         flt = flt or BeadFilter()
         where, params = flt.where()
-        limit = f" LIMIT {int(flt.limit)}" if flt.limit is not None else ""
-        rows = self.db.execute(
-            f"SELECT {BEAD_COLUMNS} FROM beads b{where} "
-            f"ORDER BY b.priority, b.created_at, b.id{limit}",
-            params,
-        ).fetchall()
-        beads = [_bead(r) for r in rows]
+        beads = [_bead(r) for r in self._ordered(BEAD_COLUMNS, flt)]
         if not beads:
             return beads
         by_id = {b.id: b for b in beads}
@@ -337,19 +331,17 @@ class Tx:
 
     def beads_json(self, flt: BeadFilter | None = None) -> str:
         """`[b.to_json() for b in list_beads(flt)]` as JSON text, built by the database."""
-        flt = flt or BeadFilter()
+        rows = self._ordered(self.db.json.text(bead_json(self.db.json)), flt or BeadFilter())
+        return "[" + ",".join([r[0] for r in rows]) + "]"
+
+    def _ordered(self, columns: str, flt: BeadFilter) -> list[Any]:
+        """Rows of `columns` for the beads `flt` picks, by priority, then age, then id."""
         where, params = flt.where()
         limit = f" LIMIT {int(flt.limit)}" if flt.limit is not None else ""
-        rows = self.db.execute(
-            f"SELECT {self.db.json.text(bead_json(self.db.json))} FROM beads b{where} "
-            f"ORDER BY b.priority, b.created_at, b.id{limit}",
+        return self.db.execute(
+            f"SELECT {columns} FROM beads b{where} ORDER BY b.priority, b.created_at, b.id{limit}",
             params,
         ).fetchall()
-        return (
-            "["
-            + ",".join([r[0] if isinstance(r[0], str) else json.dumps(r[0]) for r in rows])
-            + "]"
-        )
 
     def count_by_status(self, rig: str | None = None) -> dict[str, int]:
         where = " WHERE rig = ?" if rig is not None else ""
