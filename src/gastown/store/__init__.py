@@ -13,7 +13,8 @@ from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from gastown.errors import InvalidValue
-from gastown.store.sql import BeadFilter, Turn, Tx
+from gastown.store.rows import BeadFilter
+from gastown.store.sql import Turn, Tx
 
 __all__ = ["BeadFilter", "Store", "Turn", "Tx", "open_store"]
 

@@ -13,8 +13,19 @@ from typing import Any, Protocol
 
 from gastown.dag import Candidate
 from gastown.model import BLOCKS, CLOSED, PARENT_CHILD, Bead, Convoy, Dependency, Event, Rig
-from gastown.record import Record
-from gastown.store.projection import READY_CLAUSE, JsonDialect, bead_json
+from gastown.store.projection import JsonDialect, bead_json
+from gastown.store.rows import (
+    BEAD_COLUMNS,
+    CONVOY_COLUMNS,
+    EVENT_COLUMNS,
+    BeadFilter,
+    bead_of,
+    bead_params,
+    convoy_of,
+    event_of,
+    marks,
+    rig_of,
+)
 
 
 class Cursor(Protocol):
@@ -51,151 +62,6 @@ class Turn(IntEnum):
     """Choosing ids for new beads and convoys: two writers must not both pick a free id."""
     BLOCKS = 2
     """Adding a `blocks` edge: two edges, each checked without the other, may close a cycle."""
-
-
-BEAD_COLUMNS = (
-    "id, title, body, type, priority, status, rig, assignee, held, slung, runtime, convoy_id, "
-    "created_at, updated_at, started_at, closed_at, close_reason, created_by, version, extra"
-)
-CONVOY_COLUMNS = (
-    "id, title, rig, status, staged, merge_mode, created_at, updated_at, landed_at, "
-    "close_reason, created_by"
-)
-EVENT_COLUMNS = "id, at, actor, kind, bead_id, convoy_id, rig, before_json, after_json, reason"
-
-
-class BeadFilter(Record):
-    """Which beads a listing wants; every field left as None matches everything."""
-
-    statuses: Sequence[str] | None = None
-    rig: str | None = None
-    labels: Sequence[str] | None = None
-    """All of these labels."""
-    type: str | None = None
-    priority: int | None = None
-    assignee: str | None = None
-    convoy_id: str | None = None
-    ids: Sequence[str] | None = None
-    ready: bool = False
-    """Only beads ready for work (see `projection.READY_CLAUSE`)."""
-    limit: int | None = None
-
-    def where(self) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if self.statuses:
-            clauses.append(f"b.status IN ({_marks(self.statuses)})")
-            params.extend(self.statuses)
-        for column, value in (
-            ("rig", self.rig),
-            ("type", self.type),
-            ("priority", self.priority),
-            ("assignee", self.assignee),
-            ("convoy_id", self.convoy_id),
-        ):
-            if value is not None:
-                clauses.append(f"b.{column} = ?")
-                params.append(value)
-        if self.ids is not None:
-            clauses.append(f"b.id IN ({_marks(self.ids)})" if self.ids else "1 = 0")
-            params.extend(self.ids)
-        for label in self.labels or ():
-            clauses.append("EXISTS (SELECT 1 FROM labels l WHERE l.bead_id = b.id AND l.label = ?)")
-            params.append(label)
-        if self.ready:
-            clauses.append(READY_CLAUSE)
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
-
-
-def _marks(values: Sequence[Any]) -> str:
-    return ", ".join("?" * len(values))
-
-
-def _bead(row: Sequence[Any]) -> Bead:
-    return Bead(
-        id=row[0],
-        title=row[1],
-        body=row[2],
-        type=row[3],
-        priority=row[4],
-        status=row[5],
-        rig=row[6],
-        assignee=row[7],
-        held=bool(row[8]),
-        slung=bool(row[9]),
-        runtime=row[10],
-        convoy_id=row[11],
-        created_at=row[12],
-        updated_at=row[13],
-        started_at=row[14],
-        closed_at=row[15],
-        close_reason=row[16],
-        created_by=row[17],
-        version=row[18],
-        extra=json.loads(row[19]) if row[19] and row[19] != "{}" else {},
-    )
-
-
-def _bead_params(b: Bead) -> tuple[Any, ...]:
-    return (
-        b.id,
-        b.title,
-        b.body,
-        b.type,
-        b.priority,
-        b.status,
-        b.rig,
-        b.assignee,
-        int(b.held),
-        int(b.slung),
-        b.runtime,
-        b.convoy_id,
-        b.created_at,
-        b.updated_at,
-        b.started_at,
-        b.closed_at,
-        b.close_reason,
-        b.created_by,
-        b.version,
-        json.dumps(b.extra, sort_keys=True) if b.extra else "{}",
-    )
-
-
-def _rig(row: Sequence[Any]) -> Rig:
-    return Rig(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]))
-
-
-def _convoy(row: Sequence[Any]) -> Convoy:
-    return Convoy(
-        id=row[0],
-        title=row[1],
-        rig=row[2],
-        status=row[3],
-        staged=bool(row[4]),
-        merge_mode=row[5],
-        created_at=row[6],
-        updated_at=row[7],
-        landed_at=row[8],
-        close_reason=row[9],
-        created_by=row[10],
-        total=row[11] if len(row) > 11 else 0,
-        closed=row[12] if len(row) > 12 else 0,
-    )
-
-
-def _event(row: Sequence[Any]) -> Event:
-    return Event(
-        id=row[0],
-        at=row[1],
-        actor=row[2],
-        kind=row[3],
-        bead_id=row[4],
-        convoy_id=row[5],
-        rig=row[6],
-        before=json.loads(row[7]) if row[7] else None,
-        after=json.loads(row[8]) if row[8] else None,
-        reason=row[9],
-    )
 
 
 class Tx:
@@ -236,13 +102,13 @@ class Tx:
             "SELECT name, url, branch, path, created_at, settings FROM rigs WHERE name = ?",
             (name,),
         ).fetchone()
-        return None if row is None else _rig(row)
+        return None if row is None else rig_of(row)
 
     def list_rigs(self) -> list[Rig]:
         rows = self.db.execute(
             "SELECT name, url, branch, path, created_at, settings FROM rigs ORDER BY name"
         ).fetchall()
-        return [_rig(r) for r in rows]
+        return [rig_of(r) for r in rows]
 
     def set_rig_settings(self, name: str, settings: dict[str, Any]) -> None:
         self.db.execute(
@@ -257,8 +123,8 @@ class Tx:
 
     def insert_beads(self, beads: Sequence[Bead]) -> None:
         self.db.executemany(
-            f"INSERT INTO beads ({BEAD_COLUMNS}) VALUES ({_marks(range(20))})",
-            [_bead_params(b) for b in beads],
+            f"INSERT INTO beads ({BEAD_COLUMNS}) VALUES ({marks(range(20))})",
+            [bead_params(b) for b in beads],
         )
         self.db.executemany(
             "INSERT INTO labels (bead_id, label) VALUES (?, ?)",
@@ -267,7 +133,7 @@ class Tx:
 
     def update_bead(self, bead: Bead) -> bool:
         """Write every field of `bead` if nobody wrote it since it was read; bumps its version."""
-        params = _bead_params(bead)
+        params = bead_params(bead)
         cur = self.db.execute(
             "UPDATE beads SET title = ?, body = ?, type = ?, priority = ?, status = ?, rig = ?, "
             "assignee = ?, held = ?, slung = ?, runtime = ?, convoy_id = ?, created_at = ?, "
@@ -295,7 +161,7 @@ class Tx:
         ).fetchone()
         if row is None:
             return None
-        bead = _bead(row)
+        bead = bead_of(row)
         bead.labels = [
             r[0]
             for r in self.db.execute(
@@ -309,7 +175,7 @@ class Tx:
         """Beads matching the filter by priority then age, with labels and dependencies."""
         flt = flt or BeadFilter()
         where, params = flt.where()
-        beads = [_bead(r) for r in self._ordered(BEAD_COLUMNS, flt)]
+        beads = [bead_of(r) for r in self._ordered(BEAD_COLUMNS, flt)]
         if not beads:
             return beads
         by_id = {b.id: b for b in beads}
@@ -361,8 +227,8 @@ class Tx:
             found.update(
                 r[0]
                 for r in self.db.execute(
-                    f"SELECT id FROM beads WHERE id IN ({_marks(chunk)}) "
-                    f"UNION SELECT id FROM convoys WHERE id IN ({_marks(chunk)})",
+                    f"SELECT id FROM beads WHERE id IN ({marks(chunk)}) "
+                    f"UNION SELECT id FROM convoys WHERE id IN ({marks(chunk)})",
                     [*chunk, *chunk],
                 ).fetchall()
             )
@@ -444,7 +310,7 @@ class Tx:
             chunk = ids[start : start + 500]
             out.update(
                 self.db.execute(
-                    f"SELECT id, status FROM beads WHERE id IN ({_marks(chunk)})", chunk
+                    f"SELECT id, status FROM beads WHERE id IN ({marks(chunk)})", chunk
                 ).fetchall()
             )
         return out
@@ -478,7 +344,7 @@ class Tx:
 
     def insert_convoy(self, c: Convoy) -> None:
         self.db.execute(
-            f"INSERT INTO convoys ({CONVOY_COLUMNS}) VALUES ({_marks(range(11))})",
+            f"INSERT INTO convoys ({CONVOY_COLUMNS}) VALUES ({marks(range(11))})",
             (
                 c.id,
                 c.title,
@@ -516,7 +382,7 @@ class Tx:
             f"{self.db.lock_clause if lock else ''}",
             params,
         ).fetchall()
-        convoys = [_convoy(r) for r in rows]
+        convoys = [convoy_of(r) for r in rows]
         if convoys:
             ids = [c.id for c in convoys]
             counts = {
@@ -524,7 +390,7 @@ class Tx:
                 for r in self.db.execute(
                     "SELECT convoy_id, COUNT(*), "
                     "SUM(CASE WHEN status = 'closed' THEN 1 ELSE 0 END) "
-                    f"FROM beads WHERE convoy_id IN ({_marks(ids)}) GROUP BY convoy_id",
+                    f"FROM beads WHERE convoy_id IN ({marks(ids)}) GROUP BY convoy_id",
                     ids,
                 ).fetchall()
             }
@@ -603,7 +469,7 @@ class Tx:
         rows = self.db.execute(
             f"SELECT {EVENT_COLUMNS} FROM events{where} ORDER BY id {order}{tail}", params
         ).fetchall()
-        return [_event(r) for r in rows]
+        return [event_of(r) for r in rows]
 
     def raise_child_counter(self, parent_id: str, last_child: int) -> None:
         """Number the next child of `parent_id` after `last_child` (children may be imported)."""

@@ -1,0 +1,158 @@
+"""Rows and records: the column lists, and the conversions both ways, for the shared SQL.
+
+Booleans are stored as 0/1 and JSON as text, so SQLite and PostgreSQL read back alike.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from gastown.model import Bead, Convoy, Event, Rig
+from gastown.record import Record
+from gastown.store.projection import READY_CLAUSE
+
+BEAD_COLUMNS = (
+    "id, title, body, type, priority, status, rig, assignee, held, slung, runtime, convoy_id, "
+    "created_at, updated_at, started_at, closed_at, close_reason, created_by, version, extra"
+)
+CONVOY_COLUMNS = (
+    "id, title, rig, status, staged, merge_mode, created_at, updated_at, landed_at, "
+    "close_reason, created_by"
+)
+EVENT_COLUMNS = "id, at, actor, kind, bead_id, convoy_id, rig, before_json, after_json, reason"
+
+
+class BeadFilter(Record):
+    """Which beads a listing wants; every field left as None matches everything."""
+
+    statuses: Sequence[str] | None = None
+    rig: str | None = None
+    labels: Sequence[str] | None = None
+    """All of these labels."""
+    type: str | None = None
+    priority: int | None = None
+    assignee: str | None = None
+    convoy_id: str | None = None
+    ids: Sequence[str] | None = None
+    ready: bool = False
+    """Only beads ready for work (see `projection.READY_CLAUSE`)."""
+    limit: int | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.statuses:
+            clauses.append(f"b.status IN ({marks(self.statuses)})")
+            params.extend(self.statuses)
+        for column, value in (
+            ("rig", self.rig),
+            ("type", self.type),
+            ("priority", self.priority),
+            ("assignee", self.assignee),
+            ("convoy_id", self.convoy_id),
+        ):
+            if value is not None:
+                clauses.append(f"b.{column} = ?")
+                params.append(value)
+        if self.ids is not None:
+            clauses.append(f"b.id IN ({marks(self.ids)})" if self.ids else "1 = 0")
+            params.extend(self.ids)
+        for label in self.labels or ():
+            clauses.append("EXISTS (SELECT 1 FROM labels l WHERE l.bead_id = b.id AND l.label = ?)")
+            params.append(label)
+        if self.ready:
+            clauses.append(READY_CLAUSE)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" * len(values))
+
+
+def bead_of(row: Sequence[Any]) -> Bead:
+    return Bead(
+        id=row[0],
+        title=row[1],
+        body=row[2],
+        type=row[3],
+        priority=row[4],
+        status=row[5],
+        rig=row[6],
+        assignee=row[7],
+        held=bool(row[8]),
+        slung=bool(row[9]),
+        runtime=row[10],
+        convoy_id=row[11],
+        created_at=row[12],
+        updated_at=row[13],
+        started_at=row[14],
+        closed_at=row[15],
+        close_reason=row[16],
+        created_by=row[17],
+        version=row[18],
+        extra=json.loads(row[19]) if row[19] and row[19] != "{}" else {},
+    )
+
+
+def bead_params(b: Bead) -> tuple[Any, ...]:
+    return (
+        b.id,
+        b.title,
+        b.body,
+        b.type,
+        b.priority,
+        b.status,
+        b.rig,
+        b.assignee,
+        int(b.held),
+        int(b.slung),
+        b.runtime,
+        b.convoy_id,
+        b.created_at,
+        b.updated_at,
+        b.started_at,
+        b.closed_at,
+        b.close_reason,
+        b.created_by,
+        b.version,
+        json.dumps(b.extra, sort_keys=True) if b.extra else "{}",
+    )
+
+
+def rig_of(row: Sequence[Any]) -> Rig:
+    return Rig(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]))
+
+
+def convoy_of(row: Sequence[Any]) -> Convoy:
+    return Convoy(
+        id=row[0],
+        title=row[1],
+        rig=row[2],
+        status=row[3],
+        staged=bool(row[4]),
+        merge_mode=row[5],
+        created_at=row[6],
+        updated_at=row[7],
+        landed_at=row[8],
+        close_reason=row[9],
+        created_by=row[10],
+        total=row[11] if len(row) > 11 else 0,
+        closed=row[12] if len(row) > 12 else 0,
+    )
+
+
+def event_of(row: Sequence[Any]) -> Event:
+    return Event(
+        id=row[0],
+        at=row[1],
+        actor=row[2],
+        kind=row[3],
+        bead_id=row[4],
+        convoy_id=row[5],
+        rig=row[6],
+        before=json.loads(row[7]) if row[7] else None,
+        after=json.loads(row[8]) if row[8] else None,
+        reason=row[9],
+    )
