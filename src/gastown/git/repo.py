@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from gastown.errors import GitError
@@ -19,14 +20,21 @@ class GitResult(Record):
     err: str
 
 
-def git(*args: str, cwd: Path | None = None, check: bool = True, timeout: float = 300) -> GitResult:
+def git(
+    *args: str,
+    cwd: Path | None = None,
+    check: bool = True,
+    timeout: float = 300,
+    env: Mapping[str, str] | None = None,
+) -> GitResult:
+    """Run git with no prompts; `env` adds to the environment (an author identity, say)."""
     try:
         done = subprocess.run(
             ["git", *args],
             cwd=cwd,
             capture_output=True,
             text=True,
-            env={**os.environ, **QUIET_ENV},
+            env={**os.environ, **QUIET_ENV, **(env or {})},
             timeout=timeout,
             check=False,
         )

@@ -1,0 +1,115 @@
+"""Polecat worktrees: one per polecat per rig, inside the town, reused from bead to bead.
+
+A run's branch is `gt/<polecat>/<bead-id>`, cut from the freshly fetched target branch (or a
+convoy's feature branch). Nothing here deletes a branch or throws work away: uncommitted
+changes left in a worktree are committed to the branch they were made on before the worktree
+moves to another branch, and a retry of a bead continues on the branch it already has.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gastown.errors import GitError
+from gastown.git.repo import git
+from gastown.record import Record
+
+
+class Identity(Record):
+    """Who commits: polecats commit as `<rig>/polecat/<name>`."""
+
+    name: str
+    email: str
+
+    def env(self) -> dict[str, str]:
+        """Environment that makes git (and the agent's own git calls) commit as this identity."""
+        return {
+            "GIT_AUTHOR_NAME": self.name,
+            "GIT_AUTHOR_EMAIL": self.email,
+            "GIT_COMMITTER_NAME": self.name,
+            "GIT_COMMITTER_EMAIL": self.email,
+        }
+
+
+def polecat_identity(rig: str, polecat: str) -> Identity:
+    return Identity(f"{rig}/polecat/{polecat}", f"{polecat}.polecat@{rig}.gastown.invalid")
+
+
+def branch_name(polecat: str, bead_id: str) -> str:
+    return f"gt/{polecat}/{bead_id}"
+
+
+def fetch(clone: Path) -> None:
+    """Bring the canonical clone's view of the remote up to date."""
+    git("fetch", "--quiet", "--prune", "origin", cwd=clone, timeout=600)
+
+
+def base_commit(clone: Path, base: str) -> str:
+    """The commit a new branch starts from: the remote's `base`, else a local branch `base`."""
+    for ref in (f"refs/remotes/origin/{base}", f"refs/heads/{base}"):
+        found = git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=clone, check=False)
+        if found.code == 0:
+            return found.out.strip()
+    raise GitError(f"The branch '{base}' is not in {clone} or its remote.")
+
+
+def branch_exists(repo: Path, branch: str) -> bool:
+    found = git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", cwd=repo, check=False)
+    return found.code == 0
+
+
+def is_worktree(path: Path) -> bool:
+    return (path / ".git").exists()
+
+
+def dirty(worktree: Path) -> bool:
+    return bool(git("status", "--porcelain", cwd=worktree).out.strip())
+
+
+def head(repo: Path) -> str:
+    return git("rev-parse", "HEAD", cwd=repo).out.strip()
+
+
+def current_branch(worktree: Path) -> str:
+    return git("rev-parse", "--abbrev-ref", "HEAD", cwd=worktree).out.strip()
+
+
+def commit_all(worktree: Path, message: str, identity: Identity) -> bool:
+    """Commit everything in the worktree (new files too) as `identity`; False if clean."""
+    if not dirty(worktree):
+        return False
+    git("add", "--all", cwd=worktree)
+    git("commit", "--quiet", "--no-verify", "-m", message, cwd=worktree, env=identity.env())
+    return True
+
+
+def ahead(worktree: Path, base: str) -> int:
+    """Commits on HEAD that `base` (a commit) does not have."""
+    return int(git("rev-list", "--count", f"{base}..HEAD", cwd=worktree).out.strip() or 0)
+
+
+def prepare(
+    clone: Path, worktree: Path, branch: str, base: str, identity: Identity, *, refresh: bool = True
+) -> str:
+    """Put `worktree` on `branch` for a new run and return the base commit it is measured
+    against. A new branch is cut from the freshly fetched `base`; an existing one (a retry)
+    is checked out as it is. Work left uncommitted by an earlier run is committed first."""
+    if refresh:
+        fetch(clone)
+    start = base_commit(clone, base)
+    if not is_worktree(worktree):
+        worktree.parent.mkdir(parents=True, exist_ok=True)
+        if branch_exists(clone, branch):
+            git("worktree", "add", "--quiet", str(worktree), branch, cwd=clone)
+        else:
+            git("worktree", "add", "--quiet", "-b", branch, str(worktree), start, cwd=clone)
+        return start
+    if current_branch(worktree) != branch:
+        commit_all(worktree, "Save work left uncommitted by an earlier run", identity)
+    if current_branch(worktree) == branch:
+        return start
+    if branch_exists(clone, branch):
+        git("checkout", "--quiet", branch, cwd=worktree)
+    else:
+        git("checkout", "--quiet", "-b", branch, start, cwd=worktree)
+    return start

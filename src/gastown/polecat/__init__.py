@@ -1,0 +1,1 @@
+"""Everything about one polecat working one bead: its prompt, worktree, runtime and finish."""

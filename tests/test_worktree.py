@@ -1,0 +1,91 @@
+"""Polecat worktrees on real repositories: fresh bases, reuse, nothing lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gastown.errors import GitError
+from gastown.git import worktree as wt
+from tests.conftest import run_git
+
+NUX = wt.polecat_identity("app", "nux")
+
+
+@pytest.fixture
+def clone(tmp_path: Path, git_repo: Path) -> Path:
+    path = tmp_path / "town" / "rigs" / "app"
+    run_git("clone", "-q", str(git_repo), str(path), cwd=tmp_path)
+    return path
+
+
+def upstream_commit(repo: Path, name: str) -> str:
+    (repo / name).write_text(name)
+    run_git("add", ".", cwd=repo)
+    run_git("commit", "-q", "-m", f"add {name}", cwd=repo)
+    return run_git("rev-parse", "HEAD", cwd=repo).strip()
+
+
+def test_new_branch_is_cut_from_the_freshly_fetched_target(
+    clone: Path, git_repo: Path, tmp_path: Path
+) -> None:
+    latest = upstream_commit(git_repo, "after-clone.txt")  # lands after the rig was cloned
+    work = tmp_path / "town" / "worktrees" / "app" / "nux"
+    base = wt.prepare(clone, work, wt.branch_name("nux", "gt-abc12"), "trunk", NUX)
+    assert base == latest
+    assert wt.current_branch(work) == "gt/nux/gt-abc12"
+    assert (work / "after-clone.txt").exists()
+    assert wt.ahead(work, base) == 0
+
+
+def test_commit_all_is_authored_by_the_polecat(clone: Path, tmp_path: Path) -> None:
+    work = tmp_path / "wt"
+    base = wt.prepare(clone, work, "gt/nux/gt-1", "trunk", NUX)
+    assert wt.commit_all(work, "nothing", NUX) is False
+    (work / "feature.py").write_text("print('hi')\n")
+    assert wt.commit_all(work, "Add feature", NUX) is True
+    author = run_git("log", "-1", "--format=%an <%ae>|%cn", cwd=work).strip()
+    assert author == "app/polecat/nux <nux.polecat@app.gastown.invalid>|app/polecat/nux"
+    assert wt.ahead(work, base) == 1
+
+
+def test_reuse_keeps_earlier_branches_and_saves_uncommitted_work(
+    clone: Path, tmp_path: Path
+) -> None:
+    work = tmp_path / "wt"
+    first = wt.prepare(clone, work, "gt/nux/gt-1", "trunk", NUX)
+    (work / "done.txt").write_text("committed")
+    wt.commit_all(work, "First bead", NUX)
+    (work / "forgotten.txt").write_text("left behind by a crashed agent")
+
+    wt.prepare(clone, work, "gt/nux/gt-2", "trunk", NUX)
+    assert wt.current_branch(work) == "gt/nux/gt-2"
+    assert not (work / "done.txt").exists() and not (work / "forgotten.txt").exists()
+    saved = run_git("show", "--name-only", "--format=%s", "gt/nux/gt-1", cwd=clone).split()
+    assert "forgotten.txt" in saved  # committed on the branch it was made on
+    assert run_git("rev-list", "--count", f"{first}..gt/nux/gt-1", cwd=clone).strip() == "2"
+
+    # A retry of the first bead continues on its branch, with its commits.
+    wt.prepare(clone, work, "gt/nux/gt-1", "trunk", NUX)
+    assert (work / "done.txt").exists() and (work / "forgotten.txt").exists()
+
+
+def test_second_polecat_gets_its_own_worktree_and_local_bases_work(
+    clone: Path, tmp_path: Path
+) -> None:
+    run_git("branch", "convoy/verbose/gt-cv-1", "origin/trunk", cwd=clone)
+    a, b = tmp_path / "nux", tmp_path / "furiosa"
+    wt.prepare(clone, a, "gt/nux/gt-1", "trunk", NUX)
+    wt.prepare(
+        clone,
+        b,
+        "gt/furiosa/gt-2",
+        "convoy/verbose/gt-cv-1",
+        wt.polecat_identity("app", "furiosa"),
+        refresh=False,
+    )
+    assert wt.current_branch(a) == "gt/nux/gt-1"
+    assert wt.current_branch(b) == "gt/furiosa/gt-2"
+    with pytest.raises(GitError, match="'nope' is not in"):
+        wt.prepare(clone, tmp_path / "x", "gt/x/gt-3", "nope", NUX)
