@@ -240,3 +240,122 @@ class Event(Record):
             "after": self.after,
             "reason": self.reason,
         }
+
+
+# --- polecats, runs, escalations ----------------------------------------------------------
+
+IDLE: Final = "idle"
+WORKING: Final = "working"
+STOPPED: Final = "stopped"
+POLECAT_STATES: Final = (IDLE, WORKING, STOPPED)
+"""idle (free for the next bead) → working (one run) → idle; `stopped` by a person, not reused."""
+
+QUEUED: Final = "queued"
+STARTING: Final = "starting"
+RUNNING: Final = "running"
+SUCCEEDED: Final = "succeeded"
+RUN_FAILED: Final = "failed"
+RUN_STOPPED: Final = "stopped"
+LOST: Final = "lost"
+ACTIVE_RUN_STATUSES: Final = (QUEUED, STARTING, RUNNING)
+"""A bead, and a polecat, has at most one run in one of these at a time (the store says so)."""
+ENDED_RUN_STATUSES: Final = (SUCCEEDED, RUN_FAILED, RUN_STOPPED, LOST)
+FAILED_RUN_STATUSES: Final = (RUN_FAILED, LOST)
+"""Endings that count against a bead's attempts and towards the circuit breaker."""
+RUN_STATUSES: Final = ACTIVE_RUN_STATUSES + ENDED_RUN_STATUSES
+RUN_TRANSITIONS: Final[dict[str, frozenset[str]]] = {
+    QUEUED: frozenset({STARTING, RUNNING, *ENDED_RUN_STATUSES}),
+    STARTING: frozenset({RUNNING, *ENDED_RUN_STATUSES}),
+    RUNNING: frozenset(ENDED_RUN_STATUSES),
+    **{ended: frozenset() for ended in ENDED_RUN_STATUSES},
+}
+"""A run only moves forward; an ended run is history and never runs again."""
+
+SEVERITIES: Final = ("low", "medium", "high", "critical")
+
+
+def run_branch(polecat: str, bead_id: str) -> str:
+    """The branch a run works on: `gt/<polecat>/<bead-id>`."""
+    return f"gt/{polecat}/{bead_id}"
+
+
+class Polecat(Record):
+    """A coding agent with a name from the pool; works one bead at a time and is reused."""
+
+    name: str
+    """From the town's name pool (`birch`), then `polecat-N`; unique in the town."""
+    rig: str
+    """The rig of its current or last work."""
+    state: str = IDLE
+    """One of `POLECAT_STATES`."""
+    bead_id: str | None = None
+    """The bead it works on while `working`."""
+    run_id: str | None = None
+    """Its current (or last) run."""
+    worktree: str | None = None
+    """Its worktree for `rig`, relative to the town folder; kept and reused between beads."""
+    created_at: str = ""
+    updated_at: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__fields__}
+
+
+class Run(Record):
+    """One attempt of one polecat on one bead: the process, its output and its outcome."""
+
+    id: str
+    bead_id: str
+    polecat: str
+    rig: str
+    runtime: str
+    """The agent runtime (`claude`, `codex`, ..., `scripted`)."""
+    branch: str
+    """`gt/<polecat>/<bead-id>` (see `run_branch`)."""
+    worktree: str
+    """Where the agent works, relative to the town folder."""
+    attempt: int = 1
+    """1 for a bead's first dispatch, 2 for its first retry, ..."""
+    status: str = QUEUED
+    """One of `RUN_STATUSES`; only queued → starting → running → an ended status."""
+    pid: int | None = None
+    """The agent process, once started."""
+    created_at: str = ""
+    started_at: str | None = None
+    ended_at: str | None = None
+    last_heartbeat: str | None = None
+    """The last output from the agent; every line is a heartbeat."""
+    exit_code: int | None = None
+    outcome: str | None = None
+    """Why it ended, in words: `merge request`, `no changes`, `stalled`, `exit 1`, ..."""
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    transcript: str | None = None
+    """The transcript file, relative to the town folder; never deleted by the system."""
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_RUN_STATUSES
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__fields__}
+
+
+class Escalation(Record):
+    """Something a person must look at: raised by an agent (`gt escalate`) or the reconciler."""
+
+    id: int
+    severity: str
+    """One of `SEVERITIES`."""
+    message: str
+    created_at: str
+    bead_id: str | None = None
+    run_id: str | None = None
+    rig: str | None = None
+    acknowledged_at: str | None = None
+    """When a person acknowledged it; open until then."""
+    acknowledged_by: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__fields__}

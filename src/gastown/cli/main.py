@@ -65,6 +65,10 @@ COMMANDS = {
     "convoy": "cmd_convoys",
     "export": "cmd_interop",
     "import": "cmd_interop",
+    "scripted-model": "cmd_scripted",
+    "up": "cmd_process",
+    "down": "cmd_process",
+    "status": "cmd_process",
 }
 """Which module defines each command: a command imports and builds only its own module."""
 

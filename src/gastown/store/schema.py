@@ -108,6 +108,71 @@ CREATE INDEX beads_order ON beads (status, priority, created_at, id);
 )
 """2: the listing order in full (with id), so ordered reads with a LIMIT stop early."""
 
+MIGRATIONS.append(
+    (
+        3,
+        """
+ALTER TABLE beads ADD COLUMN dispatch_attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE beads ADD COLUMN not_before TEXT;
+CREATE TABLE polecats (
+    name TEXT PRIMARY KEY,
+    rig TEXT NOT NULL,
+    state TEXT NOT NULL,
+    bead_id TEXT,
+    run_id TEXT,
+    worktree TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX polecats_rig ON polecats (rig, state);
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    bead_id TEXT NOT NULL,
+    polecat TEXT NOT NULL,
+    rig TEXT NOT NULL,
+    runtime TEXT NOT NULL,
+    branch TEXT NOT NULL,
+    worktree TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    pid INTEGER,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    ended_at TEXT,
+    last_heartbeat TEXT,
+    exit_code INTEGER,
+    outcome TEXT,
+    tokens_in BIGINT NOT NULL DEFAULT 0,
+    tokens_out BIGINT NOT NULL DEFAULT 0,
+    cost_usd DOUBLE PRECISION NOT NULL DEFAULT 0,
+    transcript TEXT
+);
+CREATE UNIQUE INDEX runs_one_active_per_bead ON runs (bead_id)
+    WHERE status IN ('queued', 'starting', 'running');
+CREATE UNIQUE INDEX runs_one_active_per_polecat ON runs (polecat)
+    WHERE status IN ('queued', 'starting', 'running');
+CREATE INDEX runs_bead ON runs (bead_id, created_at);
+CREATE INDEX runs_status ON runs (status, ended_at);
+CREATE TABLE escalations (
+    id {serial},
+    severity TEXT NOT NULL,
+    message TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    bead_id TEXT,
+    run_id TEXT,
+    rig TEXT,
+    acknowledged_at TEXT,
+    acknowledged_by TEXT
+);
+CREATE INDEX escalations_open ON escalations (acknowledged_at, id);
+CREATE INDEX escalations_bead ON escalations (bead_id, id);
+""",
+    )
+)
+"""3: polecats, runs and escalations; a bead's dispatch attempts and its not-before time.
+The two partial unique indexes are the invariants "at most one active run per bead" and "per
+polecat": the database refuses a second one, whatever the writers checked beforehand."""
+
 LATEST = MIGRATIONS[-1][0]
 
 

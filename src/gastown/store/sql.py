@@ -26,6 +26,7 @@ from gastown.store.rows import (
     marks,
     rig_of,
 )
+from gastown.store.runs import RunQueries
 
 
 class Cursor(Protocol):
@@ -64,8 +65,9 @@ class Turn(IntEnum):
     """Adding a `blocks` edge: two edges, each checked without the other, may close a cycle."""
 
 
-class Tx:
-    """One transaction on the ledger. Obtain it from `Store.transaction()` or `Store.reader()`."""
+class Tx(RunQueries):
+    """One transaction on the ledger. Obtain it from `Store.transaction()` or `Store.reader()`.
+    Queries on polecats, runs and escalations come from `RunQueries` (`store/runs.py`)."""
 
     def __init__(self, db: Executor) -> None:
         self.db = db

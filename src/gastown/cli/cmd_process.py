@@ -1,0 +1,177 @@
+"""`gt up`, `gt down`, `gt status`: the town process."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from gastown.cli.app import App
+from gastown.errors import RuntimeFailure
+
+START_TIMEOUT = 20.0
+STOP_TIMEOUT = 15.0
+
+
+def register(sub: Any, shared: argparse.ArgumentParser) -> None:
+    up = sub.add_parser(
+        "up",
+        parents=[shared],
+        help="run the town process",
+        description="Serve the town's HTTP API on this machine. Only one process runs per town.",
+    )
+    up.add_argument("-d", "--detach", action="store_true", help="run in the background")
+    up.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    up.add_argument("--port", type=int, default=0, help="port (default: any free port)")
+    up.set_defaults(handler=town_up)
+    down = sub.add_parser("down", parents=[shared], help="stop the town process")
+    down.set_defaults(handler=town_down)
+    status = sub.add_parser("status", parents=[shared], help="is the town up, and how is it")
+    status.set_defaults(handler=town_status)
+
+
+def town_up(app: App) -> int:
+    import asyncio
+
+    from gastown.process import state
+    from gastown.process.serve import serve
+
+    town = app.town
+    running = state.read_address(town.path)
+    if running is not None:
+        from gastown.errors import Conflict
+
+        raise Conflict(
+            f"The town is already up: process {running.pid} ({running.url}).",
+            hint="`gt down` stops it.",
+        )
+    if app.args.detach:
+        return _detach(app)
+
+    def ready(address: state.Address) -> None:
+        app.emit(
+            address.to_json(),
+            f"Town '{town.name}' is up at {address.url} (pid {address.pid}); Ctrl-C stops it.",
+        )
+        app.out.flush()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(town, app.args.host, app.args.port, ready))
+    return 0
+
+
+def _detach(app: App) -> int:
+    from gastown.process import state
+
+    town = app.town
+    log = town.path / "logs" / "town.log"
+    argv = [
+        sys.executable,
+        "-m",
+        "gastown",
+        "up",
+        "--town",
+        str(town.path),
+        "--host",
+        app.args.host,
+        "--port",
+        str(app.args.port),
+    ]
+    # posix_spawn, not Popen: the child outlives this command, in its own session.
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        pid = os.posix_spawn(
+            sys.executable,
+            argv,
+            dict(app.environ),
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, fd, 1),
+                (os.POSIX_SPAWN_DUP2, fd, 2),
+            ],
+            setsid=True,
+        )
+    finally:
+        os.close(fd)
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        address = state.read_address(town.path)
+        if address is not None and address.pid == pid:
+            app.emit(
+                address.to_json(),
+                f"Town '{town.name}' is up at {address.url} (pid {address.pid}); logs in {log}",
+            )
+            return 0
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+            raise RuntimeFailure(
+                "The town process stopped while starting: "
+                + (" / ".join(tail) or f"exit status {status}")
+            )
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGTERM)
+    raise RuntimeFailure(f"The town process did not start within {START_TIMEOUT:.0f} s; see {log}.")
+
+
+def town_down(app: App) -> int:
+    from gastown.process import state
+
+    address = state.read_address(app.town.path)
+    if address is None:
+        app.emit({"stopped": False, "up": False}, "The town is not up.")
+        return 0
+    os.kill(address.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while state.alive(address.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if state.alive(address.pid):
+        os.kill(address.pid, signal.SIGKILL)
+    app.emit(
+        {"stopped": True, "pid": address.pid}, f"Stopped the town process (pid {address.pid})."
+    )
+    return 0
+
+
+def town_status(app: App) -> int:
+    from gastown.process import state
+
+    address = state.read_address(app.town.path)
+    if address is None:
+        app.emit(
+            {"up": False, "town": app.town.name},
+            f"Town '{app.town.name}' is down. `gt up -d` starts it.",
+        )
+        return 0
+    report = call(address.url, "/api/status", state.token(app.town.path))
+    data = {"up": True, **address.to_json(), **report}
+
+    def human() -> None:
+        app.print(
+            f"Town '{app.town.name}' is up at {address.url} (pid {address.pid}, since "
+            f"{address.started_at[:19].replace('T', ' ')} UTC)"
+        )
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(report.get("beads", {}).items()))
+        app.print(f"  rigs: {', '.join(report.get('rigs', [])) or 'none'}")
+        app.print(f"  beads: {counts or 'none'}")
+
+    app.emit(data, human)
+    return 0
+
+
+def call(base: str, path: str, token: str) -> dict[str, Any]:
+    """GET one API route with the town token."""
+    request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            data: dict[str, Any] = json.loads(response.read())
+            return data
+    except (urllib.error.URLError, TimeoutError) as exc:
+        raise RuntimeFailure(f"The town process at {base} did not answer: {exc}.") from None

@@ -1,0 +1,81 @@
+"""Run the town process: take the town's lock, bind, serve the API until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+from collections.abc import Callable, Iterator
+from types import FrameType
+
+import uvicorn
+
+from gastown.clock import SystemClock, stamp
+from gastown.errors import UserError
+from gastown.process import state
+from gastown.town import Town
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, but SIGINT and SIGTERM only ask it to finish: the town process then cleans up
+    (uvicorn's own handling re-raises the signal, which would skip that)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _stop(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit:  # a second signal: stop without waiting for requests
+            self.force_exit = True
+        self.should_exit = True
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket, or a plain error when the address is taken or not ours."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise UserError(
+            f"Cannot listen on {host}:{port}: {exc.strerror}.",
+            hint="Pick another with --port (0 takes any free port).",
+        ) from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(
+    town: Town, host: str, port: int, on_ready: Callable[[state.Address], None] | None = None
+) -> None:
+    """Serve until SIGINT or SIGTERM. Leaves no address behind when it ends."""
+    from gastown.web.api import create_app
+
+    lock = state.acquire(town.path)
+    try:
+        token = state.token(town.path)
+        started = stamp(SystemClock().now())
+        sock = bind(host, port)
+        app = create_app(town, token, started)
+        server = _Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.01)
+        address = state.Address(os.getpid(), host, sock.getsockname()[1], started)
+        state.write_address(town.path, address)
+        if on_ready is not None:
+            on_ready(address)
+        await serving
+    finally:
+        state.clear_address(town.path)
+        lock.close()

@@ -1,0 +1,72 @@
+"""What the reconciler decides to do: plain records that `plan` returns and `apply` carries out.
+
+An action says what should happen and why, never how: `apply` owns the store writes, the
+worktrees and the processes, and records every action it takes as an event.
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+from gastown.model import run_branch
+from gastown.record import Record
+
+
+class Dispatch(Record):
+    """Start a run of `bead_id` on `rig` by `polecat` (naming it first if `new_polecat`)."""
+
+    bead_id: str
+    rig: str
+    polecat: str
+    attempt: int
+    """This run's number among the bead's dispatches: 1, then 2 on the first retry, ..."""
+    runtime: str
+    """The bead's own runtime, else the rig's setting."""
+    new_polecat: bool = False
+    """True when `polecat` is a fresh name from the pool rather than an idle polecat reused."""
+
+    @property
+    def branch(self) -> str:
+        return run_branch(self.polecat, self.bead_id)
+
+
+class StopRun(Record):
+    """Stop an active run. It ends `failed` with `reason` as its outcome: a timed-out run is a
+    failed attempt, retried with backoff like any other."""
+
+    run_id: str
+    bead_id: str
+    reason: str
+
+
+class FailBead(Record):
+    """Move a bead to `failed`: its attempts are used up."""
+
+    bead_id: str
+    reason: str
+
+
+class Escalate(Record):
+    """Raise an escalation for a person (and the mayor) to look at."""
+
+    severity: str
+    """One of `model.SEVERITIES`."""
+    message: str
+    bead_id: str | None = None
+    run_id: str | None = None
+    rig: str | None = None
+
+
+class PauseDispatch(Record):
+    """Stop dispatching town-wide (the circuit breaker opened); running work carries on."""
+
+    reason: str
+
+
+class ResumeDispatch(Record):
+    """Dispatch again: the failures that opened the circuit breaker have aged out."""
+
+    reason: str
+
+
+Action: TypeAlias = Dispatch | StopRun | FailBead | Escalate | PauseDispatch | ResumeDispatch

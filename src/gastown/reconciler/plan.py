@@ -1,0 +1,84 @@
+"""`plan(snapshot, now, policy)`: what the reconciler should do next. Pure: no store, no clock.
+
+Read top to bottom: stop overdue runs; open or close the circuit breaker; fail beads whose
+attempts are used up; then, unless dispatch is paused, fill each rig's free slots with its
+ready beads in priority order, skipping those still backing off, reusing idle polecats before
+naming new ones.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from gastown.model import IDLE
+from gastown.reconciler.actions import (
+    Action,
+    Dispatch,
+    Escalate,
+    FailBead,
+    PauseDispatch,
+    ResumeDispatch,
+    StopRun,
+)
+from gastown.reconciler.policy import Policy
+from gastown.reconciler.snapshot import BREAKER, Snapshot
+
+
+def plan(snap: Snapshot, now: datetime, policy: Policy) -> list[Action]:
+    """The actions that bring the town closer to what its records ask for, in order."""
+    actions: list[Action] = []
+
+    for run in snap.runs:
+        if (reason := policy.timeouts.overdue(run, now)) is not None:
+            actions.append(StopRun(run.id, run.bead_id, reason))
+
+    paused = snap.paused is not None
+    failures = policy.breaker.recent(snap.failures, now)
+    if not paused and failures >= policy.breaker.threshold:
+        why = policy.breaker.describe(failures)
+        actions.append(PauseDispatch(f"circuit breaker open: {why}"))
+        actions.append(Escalate("high", f"Dispatch paused: {why}. Look at the failed runs."))
+        paused = True
+    elif snap.paused is not None and snap.paused.by == BREAKER and failures == 0:
+        actions.append(ResumeDispatch("circuit breaker closed: no recent failures"))
+        paused = False
+
+    # Runs being stopped still count against capacity until they have ended.
+    active = Counter(run.rig for run in snap.runs)
+    busy = {run.polecat for run in snap.runs}
+    idle = [p for p in snap.polecats if p.state == IDLE and p.name not in busy]
+    taken = busy | {p.name for p in snap.polecats}
+
+    for rig_name in sorted(snap.ready):
+        rig = snap.rigs.get(rig_name)
+        if rig is None:  # the rig was removed: nothing to cut a branch from
+            continue
+        free = policy.capacity.free(rig, active[rig_name])
+        for bead in policy.priority.order(snap.ready[rig_name]):
+            if bead.held or bead.staged:
+                continue
+            if policy.attempts.exhausted(bead, rig):
+                reason = f"{bead.attempts} dispatch attempts failed"
+                actions.append(FailBead(bead.id, reason))
+                actions.append(
+                    Escalate("high", f"Bead {bead.id} failed: {reason}.", bead.id, None, rig_name)
+                )
+                continue
+            if paused or free == 0:
+                continue
+            ready_at = policy.attempts.ready_at(bead)
+            if ready_at is not None and ready_at > now:
+                continue
+            # An idle polecat already on this rig keeps its worktree; then any idle one.
+            reuse = next((p for p in idle if p.rig == rig_name), idle[0] if idle else None)
+            if reuse is not None:
+                idle.remove(reuse)
+                name, new = reuse.name, False
+            else:
+                name, new = policy.names.fresh(taken), True
+                taken.add(name)
+            runtime = bead.runtime or rig.runtime
+            actions.append(Dispatch(bead.id, rig_name, name, bead.attempts + 1, runtime, new))
+            free -= 1
+    return actions

@@ -1,0 +1,39 @@
+"""The scripted model server: the Anthropic and OpenAI HTTP APIs, answered from a script.
+
+Tests, `gt demo` and real agent CLIs (Claude Code, Codex, opencode) talk to it as they would to
+a hosted model, with no network and no key: `gt scripted-model --script FILE` runs it, and
+`ScriptedModelServer` runs it in a background thread. It speaks the Anthropic Messages API
+(`POST /v1/messages`), OpenAI Chat Completions (`POST /v1/chat/completions`) and the OpenAI
+Responses API (`POST /v1/responses`), streamed (server-sent events) and not, plus
+`GET /v1/models`. Any API key is accepted; request fields it does not use are ignored.
+
+A script is a TOML file (or JSON of the same shape, when the name ends in `.json`)::
+
+    [[replies]]
+    match = "fix the bug"          # optional: answer only when the latest message contains this
+    text = "I'll look at the code first."
+    usage = { input_tokens = 120, output_tokens = 12, cache_read_tokens = 0 }
+
+    [[replies.tool_calls]]
+    name = "shell"                 # the tool the client declared
+    arguments = { command = "ls" } # a table; sent as JSON
+    # id = "call_1"                # optional; made up when absent
+
+    [[replies]]
+    text = "Done."
+
+Each reply has `text`, `tool_calls` or both, and `usage` (`input_tokens`, `output_tokens`,
+`cache_read_tokens`, `cache_write_tokens`; all default to 0). Every reply is used once. A request
+gets the first unused reply whose `match` occurs in its latest message (the last user message,
+with its tool results, for Anthropic; the user and tool messages after the model's last turn, for
+OpenAI); failing that, the first unused reply without a `match`; failing that, an error response
+(HTTP 400, code `script_exhausted`) saying so. Replies with tool calls stop with `tool_use`
+(Anthropic) or `tool_calls` (OpenAI); the others with `end_turn` or `stop`.
+
+Every request is kept, in order, in `Script.requests` (API, path, body, latest message, which
+reply answered it), and appended to a JSONL log file when one is given.
+"""
+
+from gastown.scripted.script import Logged, Reply, Script, ScriptExhausted, ToolCall, Usage, load
+
+__all__ = ["Logged", "Reply", "Script", "ScriptExhausted", "ToolCall", "Usage", "load"]

@@ -1,0 +1,213 @@
+"""The HTTP side of the scripted model server: routes, and ways to run it.
+
+`app(script)` builds the ASGI application. `ScriptedModelServer` runs it on 127.0.0.1 in a
+background thread for tests and demos (`with ScriptedModelServer(script) as server: ...`);
+`serve_forever` runs it in the foreground for `gt scripted-model`.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from types import FrameType
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from gastown.scripted import anthropic_api, openai_api
+from gastown.scripted.script import Logged, Reply, Script, ScriptExhausted
+
+DEFAULT_MODEL = "scripted"
+"""The model id `GET /v1/models` lists and replies carry when a request names none."""
+
+
+def app(script: Script, *, now: Callable[[], float] = time.time) -> FastAPI:
+    """The ASGI application answering the Anthropic and OpenAI APIs from `script`."""
+    api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    async def read(
+        request: Request, kind: str, latest: Callable[[dict[str, Any]], str]
+    ) -> Response | tuple[dict[str, Any], Reply, int]:
+        """The request body and its reply, or an error response in the API's own shape."""
+        errors = anthropic_api.error if kind == "anthropic" else openai_api.error
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return JSONResponse(errors("The request body is not JSON."), status_code=400)
+        if not isinstance(body, dict):
+            return JSONResponse(errors("The request body is not a JSON object."), status_code=400)
+        try:
+            reply = script.answer(kind, request.url.path, body, latest(body))
+        except ScriptExhausted as exc:
+            # 400, not 5xx: SDKs retry server errors, and a spent script stays spent.
+            return JSONResponse(errors(str(exc), "script_exhausted"), status_code=400)
+        return body, reply, len(script.requests)
+
+    @api.post("/v1/messages")
+    async def messages(request: Request) -> Response:
+        got = await read(request, "anthropic", anthropic_api.latest_message)
+        if isinstance(got, Response):
+            return got
+        body, reply, serial = got
+        model = str(body.get("model") or DEFAULT_MODEL)
+        if body.get("stream"):
+            return _events(anthropic_api.stream(reply, model, serial))
+        return JSONResponse(anthropic_api.message(reply, model, serial))
+
+    @api.post("/v1/messages/count_tokens")
+    async def count_tokens(request: Request) -> Response:
+        # A rough count; clients use it for display only, so it takes no reply from the script.
+        return JSONResponse({"input_tokens": max(1, len(await request.body()) // 4)})
+
+    @api.post("/v1/chat/completions")
+    async def chat(request: Request) -> Response:
+        got = await read(request, "chat", openai_api.latest_chat_message)
+        if isinstance(got, Response):
+            return got
+        body, reply, serial = got
+        model, created = str(body.get("model") or DEFAULT_MODEL), int(now())
+        if body.get("stream"):
+            options = body.get("stream_options") or {}
+            usage = bool(isinstance(options, dict) and options.get("include_usage"))
+            return _events(openai_api.chat_stream(reply, model, serial, created, usage))
+        return JSONResponse(openai_api.chat_completion(reply, model, serial, created))
+
+    @api.post("/v1/responses")
+    async def responses(request: Request) -> Response:
+        got = await read(request, "responses", openai_api.latest_responses_input)
+        if isinstance(got, Response):
+            return got
+        body, reply, serial = got
+        model, created = str(body.get("model") or DEFAULT_MODEL), int(now())
+        if body.get("stream"):
+            return _events(openai_api.responses_stream(reply, model, serial, created))
+        return JSONResponse(openai_api.response(reply, model, serial, created))
+
+    @api.get("/v1/models")
+    async def models() -> Response:
+        # One body both SDKs read: OpenAI's list fields and Anthropic's.
+        entry = {
+            "id": DEFAULT_MODEL,
+            "object": "model",
+            "type": "model",
+            "created": 0,
+            "created_at": "1970-01-01T00:00:00Z",
+            "owned_by": "gastown",
+            "display_name": "Gas Town scripted model",
+        }
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": [entry],
+                "has_more": False,
+                "first_id": DEFAULT_MODEL,
+                "last_id": DEFAULT_MODEL,
+            }
+        )
+
+    return api
+
+
+def _events(lines: Iterator[str]) -> StreamingResponse:
+    async def send() -> AsyncIterator[str]:
+        for line in lines:
+            yield line
+
+    return StreamingResponse(send(), media_type="text/event-stream")
+
+
+def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening socket; port 0 picks a free one. Clients may connect at once: the kernel
+    queues them until the server accepts."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    return sock
+
+
+def base_url(sock: socket.socket) -> str:
+    """`http://HOST:PORT` of a bound socket."""
+    host, port = sock.getsockname()[:2]
+    return f"http://{host}:{port}"
+
+
+def _server(script: Script, now: Callable[[], float]) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app(script, now=now), log_level="warning", lifespan="off", ws="none", http="h11"
+    )
+    return uvicorn.Server(config)
+
+
+def serve_forever(script: Script, sock: socket.socket) -> None:
+    """Answer on `sock` until interrupted (Ctrl-C or SIGTERM), then return normally."""
+    # uvicorn shuts down gracefully on these signals, then raises them again for the handlers
+    # it found; handlers that do nothing make that the end of a normal run.
+    quiet = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        _server(script, time.time).run(sockets=[sock])
+    finally:
+        for sig, handler in quiet.items():
+            signal.signal(sig, handler)
+
+
+def _ignore(sig: int, frame: FrameType | None) -> None:
+    """A signal handler that does nothing."""
+
+
+class ScriptedModelServer:
+    """The server running in a background thread; a context manager.
+
+    `base_url` is the Anthropic base URL (`ANTHROPIC_BASE_URL`); `openai_base_url` adds `/v1`
+    (`OPENAI_BASE_URL`). `requests` is every request received, in order.
+    """
+
+    def __init__(
+        self,
+        script: Script,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.script = script
+        self._sock = bind(host, port)
+        self.base_url = base_url(self._sock)
+        self._server = _server(script, now)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
+
+    @property
+    def openai_base_url(self) -> str:
+        return self.base_url + "/v1"
+
+    @property
+    def requests(self) -> list[Logged]:
+        return self.script.requests
+
+    def replies_used(self) -> list[Reply]:
+        """The replies sent so far, in the order they were sent."""
+        return [self.script.replies[r.reply] for r in self.requests if r.reply is not None]
+
+    def start(self) -> ScriptedModelServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread; open streams are finished first."""
+        self._server.should_exit = True
+        self._thread.join()
+        self._sock.close()
+
+    def __enter__(self) -> ScriptedModelServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,262 @@
+"""The shared SQL for the reconciler's records: polecats, runs, escalations, dispatch state.
+
+`RunQueries` is a mixin that `Tx` inherits, so services and the reconciler keep one
+transaction object while `sql.py` stays readable. The invariants "at most one active run per
+bead" and "per polecat" are partial unique indexes (migration 3): `insert_run` is a
+conditional insert that the database itself refuses, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from gastown.errors import IllegalTransition
+from gastown.model import ACTIVE_RUN_STATUSES, RUN_TRANSITIONS, Escalation, Polecat, Run
+from gastown.store.projection import READY_CLAUSE
+from gastown.store.rows import marks
+
+if TYPE_CHECKING:
+    from gastown.store.sql import Executor
+
+POLECAT_COLUMNS = "name, rig, state, bead_id, run_id, worktree, created_at, updated_at"
+RUN_COLUMNS = (
+    "id, bead_id, polecat, rig, runtime, branch, worktree, attempt, status, pid, created_at, "
+    "started_at, ended_at, last_heartbeat, exit_code, outcome, tokens_in, tokens_out, cost_usd, "
+    "transcript"
+)
+ESCALATION_COLUMNS = (
+    "id, severity, message, created_at, bead_id, run_id, rig, acknowledged_at, acknowledged_by"
+)
+PAUSE_KEY = "dispatch.paused"
+_ACTIVE = "status IN (" + ", ".join(f"'{s}'" for s in ACTIVE_RUN_STATUSES) + ")"
+
+
+def polecat_of(row: Sequence[Any]) -> Polecat:
+    return Polecat(*row)
+
+
+def run_of(row: Sequence[Any]) -> Run:
+    values = list(row)
+    values[18] = float(values[18])  # a whole number of dollars may come back as an int
+    return Run(*values)
+
+
+def escalation_of(row: Sequence[Any]) -> Escalation:
+    return Escalation(*row)
+
+
+def _run_params(r: Run) -> tuple[Any, ...]:
+    return tuple(getattr(r, name) for name in Run.__fields__)
+
+
+class RunQueries:
+    """Polecats, runs, escalations and the dispatch columns of beads."""
+
+    db: Executor
+
+    # --- polecats -----------------------------------------------------------------------
+
+    def insert_polecat(self, p: Polecat) -> bool:
+        """Name a new polecat; False if the name is taken (two dispatchers picked it at once)."""
+        cur = self.db.execute(
+            f"INSERT INTO polecats ({POLECAT_COLUMNS}) VALUES ({marks(range(8))}) "
+            "ON CONFLICT (name) DO NOTHING",
+            tuple(getattr(p, name) for name in Polecat.__fields__),
+        )
+        return cur.rowcount == 1
+
+    def update_polecat(self, p: Polecat) -> None:
+        self.db.execute(
+            "UPDATE polecats SET rig = ?, state = ?, bead_id = ?, run_id = ?, worktree = ?, "
+            "updated_at = ? WHERE name = ?",
+            (p.rig, p.state, p.bead_id, p.run_id, p.worktree, p.updated_at, p.name),
+        )
+
+    def get_polecat(self, name: str, *, lock: bool = False) -> Polecat | None:
+        row = self.db.execute(
+            f"SELECT {POLECAT_COLUMNS} FROM polecats WHERE name = ?"
+            f"{self.db.lock_clause if lock else ''}",
+            (name,),
+        ).fetchone()
+        return None if row is None else polecat_of(row)
+
+    def list_polecats(self, rig: str | None = None) -> list[Polecat]:
+        where = " WHERE rig = ?" if rig is not None else ""
+        rows = self.db.execute(
+            f"SELECT {POLECAT_COLUMNS} FROM polecats{where} ORDER BY name",
+            (rig,) if rig is not None else (),
+        ).fetchall()
+        return [polecat_of(r) for r in rows]
+
+    # --- runs ---------------------------------------------------------------------------
+
+    def insert_run(self, run: Run) -> bool:
+        """Create a run. False, and nothing written, when its bead or its polecat already has
+        an active run (or its id is taken): the store's answer to a dispatch race."""
+        cur = self.db.execute(
+            f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({marks(range(20))}) ON CONFLICT DO NOTHING",
+            _run_params(run),
+        )
+        return cur.rowcount == 1
+
+    def update_run(self, run: Run, expected_status: str) -> bool:
+        """Write the mutable fields of `run` if it is still `expected_status` (False if not).
+        A status change must follow `RUN_TRANSITIONS`; an ended run never becomes active.
+        `last_heartbeat` is left alone: only `heartbeat` writes it, so a stale record cannot
+        turn the watchdog's clock back."""
+        if run.status != expected_status and run.status not in RUN_TRANSITIONS[expected_status]:
+            raise IllegalTransition(
+                f"Run {run.id} cannot go from {expected_status} to {run.status}."
+            )
+        cur = self.db.execute(
+            "UPDATE runs SET status = ?, pid = ?, started_at = ?, ended_at = ?, "
+            "exit_code = ?, outcome = ?, tokens_in = ?, tokens_out = ?, "
+            "cost_usd = ?, transcript = ? WHERE id = ? AND status = ?",
+            (
+                run.status,
+                run.pid,
+                run.started_at,
+                run.ended_at,
+                run.exit_code,
+                run.outcome,
+                run.tokens_in,
+                run.tokens_out,
+                run.cost_usd,
+                run.transcript,
+                run.id,
+                expected_status,
+            ),
+        )
+        return cur.rowcount == 1
+
+    def heartbeat(self, run_id: str, at: str) -> bool:
+        """Note output from an active run; False if the run has ended (or does not exist)."""
+        cur = self.db.execute(
+            f"UPDATE runs SET last_heartbeat = ? WHERE id = ? AND {_ACTIVE}", (at, run_id)
+        )
+        return cur.rowcount == 1
+
+    def get_run(self, run_id: str, *, lock: bool = False) -> Run | None:
+        row = self.db.execute(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?{self.db.lock_clause if lock else ''}",
+            (run_id,),
+        ).fetchone()
+        return None if row is None else run_of(row)
+
+    def list_runs(
+        self,
+        *,
+        bead_id: str | None = None,
+        rig: str | None = None,
+        polecat: str | None = None,
+        statuses: Sequence[str] | None = None,
+        ended_since: str | None = None,
+        limit: int | None = None,
+    ) -> list[Run]:
+        """Runs matching every filter given, oldest first."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (("bead_id", bead_id), ("rig", rig), ("polecat", polecat)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if statuses is not None:
+            clauses.append(f"status IN ({marks(statuses)})" if statuses else "1 = 0")
+            params.extend(statuses)
+        if ended_since is not None:
+            clauses.append("ended_at >= ?")
+            params.append(ended_since)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        tail = f" LIMIT {int(limit)}" if limit is not None else ""
+        rows = self.db.execute(
+            f"SELECT {RUN_COLUMNS} FROM runs{where} ORDER BY created_at, id{tail}", params
+        ).fetchall()
+        return [run_of(r) for r in rows]
+
+    # --- dispatch state of beads --------------------------------------------------------
+
+    def set_dispatch(self, bead_id: str, attempts: int, not_before: str | None = None) -> None:
+        """Record how many times a bead was dispatched, and the earliest time it may be again
+        (None: no hold-off beyond the backoff policy). Untouched by `update_bead`."""
+        self.db.execute(
+            "UPDATE beads SET dispatch_attempts = ?, not_before = ? WHERE id = ?",
+            (attempts, not_before, bead_id),
+        )
+
+    def get_dispatch(self, bead_id: str) -> tuple[int, str | None] | None:
+        row = self.db.execute(
+            "SELECT dispatch_attempts, not_before FROM beads WHERE id = ?", (bead_id,)
+        ).fetchone()
+        return None if row is None else (int(row[0]), row[1])
+
+    def dispatch_candidates(self) -> list[tuple[Any, ...]]:
+        """Ready, slung beads that have a rig and no active run, by priority then age. Each
+        row: id, rig, priority, created_at, dispatch_attempts, not_before, runtime, convoy_id,
+        and when its last run ended (None if it never ran)."""
+        return self.db.execute(
+            "SELECT b.id, b.rig, b.priority, b.created_at, b.dispatch_attempts, b.not_before, "
+            "b.runtime, b.convoy_id, (SELECT MAX(r.ended_at) FROM runs r WHERE r.bead_id = b.id) "
+            "FROM beads b WHERE b.slung = 1 AND b.rig IS NOT NULL "
+            f"AND NOT EXISTS (SELECT 1 FROM runs a WHERE a.bead_id = b.id AND a.{_ACTIVE}) "
+            f"AND {READY_CLAUSE} ORDER BY b.priority, b.created_at, b.id"
+        ).fetchall()
+
+    def get_pause(self) -> dict[str, Any] | None:
+        """Why dispatch is paused town-wide (`{"since", "reason", "by"}`), or None."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (PAUSE_KEY,)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def set_pause(self, pause: dict[str, Any] | None) -> None:
+        if pause is None:
+            self.db.execute("DELETE FROM meta WHERE key = ?", (PAUSE_KEY,))
+            return
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (PAUSE_KEY, json.dumps(pause, sort_keys=True)),
+        )
+
+    # --- escalations --------------------------------------------------------------------
+
+    def insert_escalation(self, e: Escalation) -> int:
+        """Raise an escalation; returns its id (the one on `e` is ignored)."""
+        row = self.db.execute(
+            "INSERT INTO escalations (severity, message, created_at, bead_id, run_id, rig, "
+            "acknowledged_at, acknowledged_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                e.severity,
+                e.message,
+                e.created_at,
+                e.bead_id,
+                e.run_id,
+                e.rig,
+                e.acknowledged_at,
+                e.acknowledged_by,
+            ),
+        ).fetchone()
+        return int(row[0])
+
+    def list_escalations(
+        self, *, open_only: bool = False, bead_id: str | None = None
+    ) -> list[Escalation]:
+        clauses = ["acknowledged_at IS NULL"] if open_only else []
+        params: list[Any] = []
+        if bead_id is not None:
+            clauses.append("bead_id = ?")
+            params.append(bead_id)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        rows = self.db.execute(
+            f"SELECT {ESCALATION_COLUMNS} FROM escalations{where} ORDER BY id", params
+        ).fetchall()
+        return [escalation_of(r) for r in rows]
+
+    def acknowledge_escalation(self, escalation_id: int, at: str, by: str) -> bool:
+        """Acknowledge an open escalation; False if it is already acknowledged or unknown."""
+        cur = self.db.execute(
+            "UPDATE escalations SET acknowledged_at = ?, acknowledged_by = ? "
+            "WHERE id = ? AND acknowledged_at IS NULL",
+            (at, by, escalation_id),
+        )
+        return cur.rowcount == 1

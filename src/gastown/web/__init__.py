@@ -1,0 +1,1 @@
+"""The town's HTTP API (and, later, its dashboard), served by the town process."""

@@ -1,0 +1,113 @@
+"""The HTTP API: the same services the CLI calls, as JSON, behind the town's token.
+
+Every route needs `Authorization: Bearer <token>` (the token is in `<town>/run/token`). Each
+request opens its own store handle, so requests never share a database connection.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from gastown import __version__
+from gastown.errors import GastownError, NotFound, UsageError
+from gastown.services import beads as bead_service
+from gastown.services import deps as dep_service
+from gastown.services.ledger import Ledger
+from gastown.store import BeadFilter
+from gastown.town import Town
+
+
+def _authorized(request: Request) -> None:
+    token: str = request.app.state.token
+    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if not given or not hmac.compare_digest(given.encode(), token.encode()):
+        raise HTTPException(401, "A valid town token is required (see <town>/run/token).")
+
+
+def _ledger(request: Request) -> Iterator[Ledger]:
+    town: Town = request.app.state.town
+    store = town.open_store()
+    try:
+        yield Ledger(store, prefix=town.prefix, actor="api")
+    finally:
+        store.close()
+
+
+Led = Annotated[Ledger, Depends(_ledger)]
+
+
+def create_app(town: Town, token: str, started_at: str) -> FastAPI:
+    """The API of one town; every route needs its token."""
+    app = FastAPI(
+        title="Gas Town",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(_authorized)],
+    )
+    app.state.town = town
+    app.state.token = token
+
+    @app.exception_handler(GastownError)
+    def user_error(_: Request, exc: GastownError) -> JSONResponse:
+        status = 404 if isinstance(exc, NotFound) else 400 if isinstance(exc, UsageError) else 409
+        return JSONResponse({"error": exc.to_json()}, status_code=status)
+
+    @app.get("/api/health")
+    def health() -> dict[str, Any]:
+        """The process is up and answering."""
+        return {"ok": True, "town": town.name, "pid": os.getpid(), "version": __version__}
+
+    @app.get("/api/status")
+    def status(led: Led) -> dict[str, Any]:
+        """The town at a glance: the process, its rigs and its beads by status."""
+        with led.store.reader() as tx:
+            counts = tx.count_by_status()
+            rigs = [r.name for r in tx.list_rigs()]
+        return {
+            "town": town.name,
+            "prefix": town.prefix,
+            "pid": os.getpid(),
+            "started_at": started_at,
+            "rigs": rigs,
+            "beads": counts,
+        }
+
+    @app.get("/api/beads")
+    def list_beads(
+        led: Led,
+        status: Annotated[list[str] | None, Query()] = None,
+        rig: str | None = None,
+        label: Annotated[list[str] | None, Query()] = None,
+        limit: int | None = None,
+    ) -> Response:
+        """Beads by priority then age, filtered like `gt bead list`."""
+        flt = BeadFilter(statuses=status, rig=rig, labels=label, limit=limit)
+        return Response(bead_service.list_json(led, flt), media_type="application/json")
+
+    @app.get("/api/ready")
+    def ready(led: Led, rig: str | None = None, limit: int = 100) -> Response:
+        """Beads ready for work, like `gt ready`."""
+        return Response(
+            dep_service.ready_json(led, rig, limit or None), media_type="application/json"
+        )
+
+    @app.get("/api/beads/{bead_id}")
+    def show_bead(led: Led, bead_id: str) -> dict[str, Any]:
+        """One bead with its dependents."""
+        bead, dependents = bead_service.show(led, bead_id)
+        return {**bead.to_json(), "dependents": [d.to_json() for d in dependents]}
+
+    @app.get("/api/events")
+    def events(led: Led, after_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Events in order, after an id (for following them)."""
+        with led.store.reader() as tx:
+            return [e.to_json() for e in tx.list_events(after_id=after_id, limit=limit)]
+
+    return app
