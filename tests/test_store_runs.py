@@ -21,6 +21,7 @@ from gastown.model import (
     SUCCEEDED,
     Dependency,
     Escalation,
+    MergeRequest,
     Polecat,
     Rig,
     Run,
@@ -28,7 +29,6 @@ from gastown.model import (
 )
 from gastown.record import replace
 from gastown.store import Store, open_store
-from gastown.store.schema import LATEST
 from tests.test_concurrency import Start, race
 from tests.test_store_contract import at, bead, convoy
 
@@ -56,8 +56,37 @@ def store(db_url: str) -> Iterator[Store]:
         opened.close()
 
 
-def test_schema_is_at_version_three() -> None:
-    assert LATEST == 3
+def test_merge_requests_and_done_read_back(store: Store) -> None:
+    """Given an active run, when its agent says done and a merge request is filed for its
+    branch, then both read back as written, and done is refused once the run has ended."""
+    with store.transaction() as tx:
+        assert tx.insert_run(run("run-mr", "gt-mr", "birch", status=RUNNING))
+        assert tx.mark_done("run-mr", "Added the flag", "2026-01-01T00:00:05.000000Z")
+        mr = MergeRequest(
+            "mr-1",
+            "gt-mr",
+            "run-mr",
+            "app",
+            "gt/birch/gt-mr",
+            "trunk",
+            "a" * 40,
+            "b" * 40,
+            summary="Added the flag",
+            created_at="2026-01-01T00:00:06.000000Z",
+            updated_at="2026-01-01T00:00:06.000000Z",
+        )
+        tx.insert_merge_request(mr)
+    with store.reader() as tx:
+        got = tx.get_run("run-mr")
+        assert got is not None and got.summary == "Added the flag" and got.done_at
+        assert tx.list_merge_requests(rig="app", status="open") == [mr]
+        assert tx.list_merge_requests(bead_id="gt-other") == []
+    with store.transaction() as tx:
+        ended = tx.get_run("run-mr")
+        assert ended is not None
+        ended.status = "succeeded"
+        assert tx.update_run(ended, RUNNING)
+        assert not tx.mark_done("run-mr", "again", "2026-01-01T00:00:07.000000Z")
 
 
 def test_runs_polecats_and_escalations_read_back_exactly_as_written(store: Store) -> None:

@@ -333,6 +333,10 @@ class Run(Record):
     cost_usd: float = 0.0
     transcript: str | None = None
     """The transcript file, relative to the town folder; never deleted by the system."""
+    summary: str | None = None
+    """What the agent said it did (`gt done --summary`)."""
+    done_at: str | None = None
+    """When the agent called `gt done` (None if it never did: completion does not need it)."""
 
     @property
     def active(self) -> bool:
@@ -356,6 +360,34 @@ class Escalation(Record):
     acknowledged_at: str | None = None
     """When a person acknowledged it; open until then."""
     acknowledged_by: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__fields__}
+
+
+MR_OPEN: Final = "open"
+MR_MERGED: Final = "merged"
+MR_REJECTED: Final = "rejected"
+MR_STATUSES: Final = (MR_OPEN, MR_MERGED, MR_REJECTED)
+
+
+class MergeRequest(Record):
+    """A polecat's branch handed to the refinery: what to land, on what, from which run."""
+
+    id: str
+    bead_id: str
+    run_id: str | None
+    rig: str
+    branch: str
+    target: str
+    """The branch it should land on (the rig's target or a convoy's feature branch)."""
+    base_commit: str
+    """Where the branch was cut from."""
+    head_commit: str
+    status: str = MR_OPEN
+    summary: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__fields__}

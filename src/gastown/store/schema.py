@@ -173,6 +173,34 @@ CREATE INDEX escalations_bead ON escalations (bead_id, id);
 The two partial unique indexes are the invariants "at most one active run per bead" and "per
 polecat": the database refuses a second one, whatever the writers checked beforehand."""
 
+MIGRATIONS.append(
+    (
+        4,
+        """
+CREATE TABLE merge_requests (
+    id TEXT PRIMARY KEY,
+    bead_id TEXT NOT NULL,
+    run_id TEXT,
+    rig TEXT NOT NULL,
+    branch TEXT NOT NULL,
+    target TEXT NOT NULL,
+    base_commit TEXT NOT NULL,
+    head_commit TEXT NOT NULL,
+    status TEXT NOT NULL,
+    summary TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX merge_requests_queue ON merge_requests (rig, status, created_at);
+CREATE INDEX merge_requests_bead ON merge_requests (bead_id, created_at);
+ALTER TABLE runs ADD COLUMN summary TEXT;
+ALTER TABLE runs ADD COLUMN done_at TEXT;
+""",
+    )
+)
+"""4: merge requests (a branch handed to the refinery), and what an agent said when it called
+`gt done`."""
+
 LATEST = MIGRATIONS[-1][0]
 
 
