@@ -1,14 +1,22 @@
 # `make install` sets up everything; `make check` runs lint, format check, types and tests.
+# The real agent CLIs (Claude Code, opencode) go in .tools/, pinned in .tools/package.json;
+# tests/test_real_agents.py drives them against the scripted model server.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install check bench
+.PHONY: install tools check bench
 
-install:
+install: tools
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
+
+# `npm install`, not `npm ci`: some registry mirrors lack other platforms' builds of opencode,
+# which `npm ci` insists on finding; the exact versions in .tools/package.json still pin.
+tools:
+	@command -v npm >/dev/null || { echo "make install needs npm (Node.js 20 or later) for the agent CLIs in .tools/"; exit 1; }
+	npm install --prefix .tools --no-audit --no-fund --loglevel=error
 
 check:
 	$(BIN)/ruff check .

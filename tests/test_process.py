@@ -50,7 +50,7 @@ def test_up_serves_the_api_behind_the_token(
     code, health = get(up["url"] + "/api/health", token)
     assert code == 200 and health["pid"] == up["pid"]
 
-    bead = rig_gt.json("sling", "Fix the login redirect")
+    bead = rig_gt.json("bead", "create", "Fix the login redirect")  # not slung: stays ready
     code, beads = get(up["url"] + "/api/beads", token)
     assert code == 200 and [b["id"] for b in beads] == [bead["id"]]
     assert get(up["url"] + "/api/ready", token)[1][0]["id"] == bead["id"]

@@ -127,6 +127,9 @@ def test_opencode_and_kilo_grant_every_permission_through_config(tmp_path: Path,
     assert config["permission"]["bash"] == "allow"
     assert config["provider"] == {"anthropic": {"options": {"baseURL": "http://127.0.0.1:8123"}}}
     assert spec.env["ANTHROPIC_API_KEY"] == "sk-test"
+    # opencode takes its project folder from $PWD, not from the folder it starts in.
+    assert spec.env["PWD"] == str(tmp_path / "wt")
+    assert ("--dir" in spec.argv) == (name == "opencode")
 
 
 def test_opencode_keeps_an_explicit_provider(tmp_path: Path) -> None:

@@ -253,6 +253,42 @@ def test_match_picks_the_reply_for_each_conversation(tmp_path: Path) -> None:
         assert [r.reply for r in server.requests] == [2, 1, 0]
 
 
+def test_model_picks_the_agents_replies_and_repeat_answers_side_requests(
+    tmp_path: Path,
+) -> None:
+    script = script_of(
+        """
+        [[replies]]
+        model = "big"
+        text = "First step."
+        [[replies]]
+        model = "big"
+        text = "Second step."
+        [[replies]]
+        repeat = true
+        text = "A title"
+        """,
+        tmp_path,
+    )
+    with ScriptedModelServer(script) as server, openai_client(server) as client:
+
+        def ask(model: str) -> str | None:
+            done = client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": "Go"}]
+            )
+            return done.choices[0].message.content
+
+        # Given a title request in between, when the agent's model asks, it still gets its
+        # replies in order; the side requests share the one reply that is never used up.
+        assert ask("small") == "A title"
+        assert ask("big") == "First step."
+        assert ask("small") == "A title"
+        assert ask("big") == "Second step."
+        assert ask("big") == "A title"
+        assert [r.reply for r in server.requests] == [2, 0, 2, 1, 2]
+        assert server.script.remaining == 1
+
+
 def test_a_spent_script_answers_with_a_clear_error(tmp_path: Path) -> None:
     script = script_of('[[replies]]\ntext = "Only once."\n', tmp_path, log=True)
     with (
@@ -282,6 +318,10 @@ def test_bad_scripts_are_refused_with_one_sentence(tmp_path: Path) -> None:
         parse({"replies": [{"usage": {"input_tokens": 3}}]})
     with pytest.raises(UsageError, match="unknown keys: txt"):
         parse([{"txt": "typo"}])
+    with pytest.raises(UsageError, match="`repeat` to be true or false"):
+        parse([{"text": "x", "repeat": "yes"}])
+    with pytest.raises(UsageError, match="`model` to be strings"):
+        parse([{"text": "x", "model": 4}])
     with pytest.raises(UsageError, match="not valid"):
         script_of("[[replies]\n", tmp_path)
     json_script = tmp_path / "s.json"

@@ -89,3 +89,18 @@ def test_second_polecat_gets_its_own_worktree_and_local_bases_work(
     assert wt.current_branch(b) == "gt/furiosa/gt-2"
     with pytest.raises(GitError, match="'nope' is not in"):
         wt.prepare(clone, tmp_path / "x", "gt/x/gt-3", "nope", NUX)
+
+
+def test_many_polecats_prepare_at_once_on_one_clone(clone: Path, tmp_path: Path) -> None:
+    """Dispatches to one rig run in parallel threads; git's locks must never make one fail."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int) -> str:
+        name = f"p{i}"
+        work = tmp_path / "wts" / name
+        wt.prepare(clone, work, f"gt/{name}/gt-{i}", "trunk", wt.polecat_identity("app", name))
+        return wt.current_branch(work)
+
+    with ThreadPoolExecutor(8) as pool:
+        branches = list(pool.map(one, range(12)))
+    assert branches == [f"gt/p{i}/gt-{i}" for i in range(12)]

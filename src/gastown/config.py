@@ -52,6 +52,14 @@ SETTINGS: dict[str, Setting] = {
             "",
             "Model for every role without its own; empty means the runtime's default.",
         ),
+        Setting(
+            "model_base_url",
+            "str",
+            "",
+            "Where agents reach their model API (a gateway, a local server); empty: the "
+            "runtime's own.",
+        ),
+        Setting("model_api_key", "str", "", "The key for that API; masked.", secret=True),
         Setting("role_models.polecat", "str", "", "Model for polecats."),
         Setting("role_models.refinery", "str", "", "Model for the refinery's reviewer."),
         Setting("role_models.mayor", "str", "", "Model for the mayor."),
@@ -85,6 +93,20 @@ SETTINGS: dict[str, Setting] = {
             "bool",
             True,
             "Send merge conflicts back to a polecat instead of escalating.",
+        ),
+        Setting(
+            "polecat.stall_timeout_seconds",
+            "int",
+            900,
+            "Stop and retry a run that prints nothing for this long.",
+            minimum=1,
+        ),
+        Setting(
+            "polecat.run_timeout_seconds",
+            "int",
+            7200,
+            "Stop and retry a run that takes longer than this.",
+            minimum=1,
         ),
         Setting("staged_convoys_default", "bool", False, "Create convoys staged unless told."),
         Setting(

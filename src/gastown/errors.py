@@ -10,7 +10,8 @@
     │   ├── Conflict         the ledger is not in a state that allows it
     │   │   ├── IllegalTransition  a status change the lifecycle forbids
     │   │   └── CycleError         a `blocks` edge that would close a cycle
-    │   └── GitError         git refused (a rig URL that does not exist, a missing branch)
+    │   ├── GitError         git refused (a rig URL that does not exist, a missing branch)
+    │   └── Refused          a run token that is not good for this (its run has ended)
     └── RuntimeFailure       something broke underneath us (database down, disk full)
 
 User errors carry a plain sentence and, where one helps, a hint. Runtime failures carry what
@@ -88,6 +89,16 @@ class CycleError(Conflict):
 
 class GitError(UserError):
     code = "git"
+
+
+class Refused(UserError):
+    """A caller who may not do this: an agent whose run has ended, or that names another run."""
+
+    code = "refused"
+
+
+class RuntimeUnavailable(UserError):
+    code = "runtime_unavailable"
 
 
 class RuntimeFailure(GastownError):

@@ -22,7 +22,7 @@ BEAD_STATUSES: Final = (OPEN, IN_PROGRESS, IN_REVIEW, CLOSED, FAILED)
 """Lifecycle: open → in_progress → in_review → closed, or failed."""
 
 TRANSITIONS: Final[dict[str, frozenset[str]]] = {
-    OPEN: frozenset({IN_PROGRESS, CLOSED}),
+    OPEN: frozenset({IN_PROGRESS, CLOSED, FAILED}),
     IN_PROGRESS: frozenset({OPEN, IN_REVIEW, CLOSED, FAILED}),
     IN_REVIEW: frozenset({IN_PROGRESS, OPEN, CLOSED, FAILED}),
     CLOSED: frozenset({OPEN}),
@@ -337,6 +337,14 @@ class Run(Record):
     """What the agent said it did (`gt done --summary`)."""
     done_at: str | None = None
     """When the agent called `gt done` (None if it never did: completion does not need it)."""
+    status_text: str | None = None
+    """The agent's latest word on its progress (`gt status TEXT`), shown by `gt agents`."""
+    status_at: str | None = None
+    """When the agent last said `gt status`."""
+    checkpoint: dict[str, Any] | None = None
+    """The agent's latest `gt checkpoint`: a JSON object it chose to keep, for a retry to read."""
+    checkpoint_at: str | None = None
+    """When the agent last said `gt checkpoint`."""
 
     @property
     def active(self) -> bool:
@@ -363,6 +371,38 @@ class Escalation(Record):
 
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__fields__}
+
+
+MAYOR: Final = "mayor"
+TOWN: Final = "town"
+"""Mail addresses besides polecat names: the mayor, and the people who run the town."""
+
+
+class Mail(Record):
+    """A message between the town's agents, the mayor and the people (`gt mail send|check`)."""
+
+    id: int
+    sender: str
+    """A polecat name, `mayor` or `town`."""
+    recipient: str
+    """A polecat name, `mayor` or `town`."""
+    text: str
+    created_at: str
+    bead_id: str | None = None
+    """The sender's bead, when a polecat sent it."""
+    read_at: str | None = None
+    """When the recipient checked its mail and got this one; unread until then."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "from": self.sender,
+            "to": self.recipient,
+            "text": self.text,
+            "created_at": self.created_at,
+            "bead_id": self.bead_id,
+            "read_at": self.read_at,
+        }
 
 
 MR_OPEN: Final = "open"

@@ -60,6 +60,10 @@ class App(Record):
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+            if self._store.writes and self._town is not None:
+                from gastown.process.wake import notify
+
+                notify(self._town.path)  # the town process, if up, reconciles at once
 
     def emit(self, data: Any, human: Callable[[], None] | str | None = None) -> None:
         """Print `data` as JSON under --json, else the human form."""

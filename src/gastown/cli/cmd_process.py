@@ -1,4 +1,8 @@
-"""`gt up`, `gt down`, `gt status`: the town process."""
+"""`gt up`, `gt down`, `gt status`: the town process.
+
+`gt status TEXT` is the other side of the same word: an agent inside a run reporting its own
+status to the town (see `cmd_agent`).
+"""
 
 from __future__ import annotations
 
@@ -33,7 +37,14 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     up.set_defaults(handler=town_up)
     down = sub.add_parser("down", parents=[shared], help="stop the town process")
     down.set_defaults(handler=town_down)
-    status = sub.add_parser("status", parents=[shared], help="is the town up, and how is it")
+    status = sub.add_parser(
+        "status",
+        parents=[shared],
+        help="is the town up, and how is it (agents: report your status)",
+        description="Without TEXT: is the town up, and how is it. With TEXT (agents inside a "
+        "run): tell the town how the work is going.",
+    )
+    status.add_argument("text", nargs="?", metavar="TEXT", help="(agents) your status, in words")
     status.set_defaults(handler=town_status)
 
 
@@ -62,8 +73,13 @@ def town_up(app: App) -> int:
         )
         app.out.flush()
 
+    import logging
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(town, app.args.host, app.args.port, ready))
+        asyncio.run(serve(town, app.args.host, app.args.port, app.environ, ready))
     return 0
 
 
@@ -141,6 +157,10 @@ def town_down(app: App) -> int:
 
 
 def town_status(app: App) -> int:
+    if app.args.text is not None:
+        from gastown.cli.cmd_agent import agent_status
+
+        return agent_status(app, app.args.text)
     from gastown.process import state
 
     address = state.read_address(app.town.path)

@@ -66,9 +66,20 @@ COMMANDS = {
     "export": "cmd_interop",
     "import": "cmd_interop",
     "scripted-model": "cmd_scripted",
+    "demo": "cmd_demo",
+    "agents": "cmd_runs",
+    "runs": "cmd_runs",
+    "peek": "cmd_runs",
     "up": "cmd_process",
     "down": "cmd_process",
     "status": "cmd_process",
+    "done": "cmd_agent",
+    "escalate": "cmd_agent",
+    "checkpoint": "cmd_agent",
+    "mail": "cmd_agent",
+    "prime": "cmd_agent",
+    "escalations": "cmd_escalations",
+    "escalation": "cmd_escalations",
 }
 """Which module defines each command: a command imports and builds only its own module."""
 

@@ -8,6 +8,7 @@ moves to another branch, and a retry of a bead continues on the branch it alread
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from gastown.errors import GitError
@@ -37,6 +38,16 @@ def polecat_identity(rig: str, polecat: str) -> Identity:
 
 def branch_name(polecat: str, bead_id: str) -> str:
     return f"gt/{polecat}/{bead_id}"
+
+
+_locks: dict[Path, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _clone_lock(clone: Path) -> threading.Lock:
+    """One lock per rig clone: dispatches to one rig prepare their worktrees one at a time."""
+    with _locks_guard:
+        return _locks.setdefault(clone, threading.Lock())
 
 
 def fetch(clone: Path) -> None:
@@ -94,6 +105,14 @@ def prepare(
     """Put `worktree` on `branch` for a new run and return the base commit it is measured
     against. A new branch is cut from the freshly fetched `base`; an existing one (a retry)
     is checked out as it is. Work left uncommitted by an earlier run is committed first."""
+    clone, worktree = clone.resolve(), worktree.resolve()
+    with _clone_lock(clone):  # git's own locks refuse a second fetch or worktree add at once
+        return _prepare(clone, worktree, branch, base, identity, refresh)
+
+
+def _prepare(
+    clone: Path, worktree: Path, branch: str, base: str, identity: Identity, refresh: bool
+) -> str:
     if refresh:
         fetch(clone)
     start = base_commit(clone, base)

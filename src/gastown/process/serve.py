@@ -7,14 +7,16 @@ import contextlib
 import os
 import signal
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from types import FrameType
 
 import uvicorn
 
 from gastown.clock import SystemClock, stamp
 from gastown.errors import UserError
-from gastown.process import state
+from gastown.process import state, wake
+from gastown.process.town_loop import TownLoop
+from gastown.services.ledger import Ledger
 from gastown.town import Town
 
 
@@ -56,26 +58,47 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 async def serve(
-    town: Town, host: str, port: int, on_ready: Callable[[state.Address], None] | None = None
+    town: Town,
+    host: str,
+    port: int,
+    environ: Mapping[str, str],
+    on_ready: Callable[[state.Address], None] | None = None,
 ) -> None:
     """Serve until SIGINT or SIGTERM. Leaves no address behind when it ends."""
     from gastown.web.api import create_app
 
     lock = state.acquire(town.path)
+    store = None
+    sock: socket.socket | None = None
     try:
         token = state.token(town.path)
         started = stamp(SystemClock().now())
         sock = bind(host, port)
+        address = state.Address(os.getpid(), host, sock.getsockname()[1], started)
+        store = town.open_store()
+        ledger = Ledger(store, prefix=town.prefix, actor="town")
+        loop = TownLoop(town, ledger, f"http://127.0.0.1:{address.port}", token, environ)
+        listener, address.wake_port = await wake.listen(loop.wake)
         app = create_app(town, token, started)
+        app.state.loop = loop
         server = _Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started and not serving.done():
             await asyncio.sleep(0.01)
-        address = state.Address(os.getpid(), host, sock.getsockname()[1], started)
+        reconciling = asyncio.create_task(loop.run())
         state.write_address(town.path, address)
         if on_ready is not None:
             on_ready(address)
-        await serving
+        try:
+            await serving
+        finally:
+            await loop.shutdown()
+            reconciling.cancel()
+            listener.close()
     finally:
         state.clear_address(town.path)
+        if sock is not None:
+            sock.close()
+        if store is not None:
+            store.close()
         lock.close()

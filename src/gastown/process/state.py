@@ -27,6 +27,8 @@ class Address(Record):
     host: str
     port: int
     started_at: str
+    wake_port: int = 0
+    """UDP port on 127.0.0.1 that wakes the reconciler (see `process.wake`)."""
 
     @property
     def url(self) -> str:
@@ -40,6 +42,7 @@ class Address(Record):
             "port": self.port,
             "started_at": self.started_at,
             "url": self.url,
+            "wake_port": self.wake_port,
         }
 
 
@@ -89,7 +92,11 @@ def read_address(town: Path) -> Address | None:
     try:
         data = json.loads(path.read_text())
         address = Address(
-            int(data["pid"]), str(data["host"]), int(data["port"]), str(data["started_at"])
+            int(data["pid"]),
+            str(data["host"]),
+            int(data["port"]),
+            str(data["started_at"]),
+            int(data.get("wake_port", 0)),
         )
     except (OSError, ValueError, KeyError):
         return None

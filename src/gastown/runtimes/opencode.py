@@ -1,7 +1,11 @@
 """opencode and Kilo CLI (an opencode fork), driven headless.
 
-    opencode run --format json [-m PROVIDER/MODEL] -- PROMPT
+    opencode run --format json --dir WORKTREE [-m PROVIDER/MODEL] -- PROMPT
     kilo run --auto --format json [-m PROVIDER/MODEL] -- PROMPT
+
+opencode takes its project folder from `$PWD` rather than from the folder it was started in, so a
+`PWD` inherited from the town would send its file tools outside the worktree: the adapter passes
+`--dir` (opencode) and sets `PWD` to the worktree (both).
 
 Permissions are all granted through a generated config passed in `OPENCODE_CONFIG_CONTENT`
 (`KILO_CONFIG_CONTENT` for Kilo, which also gets `--auto`): `{"permission": {"*": "allow", …}}`,
@@ -72,12 +76,15 @@ class OpencodeRuntime:
         if self.name == "kilo":
             argv.append("--auto")
         argv += ["--format", "json"]
+        if self.name == "opencode":
+            argv += ["--dir", str(request.worktree)]
         provider = ""
         if request.model:
             provider, name = provider_model(request.model)
             argv += ["-m", f"{provider}/{name}"]
         argv += ["--", request.prompt]
         env = base_env(request)
+        env["PWD"] = str(request.worktree)
         env[f"{self.name.upper()}_CONFIG_CONTENT"] = json.dumps(self.config(request))
         if request.api_key:
             env[KEY_VARS.get(provider or "openai", "OPENAI_API_KEY")] = request.api_key

@@ -6,6 +6,7 @@ import shutil
 
 from gastown.errors import UserError
 from gastown.runtimes.base import AgentRuntime
+from gastown.runtimes.builtin import BuiltinRuntime
 from gastown.runtimes.claude import ClaudeRuntime
 from gastown.runtimes.codex import CodexRuntime
 from gastown.runtimes.gemini import GeminiRuntime
@@ -18,6 +19,7 @@ REGISTRY: dict[str, AgentRuntime] = {
     "opencode": OpencodeRuntime("opencode"),
     "kilo": OpencodeRuntime("kilo"),
     "gemini": GeminiRuntime(),
+    "builtin": BuiltinRuntime(),
     "scripted": ScriptedRuntime(),
 }
 

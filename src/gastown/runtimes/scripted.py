@@ -15,7 +15,7 @@ import re
 import sys
 
 from gastown.runtimes.base import JsonLineParser, LaunchRequest, ProcessSpec, base_env
-from gastown.runtimes.events import End, Event, Text, event_from_json
+from gastown.runtimes.events import End, Event, Text, Usage, event_from_json
 
 FENCE = re.compile(r"```gt-script[ \t]*\n(.*?)\n```", re.DOTALL)
 DEFAULT_SCRIPT: list[dict[str, object]] = [
@@ -54,6 +54,8 @@ class ScriptedParser(JsonLineParser):
         event = event_from_json(data)
         if event is None or isinstance(event, End):  # End is ours to add at exit
             return None
+        if isinstance(event, Usage):  # priced from the table, as a real CLI's tokens are
+            return self.usage_and_cost(event)
         if isinstance(event, Text):
             self.summary = event.text
         elif event.kind == "error":

@@ -11,6 +11,7 @@ A script is a TOML file (or JSON of the same shape, when the name ends in `.json
 
     [[replies]]
     match = "fix the bug"          # optional: answer only when the latest message contains this
+    model = "claude-sonnet-4-5"    # optional: answer only requests naming this model
     text = "I'll look at the code first."
     usage = { input_tokens = 120, output_tokens = 12, cache_read_tokens = 0 }
 
@@ -22,13 +23,20 @@ A script is a TOML file (or JSON of the same shape, when the name ends in `.json
     [[replies]]
     text = "Done."
 
+    [[replies]]
+    repeat = true                  # never used up: a catch-all, e.g. for title requests
+    text = "A title"
+
 Each reply has `text`, `tool_calls` or both, and `usage` (`input_tokens`, `output_tokens`,
-`cache_read_tokens`, `cache_write_tokens`; all default to 0). Every reply is used once. A request
-gets the first unused reply whose `match` occurs in its latest message (the last user message,
-with its tool results, for Anthropic; the user and tool messages after the model's last turn, for
-OpenAI); failing that, the first unused reply without a `match`; failing that, an error response
-(HTTP 400, code `script_exhausted`) saying so. Replies with tool calls stop with `tool_use`
-(Anthropic) or `tool_calls` (OpenAI); the others with `end_turn` or `stop`.
+`cache_read_tokens`, `cache_write_tokens`; all default to 0). Every reply is used once, unless it
+has `repeat = true`. A request gets the first unused reply that it fits and that has a `match` or
+a `model`: its `match` occurs in the request's latest message (the last user message, with its
+tool results, for Anthropic; the user and tool messages after the model's last turn, for
+OpenAI), and its `model` is the model the request names. Failing that, it gets the first unused
+reply with neither; failing that, an error response (HTTP 400, code `script_exhausted`) saying
+so. Agent CLIs send side requests (a session title, a summary) to a smaller model: give the
+agent's replies its `model`, and add a `repeat` reply for the rest. Replies with tool calls stop
+with `tool_use` (Anthropic) or `tool_calls` (OpenAI); the others with `end_turn` or `stop`.
 
 Every request is kept, in order, in `Script.requests` (API, path, body, latest message, which
 reply answered it), and appended to a JSONL log file when one is given.

@@ -56,6 +56,23 @@ class Reply(Record):
     match: str | None = None
     """When set, this reply answers only a request whose latest user or tool-result message
     contains this text."""
+    model: str | None = None
+    """When set, this reply answers only a request naming exactly this model (agent CLIs send
+    side requests, such as a title for the session, to a smaller model)."""
+    repeat: bool = False
+    """When true, the reply is never used up: it answers every request it fits, which suits a
+    catch-all for side requests."""
+
+    @property
+    def specific(self) -> bool:
+        """Whether the reply is limited by `match` or `model`, and so wins over a general one."""
+        return self.match is not None or self.model is not None
+
+    def fits(self, latest: str, model: str) -> bool:
+        """Whether the reply may answer a request with this latest message and model."""
+        return (self.match is None or self.match in latest) and (
+            self.model is None or self.model == model
+        )
 
 
 class Logged(Record):
@@ -83,8 +100,9 @@ class ScriptExhausted(Exception):
 class Script:
     """Ordered replies, each used once, and the log of the requests they answered.
 
-    A request gets the first unused reply whose `match` occurs in its latest message; failing
-    that, the first unused reply without a `match`. Safe to call from several threads.
+    A request gets the first unused reply it fits (`match` in its latest message, `model` its
+    model) that has a `match` or a `model`; failing that, the first unused reply with neither.
+    Replies with `repeat` are never used up. Safe to call from several threads.
     """
 
     def __init__(self, replies: list[Reply], *, log_path: Path | None = None) -> None:
@@ -97,7 +115,7 @@ class Script:
     def answer(self, api: str, path: str, body: dict[str, Any], latest: str) -> Reply:
         """The reply for this request, logged; raises ScriptExhausted when none is left."""
         with self._lock:
-            index = self._pick(latest)
+            index = self._pick(latest, str(body.get("model") or ""))
             entry = Logged(api=api, path=path, body=body, latest=latest, reply=index)
             self.requests.append(entry)
             if self.log_path is not None:
@@ -105,7 +123,7 @@ class Script:
                     log.write(json.dumps(entry.to_json(), ensure_ascii=False) + "\n")
             if index is None:
                 raise ScriptExhausted(self._exhausted_message(latest))
-            self._used[index] = True
+            self._used[index] = not self.replies[index].repeat
             return self.replies[index]
 
     @property
@@ -113,15 +131,14 @@ class Script:
         """How many replies have not been used yet."""
         return self._used.count(False)
 
-    def _pick(self, latest: str) -> int | None:
+    def _pick(self, latest: str, model: str) -> int | None:
         fallback = None
         for i, reply in enumerate(self.replies):
-            if self._used[i]:
+            if self._used[i] or not reply.fits(latest, model):
                 continue
-            if reply.match is None:
-                fallback = i if fallback is None else fallback
-            elif reply.match in latest:
+            if reply.specific:
                 return i
+            fallback = i if fallback is None else fallback
         return fallback
 
     def _exhausted_message(self, latest: str) -> str:
@@ -129,7 +146,7 @@ class Script:
         if self.remaining == 0:
             why = f"all {len(self.replies)} replies have been used"
         else:
-            why = f"none of the {self.remaining} unused replies matches {shown!r}"
+            why = f"none of the {self.remaining} unused replies fits {shown!r}"
         return f"The scripted model has no reply left for this request: {why}."
 
 
@@ -158,13 +175,17 @@ def parse(data: Any, *, log_path: Path | None = None, source: str = "script") ->
 def _reply(item: Any, where: str) -> Reply:
     if not isinstance(item, dict):
         raise UsageError(f"The {where} must be a table (an object).")
-    unknown = set(item) - {"text", "tool_calls", "usage", "match"}
+    unknown = set(item) - {"text", "tool_calls", "usage", "match", "model", "repeat"}
     if unknown:
         raise UsageError(f"The {where} has unknown keys: {', '.join(sorted(unknown))}.")
     text = item.get("text", "")
-    match = item.get("match")
-    if not isinstance(text, str) or not (match is None or isinstance(match, str)):
-        raise UsageError(f"The {where} needs `text` and `match` to be strings.")
+    match, model, repeat = item.get("match"), item.get("model"), item.get("repeat", False)
+    if not isinstance(text, str) or not all(
+        v is None or isinstance(v, str) for v in (match, model)
+    ):
+        raise UsageError(f"The {where} needs `text`, `match` and `model` to be strings.")
+    if not isinstance(repeat, bool):
+        raise UsageError(f"The {where} needs `repeat` to be true or false.")
     calls = [_tool_call(c, where) for c in item.get("tool_calls", [])]
     if not text and not calls:
         raise UsageError(f"The {where} has neither `text` nor `tool_calls`.")
@@ -174,7 +195,14 @@ def _reply(item: Any, where: str) -> Reply:
         raise UsageError(f"The {where} has a `usage` with keys other than {sorted(fields)}.")
     if not all(isinstance(v, int) and v >= 0 for v in usage.values()):
         raise UsageError(f"The {where} needs `usage` counts to be whole numbers ≥ 0.")
-    return Reply(text=text, tool_calls=calls, usage=Usage(**usage), match=match)
+    return Reply(
+        text=text,
+        tool_calls=calls,
+        usage=Usage(**usage),
+        match=match,
+        model=model,
+        repeat=repeat,
+    )
 
 
 def _tool_call(item: Any, where: str) -> ToolCall:

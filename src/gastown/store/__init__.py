@@ -24,6 +24,8 @@ class Store(Protocol):
     serializes writers; `reader()` gives a consistent view without blocking them."""
 
     url: str
+    writes: int
+    """Transactions committed through this handle (so a command knows it changed something)."""
 
     def transaction(self) -> AbstractContextManager[Tx]: ...
     def reader(self) -> AbstractContextManager[Tx]: ...

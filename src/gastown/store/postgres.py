@@ -47,6 +47,7 @@ class _Executor:
 class PostgresStore:
     def __init__(self, url: str) -> None:
         self.url = url
+        self.writes = 0
         shown = redact(url)
         try:
             self.conn = psycopg.connect(url, autocommit=True)
@@ -71,6 +72,7 @@ class PostgresStore:
     def transaction(self) -> Iterator[Tx]:
         with self.conn.transaction():
             yield Tx(self.db)
+        self.writes += 1
 
     @contextmanager
     def reader(self) -> Iterator[Tx]:

@@ -31,7 +31,7 @@ POLECAT_COLUMNS = "name, rig, state, bead_id, run_id, worktree, created_at, upda
 RUN_COLUMNS = (
     "id, bead_id, polecat, rig, runtime, branch, worktree, attempt, status, pid, created_at, "
     "started_at, ended_at, last_heartbeat, exit_code, outcome, tokens_in, tokens_out, cost_usd, "
-    "transcript, summary, done_at"
+    "transcript, summary, done_at, status_text, status_at, checkpoint, checkpoint_at"
 )
 MR_COLUMNS = (
     "id, bead_id, run_id, rig, branch, target, base_commit, head_commit, status, summary, "
@@ -41,6 +41,7 @@ ESCALATION_COLUMNS = (
     "id, severity, message, created_at, bead_id, run_id, rig, acknowledged_at, acknowledged_by"
 )
 PAUSE_KEY = "dispatch.paused"
+_CHECKPOINT = Run.__fields__.index("checkpoint")  # stored as JSON text
 _ACTIVE = "status IN (" + ", ".join(f"'{s}'" for s in ACTIVE_RUN_STATUSES) + ")"
 
 
@@ -51,6 +52,7 @@ def polecat_of(row: Sequence[Any]) -> Polecat:
 def run_of(row: Sequence[Any]) -> Run:
     values = list(row)
     values[18] = float(values[18])  # a whole number of dollars may come back as an int
+    values[_CHECKPOINT] = None if row[_CHECKPOINT] is None else json.loads(row[_CHECKPOINT])
     return Run(*values)
 
 
@@ -59,7 +61,9 @@ def escalation_of(row: Sequence[Any]) -> Escalation:
 
 
 def _run_params(r: Run) -> tuple[Any, ...]:
-    return tuple(getattr(r, name) for name in Run.__fields__)
+    values = [getattr(r, name) for name in Run.__fields__]
+    values[_CHECKPOINT] = None if r.checkpoint is None else json.dumps(r.checkpoint, sort_keys=True)
+    return tuple(values)
 
 
 class RunQueries:
@@ -107,7 +111,8 @@ class RunQueries:
         """Create a run. False, and nothing written, when its bead or its polecat already has
         an active run (or its id is taken): the store's answer to a dispatch race."""
         cur = self.db.execute(
-            f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({marks(range(22))}) ON CONFLICT DO NOTHING",
+            f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({marks(Run.__fields__)}) "
+            "ON CONFLICT DO NOTHING",
             _run_params(run),
         )
         return cur.rowcount == 1
@@ -147,6 +152,22 @@ class RunQueries:
         cur = self.db.execute(
             f"UPDATE runs SET summary = ?, done_at = ? WHERE id = ? AND {_ACTIVE}",
             (summary, at, run_id),
+        )
+        return cur.rowcount == 1
+
+    def set_run_status(self, run_id: str, text: str, at: str) -> bool:
+        """Keep an active run's latest `gt status` text; False if the run is not active."""
+        cur = self.db.execute(
+            f"UPDATE runs SET status_text = ?, status_at = ? WHERE id = ? AND {_ACTIVE}",
+            (text, at, run_id),
+        )
+        return cur.rowcount == 1
+
+    def set_checkpoint(self, run_id: str, data: dict[str, Any], at: str) -> bool:
+        """Keep an active run's latest `gt checkpoint`; False if the run is not active."""
+        cur = self.db.execute(
+            f"UPDATE runs SET checkpoint = ?, checkpoint_at = ? WHERE id = ? AND {_ACTIVE}",
+            (json.dumps(data, sort_keys=True), at, run_id),
         )
         return cur.rowcount == 1
 
@@ -299,6 +320,12 @@ class RunQueries:
             f"SELECT {ESCALATION_COLUMNS} FROM escalations{where} ORDER BY id", params
         ).fetchall()
         return [escalation_of(r) for r in rows]
+
+    def get_escalation(self, escalation_id: int) -> Escalation | None:
+        row = self.db.execute(
+            f"SELECT {ESCALATION_COLUMNS} FROM escalations WHERE id = ?", (escalation_id,)
+        ).fetchone()
+        return None if row is None else escalation_of(row)
 
     def acknowledge_escalation(self, escalation_id: int, at: str, by: str) -> bool:
         """Acknowledge an open escalation; False if it is already acknowledged or unknown."""

@@ -201,6 +201,30 @@ ALTER TABLE runs ADD COLUMN done_at TEXT;
 """4: merge requests (a branch handed to the refinery), and what an agent said when it called
 `gt done`."""
 
+MIGRATIONS.append(
+    (
+        5,
+        """
+ALTER TABLE runs ADD COLUMN status_text TEXT;
+ALTER TABLE runs ADD COLUMN status_at TEXT;
+ALTER TABLE runs ADD COLUMN checkpoint TEXT;
+ALTER TABLE runs ADD COLUMN checkpoint_at TEXT;
+CREATE TABLE mail (
+    id {serial},
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    bead_id TEXT,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    read_at TEXT
+);
+CREATE INDEX mail_unread ON mail (recipient, read_at, id);
+""",
+    )
+)
+"""5: what agents say while they work (`gt status`, `gt checkpoint`, kept on the run) and the
+mail between polecats, the mayor and the town."""
+
 LATEST = MIGRATIONS[-1][0]
 
 

@@ -36,6 +36,7 @@ class SqliteStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.url = f"sqlite:///{path}"
+        self.writes = 0
         try:
             self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
@@ -81,6 +82,7 @@ class SqliteStore:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+        self.writes += 1
 
     @contextmanager
     def reader(self) -> Iterator[Tx]:

@@ -1,7 +1,9 @@
 """The HTTP API: the same services the CLI calls, as JSON, behind the town's token.
 
-Every route needs `Authorization: Bearer <token>` (the token is in `<town>/run/token`). Each
-request opens its own store handle, so requests never share a database connection.
+Two kinds of caller, two kinds of token. The town routes (`/api/...`) need the town token
+(`Authorization: Bearer <token>`, from `<town>/run/token`); the agent routes (`/api/agent/...`,
+in `agent_api`) need a run token and refuse the town token, as the town routes refuse a run
+token. Each request opens its own store handle, so requests never share a database connection.
 """
 
 from __future__ import annotations
@@ -11,23 +13,27 @@ import os
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from gastown import __version__
-from gastown.errors import GastownError, NotFound, UsageError
+from gastown.errors import GastownError, NotFound, Refused, UsageError
+from gastown.process import run_tokens
 from gastown.services import beads as bead_service
 from gastown.services import deps as dep_service
 from gastown.services.ledger import Ledger
 from gastown.store import BeadFilter
 from gastown.town import Town
+from gastown.web import agent_api
 
 
 def _authorized(request: Request) -> None:
     token: str = request.app.state.token
     given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
     if not given or not hmac.compare_digest(given.encode(), token.encode()):
-        raise HTTPException(401, "A valid town token is required (see <town>/run/token).")
+        run_token = given.startswith(f"{run_tokens.PREFIX}.")
+        why = "a run token is not accepted here; " if run_token else ""
+        raise HTTPException(401, f"A valid town token is required ({why}see <town>/run/token).")
 
 
 def _ledger(request: Request) -> Iterator[Ledger]:
@@ -43,28 +49,22 @@ Led = Annotated[Ledger, Depends(_ledger)]
 
 
 def create_app(town: Town, token: str, started_at: str) -> FastAPI:
-    """The API of one town; every route needs its token."""
-    app = FastAPI(
-        title="Gas Town",
-        version=__version__,
-        docs_url=None,
-        redoc_url=None,
-        dependencies=[Depends(_authorized)],
-    )
+    """The API of one town: town routes behind its token, agent routes behind run tokens."""
+    app = FastAPI(title="Gas Town", version=__version__, docs_url=None, redoc_url=None)
     app.state.town = town
     app.state.token = token
+    routes = APIRouter(dependencies=[Depends(_authorized)])
 
     @app.exception_handler(GastownError)
     def user_error(_: Request, exc: GastownError) -> JSONResponse:
-        status = 404 if isinstance(exc, NotFound) else 400 if isinstance(exc, UsageError) else 409
-        return JSONResponse({"error": exc.to_json()}, status_code=status)
+        return JSONResponse({"error": exc.to_json()}, status_code=_status_of(exc))
 
-    @app.get("/api/health")
+    @routes.get("/api/health")
     def health() -> dict[str, Any]:
         """The process is up and answering."""
         return {"ok": True, "town": town.name, "pid": os.getpid(), "version": __version__}
 
-    @app.get("/api/status")
+    @routes.get("/api/status")
     def status(led: Led) -> dict[str, Any]:
         """The town at a glance: the process, its rigs and its beads by status."""
         with led.store.reader() as tx:
@@ -79,7 +79,7 @@ def create_app(town: Town, token: str, started_at: str) -> FastAPI:
             "beads": counts,
         }
 
-    @app.get("/api/beads")
+    @routes.get("/api/beads")
     def list_beads(
         led: Led,
         status: Annotated[list[str] | None, Query()] = None,
@@ -91,23 +91,33 @@ def create_app(town: Town, token: str, started_at: str) -> FastAPI:
         flt = BeadFilter(statuses=status, rig=rig, labels=label, limit=limit)
         return Response(bead_service.list_json(led, flt), media_type="application/json")
 
-    @app.get("/api/ready")
+    @routes.get("/api/ready")
     def ready(led: Led, rig: str | None = None, limit: int = 100) -> Response:
         """Beads ready for work, like `gt ready`."""
         return Response(
             dep_service.ready_json(led, rig, limit or None), media_type="application/json"
         )
 
-    @app.get("/api/beads/{bead_id}")
+    @routes.get("/api/beads/{bead_id}")
     def show_bead(led: Led, bead_id: str) -> dict[str, Any]:
         """One bead with its dependents."""
         bead, dependents = bead_service.show(led, bead_id)
         return {**bead.to_json(), "dependents": [d.to_json() for d in dependents]}
 
-    @app.get("/api/events")
+    @routes.get("/api/events")
     def events(led: Led, after_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Events in order, after an id (for following them)."""
         with led.store.reader() as tx:
             return [e.to_json() for e in tx.list_events(after_id=after_id, limit=limit)]
 
+    app.include_router(routes)
+    app.include_router(agent_api.router)
     return app
+
+
+def _status_of(exc: GastownError) -> int:
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, UsageError):
+        return 400
+    return 403 if isinstance(exc, Refused) else 409

@@ -1,0 +1,248 @@
+"""`gt agents`, `gt runs`, `gt peek`: who is working on what, and what they are saying."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from gastown.cli.app import App
+from gastown.cli.render import table
+from gastown.errors import NotFound
+from gastown.model import Run
+
+
+def register(sub: Any, shared: argparse.ArgumentParser) -> None:
+    agents = sub.add_parser(
+        "agents",
+        parents=[shared],
+        help="the polecats and what they do",
+        description="Each polecat: state, bead, runtime, when its run "
+        "started, its last activity, tokens and cost.",
+    )
+    agents.add_argument("--rig")
+    agents.set_defaults(handler=list_agents)
+    runs = sub.add_parser(
+        "runs",
+        parents=[shared],
+        help="runs, newest last",
+        description="Every attempt of every polecat on every bead.",
+    )
+    runs.add_argument("--bead", help="only this bead's runs")
+    runs.add_argument("--rig")
+    runs.add_argument("--active", action="store_true", help="only runs still going")
+    runs.add_argument("--limit", type=int, default=50, help="newest N (default 50; 0: all)")
+    runs.set_defaults(handler=list_runs)
+    peek = sub.add_parser(
+        "peek",
+        parents=[shared],
+        help="a run's transcript, readable",
+        description="POLECAT shows its current (or last) run; RUN a given one.",
+    )
+    peek.add_argument("target", metavar="POLECAT|RUN")
+    peek.add_argument("-f", "--follow", action="store_true", help="keep printing until it ends")
+    peek.add_argument("-n", "--lines", type=int, default=0, help="only the last N events")
+    peek.add_argument("--interval", type=float, default=0.25, help=argparse.SUPPRESS)
+    peek.set_defaults(handler=peek_run)
+
+
+def _money(value: float) -> str:
+    return f"${value:.4f}" if value else "-"
+
+
+def _when(stamp: str | None) -> str:
+    return stamp[11:19] if stamp else "-"
+
+
+def list_agents(app: App) -> int:
+    with app.store.reader() as tx:
+        polecats = tx.list_polecats(app.args.rig)
+        runs = {p.name: tx.get_run(p.run_id) if p.run_id else None for p in polecats}
+    data = []
+    for p in polecats:
+        run = runs[p.name]
+        data.append(
+            {
+                **p.to_json(),
+                "run": None if run is None else run.to_json(),
+            }
+        )
+
+    def human() -> None:
+        if not polecats:
+            app.print("No polecats yet: they are named when work is dispatched.")
+            return
+        rows = []
+        for p in polecats:
+            r = runs[p.name]
+            rows.append(
+                (
+                    p.name,
+                    p.rig,
+                    p.state,
+                    p.bead_id or "-",
+                    r.runtime if r else "-",
+                    _when(r.started_at if r else None),
+                    _when(r.last_heartbeat if r else None),
+                    f"{r.tokens_in}/{r.tokens_out}" if r else "-",
+                    _money(r.cost_usd if r else 0.0),
+                )
+            )
+        app.print(
+            table(
+                [
+                    "POLECAT",
+                    "RIG",
+                    "STATE",
+                    "BEAD",
+                    "RUNTIME",
+                    "STARTED",
+                    "ACTIVE",
+                    "TOKENS IN/OUT",
+                    "COST",
+                ],
+                rows,
+            )
+        )
+
+    app.emit(data, human)
+    return 0
+
+
+def list_runs(app: App) -> int:
+    from gastown.model import ACTIVE_RUN_STATUSES
+    from gastown.services.ledger import resolve_bead_id
+
+    with app.store.reader() as tx:
+        bead = resolve_bead_id(tx, app.town.prefix, app.args.bead) if app.args.bead else None
+        found = tx.list_runs(
+            bead_id=bead,
+            rig=app.args.rig,
+            statuses=ACTIVE_RUN_STATUSES if app.args.active else None,
+        )
+    if app.args.limit:
+        found = found[-app.args.limit :]
+    app.emit(
+        [r.to_json() for r in found],
+        lambda: app.print(
+            table(
+                [
+                    "RUN",
+                    "BEAD",
+                    "POLECAT",
+                    "RUNTIME",
+                    "TRY",
+                    "STATUS",
+                    "STARTED",
+                    "ENDED",
+                    "OUTCOME",
+                    "COST",
+                ],
+                [
+                    (
+                        r.id,
+                        r.bead_id,
+                        r.polecat,
+                        r.runtime,
+                        r.attempt,
+                        r.status,
+                        _when(r.started_at),
+                        _when(r.ended_at),
+                        r.outcome or "-",
+                        _money(r.cost_usd),
+                    )
+                    for r in found
+                ],
+                {8: 40},
+            )
+            if found
+            else "No runs."
+        ),
+    )
+    return 0
+
+
+def _find_run(app: App, target: str) -> Run:
+    with app.store.reader() as tx:
+        run = tx.get_run(target)
+        if run is None:
+            polecat = tx.get_polecat(target)
+            if polecat is not None and polecat.run_id:
+                run = tx.get_run(polecat.run_id)
+    if run is None:
+        raise NotFound(
+            f"There is no polecat or run '{target}'.",
+            hint="`gt agents` lists polecats; `gt runs` lists runs.",
+        )
+    return run
+
+
+def describe(event: dict[str, Any]) -> str:
+    """One transcript event as a line a person reads."""
+    kind, at = event.get("kind", "?"), str(event.get("at", ""))[11:19]
+    if kind == "text":
+        who = {"assistant": "", "reasoning": "(thinking) ", "stderr": "(stderr) "}
+        body = who.get(str(event.get("role")), "") + str(event.get("text", ""))
+    elif kind == "tool_call":
+        args = json.dumps(event.get("input", {}), ensure_ascii=False)
+        body = f"→ {event.get('tool')} {args[:200]}"
+    elif kind == "tool_result":
+        out = str(event.get("output", "")).strip().replace("\n", " ⏎ ")
+        body = ("✗ " if event.get("is_error") else "← ") + out[:200]
+    elif kind == "usage":
+        body = f"tokens: {event.get('input_tokens', 0)} in, {event.get('output_tokens', 0)} out"
+    elif kind == "cost":
+        body = f"cost: ${float(event.get('usd', 0)):.4f}"
+    elif kind == "error":
+        body = f"ERROR {event.get('message', '')}"
+    elif kind == "end":
+        state = "ok" if event.get("ok") else "failed"
+        body = f"ended ({state}, exit {event.get('exit_status')}) {event.get('summary', '')}"
+    elif kind == "start":
+        body = f"started {event.get('model', '')} session {event.get('session_id', '')}"
+    else:
+        body = str(event.get("raw", event))
+    return f"{at}  {body}".rstrip()
+
+
+def peek_run(app: App) -> int:
+    run = _find_run(app, app.args.target)
+    if run.transcript is None:
+        app.emit([], f"Run {run.id} ({run.status}) has no transcript yet.")
+        return 0
+    path = app.town.path / run.transcript
+    if not app.json:
+        app.print(f"# {run.id}: {run.polecat} on {run.bead_id} ({run.status})")
+    offset = _print_lines(app, path, 0, app.args.lines)
+    while app.args.follow:
+        with app.store.reader() as tx:
+            current = tx.get_run(run.id)
+        offset = _print_lines(app, path, offset, 0)
+        if current is None or not current.active:
+            break
+        time.sleep(app.args.interval)
+    return 0
+
+
+def _print_lines(app: App, path: Path, offset: int, last: int) -> int:
+    """Print transcript lines after byte `offset`; returns the new offset."""
+    try:
+        with path.open("rb") as src:
+            src.seek(offset)
+            chunk = src.read()
+    except FileNotFoundError:
+        return offset
+    complete = chunk[: chunk.rfind(b"\n") + 1]
+    lines = complete.decode("utf-8", errors="replace").splitlines()
+    if last:
+        lines = lines[-last:]
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            event = {"kind": "unknown", "raw": line}
+        app.out.write((json.dumps(event) if app.json else describe(event)) + "\n")
+    app.out.flush()
+    return offset + len(complete)

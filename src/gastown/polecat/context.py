@@ -1,0 +1,54 @@
+"""What a dispatch reads from the ledger before it starts: the bead, its rig and convoy, and
+what its dependencies delivered."""
+
+from __future__ import annotations
+
+from gastown.errors import NotFound
+from gastown.model import BLOCKS, CLOSED, Bead, Convoy, Rig, Run
+from gastown.polecat.prompt import Delivered, PromptContext
+from gastown.record import Record
+from gastown.store import Tx
+
+
+class PolecatContext(Record):
+    run: Run
+    bead: Bead
+    rig: Rig
+    convoy: Convoy | None
+    delivered: list[Delivered]
+
+    @property
+    def base_branch(self) -> str:
+        """Where the run's branch is cut from: the rig's target branch."""
+        return self.rig.branch
+
+    def prompt(self, instructions: str) -> PromptContext:
+        return PromptContext(
+            bead=self.bead,
+            polecat=self.run.polecat,
+            rig=self.rig.name,
+            branch=self.run.branch,
+            convoy=self.convoy,
+            delivered=self.delivered,
+            instructions=instructions,
+        )
+
+
+def load_prompt_context(tx: Tx, run: Run) -> PolecatContext:
+    bead = tx.get_bead(run.bead_id)
+    if bead is None:
+        raise NotFound(f"Run {run.id} is for bead {run.bead_id}, which is not in the ledger.")
+    rig = tx.get_rig(run.rig)
+    if rig is None:
+        raise NotFound(f"Run {run.id} is for rig '{run.rig}', which has been removed.")
+    convoy = tx.get_convoy(bead.convoy_id) if bead.convoy_id else None
+    delivered = []
+    for dep in bead.dependencies:
+        if dep.type != BLOCKS:
+            continue
+        blocker = tx.get_bead(dep.depends_on_id)
+        if blocker is not None and blocker.status == CLOSED:
+            summaries = [r.summary for r in tx.list_runs(bead_id=blocker.id) if r.summary]
+            summary = summaries[-1] if summaries else blocker.close_reason
+            delivered.append(Delivered(blocker.id, blocker.title, summary))
+    return PolecatContext(run, bead, rig, convoy, delivered)

@@ -1,0 +1,216 @@
+"""Completion is mechanical: what the agent left decides the run's outcome, not what it said.
+
+Leftover changes are committed. A branch ahead of its base after a clean exit becomes a merge
+request and the bead goes `in_review`; no change, a non-zero exit or a stop is a failed run and
+the bead goes back to `open` for a retry (the planner spaces retries out and fails the bead
+when its attempts are used up). Branches and transcripts stay.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from gastown.git import worktree as wt
+from gastown.model import (
+    IDLE,
+    IN_PROGRESS,
+    IN_REVIEW,
+    OPEN,
+    RUN_FAILED,
+    SUCCEEDED,
+    MergeRequest,
+    Run,
+)
+from gastown.record import Record
+from gastown.runtimes import events as ev
+from gastown.services import beads
+from gastown.services.ledger import Ledger
+from gastown.store import Tx
+
+
+class Leftovers(Record):
+    """What the run left on its branch (read from git, in a thread)."""
+
+    committed_leftovers: bool
+    ahead: int
+    head: str
+
+
+def inspect_branch(worktree: Path, base: str, identity: wt.Identity) -> Leftovers:
+    saved = wt.commit_all(worktree, "Save work the agent left uncommitted", identity)
+    return Leftovers(saved, wt.ahead(worktree, base), wt.head(worktree))
+
+
+def record_finish(
+    ledger: Ledger,
+    run: Run,
+    base: str,
+    target: str,
+    exit_status: int | None,
+    events: list[ev.Event],
+    left: Leftovers | None,
+    stopped: str | None,
+) -> str:
+    """Write the run's end, its merge request or its failure, and free its polecat. Returns
+    the outcome in words."""
+    spent = ev.totals(events)
+    end = next((e for e in reversed(events) if isinstance(e, ev.End)), None)
+    clean = stopped is None and exit_status == 0 and (end is None or end.ok)
+    if stopped is not None:
+        outcome = f"stopped: {stopped}"
+    elif left is None:
+        outcome = "could not start"
+    elif not clean:
+        outcome = (
+            f"exit {exit_status}" if exit_status not in (0, None) else "agent reported failure"
+        )
+    elif left.ahead == 0:
+        outcome = "no changes"
+    else:
+        outcome = "merge request"
+    succeeded = outcome == "merge request"
+    with ledger.store.transaction() as tx:
+        now = ledger.now()
+        current = tx.get_run(run.id, lock=True)
+        if current is None or not current.active:
+            return outcome
+        expected = current.status
+        run.summary, run.done_at = current.summary, current.done_at
+        run.status = SUCCEEDED if succeeded else RUN_FAILED
+        run.ended_at, run.exit_code, run.outcome = now, exit_status, outcome
+        run.tokens_in = spent.input_tokens + spent.cache_read_tokens + spent.cache_write_tokens
+        run.tokens_out = spent.output_tokens
+        run.cost_usd = spent.cost_usd or 0.0
+        tx.update_run(run, expected)
+        summary = run.summary or (end.summary if end else "") or None
+        bead = tx.get_bead(run.bead_id, lock=True)
+        after = {
+            "run": run.id,
+            "status": run.status,
+            "outcome": outcome,
+            "exit": exit_status,
+            "tokens_in": run.tokens_in,
+            "tokens_out": run.tokens_out,
+            "cost_usd": run.cost_usd,
+        }
+        tx.append_events(
+            [
+                ledger.event(
+                    "run.ended",
+                    at=now,
+                    bead_id=run.bead_id,
+                    rig=run.rig,
+                    after=after,
+                    reason=outcome,
+                )
+            ]
+        )
+        if succeeded and left is not None:
+            mr = MergeRequest(
+                id=f"mr-{secrets.token_hex(4)}",
+                bead_id=run.bead_id,
+                run_id=run.id,
+                rig=run.rig,
+                branch=run.branch,
+                target=target,
+                base_commit=base,
+                head_commit=left.head,
+                summary=summary,
+                created_at=now,
+                updated_at=now,
+            )
+            tx.insert_merge_request(mr)
+            tx.append_events(
+                [
+                    ledger.event(
+                        "mr.created",
+                        at=now,
+                        bead_id=run.bead_id,
+                        rig=run.rig,
+                        after={
+                            "mr": mr.id,
+                            "branch": mr.branch,
+                            "target": target,
+                            "commits": left.ahead,
+                        },
+                        reason=summary,
+                    )
+                ]
+            )
+            if bead is not None and bead.status == IN_PROGRESS:
+                beads.write(
+                    ledger, tx, bead, {"status": IN_REVIEW}, reason=f"merge request {mr.id}"
+                )
+        elif bead is not None and bead.status == IN_PROGRESS:
+            beads.write(
+                ledger,
+                tx,
+                bead,
+                {"status": OPEN, "assignee": None},
+                reason=f"run {run.id} failed: {outcome}",
+            )
+        free_polecat(tx, run, now)
+    return outcome
+
+
+def free_polecat(tx: Tx, run: Run, now: str) -> None:
+    """The run's polecat is idle again (if this run is still its current one)."""
+    polecat = tx.get_polecat(run.polecat, lock=True)
+    if polecat is not None and polecat.run_id == run.id:
+        polecat.state, polecat.bead_id, polecat.updated_at = IDLE, None, now
+        tx.update_polecat(polecat)
+
+
+def hold_for_runtime(ledger: Ledger, run: Run, message: str) -> None:
+    """The runtime cannot start (its program is missing): end the run without spending the
+    bead's attempt, hold the bead so it is not dispatched again and again, and escalate."""
+    from gastown.model import Escalation
+
+    with ledger.store.transaction() as tx:
+        now = ledger.now()
+        current = tx.get_run(run.id, lock=True)
+        if current is None or not current.active:
+            return
+        expected = current.status
+        run.status, run.ended_at, run.outcome = RUN_FAILED, now, f"not started: {message}"
+        tx.update_run(run, expected)
+        tx.set_dispatch(run.bead_id, max(run.attempt - 1, 0))
+        bead = tx.get_bead(run.bead_id, lock=True)
+        if bead is not None and bead.status == IN_PROGRESS:
+            beads.write(
+                ledger, tx, bead, {"status": OPEN, "assignee": None, "held": True}, reason=message
+            )
+        number = tx.insert_escalation(
+            Escalation(
+                0,
+                "high",
+                message + " The bead is held; "
+                f"unhold it with `gt bead update {run.bead_id} "
+                "--unhold` once that is fixed.",
+                now,
+                run.bead_id,
+                run.id,
+                run.rig,
+            )
+        )
+        tx.append_events(
+            [
+                ledger.event(
+                    "run.ended",
+                    at=now,
+                    bead_id=run.bead_id,
+                    rig=run.rig,
+                    after={"run": run.id, "status": RUN_FAILED},
+                    reason=run.outcome,
+                ),
+                ledger.event(
+                    "escalation.raised",
+                    at=now,
+                    bead_id=run.bead_id,
+                    rig=run.rig,
+                    after={"id": number, "severity": "high", "message": message},
+                ),
+            ]
+        )
+        free_polecat(tx, run, now)

@@ -1,0 +1,177 @@
+"""The reconciler loop and the agents' supervisor, inside the town process.
+
+A pass reads a snapshot, plans, applies, then starts and stops agents. Passes run when
+something wakes the loop (a command that changed the ledger, a run that ended) and on a
+periodic tick that only matters for timeouts. One pass at a time; ledger work on the event
+loop, git and files in threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Mapping
+
+from gastown import config
+from gastown.clock import Clock, SystemClock
+from gastown.model import ACTIVE_RUN_STATUSES, IN_PROGRESS, LOST, OPEN, Run
+from gastown.polecat.finish import free_polecat
+from gastown.polecat.run import Handle, Launch, run_polecat, stop_process
+from gastown.process.state import alive
+from gastown.reconciler import Policy, Timeouts, load_snapshot, plan
+from gastown.reconciler.apply import apply
+from gastown.services import beads
+from gastown.services.ledger import Ledger
+from gastown.town import Town
+
+log = logging.getLogger("gastown.town")
+
+TICK = 5.0
+"""Seconds between passes when nothing wakes the loop (timeouts only)."""
+
+
+def policy_from(settings: config.Resolved) -> Policy:
+    """The town-wide rules from settings (per-rig limits come with each rig's snapshot)."""
+    return Policy(
+        timeouts=Timeouts(
+            stall=float(settings["polecat.stall_timeout_seconds"]),
+            run=float(settings["polecat.run_timeout_seconds"]),
+        )
+    )
+
+
+class TownLoop:
+    def __init__(
+        self,
+        town: Town,
+        ledger: Ledger,
+        api_url: str,
+        town_token: str,
+        environ: Mapping[str, str],
+        *,
+        clock: Clock | None = None,
+        policy: Policy | None = None,
+        tick: float = TICK,
+    ) -> None:
+        self.launch = Launch(town, ledger, api_url, town_token, dict(environ))
+        self.clock = clock or SystemClock()
+        self.policy = policy or policy_from(config.resolve(town.settings, None, environ))
+        # Timeouts are only noticed on a tick: tick often enough for the shortest one.
+        self.tick = min(tick, self.policy.timeouts.stall / 2, self.policy.timeouts.run / 2)
+        self.handles: dict[str, Handle] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._closing = False
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.launch.ledger
+
+    def wake(self) -> None:
+        """Run a pass as soon as possible."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Recover what a previous town process left, then pass until cancelled."""
+        self.recover()
+        while not self._closing:
+            try:
+                self.reconcile()
+            except Exception:  # one bad pass must not stop the town: log it, try again
+                log.exception("reconciler pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.tick)
+            self._wake.clear()
+
+    def reconcile(self) -> None:
+        """One pass: look, decide, act."""
+        now = self.clock.now()
+        with self.ledger.store.reader() as tx:
+            snap = load_snapshot(tx, now, self.launch.town.settings, environ=self.launch.environ)
+        applied = apply(self.ledger, plan(snap, now, self.policy))
+        for stop in applied.stops:
+            self.stop(stop.run_id, stop.reason)
+        for run in applied.launches:
+            self.start(run)
+
+    def start(self, run: Run) -> None:
+        handle = Handle(run)
+        self.handles[run.id] = handle
+        task = asyncio.get_running_loop().create_task(
+            run_polecat(self.launch, run, handle, self.wake), name=f"run {run.id}"
+        )
+        self.tasks.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self.tasks.discard(t)
+            self.handles.pop(run.id, None)
+
+        task.add_done_callback(done)
+
+    def stop(self, run_id: str, reason: str) -> bool:
+        """Stop a run this process supervises; its end is recorded when the agent exits."""
+        handle = self.handles.get(run_id)
+        if handle is None:
+            return False
+        handle.stop_reason = reason
+        if handle.process is not None and handle.process.returncode is None:
+            stop_process(handle.process)
+        return True
+
+    def recover(self) -> None:
+        """Runs left active by a town process that is gone: their output pipes went with it,
+        so each is ended `lost` (its agent stopped if still alive), its attempt given back and
+        its bead requeued. Worktrees and branches stay; the next run continues the branch."""
+        with self.ledger.store.reader() as tx:
+            orphans = tx.list_runs(statuses=ACTIVE_RUN_STATUSES)
+        for run in orphans:
+            if run.pid and alive(run.pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(run.pid, signal.SIGTERM)
+            self._end_lost(run)
+
+    def _end_lost(self, run: Run) -> None:
+        with self.ledger.store.transaction() as tx:
+            now = self.ledger.now()
+            current = tx.get_run(run.id, lock=True)
+            if current is None or not current.active:
+                return
+            expected = current.status
+            current.status, current.ended_at = LOST, now
+            current.outcome = "lost: the town process that ran it stopped"
+            tx.update_run(current, expected)
+            tx.set_dispatch(run.bead_id, max(run.attempt - 1, 0))
+            bead = tx.get_bead(run.bead_id, lock=True)
+            if bead is not None and bead.status == IN_PROGRESS:
+                beads.write(
+                    self.ledger,
+                    tx,
+                    bead,
+                    {"status": OPEN, "assignee": None},
+                    reason=f"run {run.id} lost; requeued",
+                )
+            tx.append_events(
+                [
+                    self.ledger.event(
+                        "run.ended",
+                        at=now,
+                        bead_id=run.bead_id,
+                        rig=run.rig,
+                        after={"run": run.id, "status": LOST},
+                        reason=current.outcome,
+                    )
+                ]
+            )
+            free_polecat(tx, run, now)
+
+    async def shutdown(self, grace: float = 10.0) -> None:
+        """Stop every agent and wait for their runs to be recorded."""
+        self._closing = True
+        self.wake()
+        for run_id in list(self.handles):
+            self.stop(run_id, "the town process is stopping")
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=grace + 5)

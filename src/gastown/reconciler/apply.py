@@ -1,0 +1,164 @@
+"""`apply`: carry out the planner's actions in the ledger, and say which runs to start or stop.
+
+Each action is applied in its own transaction and re-checked there, so an action planned from
+a snapshot that has since gone stale does nothing rather than something wrong (the store
+refuses a second active run for a bead or a polecat outright). Processes are not started here:
+the supervisor starts the `Launch`es this returns and stops the runs in `stops`.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from gastown.model import (
+    FAILED,
+    IN_PROGRESS,
+    OPEN,
+    WORKING,
+    Escalation,
+    Polecat,
+    Run,
+)
+from gastown.reconciler.actions import (
+    Action,
+    Dispatch,
+    Escalate,
+    FailBead,
+    PauseDispatch,
+    ResumeDispatch,
+    StopRun,
+)
+from gastown.reconciler.snapshot import BREAKER
+from gastown.record import Record, field
+from gastown.services import beads
+from gastown.services.ledger import Ledger
+
+
+class Applied(Record):
+    """What `apply` leaves for the supervisor."""
+
+    launches: list[Run] = field(default_factory=list)
+    """Runs created (queued) whose agents should start now."""
+    stops: list[StopRun] = field(default_factory=list)
+    """Active runs whose agents should be stopped."""
+
+
+def worktree_path(rig: str, polecat: str) -> str:
+    """A polecat's worktree for a rig, relative to the town folder."""
+    return f"worktrees/{rig}/{polecat}"
+
+
+def apply(ledger: Ledger, actions: list[Action]) -> Applied:
+    done = Applied()
+    for action in actions:
+        if isinstance(action, Dispatch):
+            run = _dispatch(ledger, action)
+            if run is not None:
+                done.launches.append(run)
+        elif isinstance(action, StopRun):
+            done.stops.append(action)
+        elif isinstance(action, FailBead):
+            _fail(ledger, action)
+        elif isinstance(action, Escalate):
+            raise_escalation(ledger, action)
+        elif isinstance(action, PauseDispatch | ResumeDispatch):
+            _pause(ledger, action)
+    return done
+
+
+def _dispatch(ledger: Ledger, d: Dispatch) -> Run | None:
+    """Create the run, claim the bead for the polecat and count the attempt, or do nothing if
+    the bead is no longer open or another dispatcher got there first."""
+    with ledger.store.transaction() as tx:
+        bead = tx.get_bead(d.bead_id, lock=True)
+        if bead is None or bead.status != OPEN or bead.held:
+            return None
+        now = ledger.now()
+        run = Run(
+            id=f"run-{secrets.token_hex(5)}",
+            bead_id=d.bead_id,
+            polecat=d.polecat,
+            rig=d.rig,
+            runtime=d.runtime,
+            branch=d.branch,
+            worktree=worktree_path(d.rig, d.polecat),
+            attempt=d.attempt,
+            created_at=now,
+        )
+        polecat = tx.get_polecat(d.polecat, lock=True)
+        if polecat is None:
+            polecat = Polecat(d.polecat, d.rig, created_at=now)
+            if not tx.insert_polecat(polecat):
+                return None
+        if not tx.insert_run(run):
+            return None
+        polecat.rig, polecat.state, polecat.bead_id = d.rig, WORKING, d.bead_id
+        polecat.run_id, polecat.worktree, polecat.updated_at = run.id, run.worktree, now
+        tx.update_polecat(polecat)
+        tx.set_dispatch(d.bead_id, d.attempt)
+        beads.write(
+            ledger,
+            tx,
+            bead,
+            {"status": IN_PROGRESS, "assignee": d.polecat},
+            kind="bead.dispatched",
+            reason=f"run {run.id}, attempt {d.attempt}",
+        )
+        tx.append_events(
+            [
+                ledger.event(
+                    "run.queued",
+                    at=now,
+                    bead_id=d.bead_id,
+                    convoy_id=bead.convoy_id,
+                    rig=d.rig,
+                    after={
+                        "run": run.id,
+                        "polecat": d.polecat,
+                        "runtime": d.runtime,
+                        "branch": run.branch,
+                        "attempt": d.attempt,
+                    },
+                )
+            ]
+        )
+        return run
+
+
+def _fail(ledger: Ledger, f: FailBead) -> None:
+    with ledger.store.transaction() as tx:
+        bead = tx.get_bead(f.bead_id, lock=True)
+        if bead is not None and bead.status == OPEN:
+            beads.write(ledger, tx, bead, {"status": FAILED}, reason=f.reason)
+
+
+def raise_escalation(ledger: Ledger, e: Escalate) -> int:
+    with ledger.store.transaction() as tx:
+        now = ledger.now()
+        number = tx.insert_escalation(
+            Escalation(0, e.severity, e.message, now, e.bead_id, e.run_id, e.rig)
+        )
+        tx.append_events(
+            [
+                ledger.event(
+                    "escalation.raised",
+                    at=now,
+                    bead_id=e.bead_id,
+                    rig=e.rig,
+                    after={"id": number, "severity": e.severity, "message": e.message},
+                )
+            ]
+        )
+        return number
+
+
+def _pause(ledger: Ledger, action: PauseDispatch | ResumeDispatch) -> None:
+    with ledger.store.transaction() as tx:
+        now = ledger.now()
+        if isinstance(action, PauseDispatch):
+            tx.set_pause({"since": now, "reason": action.reason, "by": BREAKER})
+            kind = "dispatch.paused"
+        else:
+            tx.set_pause(None)
+            kind = "dispatch.resumed"
+        tx.append_events([ledger.event(kind, at=now, reason=action.reason)])

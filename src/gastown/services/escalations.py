@@ -1,0 +1,107 @@
+"""Escalations: what a person must look at, raised by agents (`gt escalate`) or the town, and
+acknowledged by people (`gt escalation ack`)."""
+
+from __future__ import annotations
+
+from gastown.errors import Conflict, InvalidValue, NotFound
+from gastown.model import SEVERITIES, Escalation
+from gastown.services.ledger import Ledger
+from gastown.store import Tx
+
+MAX_MESSAGE = 4000
+"""Longest escalation message kept; an agent pasting a whole log gets a plain refusal."""
+
+
+def check(severity: str, message: str) -> str:
+    """The message, stripped, if the severity and message are acceptable."""
+    if severity not in SEVERITIES:
+        raise InvalidValue(f"Severity must be one of {', '.join(SEVERITIES)}, not '{severity}'.")
+    text = message.strip()
+    if not text:
+        raise InvalidValue("An escalation needs a message saying what is wrong.")
+    if len(text) > MAX_MESSAGE:
+        raise InvalidValue(
+            f"An escalation message is at most {MAX_MESSAGE} characters; this one has {len(text)}.",
+            hint="Say what is wrong in a few sentences; the transcript has the details.",
+        )
+    return text
+
+
+def raise_in(
+    ledger: Ledger,
+    tx: Tx,
+    severity: str,
+    message: str,
+    *,
+    bead_id: str | None = None,
+    run_id: str | None = None,
+    rig: str | None = None,
+) -> Escalation:
+    """Raise an escalation inside the caller's transaction (with its `escalation.raised`)."""
+    now = ledger.now()
+    escalation = Escalation(0, severity, check(severity, message), now, bead_id, run_id, rig)
+    escalation.id = tx.insert_escalation(escalation)
+    tx.append_events(
+        [
+            ledger.event(
+                "escalation.raised",
+                at=now,
+                bead_id=bead_id,
+                rig=rig,
+                after={"id": escalation.id, "severity": severity, "run_id": run_id},
+                reason=escalation.message,
+            )
+        ]
+    )
+    return escalation
+
+
+def raise_(
+    ledger: Ledger,
+    severity: str,
+    message: str,
+    *,
+    bead_id: str | None = None,
+    run_id: str | None = None,
+    rig: str | None = None,
+) -> Escalation:
+    """Raise an escalation in a transaction of its own."""
+    with ledger.store.transaction() as tx:
+        return raise_in(ledger, tx, severity, message, bead_id=bead_id, run_id=run_id, rig=rig)
+
+
+def list_(ledger: Ledger, *, include_acknowledged: bool = False) -> list[Escalation]:
+    """Open escalations (or every one), oldest first."""
+    with ledger.store.reader() as tx:
+        return tx.list_escalations(open_only=not include_acknowledged)
+
+
+def acknowledge(ledger: Ledger, escalation_id: int) -> Escalation:
+    """Acknowledge an open escalation as the ledger's actor."""
+    with ledger.store.transaction() as tx:
+        found = tx.get_escalation(escalation_id)
+        if found is None:
+            raise NotFound(
+                f"There is no escalation {escalation_id}.",
+                hint="`gt escalations --all` lists them.",
+            )
+        now = ledger.now()
+        if not tx.acknowledge_escalation(escalation_id, now, ledger.actor):
+            raise Conflict(
+                f"Escalation {escalation_id} was already acknowledged by "
+                f"{found.acknowledged_by} at {found.acknowledged_at}."
+            )
+        found.acknowledged_at, found.acknowledged_by = now, ledger.actor
+        tx.append_events(
+            [
+                ledger.event(
+                    "escalation.acknowledged",
+                    at=now,
+                    bead_id=found.bead_id,
+                    rig=found.rig,
+                    before={"id": escalation_id, "acknowledged_at": None},
+                    after={"id": escalation_id, "acknowledged_at": now},
+                )
+            ]
+        )
+        return found

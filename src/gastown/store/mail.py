@@ -1,0 +1,52 @@
+"""The shared SQL for mail between polecats, the mayor and the town (`MailQueries`, a mixin of
+`Tx`, like `RunQueries`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from gastown.model import Mail
+
+if TYPE_CHECKING:
+    from gastown.store.sql import Executor
+
+MAIL_COLUMNS = "id, sender, recipient, text, created_at, bead_id, read_at"
+
+
+def mail_of(row: Sequence[Any]) -> Mail:
+    return Mail(*row)
+
+
+class MailQueries:
+    """Sending mail, and taking a recipient's unread mail."""
+
+    db: Executor
+
+    def insert_mail(self, m: Mail) -> int:
+        """Send one message; returns its id (the one on `m` is ignored)."""
+        row = self.db.execute(
+            "INSERT INTO mail (sender, recipient, text, created_at, bead_id, read_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            (m.sender, m.recipient, m.text, m.created_at, m.bead_id, m.read_at),
+        ).fetchone()
+        return int(row[0])
+
+    def take_unread_mail(self, recipient: str, at: str) -> list[Mail]:
+        """The recipient's unread mail, oldest first, marked read at `at` in the same
+        statement: two checks at once never both get the same message."""
+        rows = self.db.execute(
+            f"UPDATE mail SET read_at = ? WHERE recipient = ? AND read_at IS NULL "
+            f"RETURNING {MAIL_COLUMNS}",
+            (at, recipient),
+        ).fetchall()
+        return sorted((mail_of(r) for r in rows), key=lambda m: m.id)
+
+    def list_mail(self, recipient: str | None = None) -> list[Mail]:
+        """Every message (to `recipient`, if given), read or not, oldest first."""
+        where = " WHERE recipient = ?" if recipient is not None else ""
+        rows = self.db.execute(
+            f"SELECT {MAIL_COLUMNS} FROM mail{where} ORDER BY id",
+            (recipient,) if recipient is not None else (),
+        ).fetchall()
+        return [mail_of(r) for r in rows]

@@ -1,0 +1,217 @@
+"""The loop that matters, end to end: sling → polecat in its worktree → merge request.
+
+Each test starts the real town process (`gt up -d`) on a town whose rig is a real git
+repository, with the `scripted` runtime, and waits (with a deadline, never a timing claim) for
+the ledger to show the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gastown.model import ACTIVE_RUN_STATUSES
+from gastown.store import Store
+from gastown.town import load
+from tests.conftest import Gt, run_git
+
+DEADLINE = 60.0
+
+
+def until(check: Callable[[], Any], what: str) -> Any:
+    """Poll until `check()` is truthy; fail naming `what` if the deadline passes."""
+    end = time.monotonic() + DEADLINE
+    while time.monotonic() < end:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def script(*steps: dict[str, Any]) -> str:
+    """A bead body carrying a script for the scripted agent."""
+    return "```gt-script\n" + json.dumps(list(steps)) + "\n```"
+
+
+@pytest.fixture
+def town(rig_gt: Gt, town_path: Path) -> Iterator[Gt]:
+    rig_gt.ok("config", "set", "runtime", "scripted")
+    yield rig_gt
+    rig_gt("down")
+
+
+@pytest.fixture
+def store(town_path: Path) -> Iterator[Store]:
+    opened = load(town_path).open_store()
+    yield opened
+    opened.close()
+
+
+def bead_status(gt: Gt, bead_id: str) -> str:
+    return str(gt.json("bead", "show", bead_id)["status"])
+
+
+def test_a_slung_bead_becomes_a_merge_request(town: Gt, town_path: Path, store: Store) -> None:
+    town.ok("up", "-d")
+    body = script(
+        {"text": "Adding the flag"},
+        {"write": "flag.txt", "content": "--verbose\n"},
+        {"run": "git add flag.txt && git commit -qm 'Add the flag'"},
+    )
+    bead = town.json("sling", "Add a --verbose flag", "--body", body)["id"]
+    until(lambda: bead_status(town, bead) == "in_review", "the bead to reach in_review")
+
+    with store.reader() as tx:
+        (run,) = tx.list_runs(bead_id=bead)
+        (mr,) = tx.list_merge_requests(bead_id=bead)
+    assert run.status == "succeeded" and run.outcome == "merge request"
+    assert run.branch == f"gt/{run.polecat}/{bead}" and mr.branch == run.branch
+    assert mr.target == "trunk" and mr.status == "open"
+    clone = town_path / "rigs" / "app"
+    log = run_git("log", "--format=%an|%s", f"{mr.base_commit}..{mr.head_commit}", cwd=clone)
+    assert log.strip() == f"app/polecat/{run.polecat}|Add the flag"
+    transcript = (town_path / str(run.transcript)).read_text().splitlines()
+    kinds = [json.loads(line)["kind"] for line in transcript]
+    assert kinds[0] == "start" and "tool_call" in kinds and kinds[-1] == "end"
+    assert (town_path / "logs" / "runs" / run.id / "prompt.md").read_text().count(bead) >= 1
+    events = [e["kind"] for e in town.json("events", "--bead", bead, "--limit", "0")]
+    for kind in (
+        "bead.created",
+        "bead.dispatched",
+        "run.queued",
+        "run.started",
+        "run.ended",
+        "mr.created",
+    ):
+        assert kind in events
+    polecat = town.json("bead", "show", bead)["assignee"]
+    assert polecat == run.polecat
+
+
+def test_leftover_changes_are_committed_and_no_changes_fail(
+    town: Gt, town_path: Path, store: Store
+) -> None:
+    town.ok("config", "set", "max_dispatch_attempts", "1")
+    town.ok("up", "-d")
+    forgetful = town.json(
+        "sling",
+        "Forgets to commit",
+        "--body",
+        script({"write": "left.txt", "content": "uncommitted\n"}),
+    )["id"]
+    idle = town.json("sling", "Does nothing", "--body", script({"text": "Nothing to do"}))["id"]
+    until(lambda: bead_status(town, forgetful) == "in_review", "the forgetful bead in review")
+    until(lambda: bead_status(town, idle) == "failed", "the idle bead to fail")
+    with store.reader() as tx:
+        (ok,) = tx.list_runs(bead_id=forgetful)
+        (bad,) = tx.list_runs(bead_id=idle)
+        escalations = tx.list_escalations()
+    assert ok.outcome == "merge request" and bad.outcome == "no changes"
+    assert any(e.bead_id == idle for e in escalations)
+    clone = town_path / "rigs" / "app"
+    assert "left.txt" in run_git("show", "--name-only", "--format=", ok.branch, cwd=clone)
+
+
+def test_a_crashing_agent_is_retried_then_failed(town: Gt, store: Store) -> None:
+    town.ok("config", "set", "max_dispatch_attempts", "2")
+    town.ok("up", "-d")
+    bead = town.json("sling", "Crashes", "--body", script({"text": "oops"}, {"exit": 3}))["id"]
+    until(
+        lambda: (
+            bead_status(town, bead) == "open"
+            and town.json("events", "--bead", bead, "--kind", "run.ended")
+        ),
+        "the first failed run",
+    )
+    with store.reader() as tx:
+        (first,) = tx.list_runs(bead_id=bead)
+        attempts = tx.get_dispatch(bead)
+    assert first.status == "failed" and first.outcome == "exit 3" and first.exit_code == 3
+    assert attempts is not None and attempts[0] == 1  # the retry waits out its backoff
+
+
+def test_capacity_is_never_exceeded(town: Gt, store: Store) -> None:
+    town.ok("config", "set", "max_polecats_per_rig", "2")
+    town.ok("up", "-d")
+    slow = script({"run": "sleep 0.3"}, {"write": "x.txt", "content": "x"})
+    ids = [town.json("sling", f"Bead {i}", "--body", slow)["id"] for i in range(6)]
+    most = 0
+
+    def all_in_review() -> bool:
+        nonlocal most
+        with store.reader() as tx:
+            active = tx.list_runs(statuses=ACTIVE_RUN_STATUSES)
+            most = max(most, len(active))
+        return all(bead_status(town, b) == "in_review" for b in ids)
+
+    until(all_in_review, "all six beads in review")
+    assert 1 <= most <= 2
+    with store.reader() as tx:
+        polecats = {r.polecat for b in ids for r in tx.list_runs(bead_id=b)}
+    assert len(polecats) <= 2  # idle polecats are reused, not renamed
+
+
+def test_a_missing_runtime_holds_the_bead_without_spending_attempts(town: Gt, store: Store) -> None:
+    town.ok("config", "set", "runtime", "gemini")  # not installed here
+    town.ok("up", "-d")
+    bead = town.json("sling", "Needs gemini")["id"]
+    until(lambda: town.json("bead", "show", bead)["held"], "the bead to be held")
+    with store.reader() as tx:
+        attempts = tx.get_dispatch(bead)
+        escalations = [e for e in tx.list_escalations() if e.bead_id == bead]
+    assert attempts is not None and attempts[0] == 0
+    assert escalations and "runtime" in escalations[0].message
+    assert bead_status(town, bead) == "open"
+
+
+def test_a_stalled_agent_is_stopped(town: Gt, store: Store) -> None:
+    town.ok("config", "set", "polecat.stall_timeout_seconds", "1")
+    town.ok("config", "set", "max_dispatch_attempts", "1")
+    town.ok("up", "-d")
+    bead = town.json("sling", "Hangs", "--body", script({"text": "thinking"}, {"hang": True}))["id"]
+    until(lambda: bead_status(town, bead) == "failed", "the hung bead to fail")
+    with store.reader() as tx:
+        (run,) = tx.list_runs(bead_id=bead)
+    assert run.status == "failed" and run.outcome is not None and "stalled" in run.outcome
+
+
+def test_agents_runs_and_peek_show_the_story(town: Gt) -> None:
+    town.ok("up", "-d")
+    body = script(
+        {"text": "Looking at the code"},
+        {"write": "a.txt", "content": "a"},
+        {"usage": {"input": 120, "output": 30}, "model": "claude-sonnet-4-5"},
+    )
+    bead = town.json("sling", "Tell a story", "--body", body)["id"]
+    until(lambda: bead_status(town, bead) == "in_review", "the bead in review")
+    (agent,) = town.json("agents")
+    assert agent["state"] == "idle" and agent["run"]["bead_id"] == bead
+    assert agent["run"]["tokens_in"] == 120 and agent["run"]["tokens_out"] == 30
+    assert agent["run"]["cost_usd"] > 0  # priced from the table
+    (run,) = town.json("runs", "--bead", bead)
+    assert run["status"] == "succeeded"
+    text = town.ok("peek", agent["name"]).out
+    assert "Looking at the code" in text and "→ write" in text and "ended (ok, exit 0)" in text
+    last = town.ok("peek", run["id"], "-n", "1").out.splitlines()
+    assert len(last) == 2 and "ended (ok, exit 0)" in last[1]  # a header, then one event
+    events = [json.loads(line) for line in town.ok("peek", run["id"], "--json").out.splitlines()]
+    assert events[-1]["kind"] == "end"
+    missing = town("peek", "nobody")
+    assert missing.code == 1 and "no polecat or run 'nobody'" in missing.err
+
+
+def test_demo_runs_from_nothing(tmp_path: Path) -> None:
+    """`gt demo` in a fresh folder, with no town and no keys, ends with merge requests."""
+    result = Gt(tmp_path).json("demo", "demo")
+    statuses = sorted(b["status"] for b in result["beads"])
+    assert statuses == ["in_review", "in_review", "open"]
+    assert len(result["merge_requests"]) == 2
+    assert all(r["status"] == "succeeded" for r in result["runs"])
+    again = Gt(tmp_path)("demo", "demo")
+    assert again.code == 1 and "already exists" in again.err
