@@ -215,3 +215,93 @@ def test_demo_runs_from_nothing(tmp_path: Path) -> None:
     assert all(r["status"] == "succeeded" for r in result["runs"])
     again = Gt(tmp_path)("demo", "demo")
     assert again.code == 1 and "already exists" in again.err
+
+
+def test_people_stop_reset_and_nudge_agents(town: Gt, store: Store) -> None:
+    town.ok("up", "-d")
+    bead = town.json(
+        "sling", "Takes forever", "--body", script({"text": "working"}, {"hang": True})
+    )["id"]
+    polecat = until(
+        lambda: (
+            town.json("bead", "show", bead)["assignee"]
+            if bead_status(town, bead) == "in_progress"
+            else None
+        ),
+        "the bead to be dispatched",
+    )
+    until(lambda: town.json("runs", "--bead", bead)[0]["status"] == "running", "it to run")
+    nudged = town.json("nudge", polecat, "Please wrap up")
+    assert nudged["delivered"] == "mail"
+    stopped = town.json("agent", "stop", polecat)
+    assert stopped["stopping"] is True
+    until(lambda: town.json("bead", "show", bead)["held"], "the stopped bead to be held")
+    (run,) = town.json("runs", "--bead", bead)
+    assert run["status"] == "stopped" and "stop by tester" in run["outcome"]
+    with store.reader() as tx:
+        assert tx.get_dispatch(bead) == (0, None)  # a person's stop costs no attempt
+    idle = town("agent", "stop", polecat)
+    assert idle.code == 1 and "not working on anything" in idle.err
+    assert town("agent", "stop", "nobody").code == 1
+    kinds = [e["kind"] for e in town.json("events", "--limit", "0")]
+    assert "agent.nudged" in kinds and "agent.stop" in kinds
+
+    town.ok("bead", "update", bead, "--unhold")  # released: dispatched again, then reset
+    until(
+        lambda: (
+            len(town.json("runs", "--bead", bead)) == 2
+            and town.json("runs", "--bead", bead)[1]["status"] == "running"
+        ),
+        "a second run",
+    )
+    polecat = town.json("bead", "show", bead)["assignee"]
+    assert town.json("agent", "reset", polecat)["stopping"] is True
+    until(lambda: len(town.json("runs", "--bead", bead)) == 3, "the reset bead to run afresh")
+    town.ok("down")
+
+
+def test_twenty_beads_never_more_than_four_at_once(town: Gt, store: Store) -> None:
+    town.ok("config", "set", "max_polecats_per_rig", "4")
+    town.ok("up", "-d")
+    body = script({"run": "sleep 0.2"}, {"write": "f.txt", "content": "f"})
+    ids = [town.json("sling", f"Bead {i}", "--body", body)["id"] for i in range(20)]
+    most = 0
+
+    def done() -> bool:
+        nonlocal most
+        with store.reader() as tx:
+            most = max(most, len(tx.list_runs(statuses=ACTIVE_RUN_STATUSES)))
+            return all((b := tx.get_bead(i)) is not None and b.status == "in_review" for i in ids)
+
+    until(done, "twenty beads in review")
+    assert 1 <= most <= 4
+
+
+def test_a_killed_town_process_loses_nothing(
+    town: Gt, town_path: Path, store: Store, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    from gastown.process.state import alive
+
+    marker = tmp_path / "first-attempt"
+    body = script(
+        {"run": f"test -f {marker} || (touch {marker}; sleep 60)"},
+        {"write": "done.txt", "content": "finished on the second run"},
+    )
+    first = town.json("up", "-d")
+    bead = town.json("sling", "Survives a crash", "--body", body)["id"]
+    until(marker.exists, "the first run to start its long step")
+    (run,) = town.json("runs", "--bead", bead)
+    os.kill(first["pid"], signal.SIGKILL)
+    until(lambda: not alive(first["pid"]), "the town process to die")
+    assert run["pid"] and alive(run["pid"])  # the agent outlived its town
+
+    town.ok("up", "-d")
+    until(lambda: bead_status(town, bead) == "in_review", "the bead to finish after restart")
+    runs = town.json("runs", "--bead", bead)
+    assert [r["status"] for r in runs] == ["lost", "succeeded"]
+    until(lambda: not alive(run["pid"]), "the orphaned agent to be stopped")
+    with store.reader() as tx:
+        assert tx.get_dispatch(bead) == (1, None)  # the lost run's attempt was given back

@@ -54,12 +54,31 @@ def call(app: App, method: str, route: str, body: dict[str, Any] | None = None) 
     for name, header in (("GT_RUN_ID", "X-Gt-Run-Id"), ("GT_BEAD_ID", "X-Gt-Bead-Id")):
         if app.environ.get(name):
             headers[header] = app.environ[name]
+    return request(base, method, f"/api/agent/{route}", headers, body)
+
+
+def call_town(app: App, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """`method` a town route (`/api/...`) of the running town process, with the town token."""
+    from gastown.process import state
+
+    address = state.read_address(app.town.path)
+    if address is None:
+        raise UserError("The town is not up.", hint="Start it with `gt up -d`.")
+    headers = {
+        "Authorization": f"Bearer {state.token(app.town.path)}",
+        "Content-Type": "application/json",
+    }
+    return request(address.url, method, path, headers, body)
+
+
+def request(
+    base: str, method: str, path: str, headers: dict[str, str], body: dict[str, Any] | None
+) -> Any:
+    """One JSON call; the town's refusals become our errors, silence a RuntimeFailure."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        f"{base}/api/agent/{route}", data=data, headers=headers, method=method
-    )
+    prepared = urllib.request.Request(f"{base}{path}", data=data, headers=headers, method=method)
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+        with urllib.request.urlopen(prepared, timeout=TIMEOUT) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         raise _error(exc) from None

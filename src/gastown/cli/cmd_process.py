@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import signal
 import sys
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 from gastown.cli.app import App
@@ -170,7 +167,9 @@ def town_status(app: App) -> int:
             f"Town '{app.town.name}' is down. `gt up -d` starts it.",
         )
         return 0
-    report = call(address.url, "/api/status", state.token(app.town.path))
+    from gastown.cli.agent_client import call_town
+
+    report = call_town(app, "GET", "/api/status")
     data = {"up": True, **address.to_json(), **report}
 
     def human() -> None:
@@ -184,14 +183,3 @@ def town_status(app: App) -> int:
 
     app.emit(data, human)
     return 0
-
-
-def call(base: str, path: str, token: str) -> dict[str, Any]:
-    """GET one API route with the town token."""
-    request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            data: dict[str, Any] = json.loads(response.read())
-            return data
-    except (urllib.error.URLError, TimeoutError) as exc:
-        raise RuntimeFailure(f"The town process at {base} did not answer: {exc}.") from None

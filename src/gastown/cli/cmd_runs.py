@@ -47,6 +47,44 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     peek.add_argument("--interval", type=float, default=0.25, help=argparse.SUPPRESS)
     peek.set_defaults(handler=peek_run)
 
+    agent = sub.add_parser(
+        "agent",
+        parents=[shared],
+        help="stop or reset a polecat",
+        description="Act on a polecat through the running town process.",
+    )
+    asub = agent.add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=type(agent)
+    )
+    stop = asub.add_parser(
+        "stop",
+        parents=[shared],
+        help="stop its run; its bead is held",
+        description="Stop the polecat's run. The bead goes back to open and "
+        "held (unhold it to let it be dispatched again); the attempt is not "
+        "counted.",
+    )
+    stop.add_argument("name", metavar="POLECAT")
+    stop.set_defaults(handler=control_agent)
+    reset = asub.add_parser(
+        "reset",
+        parents=[shared],
+        help="stop its run; retry the bead afresh",
+        description="Stop the polecat's run (if any); its bead is retried "
+        "from scratch with its attempts reset.",
+    )
+    reset.add_argument("name", metavar="POLECAT")
+    reset.set_defaults(handler=control_agent)
+    nudge = sub.add_parser(
+        "nudge",
+        parents=[shared],
+        help="send a polecat a message",
+        description="The message reaches the agent through `gt mail check`.",
+    )
+    nudge.add_argument("name", metavar="POLECAT")
+    nudge.add_argument("text")
+    nudge.set_defaults(handler=control_agent, action="nudge")
+
 
 def _money(value: float) -> str:
     return f"${value:.4f}" if value else "-"
@@ -88,6 +126,7 @@ def list_agents(app: App) -> int:
                     _when(r.last_heartbeat if r else None),
                     f"{r.tokens_in}/{r.tokens_out}" if r else "-",
                     _money(r.cost_usd if r else 0.0),
+                    (r.status_text or "-") if r and r.active else "-",
                 )
             )
         app.print(
@@ -102,8 +141,10 @@ def list_agents(app: App) -> int:
                     "ACTIVE",
                     "TOKENS IN/OUT",
                     "COST",
+                    "SAYS",
                 ],
                 rows,
+                {9: 50},
             )
         )
 
@@ -246,3 +287,19 @@ def _print_lines(app: App, path: Path, offset: int, last: int) -> int:
         app.out.write((json.dumps(event) if app.json else describe(event)) + "\n")
     app.out.flush()
     return offset + len(complete)
+
+
+def control_agent(app: App) -> int:
+    from gastown.cli.agent_client import call_town
+
+    body = {"actor": app.actor, "text": getattr(app.args, "text", "")}
+    result = call_town(app, "POST", f"/api/agents/{app.args.name}/{app.args.action}", body)
+    if app.args.action == "nudge":
+        human = f"Sent {app.args.name} a message (it reads it with `gt mail check`)."
+    elif result.get("stopping"):
+        after = "held" if app.args.action == "stop" else "retried afresh"
+        human = f"Stopping {app.args.name}'s run {result['run']}; its bead will be {after}."
+    else:
+        human = f"{app.args.name} had no run to stop."
+    app.emit(result, human)
+    return 0

@@ -70,6 +70,8 @@ COMMANDS = {
     "agents": "cmd_runs",
     "runs": "cmd_runs",
     "peek": "cmd_runs",
+    "agent": "cmd_runs",
+    "nudge": "cmd_runs",
     "up": "cmd_process",
     "down": "cmd_process",
     "status": "cmd_process",

@@ -18,6 +18,7 @@ from gastown.model import (
     IN_REVIEW,
     OPEN,
     RUN_FAILED,
+    RUN_STOPPED,
     SUCCEEDED,
     MergeRequest,
     Run,
@@ -51,6 +52,7 @@ def record_finish(
     events: list[ev.Event],
     left: Leftovers | None,
     stopped: str | None,
+    after_stop: str | None = None,
 ) -> str:
     """Write the run's end, its merge request or its failure, and free its polecat. Returns
     the outcome in words."""
@@ -77,7 +79,8 @@ def record_finish(
             return outcome
         expected = current.status
         run.summary, run.done_at = current.summary, current.done_at
-        run.status = SUCCEEDED if succeeded else RUN_FAILED
+        by_person = stopped is not None and after_stop is not None
+        run.status = SUCCEEDED if succeeded else RUN_STOPPED if by_person else RUN_FAILED
         run.ended_at, run.exit_code, run.outcome = now, exit_status, outcome
         run.tokens_in = spent.input_tokens + spent.cache_read_tokens + spent.cache_write_tokens
         run.tokens_out = spent.output_tokens
@@ -143,13 +146,11 @@ def record_finish(
                     ledger, tx, bead, {"status": IN_REVIEW}, reason=f"merge request {mr.id}"
                 )
         elif bead is not None and bead.status == IN_PROGRESS:
-            beads.write(
-                ledger,
-                tx,
-                bead,
-                {"status": OPEN, "assignee": None},
-                reason=f"run {run.id} failed: {outcome}",
-            )
+            fields: dict[str, object] = {"status": OPEN, "assignee": None}
+            if by_person:  # a person's stop is not the bead's failure: give the attempt back
+                tx.set_dispatch(run.bead_id, max(run.attempt - 1, 0) if after_stop == "hold" else 0)
+                fields["held"] = after_stop == "hold"
+            beads.write(ledger, tx, bead, fields, reason=f"run {run.id} ended: {outcome}")
         free_polecat(tx, run, now)
     return outcome
 

@@ -60,6 +60,9 @@ class Handle(Record):
     run: Run
     process: asyncio.subprocess.Process | None = None
     stop_reason: str | None = None
+    after_stop: str | None = None
+    """None when the town stopped it (a timeout: a failed attempt); `hold` or `requeue` when a
+    person did (`gt agent stop` / `reset`): the attempt is given back either way."""
 
 
 class Prepared(Record):
@@ -100,7 +103,15 @@ async def run_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable[[
         worktree = launch.town.path / run.worktree
         left = await asyncio.to_thread(inspect_branch, worktree, ready.base, ready.identity)
         record_finish(
-            ledger, run, ready.base, ctx.base_branch, exit_status, events, left, handle.stop_reason
+            ledger,
+            run,
+            ready.base,
+            ctx.base_branch,
+            exit_status,
+            events,
+            left,
+            handle.stop_reason,
+            handle.after_stop,
         )
     except Exception:  # a bug of ours: end the run rather than leave its bead stuck
         log.exception("run %s failed inside the town process", run.id)

@@ -111,15 +111,72 @@ class TownLoop:
 
         task.add_done_callback(done)
 
-    def stop(self, run_id: str, reason: str) -> bool:
-        """Stop a run this process supervises; its end is recorded when the agent exits."""
+    def stop(self, run_id: str, reason: str, after: str | None = None) -> bool:
+        """Stop a run this process supervises; its end is recorded when the agent exits.
+        `after` is None for the town's own stops (timeouts), `hold` or `requeue` for a
+        person's (see `Handle.after_stop`)."""
         handle = self.handles.get(run_id)
         if handle is None:
             return False
-        handle.stop_reason = reason
+        handle.stop_reason, handle.after_stop = reason, after
         if handle.process is not None and handle.process.returncode is None:
             stop_process(handle.process)
         return True
+
+    def control(self, name: str, action: str, actor: str, text: str = "") -> dict[str, object]:
+        """`gt agent stop|reset NAME` and `gt nudge NAME TEXT`, from the API."""
+        from gastown.errors import Conflict, NotFound
+        from gastown.services import mail
+
+        with self.ledger.store.reader() as tx:
+            polecat = tx.get_polecat(name)
+            run = tx.get_run(polecat.run_id) if polecat and polecat.run_id else None
+        if polecat is None:
+            raise NotFound(f"There is no polecat '{name}'.", hint="`gt agents` lists them.")
+        working = run is not None and run.active and run.id in self.handles
+        if action == "nudge":
+            with self.ledger.store.transaction() as tx:
+                sent = mail.send_in(
+                    self.ledger,
+                    tx,
+                    actor,
+                    name,
+                    text,
+                    bead_id=run.bead_id if run else None,
+                    rig=polecat.rig,
+                )
+                tx.append_events(
+                    [
+                        self.ledger.event(
+                            "agent.nudged",
+                            bead_id=run.bead_id if run else None,
+                            rig=polecat.rig,
+                            after={"polecat": name, "mail": sent.id},
+                            reason=text,
+                        )
+                    ]
+                )
+            return {"polecat": name, "delivered": "mail", "working": working}
+        if action not in ("stop", "reset"):
+            raise NotFound(f"'{action}' is not something an agent can be told to do.")
+        with self.ledger.store.transaction() as tx:
+            tx.append_events(
+                [
+                    self.ledger.event(
+                        f"agent.{action}",
+                        bead_id=run.bead_id if run else None,
+                        rig=polecat.rig,
+                        after={"polecat": name, "run": run.id if run else None},
+                        reason=f"by {actor}",
+                    )
+                ]
+            )
+        if working and run is not None:
+            self.stop(run.id, f"{action} by {actor}", "hold" if action == "stop" else "requeue")
+            return {"polecat": name, "run": run.id, "stopping": True}
+        if action == "stop":
+            raise Conflict(f"Polecat {name} is not working on anything.")
+        return {"polecat": name, "run": None, "stopping": False}
 
     def recover(self) -> None:
         """Runs left active by a town process that is gone: their output pipes went with it,

@@ -110,6 +110,19 @@ def create_app(town: Town, token: str, started_at: str) -> FastAPI:
         with led.store.reader() as tx:
             return [e.to_json() for e in tx.list_events(after_id=after_id, limit=limit)]
 
+    @routes.post("/api/agents/{name}/{action}")
+    async def control_agent(request: Request, name: str, action: str) -> dict[str, Any]:
+        """Stop a polecat's run (its bead is held), reset it (its bead is retried afresh), or
+        nudge it (a message it reads with `gt mail check`). Needs the town process's loop; an
+        async route, so it runs on the loop's own thread."""
+        loop = getattr(request.app.state, "loop", None)
+        if loop is None:
+            raise HTTPException(503, "This town process does not supervise agents.")
+        body = await request.json() if await request.body() else {}
+        actor = str(body.get("actor") or "user")
+        result: dict[str, Any] = loop.control(name, action, actor, str(body.get("text", "")))
+        return result
+
     app.include_router(routes)
     app.include_router(agent_api.router)
     return app
