@@ -10,6 +10,13 @@ measured side by side in this run (absolute times on a shared machine are not st
    plain `sorted()` of as many tuples.
 3. `gt convoy create --file` of a 1,000-task plan as a whole process (goal ≤ 2 s).
 
+And the two of issue 3, against a live town process (`gt up -d`) with the scripted runtime:
+
+4. Dispatch latency, `gt sling` returned → agent process started, median of 20, against the
+   floor of `git worktree add` plus spawning the same agent directly (goal ≤ 2×).
+5. The town process's CPU while 50 scripted polecats stream output at once (goal ≤ 5% of
+   one core).
+
 `--quick` runs everything at a small size (for the test suite). Nothing asserts on time.
 """
 
@@ -27,6 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import dispatch
+import polecats
 import readyset
 import timing
 import towngen
@@ -51,10 +60,30 @@ class Sizes:
     runs: int
     warmup: int
     convoy_runs: int
+    dispatches: int
+    polecats: polecats.Load
 
 
-FULL = Sizes(town=10_000, ready=100_000, convoy=1_000, runs=21, warmup=3, convoy_runs=7)
-QUICK = Sizes(town=300, ready=3_000, convoy=30, runs=3, warmup=1, convoy_runs=2)
+FULL = Sizes(
+    town=10_000,
+    ready=100_000,
+    convoy=1_000,
+    runs=21,
+    warmup=3,
+    convoy_runs=7,
+    dispatches=20,
+    polecats=polecats.Load(rigs=5, per_rig=10, lines=400, interval=0.05),
+)
+QUICK = Sizes(
+    town=300,
+    ready=3_000,
+    convoy=30,
+    runs=3,
+    warmup=1,
+    convoy_runs=2,
+    dispatches=3,
+    polecats=polecats.Load(rigs=2, per_rig=2, lines=30, interval=0.05),
+)
 
 
 def verdict(value: float, goal: float, unit: str = "×") -> str:
@@ -230,7 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         judged = bench_read(town, pop, sizes, root, rng)
         judged += readyset.bench(sizes.ready, max(sizes.runs, 15), args.seed, rng)
         judged += bench_convoy(town, sizes, root, args.seed, rng)
-    print(f"\nGoals (issue 2, Performance), benchmark took {time.perf_counter() - began:.0f} s:")
+        judged += dispatch.bench(root, sizes.dispatches, 1, rng)
+        judged += polecats.bench(root, sizes.polecats)
+    took = time.perf_counter() - began
+    print(f"\nGoals (issues 2 and 3, Performance), benchmark took {took:.0f} s:")
     for line in judged:
         print("  " + line.removeprefix("ratio "))
     return 0

@@ -30,6 +30,9 @@ EXPECTED = [
     rf"ratio dag\.ready as fed / sorted: {NUMBER}; median [0-9.]+ ms \(goal ≤ 50 ms: ",
     rf"ratio gt convoy create / {IMPORT_BASE}: {NUMBER} wall, {NUMBER} cpu",
     r"convoy create median [0-9.]+ s \(goal ≤ 2 s: ",
+    rf"ratio dispatch latency / floor: {NUMBER}; median [0-9.]+ ms against [0-9.]+ ms "
+    r"\(goal ≤ 2×: ",
+    r"town process CPU with [0-9]+ polecats streaming: [0-9.]+% of one core \(goal ≤ 5%: ",
 ]
 
 
@@ -49,3 +52,6 @@ def test_quick_benchmark_prints_every_ratio() -> None:
     assert "DIFFERS" not in done.stdout
     assert "(all)" in done.stdout
     assert "; created" in done.stdout
+    # The live town really ran: every polecat at once, every run to a merge request.
+    assert "peak 4 of 4 runs running at once" in done.stdout
+    assert re.search(r"runs ended: 4 merge request\n", done.stdout)

@@ -62,7 +62,8 @@ def record_finish(
     if stopped is not None:
         outcome = f"stopped: {stopped}"
     elif left is None:
-        outcome = "could not start"
+        why = next((e.message for e in events if isinstance(e, ev.Error)), "")
+        outcome = f"could not start: {why}" if why else "could not start"
     elif not clean:
         outcome = (
             f"exit {exit_status}" if exit_status not in (0, None) else "agent reported failure"

@@ -30,6 +30,7 @@ from gastown.town import Town
 log = logging.getLogger("gastown.town")
 
 TICK = 5.0
+HEARTBEAT_EVERY = 0.5
 """Seconds between passes when nothing wakes the loop (timeouts only)."""
 
 
@@ -77,6 +78,13 @@ class TownLoop:
     async def run(self) -> None:
         """Recover what a previous town process left, then pass until cancelled."""
         self.recover()
+        beating = asyncio.get_running_loop().create_task(self._write_heartbeats())
+        try:
+            await self._passes()
+        finally:
+            beating.cancel()
+
+    async def _passes(self) -> None:
         while not self._closing:
             try:
                 self.reconcile()
@@ -86,8 +94,26 @@ class TownLoop:
                 await asyncio.wait_for(self._wake.wait(), self.tick)
             self._wake.clear()
 
+    async def _write_heartbeats(self, every: float = HEARTBEAT_EVERY) -> None:
+        """Every line an agent prints is a heartbeat; once a second, the latest of each run are
+        written together in one transaction."""
+        while True:
+            await asyncio.sleep(every)
+            self.flush_heartbeats()
+
+    def flush_heartbeats(self) -> None:
+        files, self.launch.unflushed = self.launch.unflushed, set()
+        for transcript in files:
+            transcript.flush()
+        beats, self.launch.beats = self.launch.beats, {}
+        if beats:
+            with self.ledger.store.transaction() as tx:
+                for run_id, stamp in beats.items():
+                    tx.heartbeat(run_id, stamp)
+
     def reconcile(self) -> None:
         """One pass: look, decide, act."""
+        self.flush_heartbeats()
         now = self.clock.now()
         with self.ledger.store.reader() as tx:
             snap = load_snapshot(tx, now, self.launch.town.settings, environ=self.launch.environ)
