@@ -280,6 +280,45 @@ def test_twenty_beads_never_more_than_four_at_once(town: Gt, store: Store) -> No
 def test_a_killed_town_process_loses_nothing(
     town: Gt, town_path: Path, store: Store, tmp_path: Path
 ) -> None:
+    """SIGKILL the town process mid-run: the agent carries on, the next `gt up` adopts it,
+    follows its output from where the transcript stopped, and finishes the run once."""
+    import os
+    import signal
+
+    from gastown.process.state import alive
+
+    marker = tmp_path / "started"
+    body = script(
+        {"text": "before the crash"},
+        {"run": f"touch {marker}; sleep 3"},
+        {"text": "after the crash"},
+        {"write": "done.txt", "content": "finished by the same run"},
+    )
+    first = town.json("up", "-d")
+    bead = town.json("sling", "Survives a crash", "--body", body)["id"]
+    until(marker.exists, "the run to reach its long step")
+    (run,) = town.json("runs", "--bead", bead)
+    os.kill(first["pid"], signal.SIGKILL)
+    until(lambda: not alive(first["pid"]), "the town process to die")
+    assert run["pid"] and alive(run["pid"])  # the agent outlived its town
+
+    town.ok("up", "-d")
+    until(lambda: bead_status(town, bead) == "in_review", "the bead to finish after restart")
+    (again,) = town.json("runs", "--bead", bead)  # the same run: nothing ran twice
+    assert again["id"] == run["id"] and again["status"] == "succeeded"
+    kinds = [e["kind"] for e in town.json("events", "--bead", bead, "--limit", "0")]
+    assert "run.adopted" in kinds and kinds.count("run.started") == 1
+    story = town.ok("peek", run["id"]).out
+    assert story.count("before the crash") == 1 and "after the crash" in story
+    with store.reader() as tx:
+        assert tx.get_dispatch(bead) == (1, None)
+
+
+def test_a_run_whose_agent_died_with_the_town_is_requeued(
+    town: Gt, store: Store, tmp_path: Path
+) -> None:
+    """The agent is gone too: the run ends `lost`, its attempt is given back, and the bead
+    runs again."""
     import os
     import signal
 
@@ -291,17 +330,16 @@ def test_a_killed_town_process_loses_nothing(
         {"write": "done.txt", "content": "finished on the second run"},
     )
     first = town.json("up", "-d")
-    bead = town.json("sling", "Survives a crash", "--body", body)["id"]
+    bead = town.json("sling", "Loses its agent", "--body", body)["id"]
     until(marker.exists, "the first run to start its long step")
     (run,) = town.json("runs", "--bead", bead)
     os.kill(first["pid"], signal.SIGKILL)
-    until(lambda: not alive(first["pid"]), "the town process to die")
-    assert run["pid"] and alive(run["pid"])  # the agent outlived its town
+    os.killpg(run["pid"], signal.SIGKILL)
+    until(lambda: not alive(first["pid"]) and not alive(run["pid"]), "both to die")
 
     town.ok("up", "-d")
     until(lambda: bead_status(town, bead) == "in_review", "the bead to finish after restart")
     runs = town.json("runs", "--bead", bead)
     assert [r["status"] for r in runs] == ["lost", "succeeded"]
-    until(lambda: not alive(run["pid"]), "the orphaned agent to be stopped")
     with store.reader() as tx:
         assert tx.get_dispatch(bead) == (1, None)  # the lost run's attempt was given back

@@ -9,6 +9,7 @@ when its attempts are used up). Branches and transcripts stay.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 
 from gastown.git import worktree as wt
@@ -49,14 +50,14 @@ def record_finish(
     base: str,
     target: str,
     exit_status: int | None,
-    events: list[ev.Event],
+    events: Sequence[ev.Event],
     left: Leftovers | None,
     stopped: str | None,
     after_stop: str | None = None,
 ) -> str:
     """Write the run's end, its merge request or its failure, and free its polecat. Returns
     the outcome in words."""
-    spent = ev.totals(events)
+    spent = ev.totals(list(events))
     end = next((e for e in reversed(events) if isinstance(e, ev.End)), None)
     clean = stopped is None and exit_status == 0 and (end is None or end.ok)
     if stopped is not None:

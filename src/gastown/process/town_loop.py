@@ -11,15 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from gastown import config
 from gastown.clock import Clock, SystemClock
-from gastown.model import ACTIVE_RUN_STATUSES, IN_PROGRESS, LOST, OPEN, Run
+from gastown.model import ACTIVE_RUN_STATUSES, IN_PROGRESS, LOST, OPEN, RUNNING, Run
 from gastown.polecat.finish import free_polecat
-from gastown.polecat.run import Handle, Launch, run_polecat, stop_process
+from gastown.polecat.run import Handle, Launch, adopt_polecat, run_polecat
 from gastown.process.state import alive
 from gastown.reconciler import Policy, Timeouts, load_snapshot, plan
 from gastown.reconciler.apply import apply
@@ -131,11 +129,14 @@ class TownLoop:
         )
         self.tasks.add(task)
 
-        def done(t: asyncio.Task[None]) -> None:
-            self.tasks.discard(t)
-            self.handles.pop(run.id, None)
+        task.add_done_callback(self._forget(run.id))
 
-        task.add_done_callback(done)
+    def _forget(self, run_id: str) -> Callable[[asyncio.Task[None]], None]:
+        def done(task: asyncio.Task[None]) -> None:
+            self.tasks.discard(task)
+            self.handles.pop(run_id, None)
+
+        return done
 
     def stop(self, run_id: str, reason: str, after: str | None = None) -> bool:
         """Stop a run this process supervises; its end is recorded when the agent exits.
@@ -145,8 +146,7 @@ class TownLoop:
         if handle is None:
             return False
         handle.stop_reason, handle.after_stop = reason, after
-        if handle.process is not None and handle.process.returncode is None:
-            stop_process(handle.process)
+        handle.stop()
         return True
 
     def control(self, name: str, action: str, actor: str, text: str = "") -> dict[str, object]:
@@ -205,16 +205,39 @@ class TownLoop:
         return {"polecat": name, "run": None, "stopping": False}
 
     def recover(self) -> None:
-        """Runs left active by a town process that is gone: their output pipes went with it,
-        so each is ended `lost` (its agent stopped if still alive), its attempt given back and
-        its bead requeued. Worktrees and branches stay; the next run continues the branch."""
+        """Runs left active by a town process that is gone. A run whose agent is still running
+        is adopted: its output files are followed from where its transcript stopped. One whose
+        agent is gone (or that never started) is ended `lost`, its attempt given back and its
+        bead requeued; worktrees and branches stay, and the next run continues the branch."""
         with self.ledger.store.reader() as tx:
             orphans = tx.list_runs(statuses=ACTIVE_RUN_STATUSES)
         for run in orphans:
-            if run.pid and alive(run.pid):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(run.pid, signal.SIGTERM)
-            self._end_lost(run)
+            if run.pid and alive(run.pid) and run.status == RUNNING:
+                self.adopt(run)
+            else:
+                self._end_lost(run)
+
+    def adopt(self, run: Run) -> None:
+        """Follow a run whose agent outlived the town process that started it."""
+        handle = Handle(run)
+        self.handles[run.id] = handle
+        task = asyncio.get_running_loop().create_task(
+            adopt_polecat(self.launch, run, handle, self.wake), name=f"adopted {run.id}"
+        )
+        self.tasks.add(task)
+        task.add_done_callback(self._forget(run.id))
+        with self.ledger.store.transaction() as tx:
+            tx.append_events(
+                [
+                    self.ledger.event(
+                        "run.adopted",
+                        bead_id=run.bead_id,
+                        rig=run.rig,
+                        after={"run": run.id, "pid": run.pid},
+                        reason="its agent outlived the town process that started it",
+                    )
+                ]
+            )
 
     def _end_lost(self, run: Run) -> None:
         with self.ledger.store.transaction() as tx:

@@ -1,0 +1,136 @@
+"""An agent's output goes to files in its run folder, and the town follows them.
+
+The agent runs under a small `sh` wrapper, in its own session: stdout and stderr go to
+`stdout.log` and `stderr.log`, and its exit status to `exit` when it ends. Nothing the agent
+writes passes through the town process, so the agent outlives a crash of the town: a new town
+process finds it still running, follows its files from where the transcript stopped
+(`offsets.json`), and finishes the run as if nothing had happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from gastown.runtimes.base import ProcessSpec
+
+WRAPPER = (
+    'd="$1"; shift; "$@" >>"$d/stdout.log" 2>>"$d/stderr.log" </dev/null; '
+    'echo $? >"$d/exit.tmp" && mv "$d/exit.tmp" "$d/exit"'
+)
+STREAMS = ("stdout", "stderr")
+
+
+async def spawn(spec: ProcessSpec, run_dir: Path) -> asyncio.subprocess.Process:
+    """Start the agent under the wrapper, as the leader of its own process group."""
+    return await asyncio.create_subprocess_exec(
+        "/bin/sh",
+        "-c",
+        WRAPPER,
+        "gt-run",
+        str(run_dir),
+        *spec.argv,
+        cwd=spec.cwd,
+        env=spec.env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+class Follower:
+    """Reads a run's output files line by line, remembering how far it got."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.offsets = dict.fromkeys(STREAMS, 0)
+        self.partial = dict.fromkeys(STREAMS, b"")
+        with contextlib.suppress(OSError, ValueError):
+            saved = json.loads((run_dir / "offsets.json").read_text())
+            self.offsets.update({k: int(saved[k]) for k in STREAMS if k in saved})
+
+    def read(self, stream: str, upto: int | None = None, final: bool = False) -> list[str]:
+        """Complete lines written since the last read (up to byte `upto`); with `final`, a
+        last line without its newline too."""
+        try:
+            with (self.run_dir / f"{stream}.log").open("rb") as src:
+                src.seek(self.offsets[stream] + len(self.partial[stream]))
+                chunk = src.read() if upto is None else src.read(max(upto - src.tell(), 0))
+        except FileNotFoundError:
+            return []
+        data = self.partial[stream] + chunk
+        *lines, rest = data.split(b"\n")
+        if final and rest:
+            lines, rest = [*lines, rest], b""
+        self.offsets[stream] += len(data) - len(rest)
+        self.partial[stream] = rest
+        return [line.decode("utf-8", errors="replace") for line in lines]
+
+    def save(self) -> None:
+        """Remember how far the transcript got (called right after it is flushed)."""
+        path = self.run_dir / "offsets.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.offsets))
+        tmp.replace(path)
+
+    def exit_status(self) -> int | None:
+        """The agent's exit status once the wrapper has written it."""
+        try:
+            return int((self.run_dir / "exit").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+
+class Transcript:
+    """The run's transcript file and the follower whose offsets it must stay in step with."""
+
+    def __init__(self, out: TextIO, follower: Follower) -> None:
+        self.out, self.follower = out, follower
+
+    def flush(self) -> None:
+        self.out.flush()
+        self.follower.save()
+
+
+async def follow(
+    follower: Follower,
+    running: Callable[[], bool],
+    take: Callable[[str, list[str]], None],
+    every: float,
+) -> int | None:
+    """Hand over new lines every `every` seconds until the agent has ended; its exit status
+    (None when it was killed before it could report one)."""
+    while True:
+        ended = follower.exit_status() is not None or not running()
+        for stream in STREAMS:
+            lines = follower.read(stream, final=ended)
+            if lines:
+                take(stream, lines)
+        if ended:
+            return follower.exit_status()
+        await asyncio.sleep(every)
+
+
+def stop_group(pid: int, alive: Callable[[int], bool], grace: float = 10.0) -> None:
+    """SIGTERM the agent's process group; SIGKILL it if it lingers past `grace` seconds."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+
+    async def escalate() -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while alive(pid) and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+    asyncio.get_running_loop().create_task(escalate())
