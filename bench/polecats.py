@@ -38,7 +38,7 @@ STREAMER = """\
 import sys, time
 parent, lines, interval = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 line = sys.argv[4]
-with open(f"/proc/{parent}/fd/1", "w") as out:
+with open(f"/proc/{parent}/fd/1", "a") as out:  # append: stdout may be a file
     for n in range(lines):
         out.write(line % n + "\\n")
         out.flush()

@@ -16,7 +16,7 @@ import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from gastown.runtimes.base import ProcessSpec
 
@@ -52,19 +52,22 @@ class Follower:
         self.run_dir = run_dir
         self.offsets = dict.fromkeys(STREAMS, 0)
         self.partial = dict.fromkeys(STREAMS, b"")
+        self.files: dict[str, BinaryIO] = {}
         with contextlib.suppress(OSError, ValueError):
             saved = json.loads((run_dir / "offsets.json").read_text())
             self.offsets.update({k: int(saved[k]) for k in STREAMS if k in saved})
 
     def read(self, stream: str, upto: int | None = None, final: bool = False) -> list[str]:
         """Complete lines written since the last read (up to byte `upto`); with `final`, a
-        last line without its newline too."""
-        try:
-            with (self.run_dir / f"{stream}.log").open("rb") as src:
-                src.seek(self.offsets[stream] + len(self.partial[stream]))
-                chunk = src.read() if upto is None else src.read(max(upto - src.tell(), 0))
-        except FileNotFoundError:
-            return []
+        last line without its newline too. Files stay open between reads."""
+        src = self.files.get(stream)
+        if src is None:
+            try:
+                src = self.files[stream] = (self.run_dir / f"{stream}.log").open("rb")
+            except FileNotFoundError:
+                return []
+            src.seek(self.offsets[stream])
+        chunk = src.read() if upto is None else src.read(max(upto - src.tell(), 0))
         data = self.partial[stream] + chunk
         *lines, rest = data.split(b"\n")
         if final and rest:
@@ -72,6 +75,11 @@ class Follower:
         self.offsets[stream] += len(data) - len(rest)
         self.partial[stream] = rest
         return [line.decode("utf-8", errors="replace") for line in lines]
+
+    def close(self) -> None:
+        for src in self.files.values():
+            src.close()
+        self.files.clear()
 
     def save(self) -> None:
         """Remember how far the transcript got (called right after it is flushed)."""
@@ -114,6 +122,7 @@ async def follow(
             if lines:
                 take(stream, lines)
         if ended:
+            follower.close()
             return follower.exit_status()
         await asyncio.sleep(every)
 

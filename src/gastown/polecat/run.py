@@ -150,6 +150,7 @@ async def adopt_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable
         replay.offsets = dict.fromkeys(replay.offsets, 0)
         for line in replay.read("stdout", upto=follower.offsets["stdout"]):
             events.extend(e for e in parser.feed(line) if e.kind in _KEPT)
+        replay.close()
         handle.pid = run.pid
         pid = run.pid or 0
         exit_status, events = await _follow(
