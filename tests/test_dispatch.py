@@ -343,3 +343,29 @@ def test_a_run_whose_agent_died_with_the_town_is_requeued(
     assert [r["status"] for r in runs] == ["lost", "succeeded"]
     with store.reader() as tx:
         assert tx.get_dispatch(bead) == (1, None)  # the lost run's attempt was given back
+
+
+def test_a_convoy_that_lands_whole_works_on_its_feature_branch(
+    town: Gt, town_path: Path, store: Store
+) -> None:
+    town.ok("up", "-d")
+    body = script({"write": "part.txt", "content": "one part"})
+    convoy = town.json(
+        "convoy",
+        "create",
+        "Verbose Mode!",
+        "--task",
+        "Part one",
+        "--merge-mode",
+        "review-then-land",
+    )
+    (bead,) = [b["id"] for b in convoy["beads"]]
+    town.ok("bead", "update", bead, "--body", body)
+    until(lambda: bead_status(town, bead) == "in_review", "the convoy bead in review")
+    with store.reader() as tx:
+        (mr,) = tx.list_merge_requests(bead_id=bead)
+    feature = f"convoy/verbose-mode/{convoy['id']}"
+    assert mr.target == feature
+    clone = town_path / "rigs" / "app"
+    assert run_git("rev-parse", feature, cwd=clone).strip() == mr.base_commit
+    assert mr.base_commit == run_git("rev-parse", "origin/trunk", cwd=clone).strip()

@@ -55,12 +55,18 @@ def fetch(clone: Path) -> None:
     git("fetch", "--quiet", "--prune", "origin", cwd=clone, timeout=600)
 
 
-def base_commit(clone: Path, base: str) -> str:
-    """The commit a new branch starts from: the remote's `base`, else a local branch `base`."""
+def base_commit(clone: Path, base: str, create_from: str | None = None) -> str:
+    """The commit a new branch starts from: the remote's `base`, else a local branch `base`;
+    when neither exists and `create_from` is given, `base` is made from that branch first (a
+    convoy's feature branch starts at the rig's target)."""
     for ref in (f"refs/remotes/origin/{base}", f"refs/heads/{base}"):
         found = git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=clone, check=False)
         if found.code == 0:
             return found.out.strip()
+    if create_from is not None:
+        start = base_commit(clone, create_from)
+        git("branch", base, start, cwd=clone)
+        return start
     raise GitError(f"The branch '{base}' is not in {clone} or its remote.")
 
 
@@ -100,22 +106,35 @@ def ahead(worktree: Path, base: str) -> int:
 
 
 def prepare(
-    clone: Path, worktree: Path, branch: str, base: str, identity: Identity, *, refresh: bool = True
+    clone: Path,
+    worktree: Path,
+    branch: str,
+    base: str,
+    identity: Identity,
+    *,
+    refresh: bool = True,
+    create_from: str | None = None,
 ) -> str:
     """Put `worktree` on `branch` for a new run and return the base commit it is measured
     against. A new branch is cut from the freshly fetched `base`; an existing one (a retry)
     is checked out as it is. Work left uncommitted by an earlier run is committed first."""
     clone, worktree = clone.resolve(), worktree.resolve()
     with _clone_lock(clone):  # git's own locks refuse a second fetch or worktree add at once
-        return _prepare(clone, worktree, branch, base, identity, refresh)
+        return _prepare(clone, worktree, branch, base, identity, refresh, create_from)
 
 
 def _prepare(
-    clone: Path, worktree: Path, branch: str, base: str, identity: Identity, refresh: bool
+    clone: Path,
+    worktree: Path,
+    branch: str,
+    base: str,
+    identity: Identity,
+    refresh: bool,
+    create_from: str | None,
 ) -> str:
     if refresh:
         fetch(clone)
-    start = base_commit(clone, base)
+    start = base_commit(clone, base, create_from)
     if not is_worktree(worktree):
         worktree.parent.mkdir(parents=True, exist_ok=True)
         if branch_exists(clone, branch):

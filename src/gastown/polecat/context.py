@@ -3,8 +3,10 @@ what its dependencies delivered."""
 
 from __future__ import annotations
 
+import re
+
 from gastown.errors import NotFound
-from gastown.model import BLOCKS, CLOSED, Bead, Convoy, Rig, Run
+from gastown.model import BLOCKS, CLOSED, REVIEW_THEN_LAND, Bead, Convoy, Rig, Run
 from gastown.polecat.prompt import Delivered, PromptContext
 from gastown.record import Record
 from gastown.store import Tx
@@ -19,7 +21,11 @@ class PolecatContext(Record):
 
     @property
     def base_branch(self) -> str:
-        """Where the run's branch is cut from: the rig's target branch."""
+        """Where the run's branch is cut from and its merge request lands: the convoy's
+        feature branch for a convoy that lands as a whole (`review-then-land`), else the
+        rig's target branch."""
+        if self.convoy is not None and self.convoy.merge_mode == REVIEW_THEN_LAND:
+            return feature_branch(self.convoy)
         return self.rig.branch
 
     def prompt(self, instructions: str) -> PromptContext:
@@ -32,6 +38,12 @@ class PolecatContext(Record):
             delivered=self.delivered,
             instructions=instructions,
         )
+
+
+def feature_branch(convoy: Convoy) -> str:
+    """`convoy/<slug of its title>/<convoy id>`: where a review-then-land convoy gathers."""
+    slug = re.sub(r"[^a-z0-9]+", "-", convoy.title.lower()).strip("-")[:40].strip("-")
+    return f"convoy/{slug or 'work'}/{convoy.id}"
 
 
 def load_prompt_context(tx: Tx, run: Run) -> PolecatContext:

@@ -194,7 +194,12 @@ def prepare(launch: Launch, run: Run, ctx: PolecatContext) -> Prepared:
     agent, request = _request(launch, run, ctx, prompt)
     identity = wt.polecat_identity(run.rig, run.polecat)
     base = wt.prepare(
-        town.path / ctx.rig.path, request.worktree, run.branch, ctx.base_branch, identity
+        town.path / ctx.rig.path,
+        request.worktree,
+        run.branch,
+        ctx.base_branch,
+        identity,
+        create_from=ctx.rig.branch,
     )
     run_dir = run_dir_of(town, run)
     run_dir.mkdir(parents=True, exist_ok=True)
