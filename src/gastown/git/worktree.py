@@ -70,11 +70,6 @@ def base_commit(clone: Path, base: str, create_from: str | None = None) -> str:
     raise GitError(f"The branch '{base}' is not in {clone} or its remote.")
 
 
-def branch_exists(repo: Path, branch: str) -> bool:
-    found = git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", cwd=repo, check=False)
-    return found.code == 0
-
-
 def is_worktree(path: Path) -> bool:
     return (path / ".git").exists()
 
@@ -137,17 +132,17 @@ def _prepare(
     start = base_commit(clone, base, create_from)
     if not is_worktree(worktree):
         worktree.parent.mkdir(parents=True, exist_ok=True)
-        if branch_exists(clone, branch):
+        made = git(
+            "worktree", "add", "--quiet", "-b", branch, str(worktree), start, cwd=clone, check=False
+        )
+        if made.code != 0:  # the branch exists (a retry): check it out as it is
             git("worktree", "add", "--quiet", str(worktree), branch, cwd=clone)
-        else:
-            git("worktree", "add", "--quiet", "-b", branch, str(worktree), start, cwd=clone)
         return start
-    if current_branch(worktree) != branch:
-        commit_all(worktree, "Save work left uncommitted by an earlier run", identity)
-    if current_branch(worktree) == branch:
+    if current_branch(worktree) == branch:  # a retry on the same polecat: carry on
         return start
-    if branch_exists(clone, branch):
+    commit_all(worktree, "Save work left uncommitted by an earlier run", identity)
+    # Try a new branch first (the common case); an existing one (a retry) is checked out.
+    created = git("checkout", "--quiet", "-b", branch, start, cwd=worktree, check=False)
+    if created.code != 0:
         git("checkout", "--quiet", branch, cwd=worktree)
-    else:
-        git("checkout", "--quiet", "-b", branch, start, cwd=worktree)
     return start
