@@ -26,7 +26,7 @@ from gastown.model import (
 )
 from gastown.record import Record
 from gastown.runtimes import events as ev
-from gastown.services import beads
+from gastown.services import beads, escalations
 from gastown.services.ledger import Ledger
 from gastown.store import Tx
 
@@ -168,7 +168,6 @@ def free_polecat(tx: Tx, run: Run, now: str) -> None:
 def hold_for_runtime(ledger: Ledger, run: Run, message: str) -> None:
     """The runtime cannot start (its program is missing): end the run without spending the
     bead's attempt, hold the bead so it is not dispatched again and again, and escalate."""
-    from gastown.model import Escalation
 
     with ledger.store.transaction() as tx:
         now = ledger.now()
@@ -184,19 +183,6 @@ def hold_for_runtime(ledger: Ledger, run: Run, message: str) -> None:
             beads.write(
                 ledger, tx, bead, {"status": OPEN, "assignee": None, "held": True}, reason=message
             )
-        number = tx.insert_escalation(
-            Escalation(
-                0,
-                "high",
-                message + " The bead is held; "
-                f"unhold it with `gt bead update {run.bead_id} "
-                "--unhold` once that is fixed.",
-                now,
-                run.bead_id,
-                run.id,
-                run.rig,
-            )
-        )
         tx.append_events(
             [
                 ledger.event(
@@ -206,14 +192,14 @@ def hold_for_runtime(ledger: Ledger, run: Run, message: str) -> None:
                     rig=run.rig,
                     after={"run": run.id, "status": RUN_FAILED},
                     reason=run.outcome,
-                ),
-                ledger.event(
-                    "escalation.raised",
-                    at=now,
-                    bead_id=run.bead_id,
-                    rig=run.rig,
-                    after={"id": number, "severity": "high", "message": message},
-                ),
+                )
             ]
+        )
+        held = (
+            f"{message} The bead is held; unhold it with "
+            f"`gt bead update {run.bead_id} --unhold` once that is fixed."
+        )
+        escalations.raise_in(
+            ledger, tx, "high", held, bead_id=run.bead_id, run_id=run.id, rig=run.rig
         )
         free_polecat(tx, run, now)

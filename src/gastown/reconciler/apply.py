@@ -15,7 +15,6 @@ from gastown.model import (
     IN_PROGRESS,
     OPEN,
     WORKING,
-    Escalation,
     Polecat,
     Run,
 )
@@ -30,7 +29,7 @@ from gastown.reconciler.actions import (
 )
 from gastown.reconciler.snapshot import BREAKER
 from gastown.record import Record, field
-from gastown.services import beads
+from gastown.services import beads, escalations
 from gastown.services.ledger import Ledger
 
 
@@ -133,23 +132,10 @@ def _fail(ledger: Ledger, f: FailBead) -> None:
 
 
 def raise_escalation(ledger: Ledger, e: Escalate) -> int:
-    with ledger.store.transaction() as tx:
-        now = ledger.now()
-        number = tx.insert_escalation(
-            Escalation(0, e.severity, e.message, now, e.bead_id, e.run_id, e.rig)
-        )
-        tx.append_events(
-            [
-                ledger.event(
-                    "escalation.raised",
-                    at=now,
-                    bead_id=e.bead_id,
-                    rig=e.rig,
-                    after={"id": number, "severity": e.severity, "message": e.message},
-                )
-            ]
-        )
-        return number
+    found = escalations.raise_(
+        ledger, e.severity, e.message, bead_id=e.bead_id, run_id=e.run_id, rig=e.rig
+    )
+    return found.id
 
 
 def _pause(ledger: Ledger, action: PauseDispatch | ResumeDispatch) -> None:
