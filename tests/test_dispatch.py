@@ -369,3 +369,22 @@ def test_a_convoy_that_lands_whole_works_on_its_feature_branch(
     clone = town_path / "rigs" / "app"
     assert run_git("rev-parse", feature, cwd=clone).strip() == mr.base_commit
     assert mr.base_commit == run_git("rev-parse", "origin/trunk", cwd=clone).strip()
+
+
+def test_gt_down_stops_agents_without_spending_attempts(town: Gt, store: Store) -> None:
+    town.ok("up", "-d")
+    bead = town.json("sling", "Interrupted", "--body", script({"hang": True}))["id"]
+    until(
+        lambda: (
+            town.json("runs", "--bead", bead)
+            and town.json("runs", "--bead", bead)[0]["status"] == "running"
+        ),
+        "the run to start",
+    )
+    town.ok("down")
+    (run,) = town.json("runs", "--bead", bead)
+    assert run["status"] == "stopped" and "the town process is stopping" in run["outcome"]
+    shown = town.json("bead", "show", bead)
+    assert shown["status"] == "open" and not shown["held"]
+    with store.reader() as tx:
+        assert tx.get_dispatch(bead) == (0, None)

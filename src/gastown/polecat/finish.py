@@ -149,8 +149,9 @@ def record_finish(
                 )
         elif bead is not None and bead.status == IN_PROGRESS:
             fields: dict[str, object] = {"status": OPEN, "assignee": None}
-            if by_person:  # a person's stop is not the bead's failure: give the attempt back
-                tx.set_dispatch(run.bead_id, max(run.attempt - 1, 0) if after_stop == "hold" else 0)
+            if by_person:  # not the bead's failure: give the attempt back (reset: all of them)
+                attempts = 0 if after_stop == "requeue" else max(run.attempt - 1, 0)
+                tx.set_dispatch(run.bead_id, attempts)
                 fields["held"] = after_stop == "hold"
             beads.write(ledger, tx, bead, fields, reason=f"run {run.id} ended: {outcome}")
         free_polecat(tx, run, now)

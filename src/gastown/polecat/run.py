@@ -70,8 +70,10 @@ class Handle(Record):
     """The agent's process group (the wrapper's pid), once started."""
     stop_reason: str | None = None
     after_stop: str | None = None
-    """None when the town stopped it (a timeout: a failed attempt); `hold` or `requeue` when a
-    person did (`gt agent stop` / `reset`): the attempt is given back either way."""
+    """Why it was stopped, which decides what its bead pays: None for the town's own stops (a
+    timeout: a failed attempt); `hold` (`gt agent stop`: held, the attempt given back),
+    `requeue` (`gt agent reset`: retried with its attempts reset) or `release` (`gt down`:
+    requeued, the attempt given back)."""
 
     def stop(self) -> None:
         if self.pid is not None:

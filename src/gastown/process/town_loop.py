@@ -278,6 +278,6 @@ class TownLoop:
         self._closing = True
         self.wake()
         for run_id in list(self.handles):
-            self.stop(run_id, "the town process is stopping")
+            self.stop(run_id, "the town process is stopping", "release")
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=grace + 5)
