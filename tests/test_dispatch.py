@@ -388,3 +388,18 @@ def test_gt_down_stops_agents_without_spending_attempts(town: Gt, store: Store) 
     assert shown["status"] == "open" and not shown["held"]
     with store.reader() as tx:
         assert tx.get_dispatch(bead) == (0, None)
+
+
+def test_the_loop_runs_on_postgresql_too(tmp_path: Path, git_repo: Path, pg_url: str) -> None:
+    Gt(tmp_path).ok("init", "pgtown", "--db", pg_url)
+    gt = Gt(tmp_path / "pgtown")
+    gt.ok("rig", "add", "app", str(git_repo))
+    gt.ok("config", "set", "runtime", "scripted")
+    gt.ok("up", "-d")
+    try:
+        bead = gt.json("sling", "Stored in PostgreSQL")["id"]
+        until(lambda: bead_status(gt, bead) == "in_review", "the bead in review")
+        (run,) = gt.json("runs", "--bead", bead)
+        assert run["outcome"] == "merge request"
+    finally:
+        gt("down")
