@@ -168,6 +168,9 @@ def test_a_missing_runtime_holds_the_bead_without_spending_attempts(town: Gt, st
     assert attempts is not None and attempts[0] == 0
     assert escalations and "runtime" in escalations[0].message
     assert bead_status(town, bead) == "open"
+    status = town.json("status")
+    assert status["open_escalations"] >= 1 and status["active_runs"] == 0
+    assert "open escalations: 1" in town.ok("status").out
 
 
 def test_a_stalled_agent_is_stopped(town: Gt, store: Store) -> None:

@@ -62,6 +62,8 @@ def test_up_serves_the_api_behind_the_token(
 
     status = rig_gt.json("status")
     assert status["up"] and status["pid"] == up["pid"] and status["beads"] == {"open": 1}
+    assert status["active_runs"] == 0 and status["open_escalations"] == 0
+    assert status["dispatch_paused"] is None
 
 
 def test_only_one_process_per_town(rig_gt: Gt, up: dict[str, Any]) -> None:

@@ -179,6 +179,11 @@ def town_status(app: App) -> int:
         )
         counts = ", ".join(f"{n} {s}" for s, n in sorted(report.get("beads", {}).items()))
         app.print(f"  rigs: {', '.join(report.get('rigs', [])) or 'none'}")
+        app.print(f"  polecats at work: {report.get('active_runs', 0)}")
+        if report.get("open_escalations"):
+            app.print(f"  open escalations: {report['open_escalations']} (`gt escalations`)")
+        if report.get("dispatch_paused"):
+            app.print(f"  dispatch PAUSED: {report['dispatch_paused'].get('reason', '')}")
         app.print(f"  beads: {counts or 'none'}")
 
     app.emit(data, human)

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 
 from gastown import __version__
 from gastown.errors import GastownError, NotFound, Refused, UsageError
+from gastown.model import ACTIVE_RUN_STATUSES
 from gastown.process import run_tokens
 from gastown.services import beads as bead_service
 from gastown.services import deps as dep_service
@@ -70,6 +71,9 @@ def create_app(town: Town, token: str, started_at: str) -> FastAPI:
         with led.store.reader() as tx:
             counts = tx.count_by_status()
             rigs = [r.name for r in tx.list_rigs()]
+            working = len(tx.list_runs(statuses=ACTIVE_RUN_STATUSES))
+            escalations = len(tx.list_escalations(open_only=True))
+            paused = tx.get_pause()
         return {
             "town": town.name,
             "prefix": town.prefix,
@@ -77,6 +81,9 @@ def create_app(town: Town, token: str, started_at: str) -> FastAPI:
             "started_at": started_at,
             "rigs": rigs,
             "beads": counts,
+            "active_runs": working,
+            "open_escalations": escalations,
+            "dispatch_paused": paused,
         }
 
     @routes.get("/api/beads")
