@@ -82,6 +82,7 @@ COMMANDS = {
     "prime": "cmd_agent",
     "escalations": "cmd_escalations",
     "escalation": "cmd_escalations",
+    "mayor": "cmd_mayor",
 }
 """Which module defines each command: a command imports and builds only its own module."""
 

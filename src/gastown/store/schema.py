@@ -225,6 +225,25 @@ CREATE INDEX mail_unread ON mail (recipient, read_at, id);
 """5: what agents say while they work (`gt status`, `gt checkpoint`, kept on the run) and the
 mail between polecats, the mayor and the town."""
 
+MIGRATIONS.append(
+    (
+        6,
+        """
+CREATE TABLE mayor_messages (
+    id {serial},
+    role TEXT NOT NULL,
+    content TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_usd DOUBLE PRECISION,
+    created_at TEXT NOT NULL
+);
+""",
+    )
+)
+"""6: the mayor's one conversation per town: every message, with the tokens and cost of the
+model reply that produced it."""
+
 LATEST = MIGRATIONS[-1][0]
 
 

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from gastown.dag import Candidate
 from gastown.model import BLOCKS, CLOSED, PARENT_CHILD, Bead, Convoy, Dependency, Event, Rig
 from gastown.store.mail import MailQueries
+from gastown.store.mayor import MayorQueries
 from gastown.store.projection import JsonDialect, bead_json
 from gastown.store.rows import (
     BEAD_COLUMNS,
@@ -66,10 +67,11 @@ class Turn(IntEnum):
     """Adding a `blocks` edge: two edges, each checked without the other, may close a cycle."""
 
 
-class Tx(RunQueries, MailQueries):
+class Tx(RunQueries, MailQueries, MayorQueries):
     """One transaction on the ledger. Obtain it from `Store.transaction()` or `Store.reader()`.
     Queries on polecats, runs and escalations come from `RunQueries` (`store/runs.py`), on
-    mail from `MailQueries` (`store/mail.py`)."""
+    mail from `MailQueries` (`store/mail.py`), on the mayor's conversation from
+    `MayorQueries` (`store/mayor.py`)."""
 
     def __init__(self, db: Executor) -> None:
         self.db = db

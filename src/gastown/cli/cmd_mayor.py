@@ -1,0 +1,59 @@
+"""`gt mayor ask TEXT` and `gt mayor usage`: talk to the town's coordinator, and see what it
+cost."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from gastown.cli.app import App
+
+
+def register(sub: Any, shared: argparse.ArgumentParser) -> None:
+    mayor = sub.add_parser(
+        "mayor",
+        parents=[shared],
+        help="talk to the mayor, the town's coordinator",
+        description="The mayor plans work into beads and convoys, reports and changes "
+        "settings, through the town's own operations. One conversation per town.",
+    )
+    verbs = mayor.add_subparsers(dest="verb", metavar="VERB", required=True)
+    ask = verbs.add_parser("ask", parents=[shared], help="one turn: say something, get a reply")
+    ask.add_argument("text", metavar="TEXT", help="what to tell or ask the mayor")
+    ask.set_defaults(handler=ask_mayor)
+    usage = verbs.add_parser("usage", parents=[shared], help="tokens and cost of the mayor")
+    usage.set_defaults(handler=mayor_usage)
+
+
+def ask_mayor(app: App) -> int:
+    from gastown.errors import InvalidValue
+    from gastown.mayor import open_mayor
+    from gastown.record import replace
+
+    text = app.args.text.strip()
+    if not text:
+        raise InvalidValue("Tell the mayor something: the text is empty.")
+    mayor = open_mayor(replace(app.ledger, actor="mayor"), app.town, app.environ)
+    try:
+        result = mayor.ask(text)
+    finally:
+        mayor.close()
+    app.emit(result.to_json(), result.reply or "(The mayor said nothing.)")
+    return 0
+
+
+def mayor_usage(app: App) -> int:
+    with app.store.reader() as tx:
+        used = tx.mayor_usage()
+    data = {
+        "messages": used.messages,
+        "input_tokens": used.input_tokens,
+        "output_tokens": used.output_tokens,
+        "cost_usd": round(used.cost_usd, 6),
+    }
+    app.emit(
+        data,
+        f"{used.messages} messages, {used.input_tokens} input tokens, "
+        f"{used.output_tokens} output tokens, ${used.cost_usd:.4f}.",
+    )
+    return 0

@@ -1,0 +1,52 @@
+"""The mayor: the conversational coordinator whose tools are the town's own services.
+
+`open_mayor` builds one from the town's settings (`role_models.mayor` or `default_model`,
+`model_base_url`, `model_api_key`, `custom_instructions.mayor`); `Mayor.ask` runs one turn of
+the town's single, persistent conversation (`chat.py`). The tools (`tools.py`) call the
+services and nothing else; the model clients (`model.py`) speak the Anthropic Messages API and
+OpenAI Chat Completions through the official SDKs; `secrets.py` keeps secret settings out of
+what is sent and stored. The mayor never edits code and spends nothing while nobody asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gastown.errors import InvalidValue, UserError
+from gastown.mayor.chat import Mayor, TurnResult
+from gastown.services.ledger import Ledger
+from gastown.town import Town
+
+__all__ = ["Mayor", "TurnResult", "open_mayor"]
+
+
+def open_mayor(ledger: Ledger, town: Town, environ: Mapping[str, str]) -> Mayor:
+    """The town's mayor, its model client made from the effective settings."""
+    from gastown.mayor import model, prompt, tools
+    from gastown.mayor.secrets import secret_values
+    from gastown.services import rigs, settings
+
+    resolved = settings.effective(ledger, town, None, environ)
+    name = str(resolved["role_models.mayor"] or resolved["default_model"])
+    base_url = str(resolved["model_base_url"])
+    api = environ.get("GT_MAYOR_API") or model.api_for(name, base_url)
+    if api not in ("anthropic", "openai"):
+        raise InvalidValue(f"GT_MAYOR_API must be `anthropic` or `openai`, not {api!r}.")
+    key = str(resolved["model_api_key"])
+    sdk_key = "ANTHROPIC_API_KEY" if api == "anthropic" else "OPENAI_API_KEY"
+    if not key and not environ.get(sdk_key) and not base_url:
+        raise UserError(
+            "The mayor needs a model: no API key is set.",
+            hint=f"Set one with `gt config set model_api_key KEY` (or {sdk_key}), or point "
+            "`model_base_url` at a compatible server.",
+        )
+    client = model.make(api, name, base_url, key or environ.get(sdk_key, "") or "none")
+    system = prompt.system_prompt(
+        [r.name for r in rigs.list_rigs(ledger)], str(resolved["custom_instructions.mayor"])
+    )
+    return Mayor(
+        ctx=tools.Context(ledger, town, environ),
+        client=client,
+        system=system,
+        secrets=secret_values(resolved),
+    )

@@ -1,0 +1,202 @@
+"""One turn of the mayor: the user's words in, tool calls run through the town's services, a
+reply out, every message kept in the town's one conversation.
+
+    store the user's words
+    repeat (at most `max_steps` times):
+        send the bounded context to the model, store its reply
+        no tool calls: the turn is over
+        run each call (an error becomes an error result), record a `mayor.tool_call` event,
+        store the results
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gastown.mayor import tools
+from gastown.mayor.model import Client, Reply
+from gastown.mayor.secrets import scrub
+from gastown.record import Record, field, replace
+from gastown.services.ledger import append
+from gastown.store.mayor import MayorMessage
+
+HISTORY = 40
+"""Messages of earlier turns sent with each request; older ones stay in the store."""
+
+MAX_STEPS = 12
+"""Model replies in one turn before the mayor stops, tool calls or not."""
+
+EVENT_RESULT_CHARS = 2000
+"""A tool result longer than this is cut in its event (the model still gets all of it)."""
+
+
+class ToolRecord(Record):
+    """One tool call of a turn and what came of it."""
+
+    name: str
+    input: Any
+    ok: bool
+    result: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "input": self.input, "ok": self.ok, "result": self.result}
+
+
+class TurnResult(Record):
+    """What one turn produced."""
+
+    reply: str
+    tool_calls: list[ToolRecord] = field(default_factory=list)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    """None when the model has no price in the table."""
+    stopped: bool = False
+    """True when the step limit ended the turn."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reply": self.reply,
+            "tool_calls": [c.to_json() for c in self.tool_calls],
+            "usage": {
+                "input_tokens": self.input_tokens,
+                "output_tokens": self.output_tokens,
+                "cost_usd": self.cost_usd,
+            },
+        }
+
+
+class Mayor(Record):
+    """The mayor of one town, talking to one model."""
+
+    ctx: tools.Context
+    client: Client
+    system: str
+    secrets: list[str] = field(default_factory=list)
+    """Values never to send or store (from `env_vars` and `model_api_key`)."""
+    history: int = HISTORY
+    max_steps: int = MAX_STEPS
+
+    def ask(self, text: str) -> TurnResult:
+        """Run one turn for the user's `text`."""
+        start = self._store("user", text)
+        result = TurnResult(reply="")
+        specs = [
+            {"name": t.name, "description": t.description, "input_schema": t.schema()}
+            for t in tools.TOOLS.values()
+        ]
+        for _ in range(self.max_steps):
+            sent = [{"role": m.role, "content": m.content} for m in self._context(start)]
+            reply = self.client.send(
+                scrub(self.system, self.secrets), scrub(sent, self.secrets), specs
+            )
+            cost = _cost(reply)
+            self._store("assistant", reply.content, reply, cost)
+            result.input_tokens += reply.input_tokens
+            result.output_tokens += reply.output_tokens
+            if cost is not None:
+                result.cost_usd = (result.cost_usd or 0.0) + cost
+            if reply.text:
+                result.reply = reply.text
+            if not reply.calls:
+                return result
+            blocks = [self._call(c.id, c.name, c.input, result) for c in reply.calls]
+            self._store("user", blocks)
+        result.stopped = True
+        result.reply = (result.reply + "\n\n" if result.reply else "") + (
+            f"(The mayor stopped after {self.max_steps} steps of tool calls.)"
+        )
+        return result
+
+    def close(self) -> None:
+        """Close the model client's connections."""
+        self.client.close()
+
+    def _call(self, call_id: str, name: str, args: Any, result: TurnResult) -> dict[str, Any]:
+        outcome = tools.perform(self.ctx, name, args)
+        text = tools.result_text(outcome)
+        result.tool_calls.append(ToolRecord(name, args, outcome.ok, outcome.result))
+        ledger = self.ctx.ledger
+        shown = text if len(text) <= EVENT_RESULT_CHARS else text[:EVENT_RESULT_CHARS] + "…"
+        with ledger.store.transaction() as tx:
+            append(
+                tx,
+                [
+                    ledger.event(
+                        "mayor.tool_call",
+                        after=scrub(
+                            {"name": name, "input": args, "ok": outcome.ok, "result": shown},
+                            self.secrets,
+                        ),
+                    )
+                ],
+            )
+        return {
+            "type": "tool_result",
+            "tool_use_id": call_id,
+            "content": text,
+            "is_error": not outcome.ok,
+        }
+
+    def _context(self, start: int) -> list[MayorMessage]:
+        """Earlier turns (the last `history` messages, cut to begin at a user's own words so
+        no tool result is separated from its call), then all of this turn."""
+        with self.ctx.ledger.store.reader() as tx:
+            earlier = tx.mayor_messages(last=self.history, before=start)
+            current = tx.mayor_messages(since=start)
+        while earlier and not (earlier[0].role == "user" and isinstance(earlier[0].content, str)):
+            earlier.pop(0)
+        return well_formed(earlier + current)
+
+    def _store(
+        self, role: str, content: Any, reply: Reply | None = None, cost: float | None = None
+    ) -> int:
+        message = MayorMessage(
+            id=0,
+            role=role,
+            content=scrub(content, self.secrets),
+            input_tokens=reply.input_tokens if reply else 0,
+            output_tokens=reply.output_tokens if reply else 0,
+            cost_usd=cost,
+            created_at=self.ctx.ledger.now(),
+        )
+        with self.ctx.ledger.store.transaction() as tx:
+            return tx.insert_mayor_message(message)
+
+
+def well_formed(messages: list[MayorMessage]) -> list[MayorMessage]:
+    """`messages` with tool calls that never got results (a turn cut short by a crash) reduced
+    to their text, since the APIs refuse a tool call without its result."""
+    out: list[MayorMessage] = []
+    for i, message in enumerate(messages):
+        m, calls = message, _tool_uses(message)
+        if calls:
+            after = messages[i + 1] if i + 1 < len(messages) else None
+            answered = {
+                b.get("tool_use_id")
+                for b in (after.content if after and isinstance(after.content, list) else [])
+                if isinstance(b, dict) and b.get("type") == "tool_result"
+            }
+            if not calls <= answered:
+                text = [b for b in m.content if b.get("type") == "text"]
+                if not text:
+                    continue
+                m = replace(m, content=text)
+        out.append(m)
+    return out
+
+
+def _tool_uses(m: MayorMessage) -> set[str]:
+    if m.role != "assistant" or not isinstance(m.content, list):
+        return set()
+    return {b["id"] for b in m.content if isinstance(b, dict) and b.get("type") == "tool_use"}
+
+
+def _cost(reply: Reply) -> float | None:
+    from gastown.runtimes.events import Usage
+    from gastown.runtimes.prices import cost_of
+
+    priced = cost_of(
+        Usage(input_tokens=reply.input_tokens, output_tokens=reply.output_tokens), reply.model
+    )
+    return None if priced is None else priced.usd

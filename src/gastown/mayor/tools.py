@@ -1,0 +1,360 @@
+"""The mayor's tools: thin adapters from a model's tool call to the town's services.
+
+Each tool declares its arguments (name, JSON type, required or not, what it means); `perform`
+checks a call against that declaration, then calls the service. Nothing here decides anything
+about beads, convoys or settings: the services do, exactly as they do for the CLI. A call that
+fails (bad arguments, an unknown bead, a refused transition) becomes an error result that goes
+back to the model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gastown.errors import GastownError
+from gastown.model import ACTIVE_RUN_STATUSES
+from gastown.record import Record, field
+from gastown.services import beads, convoys, escalations, plan, settings, sling
+from gastown.services.ledger import Ledger
+from gastown.store import BeadFilter
+from gastown.town import Town
+
+
+class Arg(Record):
+    """One argument of a tool."""
+
+    name: str
+    type: str
+    """A JSON Schema type: `string`, `integer`, `boolean`, `array`."""
+    doc: str
+    required: bool = False
+    items: dict[str, Any] | None = None
+    """The schema of an array's items."""
+
+
+class Context(Record):
+    """What a tool may use: the ledger, the town, and the environment settings come from."""
+
+    ledger: Ledger
+    town: Town
+    environ: Mapping[str, str] = field(default_factory=dict)
+
+
+class Tool(Record):
+    """One tool the model may call."""
+
+    name: str
+    description: str
+    args: list[Arg]
+    run: Callable[[Context, dict[str, Any]], Any]
+
+    def schema(self) -> dict[str, Any]:
+        """The JSON Schema of the tool's input."""
+        props: dict[str, Any] = {}
+        for a in self.args:
+            props[a.name] = {"type": a.type, "description": a.doc}
+            if a.items is not None:
+                props[a.name]["items"] = a.items
+        required = [a.name for a in self.args if a.required]
+        return {"type": "object", "properties": props, "required": required}
+
+
+class ToolArgsError(Exception):
+    """A tool call whose arguments do not fit the tool's declaration."""
+
+
+class Outcome(Record):
+    """What a tool call gave back: JSON-able data, or an error message."""
+
+    ok: bool
+    result: Any
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "boolean": (bool,),
+    "array": (list,),
+}
+
+
+def check_args(tool: Tool, args: Mapping[str, Any]) -> dict[str, Any]:
+    """`args` if they fit `tool`, else ToolArgsError saying what is wrong."""
+    known = {a.name: a for a in tool.args}
+    unknown = sorted(set(args) - set(known))
+    if unknown:
+        raise ToolArgsError(
+            f"`{tool.name}` has no argument(s) {', '.join(unknown)}; "
+            f"it takes {', '.join(known) or 'none'}."
+        )
+    for a in tool.args:
+        if a.name not in args:
+            if a.required:
+                raise ToolArgsError(f"`{tool.name}` needs the argument `{a.name}` ({a.doc}).")
+            continue
+        value = args[a.name]
+        bad_bool = a.type == "integer" and isinstance(value, bool)
+        if not isinstance(value, _TYPES[a.type]) or bad_bool:
+            raise ToolArgsError(f"`{tool.name}`: `{a.name}` must be a {a.type}, not {value!r}.")
+    return dict(args)
+
+
+def perform(ctx: Context, name: str, args: Any) -> Outcome:
+    """Run one tool call; every failure the caller could fix becomes an error outcome."""
+    tool = TOOLS.get(name)
+    if tool is None:
+        return Outcome(False, f"There is no tool `{name}`; the tools are {', '.join(TOOLS)}.")
+    if not isinstance(args, dict):
+        return Outcome(False, f"The input of `{name}` must be a JSON object.")
+    try:
+        return Outcome(True, tool.run(ctx, check_args(tool, args)))
+    except ToolArgsError as exc:
+        return Outcome(False, str(exc))
+    except GastownError as exc:
+        text = exc.message + (f" {exc.hint}" if exc.hint else "")
+        return Outcome(False, text)
+
+
+def result_text(outcome: Outcome) -> str:
+    """The outcome as the text a tool result carries."""
+    if isinstance(outcome.result, str):
+        return outcome.result
+    return json.dumps(outcome.result, ensure_ascii=False)
+
+
+# --- the tools ------------------------------------------------------------------------------
+
+
+def _sling(ctx: Context, a: dict[str, Any]) -> Any:
+    spec = beads.NewBead(
+        title=a["title"],
+        body=a.get("body", ""),
+        priority=a.get("priority", 2),
+        rig=a["rig"],
+    )
+    return sling.sling_new(ctx.ledger, spec).to_json()
+
+
+def _sling_batch(ctx: Context, a: dict[str, Any]) -> Any:
+    tasks = a["tasks"]
+    if not all(isinstance(t, dict) for t in tasks):
+        raise ToolArgsError("`sling_batch`: every task must be an object with `key` and `title`.")
+    has_deps = any(t.get("depends_on") for t in tasks)
+    if len(tasks) > 1 and not has_deps and not a.get("parallel", False):
+        raise ToolArgsError(
+            "None of these tasks depends on another. If they really can all be worked at "
+            "once, call again with `parallel: true`; otherwise give the later tasks "
+            "`depends_on`."
+        )
+    doc = {
+        "tasks": [
+            {
+                "key": t.get("key"),
+                "title": t.get("title"),
+                "body": t.get("body", ""),
+                "needs": t.get("depends_on", []),
+            }
+            for t in tasks
+        ]
+    }
+    the_plan = plan.parse(doc, "the batch")
+    resolved = settings.effective(ctx.ledger, ctx.town, a["rig"], ctx.environ)
+    view = convoys.create(
+        ctx.ledger,
+        a["title"],
+        a["rig"],
+        the_plan,
+        bool(a.get("staged", False)),
+        str(resolved["convoy_merge_mode"]),
+    )
+    made = zip(the_plan.tasks, view.beads, strict=True)  # beads come back in task order
+    return {
+        "convoy": view.convoy.id,
+        "staged": view.convoy.staged,
+        "beads": [{"key": t.key, "id": b.id, "title": b.title} for t, b in made],
+        "waves": view.waves,
+    }
+
+
+def _list_beads(ctx: Context, a: dict[str, Any]) -> Any:
+    flt = BeadFilter(
+        statuses=[a["status"]] if "status" in a else None,
+        rig=a.get("rig"),
+        limit=a.get("limit", 50),
+    )
+    return [
+        {"id": b.id, "title": b.title, "status": b.status, "rig": b.rig, "priority": b.priority}
+        for b in beads.list_beads(ctx.ledger, flt)
+    ]
+
+
+def _show_bead(ctx: Context, a: dict[str, Any]) -> Any:
+    bead, dependents = beads.show(ctx.ledger, a["id"])
+    return {**bead.to_json(), "dependents": [d.bead_id for d in dependents]}
+
+
+def _update_bead(ctx: Context, a: dict[str, Any]) -> Any:
+    fields: dict[str, Any] = {
+        k: a[k] for k in ("title", "body", "priority", "status", "held") if k in a
+    }
+    if not fields:
+        raise ToolArgsError("`update_bead` needs at least one field to change.")
+    return beads.update(ctx.ledger, a["id"], fields, reason=a.get("reason")).to_json()
+
+
+def _close_bead(ctx: Context, a: dict[str, Any]) -> Any:
+    return beads.close(ctx.ledger, a["id"], reason=a.get("reason")).to_json()
+
+
+def _town_status(ctx: Context, a: dict[str, Any]) -> Any:
+    with ctx.ledger.store.reader() as tx:
+        counts = tx.count_by_status()
+        runs = tx.list_runs(statuses=list(ACTIVE_RUN_STATUSES))
+        failed = tx.list_beads(BeadFilter(statuses=["failed"], limit=20))
+    open_escalations = escalations.list_(ctx.ledger)
+    return {
+        "beads": counts,
+        "active_runs": [
+            {"id": r.id, "bead": r.bead_id, "polecat": r.polecat, "status": r.status} for r in runs
+        ],
+        "failed_beads": [{"id": b.id, "title": b.title} for b in failed],
+        "open_escalations": [e.to_json() for e in open_escalations],
+    }
+
+
+def _list_agents(ctx: Context, a: dict[str, Any]) -> Any:
+    with ctx.ledger.store.reader() as tx:
+        return [p.to_json() for p in tx.list_polecats(a.get("rig"))]
+
+
+def _get_setting(ctx: Context, a: dict[str, Any]) -> Any:
+    resolved = settings.effective(ctx.ledger, ctx.town, a.get("rig"), ctx.environ)
+    key = a["key"]
+    return {"key": key, "value": resolved.display(key), "from": resolved.origins[key]}
+
+
+def _set_setting(ctx: Context, a: dict[str, Any]) -> Any:
+    from gastown import config
+
+    key = a["key"]
+    value = settings.set_value(ctx.ledger, ctx.town, key, a["value"], a.get("rig"))
+    return {"key": key, "value": config.masked(key, value), "rig": a.get("rig")}
+
+
+_TASK = {
+    "type": "object",
+    "properties": {
+        "key": {"type": "string", "description": "a short name other tasks use in depends_on"},
+        "title": {"type": "string"},
+        "body": {"type": "string"},
+        "depends_on": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "keys of tasks that must be done first",
+        },
+    },
+    "required": ["key", "title"],
+}
+
+TOOLS: dict[str, Tool] = {
+    t.name: t
+    for t in (
+        Tool(
+            "sling",
+            "Create one bead (a unit of work) on a rig and send it to a polecat at once.",
+            [
+                Arg("title", "string", "what to do, as an imperative", required=True),
+                Arg("rig", "string", "the rig (repository) to work on", required=True),
+                Arg("body", "string", "details, acceptance criteria"),
+                Arg("priority", "integer", "0 (urgent) to 4 (later); default 2"),
+            ],
+            _sling,
+        ),
+        Tool(
+            "sling_batch",
+            "Create a convoy: several beads on one rig with dependencies between them. Tasks "
+            "with no dependency at all are refused unless `parallel` is true.",
+            [
+                Arg("title", "string", "the convoy's title", required=True),
+                Arg("rig", "string", "the rig to work on", required=True),
+                Arg("tasks", "array", "the tasks, in order", required=True, items=_TASK),
+                Arg("staged", "boolean", "create but do not dispatch until started"),
+                Arg("parallel", "boolean", "the tasks are independent on purpose"),
+            ],
+            _sling_batch,
+        ),
+        Tool(
+            "list_beads",
+            "List beads, highest priority first.",
+            [
+                Arg("status", "string", "open, in_progress, in_review, closed or failed"),
+                Arg("rig", "string", "only this rig"),
+                Arg("limit", "integer", "at most this many (default 50)"),
+            ],
+            _list_beads,
+        ),
+        Tool(
+            "show_bead",
+            "Everything about one bead, with its dependencies and dependents.",
+            [Arg("id", "string", "the bead id", required=True)],
+            _show_bead,
+        ),
+        Tool(
+            "update_bead",
+            "Change a bead's title, body, priority, status or hold.",
+            [
+                Arg("id", "string", "the bead id", required=True),
+                Arg("title", "string", "new title"),
+                Arg("body", "string", "new body"),
+                Arg("priority", "integer", "0 to 4"),
+                Arg("status", "string", "a status the lifecycle allows next"),
+                Arg("held", "boolean", "hold (true) or release (false) the bead"),
+                Arg("reason", "string", "why, for the record"),
+            ],
+            _update_bead,
+        ),
+        Tool(
+            "close_bead",
+            "Close a bead (refused while its blockers are open).",
+            [
+                Arg("id", "string", "the bead id", required=True),
+                Arg("reason", "string", "why"),
+            ],
+            _close_bead,
+        ),
+        Tool(
+            "town_status",
+            "A summary of the town: bead counts by status, active runs, failed beads and "
+            "open escalations.",
+            [],
+            _town_status,
+        ),
+        Tool(
+            "list_agents",
+            "The polecats and what each works on.",
+            [Arg("rig", "string", "only this rig")],
+            _list_agents,
+        ),
+        Tool(
+            "get_setting",
+            "Read one setting's effective value (secrets masked) and where it came from.",
+            [
+                Arg("key", "string", "the setting, e.g. max_polecats_per_rig", required=True),
+                Arg("rig", "string", "as seen by this rig"),
+            ],
+            _get_setting,
+        ),
+        Tool(
+            "set_setting",
+            "Change a setting, validated, in the town or as a rig override.",
+            [
+                Arg("key", "string", "the setting", required=True),
+                Arg("value", "string", "the value as typed on the command line", required=True),
+                Arg("rig", "string", "override for this rig only"),
+            ],
+            _set_setting,
+        ),
+    )
+}

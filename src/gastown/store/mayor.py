@@ -1,0 +1,105 @@
+"""The shared SQL for the mayor's conversation (`MayorQueries`, a mixin of `Tx`, like
+`RunQueries`). One conversation per town: messages are only ever appended."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from gastown.record import Record
+
+if TYPE_CHECKING:
+    from gastown.store.sql import Executor
+
+MAYOR_COLUMNS = "id, role, content, input_tokens, output_tokens, cost_usd, created_at"
+
+
+class MayorMessage(Record):
+    """One message of the mayor's conversation, in the Anthropic Messages shape."""
+
+    id: int
+    """Order of the message in the conversation (the id given on insert is ignored)."""
+    role: str
+    """`user` (the user's words, or tool results) or `assistant` (the model's reply)."""
+    content: Any
+    """A string, or a list of content blocks (text, tool_use, tool_result)."""
+    input_tokens: int = 0
+    """Input tokens of the model reply that produced this message (assistant messages)."""
+    output_tokens: int = 0
+    """Output tokens of that reply."""
+    cost_usd: float | None = None
+    """What that reply cost, by the price table; None when unknown."""
+    created_at: str = ""
+
+
+class MayorUsage(Record):
+    """Tokens and cost summed over the whole conversation."""
+
+    messages: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    """Sum of the known costs; replies of unpriced models count as 0."""
+
+
+def message_of(row: Sequence[Any]) -> MayorMessage:
+    return MayorMessage(
+        int(row[0]),
+        row[1],
+        json.loads(row[2]),
+        int(row[3]),
+        int(row[4]),
+        None if row[5] is None else float(row[5]),
+        row[6],
+    )
+
+
+class MayorQueries:
+    """Appending to and reading the mayor's conversation."""
+
+    db: Executor
+
+    def insert_mayor_message(self, m: MayorMessage) -> int:
+        """Append one message; returns its id."""
+        row = self.db.execute(
+            "INSERT INTO mayor_messages "
+            "(role, content, input_tokens, output_tokens, cost_usd, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                m.role,
+                json.dumps(m.content, ensure_ascii=False),
+                m.input_tokens,
+                m.output_tokens,
+                m.cost_usd,
+                m.created_at,
+            ),
+        ).fetchone()
+        return int(row[0])
+
+    def mayor_messages(
+        self, *, last: int | None = None, since: int | None = None, before: int | None = None
+    ) -> list[MayorMessage]:
+        """The conversation in order: only ids ≥ `since` and < `before` when given, and of
+        those only the `last` few."""
+        clauses, params = [], []
+        if since is not None:
+            clauses.append("id >= ?")
+            params.append(since)
+        if before is not None:
+            clauses.append("id < ?")
+            params.append(before)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        tail = f" ORDER BY id DESC LIMIT {int(last)}" if last is not None else " ORDER BY id"
+        rows = self.db.execute(
+            f"SELECT {MAYOR_COLUMNS} FROM mayor_messages{where}{tail}", params
+        ).fetchall()
+        found = [message_of(r) for r in rows]
+        return found[::-1] if last is not None else found
+
+    def mayor_usage(self) -> MayorUsage:
+        row = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), "
+            "COALESCE(SUM(cost_usd), 0) FROM mayor_messages"
+        ).fetchone()
+        return MayorUsage(int(row[0]), int(row[1]), int(row[2]), float(row[3]))

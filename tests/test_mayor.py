@@ -1,0 +1,351 @@
+"""The mayor, end to end: `gt mayor ask` against the scripted model server, through the real
+Anthropic and OpenAI SDKs over real HTTP, acting on a real town."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from gastown.scripted.script import parse
+from gastown.scripted.server import ScriptedModelServer
+from tests.conftest import Gt
+
+SECRET = "sk-live-0123456789abcdef"
+
+
+def call(name: str, **arguments: Any) -> dict[str, Any]:
+    return {"name": name, "arguments": arguments}
+
+
+def serve(*replies: dict[str, Any]) -> ScriptedModelServer:
+    return ScriptedModelServer(parse({"replies": list(replies)}, source="mayor script"))
+
+
+def point_at(gt: Gt, server: ScriptedModelServer, model: str = "claude-haiku-4-5") -> None:
+    gt.ok("config", "set", "model_base_url", server.base_url)
+    gt.ok("config", "set", "model_api_key", "sk-test-key")
+    gt.ok("config", "set", "role_models.mayor", model)
+
+
+def bodies(server: ScriptedModelServer) -> list[dict[str, Any]]:
+    return [r.body for r in server.requests]
+
+
+def test_a_clear_request_becomes_a_convoy_with_the_right_dependencies(rig_gt: Gt) -> None:
+    request = (
+        "Create a convoy to add a --verbose flag, tests for it, and docs, "
+        "with the tests after the flag"
+    )
+    server = serve(
+        {
+            "tool_calls": [
+                call(
+                    "sling_batch",
+                    title="Verbose mode",
+                    rig="app",
+                    tasks=[
+                        {"key": "flag", "title": "Add a --verbose flag"},
+                        {"key": "tests", "title": "Tests for --verbose", "depends_on": ["flag"]},
+                        {"key": "docs", "title": "Document --verbose", "depends_on": ["flag"]},
+                    ],
+                )
+            ],
+            "usage": {"input_tokens": 900, "output_tokens": 80},
+        },
+        {"text": "Convoy created: the flag first, then its tests and docs."},
+    )
+    with server:
+        point_at(rig_gt, server)
+        got = rig_gt.json("mayor", "ask", request)
+
+    assert got["reply"] == "Convoy created: the flag first, then its tests and docs."
+    (made,) = got["tool_calls"]
+    assert (made["name"], made["ok"]) == ("sling_batch", True)
+    ids = {b["key"]: b["id"] for b in made["result"]["beads"]}
+
+    (convoy,) = rig_gt.json("convoy", "list")
+    shown = rig_gt.json("convoy", "show", convoy["id"])
+    assert sorted(b["title"] for b in shown["beads"]) == [
+        "Add a --verbose flag",
+        "Document --verbose",
+        "Tests for --verbose",
+    ]
+    assert [sorted(w) for w in shown["waves"]] == [
+        [ids["flag"]],
+        sorted([ids["tests"], ids["docs"]]),
+    ]
+    tests = rig_gt.json("bead", "show", ids["tests"])
+    assert [d["depends_on_id"] for d in tests["dependencies"]] == [ids["flag"]]
+
+    first = server.requests[0].body
+    assert first["messages"] == [{"role": "user", "content": request}]
+    assert "sling_batch" in [t["name"] for t in first["tools"]]
+    assert "never edit code" in first["system"].lower()
+    events = rig_gt.json("events", "--kind", "mayor.tool_call")
+    assert [e["after"]["name"] for e in events] == ["sling_batch"]
+    assert events[0]["actor"] == "mayor"
+
+
+def test_independent_tasks_are_refused_unless_marked_parallel(rig_gt: Gt) -> None:
+    tasks = [{"key": "a", "title": "Remove dead code"}, {"key": "b", "title": "Fix typos"}]
+    server = serve(
+        {"tool_calls": [call("sling_batch", title="Cleanups", rig="app", tasks=tasks)]},
+        {
+            "tool_calls": [
+                call("sling_batch", title="Cleanups", rig="app", tasks=tasks, parallel=True)
+            ]
+        },
+        {"text": "Two independent cleanups are on their way."},
+    )
+    with server:
+        point_at(rig_gt, server)
+        got = rig_gt.json("mayor", "ask", "Remove dead code and fix typos, in parallel")
+
+    assert [c["ok"] for c in got["tool_calls"]] == [False, True]
+    assert "parallel" in got["tool_calls"][0]["result"]
+    assert len(rig_gt.json("convoy", "list")) == 1
+
+
+def test_whats_stuck_calls_town_status_and_answers_from_it(rig_gt: Gt) -> None:
+    bead = rig_gt.json("bead", "create", "Fix the login redirect", "--rig", "app")["id"]
+    rig_gt.ok("bead", "update", bead, "--status", "in_progress")
+    rig_gt.ok("bead", "update", bead, "--status", "failed")
+    server = serve(
+        {"tool_calls": [call("town_status")]},
+        {"text": f"One bead is stuck: {bead} failed."},
+    )
+    with server:
+        point_at(rig_gt, server)
+        done = rig_gt.ok("mayor", "ask", "what's stuck?")
+
+    assert done.out.strip() == f"One bead is stuck: {bead} failed."
+    (result,) = server.requests[1].body["messages"][-1]["content"]
+    assert result["type"] == "tool_result" and not result["is_error"]
+    status = json.loads(result["content"])
+    assert status["beads"]["failed"] == 1
+    assert status["failed_beads"] == [{"id": bead, "title": "Fix the login redirect"}]
+
+
+def test_bad_tool_calls_come_back_as_errors_and_the_turn_goes_on(rig_gt: Gt) -> None:
+    server = serve(
+        {
+            "tool_calls": [
+                call("show_bead"),
+                call("show_bead", id="gt-nope"),
+                call("update_bead", id="gt-nope", priority="high"),
+                call("set_setting", key="max_polecats_per_rig", value="lots"),
+                call("launch_rockets"),
+            ]
+        },
+        {"text": "Those did not work; nothing was changed."},
+    )
+    with server:
+        point_at(rig_gt, server)
+        done = rig_gt.ok("mayor", "ask", "poke around")
+
+    assert done.out.strip() == "Those did not work; nothing was changed."
+    results = server.requests[1].body["messages"][-1]["content"]
+    assert [r["is_error"] for r in results] == [True] * 5
+    texts = [r["content"] for r in results]
+    assert "needs the argument `id`" in texts[0]
+    assert "There is no bead 'gt-nope'." in texts[1]
+    assert "`priority` must be a integer" in texts[2]
+    assert "max_polecats_per_rig" in texts[3]
+    assert "There is no tool `launch_rockets`" in texts[4]
+    assert rig_gt.json("config", "get", "max_polecats_per_rig")["value"] == 4
+
+
+def test_secrets_never_reach_the_model(rig_gt: Gt) -> None:
+    rig_gt.ok("config", "set", "env_vars.DEPLOY_TOKEN", SECRET)
+    server = serve(
+        {
+            "tool_calls": [
+                call("get_setting", key="env_vars"),
+                call("sling", title=f"Rotate {SECRET}", rig="app"),
+            ]
+        },
+        {"text": "Done."},
+    )
+    with server:
+        point_at(rig_gt, server)
+        rig_gt.ok("mayor", "ask", f"Use the token {SECRET} to deploy")
+
+    assert len(server.requests) == 2
+    for body in bodies(server):
+        assert SECRET not in json.dumps(body)
+        assert "sk-test-key" not in json.dumps(body)
+    shown = json.loads(server.requests[1].body["messages"][-1]["content"][0]["content"])
+    assert shown["value"] == {"DEPLOY_TOKEN": "••••••"}
+
+
+def test_the_conversation_persists_across_processes_and_usage_adds_up(rig_gt: Gt) -> None:
+    server = serve(
+        {
+            "text": "Noted: the app rig is yours.",
+            "usage": {"input_tokens": 100, "output_tokens": 7},
+        },
+        {"tool_calls": [call("list_beads")], "usage": {"input_tokens": 150, "output_tokens": 9}},
+        {"text": "No beads yet.", "usage": {"input_tokens": 200, "output_tokens": 5}},
+    )
+    with server:
+        point_at(rig_gt, server)
+        first = rig_gt.json("mayor", "ask", "I own the app rig.")
+        second = rig_gt.json("mayor", "ask", "Any beads?")
+
+    assert first["usage"]["input_tokens"] == 100
+    assert second["usage"] == {
+        "input_tokens": 350,
+        "output_tokens": 14,
+        "cost_usd": pytest.approx((350 * 1.0 + 14 * 5.0) / 1_000_000),
+    }
+    later = server.requests[1].body["messages"]
+    assert later[:3] == [
+        {"role": "user", "content": "I own the app rig."},
+        {
+            "role": "assistant",
+            "content": [{"type": "text", "text": "Noted: the app rig is yours."}],
+        },
+        {"role": "user", "content": "Any beads?"},
+    ]
+    usage = rig_gt.json("mayor", "usage")
+    assert (usage["input_tokens"], usage["output_tokens"]) == (450, 21)
+    assert usage["messages"] == 6  # two questions, three replies, one tool result
+    assert usage["cost_usd"] == pytest.approx((450 * 1.0 + 21 * 5.0) / 1_000_000, abs=1e-6)
+
+
+def test_older_turns_stay_in_the_record_but_leave_the_prompt(rig_gt: Gt) -> None:
+    server = serve(*[{"text": f"Reply {i}."} for i in range(4)])
+    with server:
+        point_at(rig_gt, server)
+        mayor, store = _mayor_of(rig_gt)
+        try:
+            mayor.history = 3
+            for i in range(4):
+                mayor.ask(f"Question {i}")
+        finally:
+            mayor.close()
+            store.close()
+
+    last = server.requests[-1].body["messages"]
+    # The window of 3 earlier messages starts at the user's words: question 2 and its reply.
+    assert [m["content"] for m in last if m["role"] == "user"] == ["Question 2", "Question 3"]
+    assert rig_gt.json("mayor", "usage")["messages"] == 8
+
+
+def test_an_openai_compatible_server_works_too(rig_gt: Gt) -> None:
+    server = serve(
+        {"tool_calls": [call("sling", title="Fix the login redirect", rig="app")]},
+        {"text": "Slung."},
+    )
+    with server:
+        rig_gt.ok("config", "set", "model_base_url", server.openai_base_url)
+        rig_gt.ok("config", "set", "role_models.mayor", "gpt-5-mini")
+        got = rig_gt.json("mayor", "ask", "Fix the login redirect on app")
+
+    assert got["reply"] == "Slung."
+    assert server.requests[0].api == "chat"
+    tool_message = server.requests[1].body["messages"][-1]
+    assert tool_message["role"] == "tool"
+    (bead,) = rig_gt.json("bead", "list")
+    assert bead["title"] == "Fix the login redirect"
+
+
+def test_an_unreachable_model_is_one_plain_error(rig_gt: Gt) -> None:
+    rig_gt.ok("config", "set", "model_base_url", "http://127.0.0.1:9")
+    rig_gt.ok("config", "set", "model_api_key", "sk-test-key")
+    rig_gt.ok("config", "set", "role_models.mayor", "claude-haiku-4-5")
+    done = rig_gt("mayor", "ask", "hello")
+    assert done.code == 1
+    assert done.err.startswith("gt: The mayor's model API failed")
+
+
+def _mayor_of(gt: Gt) -> Any:
+    """The town's mayor built in-process, with its store (close it after)."""
+    from gastown.mayor import open_mayor
+    from gastown.services.ledger import Ledger
+    from gastown.town import find
+
+    town = find(str(gt.cwd), {}, gt.cwd)
+    store = town.open_store()
+    return open_mayor(Ledger(store, town.prefix, "mayor"), town, {}), store
+
+
+def test_the_step_limit_ends_a_turn_that_never_stops_calling_tools(rig_gt: Gt) -> None:
+    server = serve({"tool_calls": [call("town_status")], "repeat": True})
+    with server:
+        point_at(rig_gt, server)
+        mayor, store = _mayor_of(rig_gt)
+        try:
+            mayor.max_steps = 3
+            result = mayor.ask("Loop forever")
+        finally:
+            mayor.close()
+            store.close()
+
+    assert result.stopped and len(server.requests) == 3
+    assert result.reply == "(The mayor stopped after 3 steps of tool calls.)"
+
+
+def test_a_tool_call_left_without_results_by_a_crash_is_not_sent_again(rig_gt: Gt) -> None:
+    from gastown.store.mayor import MayorMessage
+
+    server = serve({"text": "Back again."})
+    with server:
+        point_at(rig_gt, server)
+        mayor, store = _mayor_of(rig_gt)
+        try:
+            with store.transaction() as tx:
+                tx.insert_mayor_message(MayorMessage(0, "user", "Sling it", created_at="t"))
+                cut = [
+                    {"type": "text", "text": "Slinging."},
+                    {"type": "tool_use", "id": "t1", "name": "town_status", "input": {}},
+                ]
+                tx.insert_mayor_message(MayorMessage(0, "assistant", cut, created_at="t"))
+            mayor.ask("Are you there?")
+        finally:
+            mayor.close()
+            store.close()
+
+    assert server.requests[0].body["messages"] == [
+        {"role": "user", "content": "Sling it"},
+        {"role": "assistant", "content": [{"type": "text", "text": "Slinging."}]},
+        {"role": "user", "content": "Are you there?"},
+    ]
+
+
+def test_settings_and_beads_change_through_the_services(rig_gt: Gt) -> None:
+    bead = rig_gt.json("bead", "create", "Old title", "--rig", "app")["id"]
+    server = serve(
+        {
+            "tool_calls": [
+                call("set_setting", key="max_polecats_per_rig", value="6"),
+                call("update_bead", id=bead, title="New title", priority=1),
+                call("show_bead", id=bead),
+                call("close_bead", id=bead, reason="not needed"),
+                call("list_beads", status="closed"),
+                call("list_agents"),
+            ]
+        },
+        {"text": "The limit is 6 and the bead is closed."},
+    )
+    with server:
+        point_at(rig_gt, server)
+        got = rig_gt.json("mayor", "ask", "raise the polecat limit to 6 and close that bead")
+
+    assert [c["ok"] for c in got["tool_calls"]] == [True] * 6
+    assert rig_gt.json("config", "get", "max_polecats_per_rig")["value"] == 6
+    shown = rig_gt.json("bead", "show", bead)
+    assert (shown["title"], shown["priority"], shown["status"]) == ("New title", 1, "closed")
+    listed = got["tool_calls"][4]["result"]
+    assert [b["id"] for b in listed] == [bead]
+    assert got["tool_calls"][5]["result"] == []
+    kinds = [e["kind"] for e in rig_gt.json("events", "--bead", bead)]
+    assert "bead.closed" in kinds
+
+
+def test_a_mayor_without_a_model_says_so(rig_gt: Gt) -> None:
+    result = rig_gt("mayor", "ask", "hello")
+    assert result.code == 1
+    assert "The mayor needs a model: no API key is set." in result.err
