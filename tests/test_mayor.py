@@ -15,7 +15,7 @@ from tests.conftest import Gt
 SECRET = "sk-live-0123456789abcdef"
 
 
-def call(name: str, **arguments: Any) -> dict[str, Any]:
+def call(name: str, /, **arguments: Any) -> dict[str, Any]:
     return {"name": name, "arguments": arguments}
 
 
@@ -349,3 +349,205 @@ def test_a_mayor_without_a_model_says_so(rig_gt: Gt) -> None:
     result = rig_gt("mayor", "ask", "hello")
     assert result.code == 1
     assert "The mayor needs a model: no API key is set." in result.err
+
+
+def test_what_happened_while_idle_is_told_once_at_the_next_turn(rig_gt: Gt) -> None:
+    from gastown.services import escalations
+    from gastown.services.ledger import Ledger
+    from gastown.town import find
+
+    bead = rig_gt.json("bead", "create", "Fix the login redirect", "--rig", "app")["id"]
+    rig_gt.ok("bead", "update", bead, "--status", "in_progress")
+    rig_gt.ok("bead", "update", bead, "--status", "failed", "--reason", "tests kept failing")
+    convoy = rig_gt.json("convoy", "create", "Docs", "--task", "Write docs", "--staged")["id"]
+    rig_gt.ok("convoy", "close", convoy, "--force", "--reason", "dropped")
+    town = find(str(rig_gt.cwd), {}, rig_gt.cwd)
+    store = town.open_store()
+    try:
+        ledger = Ledger(store, town.prefix, "gt")
+        escalations.raise_(ledger, "high", "Needs a database password", bead_id=bead)
+        with store.transaction() as tx:  # as the reconciler's circuit breaker records it
+            tx.append_events([ledger.event("dispatch.paused", reason="5 runs failed in a row")])
+    finally:
+        store.close()
+    server = serve({"text": "Seen: one failure, one escalation."}, {"text": "All quiet."})
+    with server:
+        point_at(rig_gt, server)
+        first = rig_gt.json("mayor", "ask", "Anything new?")
+        second = rig_gt.json("mayor", "ask", "And now?")
+
+    told = server.requests[0].body["messages"][-1]["content"]
+    assert told.startswith("[Town notes since your last turn]")
+    assert f"- Bead {bead} failed: tests kept failing" in told
+    assert f"raised, high (bead {bead}): Needs a database password" in told
+    assert f"- Convoy {convoy} landed" in told
+    assert "- The circuit breaker paused dispatch: 5 runs failed in a row" in told
+    assert told.endswith("\n\nAnything new?")
+    assert first["notes"] and told.startswith(first["notes"])
+    assert server.requests[1].body["messages"][-1]["content"] == "And now?"
+    assert second["notes"] == ""
+
+
+def test_convoys_escalations_and_agents_are_steered_through_the_services(rig_gt: Gt) -> None:
+    from gastown.services import escalations
+    from gastown.services.ledger import Ledger
+    from gastown.town import find
+
+    done = rig_gt.json("bead", "create", "Old work", "--rig", "app")["id"]
+    rig_gt.ok("bead", "close", done)
+    extra = rig_gt.json("bead", "create", "Extra docs", "--rig", "app")["id"]
+    town = find(str(rig_gt.cwd), {}, rig_gt.cwd)
+    store = town.open_store()
+    try:
+        raised = escalations.raise_(Ledger(store, town.prefix, "gt"), "low", "Flaky CI")
+    finally:
+        store.close()
+    tasks = [{"key": "a", "title": "Add it"}, {"key": "b", "title": "Test it", "depends_on": ["a"]}]
+    staging = serve(
+        {"tool_calls": [call("sling_batch", title="Staged", rig="app", tasks=tasks, staged=True)]},
+        {"text": "Staged."},
+    )
+    with staging:
+        point_at(rig_gt, staging)
+        convoy = rig_gt.json("mayor", "ask", "Stage a convoy")["tool_calls"][0]["result"]["convoy"]
+    server = serve(
+        {
+            "tool_calls": [
+                call("list_convoys"),
+                call("convoy_add", id=convoy, beads=[extra]),
+                call("convoy_remove", id=convoy, beads=[extra]),
+                call("convoy_start", id=convoy),
+                call("convoy_start", id=convoy),
+                call("reopen_bead", id=done, reason="not really done"),
+                call("list_escalations"),
+                call("ack_escalation", id=raised.id),
+                call("list_runs"),
+                call("run_transcript", run="run-nope"),
+                call("nudge_agent", name="nobody", text="hurry up"),
+            ]
+        },
+        {"text": "Started the convoy, reopened the bead, acknowledged the escalation."},
+    )
+    with server:
+        point_at(rig_gt, server)
+        got = rig_gt.json("mayor", "ask", "Start it, reopen that bead, clear the escalation")
+
+    calls = got["tool_calls"]
+    assert [(c["id"], c["staged"]) for c in calls[0]["result"]] == [(convoy, True)]
+    assert [(c["name"], c["ok"]) for c in calls[1:]] == [
+        ("convoy_add", True),
+        ("convoy_remove", True),
+        ("convoy_start", True),
+        ("convoy_start", False),
+        ("reopen_bead", True),
+        ("list_escalations", True),
+        ("ack_escalation", True),
+        ("list_runs", True),
+        ("run_transcript", False),
+        ("nudge_agent", False),
+    ]
+    results = {c["name"]: c["result"] for c in calls}
+    assert results["list_escalations"][0]["message"] == "Flaky CI"
+    assert "There is no polecat or run 'run-nope'." in results["run_transcript"]
+    assert "There is no polecat 'nobody'" in results["nudge_agent"]
+    assert rig_gt.json("convoy", "show", convoy)["staged"] is False
+    assert rig_gt.json("bead", "show", done)["status"] == "open"
+    assert rig_gt.json("escalations") == []
+
+
+def test_gt_mayor_chats_line_by_line_and_remembers_earlier_turns(rig_gt: Gt) -> None:
+    import subprocess
+    import sys
+
+    server = serve(
+        {"text": "Hello! The app rig is quiet."},
+        {"tool_calls": [call("list_beads")]},
+        {"text": "Still no beads, as I said."},
+    )
+    with server:
+        rig_gt.ok("config", "set", "model_base_url", server.base_url)
+        rig_gt.ok("config", "set", "model_api_key", "sk-test-key")
+        rig_gt.ok("config", "set", "default_model", "claude-haiku-4-5")
+        done = subprocess.run(
+            [sys.executable, "-m", "gastown", "mayor"],
+            check=False,
+            cwd=rig_gt.cwd,
+            input="Hello\nAny beads?\n/exit\nnever read\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        "you> mayor> Hello! The app rig is quiet.\nyou> mayor> Still no beads, as I said.\nyou> "
+    )
+    assert all(r.body.get("stream") for r in server.requests)
+    assert [m["content"] for m in server.requests[2].body["messages"] if m["role"] == "user"][
+        :2
+    ] == ["Hello", "Any beads?"]
+    assert len(server.requests) == 3
+    assert rig_gt.json("mayor", "usage")["messages"] == 6
+
+
+def test_the_town_api_asks_the_mayor_and_the_conversation_survives_a_restart(
+    rig_gt: Gt,
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    def post(text: str, token: str | None = None) -> tuple[int, Any]:
+        address = rig_gt.json("status")
+        token = token or (rig_gt.cwd / "run" / "token").read_text().strip()
+        request = urllib.request.Request(
+            address["url"] + "/api/mayor/ask",
+            data=json.dumps({"text": text}).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    def ask(text: str) -> dict[str, Any]:
+        code, got = post(text)
+        assert code == 200, got
+        return dict(got)
+
+    server = serve(
+        {"text": "Noted: you own the app rig.", "usage": {"input_tokens": 10, "output_tokens": 5}},
+        {"text": "You told me you own the app rig."},
+    )
+    with server:
+        point_at(rig_gt, server)
+        rig_gt.ok("up", "-d")
+        try:
+            assert post("hello", token="wrong")[0] == 401
+            assert post("   ")[0] == 400
+            first = ask("I own the app rig.")
+        finally:
+            rig_gt.ok("down")
+        rig_gt.ok("up", "-d")
+        try:
+            second = ask("What do I own?")
+        finally:
+            rig_gt.ok("down")
+
+    assert first == {
+        "reply": "Noted: you own the app rig.",
+        "tool_calls": [],
+        "usage": {
+            "input_tokens": 10,
+            "output_tokens": 5,
+            "cost_usd": pytest.approx((10 * 1.0 + 5 * 5.0) / 1_000_000),
+        },
+        "notes": "",
+    }
+    assert second["reply"] == "You told me you own the app rig."
+    assert server.requests[1].body["messages"] == [
+        {"role": "user", "content": "I own the app rig."},
+        {"role": "assistant", "content": [{"type": "text", "text": "Noted: you own the app rig."}]},
+        {"role": "user", "content": "What do I own?"},
+    ]

@@ -24,6 +24,8 @@ class App(Record):
     cwd: Path = field(default_factory=Path.cwd)
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
+    input: TextIO = field(default_factory=lambda: sys.stdin)
+    """Where interactive commands (`gt mayor`) read lines from."""
     _town: Town | None = None
     _store: Store | None = None
 

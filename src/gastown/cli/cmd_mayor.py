@@ -1,5 +1,5 @@
-"""`gt mayor ask TEXT` and `gt mayor usage`: talk to the town's coordinator, and see what it
-cost."""
+"""`gt mayor` (a chat in the terminal), `gt mayor ask TEXT` (one turn) and `gt mayor usage`:
+talk to the town's coordinator, and see what it cost."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         parents=[shared],
         help="talk to the mayor, the town's coordinator",
         description="The mayor plans work into beads and convoys, reports and changes "
-        "settings, through the town's own operations. One conversation per town.",
+        "settings, through the town's own operations. One conversation per town; without a "
+        "verb, a chat in the terminal (`/exit` or end of input ends it).",
     )
-    verbs = mayor.add_subparsers(dest="verb", metavar="VERB", required=True)
+    mayor.set_defaults(handler=chat_mayor)
+    verbs = mayor.add_subparsers(dest="verb", metavar="VERB")
     ask = verbs.add_parser("ask", parents=[shared], help="one turn: say something, get a reply")
     ask.add_argument("text", metavar="TEXT", help="what to tell or ask the mayor")
     ask.set_defaults(handler=ask_mayor)
@@ -40,6 +42,52 @@ def ask_mayor(app: App) -> int:
         mayor.close()
     app.emit(result.to_json(), result.reply or "(The mayor said nothing.)")
     return 0
+
+
+PROMPT = "you> "
+EXIT = "/exit"
+
+
+def chat_mayor(app: App) -> int:
+    """Read lines from stdin and answer each with one turn of the town's conversation, the
+    reply streamed as it arrives; ends on end of input or `/exit`."""
+    from gastown.mayor import open_mayor
+    from gastown.mayor.model import ModelFailure
+    from gastown.record import replace
+
+    mayor = open_mayor(replace(app.ledger, actor="mayor"), app.town, app.environ)
+
+    def show(piece: str) -> None:
+        app.out.write(piece)
+        app.out.flush()
+
+    try:
+        while True:
+            show(PROMPT)
+            line = app.input.readline()
+            if not line:
+                show("\n")
+                return 0
+            text = line.strip()
+            if text == EXIT:
+                return 0
+            if not text:
+                continue
+            show("mayor> ")
+            try:
+                result = mayor.ask(text, on_text=show)
+            except ModelFailure as exc:  # the chat goes on: the next line may get through
+                show("\n")
+                app.err.write(f"gt: {exc.message}\n")
+                app.err.flush()
+                continue
+            if result.stopped:
+                show(f"\n(The mayor stopped after {mayor.max_steps} steps of tool calls.)")
+            elif not result.reply:
+                show("(The mayor said nothing.)")
+            show("\n")
+    finally:
+        mayor.close()
 
 
 def mayor_usage(app: App) -> int:

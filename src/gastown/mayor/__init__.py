@@ -2,10 +2,12 @@
 
 `open_mayor` builds one from the town's settings (`role_models.mayor` or `default_model`,
 `model_base_url`, `model_api_key`, `custom_instructions.mayor`); `Mayor.ask` runs one turn of
-the town's single, persistent conversation (`chat.py`). The tools (`tools.py`) call the
-services and nothing else; the model clients (`model.py`) speak the Anthropic Messages API and
-OpenAI Chat Completions through the official SDKs; `secrets.py` keeps secret settings out of
-what is sent and stored. The mayor never edits code and spends nothing while nobody asks.
+the town's single, persistent conversation (`chat.py`). The tools (`tools.py` and
+`town_tools.py`, declared with `toolkit.py`) call the services and nothing else; the model
+clients (`model.py`) speak the Anthropic Messages API and OpenAI Chat Completions through the
+official SDKs; `secrets.py` keeps secret settings out of what is sent and stored. The mayor
+never edits code and spends nothing while nobody asks: what happened meanwhile reaches it as
+notes at the start of its next turn (`notes.py`).
 """
 
 from __future__ import annotations

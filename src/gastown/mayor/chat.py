@@ -1,7 +1,7 @@
 """One turn of the mayor: the user's words in, tool calls run through the town's services, a
 reply out, every message kept in the town's one conversation.
 
-    store the user's words
+    store the user's words, after notes of what happened in the town since the last turn
     repeat (at most `max_steps` times):
         send the bounded context to the model, store its reply
         no tool calls: the turn is over
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gastown.mayor import tools
-from gastown.mayor.model import Client, Reply
+from gastown.mayor import notes, tools
+from gastown.mayor.model import Client, OnText, Reply
 from gastown.mayor.secrets import scrub
 from gastown.record import Record, field, replace
 from gastown.services.ledger import append
@@ -53,6 +53,8 @@ class TurnResult(Record):
     """None when the model has no price in the table."""
     stopped: bool = False
     """True when the step limit ended the turn."""
+    notes: str = ""
+    """The notes block put before the user's words (empty when nothing happened)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +65,7 @@ class TurnResult(Record):
                 "output_tokens": self.output_tokens,
                 "cost_usd": self.cost_usd,
             },
+            "notes": self.notes,
         }
 
 
@@ -77,19 +80,26 @@ class Mayor(Record):
     history: int = HISTORY
     max_steps: int = MAX_STEPS
 
-    def ask(self, text: str) -> TurnResult:
-        """Run one turn for the user's `text`."""
-        start = self._store("user", text)
-        result = TurnResult(reply="")
+    def ask(self, text: str, on_text: OnText | None = None) -> TurnResult:
+        """Run one turn for the user's `text`; with `on_text`, the text of each model reply
+        is given to it as it arrives (replies after the first begin with a blank line)."""
+        start, told = self._open_turn(text)
+        result = TurnResult(reply="", notes=told)
         specs = [
             {"name": t.name, "description": t.description, "input_schema": t.schema()}
             for t in tools.TOOLS.values()
         ]
+        stream = _Stream(on_text) if on_text is not None else None
         for _ in range(self.max_steps):
             sent = [{"role": m.role, "content": m.content} for m in self._context(start)]
             reply = self.client.send(
-                scrub(self.system, self.secrets), scrub(sent, self.secrets), specs
+                scrub(self.system, self.secrets),
+                scrub(sent, self.secrets),
+                specs,
+                stream.piece if stream is not None else None,
             )
+            if stream is not None:
+                stream.fresh = True
             cost = _cost(reply)
             self._store("assistant", reply.content, reply, cost)
             result.input_tokens += reply.input_tokens
@@ -148,6 +158,20 @@ class Mayor(Record):
             earlier.pop(0)
         return well_formed(earlier + current)
 
+    def _open_turn(self, text: str) -> tuple[int, str]:
+        """Store the user's words, led by the notes of events since the last turn, in one
+        transaction so that each event is told exactly once; the message id and the notes."""
+        with self.ctx.ledger.store.transaction() as tx:
+            told = notes.take(tx)
+            content = f"{told}\n\n{text}" if told else text
+            message = MayorMessage(
+                id=0,
+                role="user",
+                content=scrub(content, self.secrets),
+                created_at=self.ctx.ledger.now(),
+            )
+            return tx.insert_mayor_message(message), told
+
     def _store(
         self, role: str, content: Any, reply: Reply | None = None, cost: float | None = None
     ) -> int:
@@ -162,6 +186,24 @@ class Mayor(Record):
         )
         with self.ctx.ledger.store.transaction() as tx:
             return tx.insert_mayor_message(message)
+
+
+class _Stream:
+    """Passes the text of a turn's replies on as it arrives, a blank line between replies."""
+
+    def __init__(self, out: OnText) -> None:
+        self.out = out
+        self.spoken = False
+        self.fresh = True
+        """No text of the current reply has been passed on yet."""
+
+    def piece(self, text: str) -> None:
+        if not text:
+            return
+        if self.spoken and self.fresh:
+            self.out("\n\n")
+        self.out(text)
+        self.spoken, self.fresh = True, False
 
 
 def well_formed(messages: list[MayorMessage]) -> list[MayorMessage]:

@@ -10,6 +10,7 @@ is also how the store keeps it. `AnthropicClient` sends it as it is with the off
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from gastown.errors import RuntimeFailure
@@ -44,12 +45,23 @@ class ModelFailure(RuntimeFailure):
     """The model API failed: unreachable, refused the key, or answered with an error."""
 
 
+OnText = Callable[[str], None]
+"""Called with each piece of a reply's text as it arrives."""
+
+
 class Client(Protocol):
     """A model API the mayor can talk to."""
 
-    def send(self, system: str, messages: list[dict[str, Any]], tools: list[Any]) -> Reply:
+    def send(
+        self,
+        system: str,
+        messages: list[dict[str, Any]],
+        tools: list[Any],
+        on_text: OnText | None = None,
+    ) -> Reply:
         """Send the conversation with the tool definitions (`name`, `description`,
-        `input_schema`); the model's reply comes back."""
+        `input_schema`); the model's reply comes back. With `on_text`, the reply's text is
+        also given to it as it arrives (streamed, where the client can)."""
         ...
 
     def close(self) -> None:
@@ -88,15 +100,33 @@ class AnthropicClient:
     def close(self) -> None:
         self.client.close()
 
-    def send(self, system: str, messages: list[dict[str, Any]], tools: list[Any]) -> Reply:
+    def send(
+        self,
+        system: str,
+        messages: list[dict[str, Any]],
+        tools: list[Any],
+        on_text: OnText | None = None,
+    ) -> Reply:
         try:
-            got = self.client.messages.create(
-                model=self.model,
-                max_tokens=MAX_TOKENS,
-                system=system,
-                messages=messages,  # type: ignore[arg-type]
-                tools=tools,
-            )
+            if on_text is None:
+                got = self.client.messages.create(
+                    model=self.model,
+                    max_tokens=MAX_TOKENS,
+                    system=system,
+                    messages=messages,  # type: ignore[arg-type]
+                    tools=tools,
+                )
+            else:
+                with self.client.messages.stream(
+                    model=self.model,
+                    max_tokens=MAX_TOKENS,
+                    system=system,
+                    messages=messages,  # type: ignore[arg-type]
+                    tools=tools,
+                ) as stream:
+                    for piece in stream.text_stream:
+                        on_text(piece)
+                    got = stream.get_final_message()
         except self.sdk.AnthropicError as exc:
             raise ModelFailure(f"The mayor's model API failed: {exc}") from exc
         reply = Reply(content=[], model=got.model or self.model)
@@ -131,7 +161,14 @@ class OpenAIClient:
     def close(self) -> None:
         self.client.close()
 
-    def send(self, system: str, messages: list[dict[str, Any]], tools: list[Any]) -> Reply:
+    def send(
+        self,
+        system: str,
+        messages: list[dict[str, Any]],
+        tools: list[Any],
+        on_text: OnText | None = None,
+    ) -> Reply:
+        """One completion; its text goes to `on_text` whole, once it is in (not streamed)."""
         functions = [
             {
                 "type": "function",
@@ -157,6 +194,8 @@ class OpenAIClient:
         reply = Reply(content=[], text=message.content or "", model=got.model or self.model)
         if reply.text:
             reply.content.append({"type": "text", "text": reply.text})
+            if on_text is not None:
+                on_text(reply.text)
         for tc in message.tool_calls or []:
             if tc.type != "function":
                 continue

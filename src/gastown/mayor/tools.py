@@ -10,95 +10,16 @@ back to the model.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
 from typing import Any
 
 from gastown.errors import GastownError
+from gastown.mayor import town_tools
+from gastown.mayor.toolkit import Arg, Context, Outcome, Tool, ToolArgsError, check_args
 from gastown.model import ACTIVE_RUN_STATUSES
-from gastown.record import Record, field
 from gastown.services import beads, convoys, escalations, plan, settings, sling
-from gastown.services.ledger import Ledger
 from gastown.store import BeadFilter
-from gastown.town import Town
 
-
-class Arg(Record):
-    """One argument of a tool."""
-
-    name: str
-    type: str
-    """A JSON Schema type: `string`, `integer`, `boolean`, `array`."""
-    doc: str
-    required: bool = False
-    items: dict[str, Any] | None = None
-    """The schema of an array's items."""
-
-
-class Context(Record):
-    """What a tool may use: the ledger, the town, and the environment settings come from."""
-
-    ledger: Ledger
-    town: Town
-    environ: Mapping[str, str] = field(default_factory=dict)
-
-
-class Tool(Record):
-    """One tool the model may call."""
-
-    name: str
-    description: str
-    args: list[Arg]
-    run: Callable[[Context, dict[str, Any]], Any]
-
-    def schema(self) -> dict[str, Any]:
-        """The JSON Schema of the tool's input."""
-        props: dict[str, Any] = {}
-        for a in self.args:
-            props[a.name] = {"type": a.type, "description": a.doc}
-            if a.items is not None:
-                props[a.name]["items"] = a.items
-        required = [a.name for a in self.args if a.required]
-        return {"type": "object", "properties": props, "required": required}
-
-
-class ToolArgsError(Exception):
-    """A tool call whose arguments do not fit the tool's declaration."""
-
-
-class Outcome(Record):
-    """What a tool call gave back: JSON-able data, or an error message."""
-
-    ok: bool
-    result: Any
-
-
-_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "boolean": (bool,),
-    "array": (list,),
-}
-
-
-def check_args(tool: Tool, args: Mapping[str, Any]) -> dict[str, Any]:
-    """`args` if they fit `tool`, else ToolArgsError saying what is wrong."""
-    known = {a.name: a for a in tool.args}
-    unknown = sorted(set(args) - set(known))
-    if unknown:
-        raise ToolArgsError(
-            f"`{tool.name}` has no argument(s) {', '.join(unknown)}; "
-            f"it takes {', '.join(known) or 'none'}."
-        )
-    for a in tool.args:
-        if a.name not in args:
-            if a.required:
-                raise ToolArgsError(f"`{tool.name}` needs the argument `{a.name}` ({a.doc}).")
-            continue
-        value = args[a.name]
-        bad_bool = a.type == "integer" and isinstance(value, bool)
-        if not isinstance(value, _TYPES[a.type]) or bad_bool:
-            raise ToolArgsError(f"`{tool.name}`: `{a.name}` must be a {a.type}, not {value!r}.")
-    return dict(args)
+__all__ = ["TOOLS", "Arg", "Context", "Outcome", "Tool", "ToolArgsError", "perform"]
 
 
 def perform(ctx: Context, name: str, args: Any) -> Outcome:
@@ -206,6 +127,10 @@ def _update_bead(ctx: Context, a: dict[str, Any]) -> Any:
 
 def _close_bead(ctx: Context, a: dict[str, Any]) -> Any:
     return beads.close(ctx.ledger, a["id"], reason=a.get("reason")).to_json()
+
+
+def _reopen_bead(ctx: Context, a: dict[str, Any]) -> Any:
+    return beads.reopen(ctx.ledger, a["id"], reason=a.get("reason")).to_json()
 
 
 def _town_status(ctx: Context, a: dict[str, Any]) -> Any:
@@ -325,6 +250,15 @@ TOOLS: dict[str, Tool] = {
             _close_bead,
         ),
         Tool(
+            "reopen_bead",
+            "Reopen a closed or failed bead, so it is dispatched again.",
+            [
+                Arg("id", "string", "the bead id", required=True),
+                Arg("reason", "string", "why"),
+            ],
+            _reopen_bead,
+        ),
+        Tool(
             "town_status",
             "A summary of the town: bead counts by status, active runs, failed beads and "
             "open escalations.",
@@ -356,5 +290,6 @@ TOOLS: dict[str, Tool] = {
             ],
             _set_setting,
         ),
+        *town_tools.TOOLS,
     )
 }

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from gastown.store.sql import Executor
 
 MAYOR_COLUMNS = "id, role, content, input_tokens, output_tokens, cost_usd, created_at"
+SEEN_KEY = "mayor.seen_event"
+"""The `meta` key holding the id of the last event the mayor's notes have covered."""
 
 
 class MayorMessage(Record):
@@ -97,7 +99,21 @@ class MayorQueries:
         found = [message_of(r) for r in rows]
         return found[::-1] if last is not None else found
 
+    def mayor_seen_event(self) -> int:
+        """The id of the last event already told to the mayor (0 before its first turn)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (SEEN_KEY,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def set_mayor_seen_event(self, event_id: int) -> None:
+        """Remember that the events up to `event_id` have been told to the mayor."""
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (SEEN_KEY, str(event_id)),
+        )
+
     def mayor_usage(self) -> MayorUsage:
+        """Tokens and cost of the whole conversation."""
         row = self.db.execute(
             "SELECT COUNT(*), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), "
             "COALESCE(SUM(cost_usd), 0) FROM mayor_messages"

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import hmac
 import os
+import threading
 from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from gastown import __version__
-from gastown.errors import GastownError, NotFound, Refused, UsageError
+from gastown.errors import GastownError, InvalidValue, NotFound, Refused, UsageError
 from gastown.model import ACTIVE_RUN_STATUSES
 from gastown.process import run_tokens
 from gastown.services import beads as bead_service
@@ -49,12 +51,18 @@ def _ledger(request: Request) -> Iterator[Ledger]:
 Led = Annotated[Ledger, Depends(_ledger)]
 
 
+class AskBody(BaseModel):
+    text: str
+    """What to tell or ask the mayor."""
+
+
 def create_app(town: Town, token: str, started_at: str) -> FastAPI:
     """The API of one town: town routes behind its token, agent routes behind run tokens."""
     app = FastAPI(title="Gas Town", version=__version__, docs_url=None, redoc_url=None)
     app.state.town = town
     app.state.token = token
     routes = APIRouter(dependencies=[Depends(_authorized)])
+    mayor_turn = threading.Lock()  # one conversation: its turns must not interleave
 
     @app.exception_handler(GastownError)
     def user_error(_: Request, exc: GastownError) -> JSONResponse:
@@ -116,6 +124,23 @@ def create_app(town: Town, token: str, started_at: str) -> FastAPI:
         """Events in order, after an id (for following them)."""
         with led.store.reader() as tx:
             return [e.to_json() for e in tx.list_events(after_id=after_id, limit=limit)]
+
+    @routes.post("/api/mayor/ask")
+    def mayor_ask(led: Led, body: AskBody) -> dict[str, Any]:
+        """One turn with the mayor, answered as `gt mayor ask --json` answers: the reply, the
+        tool calls, the usage and the notes. Turns are taken one at a time."""
+        from gastown.mayor import open_mayor
+        from gastown.record import replace
+
+        text = body.text.strip()
+        if not text:
+            raise InvalidValue("Tell the mayor something: the text is empty.")
+        with mayor_turn:
+            mayor = open_mayor(replace(led, actor="mayor"), town, os.environ)
+            try:
+                return mayor.ask(text).to_json()
+            finally:
+                mayor.close()
 
     @routes.post("/api/agents/{name}/{action}")
     async def control_agent(request: Request, name: str, action: str) -> dict[str, Any]:

@@ -1,0 +1,71 @@
+"""Idle notes: what happened in the town since the mayor's last turn, read mechanically from
+the event log and put at the start of the next user turn.
+
+Nothing runs while nobody talks to the mayor, so it spends no tokens while idle; the events it
+would have wanted to hear about (escalations raised, convoys landed, beads failed, the circuit
+breaker pausing dispatch) wait in the log until the next turn. Events the mayor caused itself
+are left out. The id of the last event told is
+kept in the store (`meta`), so each note is told once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gastown.model import FAILED, MAYOR, Event
+
+if TYPE_CHECKING:
+    from gastown.store.sql import Tx
+
+KINDS = ("escalation.raised", "convoy.landed", "bead.status_changed", "bead.updated")
+"""The event kinds that may become notes (with `dispatch.paused`, read separately)."""
+
+MAX_NOTES = 20
+"""Notes in one block; the rest are counted, not listed."""
+
+LINE_CHARS = 300
+"""A note longer than this is cut (the event log keeps all of it)."""
+
+HEADER = "[Town notes since your last turn]"
+
+
+def take(tx: Tx) -> str:
+    """The notes block for events since the last one told (empty when there is nothing to
+    tell), marking every event up to now as told. Run it in the turn's transaction."""
+    seen = tx.mayor_seen_event()
+    latest = tx.list_events(newest_first=True, limit=1)
+    if not latest or latest[0].id <= seen:
+        return ""
+    found: list[Event] = []
+    for kind in (*KINDS, "dispatch.paused"):
+        found.extend(tx.list_events(kind=kind, after_id=seen))
+    # What the mayor did itself it already knows.
+    mine = [e for e in found if e.actor != MAYOR]
+    lines = [_cut(line) for e in sorted(mine, key=lambda e: e.id) if (line := note(e))]
+    tx.set_mayor_seen_event(latest[0].id)
+    if not lines:
+        return ""
+    shown = lines[:MAX_NOTES]
+    if len(lines) > MAX_NOTES:
+        shown.append(f"- … and {len(lines) - MAX_NOTES} more.")
+    return "\n".join([HEADER, *shown])
+
+
+def note(e: Event) -> str:
+    """One line for an event worth telling, or empty for one that is not."""
+    why = f": {e.reason}" if e.reason else ""
+    after = e.after or {}
+    if e.kind == "escalation.raised":
+        where = f" (bead {e.bead_id})" if e.bead_id else ""
+        return f"- Escalation {after.get('id')} raised, {after.get('severity')}{where}{why}"
+    if e.kind == "convoy.landed":
+        return f"- Convoy {e.convoy_id} landed{why}"
+    if e.kind == "dispatch.paused":
+        return f"- The circuit breaker paused dispatch{why}"
+    if after.get("status") == FAILED:
+        return f"- Bead {e.bead_id} failed{why}"
+    return ""
+
+
+def _cut(line: str) -> str:
+    return line if len(line) <= LINE_CHARS else line[: LINE_CHARS - 1] + "…"

@@ -1,0 +1,196 @@
+"""The mayor's tools for convoys, runs, escalations and agents: like `tools.py`, thin adapters
+to the town's services (a run's transcript is read as `gt peek` reads it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gastown.errors import NotFound
+from gastown.mayor.toolkit import Arg, Context, Tool
+from gastown.model import MAYOR
+from gastown.services import convoys, escalations, mail
+
+TAIL_BYTES = 256_000
+"""How much of the end of a transcript file is read for its last lines."""
+
+TRANSCRIPT_LINES = 40
+"""Transcript lines `run_transcript` gives back unless asked for another number."""
+
+MAX_TRANSCRIPT_LINES = 200
+
+
+def _convoy_json(c: Any) -> dict[str, Any]:
+    return {k: v for k, v in c.to_json().items() if k in ("id", "title", "rig", "status", "staged")}
+
+
+def _list_convoys(ctx: Context, a: dict[str, Any]) -> Any:
+    found = convoys.list_convoys(ctx.ledger, a.get("rig"), a.get("status"))
+    return [_convoy_json(c) for c in found]
+
+
+def _convoy_start(ctx: Context, a: dict[str, Any]) -> Any:
+    return _convoy_json(convoys.start(ctx.ledger, a["id"]))
+
+
+def _convoy_close(ctx: Context, a: dict[str, Any]) -> Any:
+    closed = convoys.close(ctx.ledger, a["id"], a.get("reason"), bool(a.get("force", False)))
+    return _convoy_json(closed)
+
+
+def _convoy_add(ctx: Context, a: dict[str, Any]) -> Any:
+    return _convoy_json(convoys.add(ctx.ledger, a["id"], [str(b) for b in a["beads"]]))
+
+
+def _convoy_remove(ctx: Context, a: dict[str, Any]) -> Any:
+    return _convoy_json(convoys.remove(ctx.ledger, a["id"], [str(b) for b in a["beads"]]))
+
+
+def _list_runs(ctx: Context, a: dict[str, Any]) -> Any:
+    statuses = [a["status"]] if "status" in a else None
+    with ctx.ledger.store.reader() as tx:
+        found = tx.list_runs(
+            bead_id=a.get("bead"), rig=a.get("rig"), polecat=a.get("polecat"), statuses=statuses
+        )
+    return [
+        {
+            "id": r.id,
+            "bead": r.bead_id,
+            "polecat": r.polecat,
+            "status": r.status,
+            "attempt": r.attempt,
+            "outcome": r.outcome,
+            "started_at": r.started_at,
+            "ended_at": r.ended_at,
+        }
+        for r in found[-a.get("limit", 20) :]
+    ]
+
+
+def _run_transcript(ctx: Context, a: dict[str, Any]) -> Any:
+    from gastown.cli.cmd_runs import describe  # the same reading as `gt peek`
+
+    target = a["run"]
+    with ctx.ledger.store.reader() as tx:
+        run = tx.get_run(target)
+        polecat = None if run is not None else tx.get_polecat(target)
+        if run is None and polecat is not None and polecat.run_id:
+            run = tx.get_run(polecat.run_id)
+    if run is None:
+        raise NotFound(f"There is no polecat or run '{target}'.", hint="`list_runs` lists runs.")
+    if run.transcript is None:
+        return f"Run {run.id} ({run.status}) has no transcript yet."
+    count = max(1, min(int(a.get("lines", TRANSCRIPT_LINES)), MAX_TRANSCRIPT_LINES))
+    return "\n".join(
+        [f"# {run.id}: {run.polecat} on {run.bead_id} ({run.status})"]
+        + [describe(e) for e in _tail(ctx.town.path / run.transcript, count)]
+    )
+
+
+def _tail(path: Path, count: int) -> list[dict[str, Any]]:
+    import json
+
+    try:
+        with path.open("rb") as src:
+            size = src.seek(0, 2)
+            src.seek(max(0, size - TAIL_BYTES))
+            chunk = src.read()
+    except FileNotFoundError:
+        return []
+    lines = chunk.decode("utf-8", errors="replace").splitlines()
+    if size > TAIL_BYTES:
+        lines = lines[1:]  # the first line is likely cut
+    events: list[dict[str, Any]] = []
+    for line in lines[-count:]:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            event = {"kind": "unknown", "raw": line}
+        events.append(event if isinstance(event, dict) else {"kind": "unknown", "raw": line})
+    return events
+
+
+def _list_escalations(ctx: Context, a: dict[str, Any]) -> Any:
+    found = escalations.list_(ctx.ledger, include_acknowledged=bool(a.get("all", False)))
+    return [e.to_json() for e in found]
+
+
+def _ack_escalation(ctx: Context, a: dict[str, Any]) -> Any:
+    return escalations.acknowledge(ctx.ledger, a["id"]).to_json()
+
+
+def _nudge_agent(ctx: Context, a: dict[str, Any]) -> Any:
+    with ctx.ledger.store.transaction() as tx:
+        sent = mail.send_in(ctx.ledger, tx, MAYOR, a["name"], a["text"])
+    return {
+        "mail": sent.id,
+        "to": sent.recipient,
+        "note": "the polecat reads it with `gt mail check`",
+    }
+
+
+_ID = Arg("id", "string", "the convoy id", required=True)
+_BEADS = Arg("beads", "array", "bead ids", required=True, items={"type": "string"})
+
+TOOLS: tuple[Tool, ...] = (
+    Tool(
+        "list_convoys",
+        "List convoys with their status.",
+        [
+            Arg("rig", "string", "only this rig"),
+            Arg("status", "string", "open or landed"),
+        ],
+        _list_convoys,
+    ),
+    Tool("convoy_start", "Release a staged convoy's beads for dispatch.", [_ID], _convoy_start),
+    Tool(
+        "convoy_close",
+        "Land a convoy whose beads are all closed (`force` closes the unfinished ones).",
+        [_ID, Arg("reason", "string", "why"), Arg("force", "boolean", "close unfinished beads")],
+        _convoy_close,
+    ),
+    Tool("convoy_add", "Add beads to an open convoy.", [_ID, _BEADS], _convoy_add),
+    Tool("convoy_remove", "Take beads out of a convoy.", [_ID, _BEADS], _convoy_remove),
+    Tool(
+        "list_runs",
+        "Runs (attempts of polecats on beads), the latest last.",
+        [
+            Arg("bead", "string", "only runs of this bead"),
+            Arg("rig", "string", "only this rig"),
+            Arg("polecat", "string", "only this polecat"),
+            Arg("status", "string", "only runs with this status"),
+            Arg("limit", "integer", "at most this many of the latest (default 20)"),
+        ],
+        _list_runs,
+    ),
+    Tool(
+        "run_transcript",
+        "The last lines of a run's transcript, readable (what the polecat said and did).",
+        [
+            Arg("run", "string", "a run id, or a polecat's name (its current run)", required=True),
+            Arg("lines", "integer", f"how many lines (default {TRANSCRIPT_LINES})"),
+        ],
+        _run_transcript,
+    ),
+    Tool(
+        "list_escalations",
+        "Escalations raised by polecats or the town: the open ones, or all.",
+        [Arg("all", "boolean", "include acknowledged ones")],
+        _list_escalations,
+    ),
+    Tool(
+        "ack_escalation",
+        "Acknowledge an open escalation once it is dealt with.",
+        [Arg("id", "integer", "the escalation id", required=True)],
+        _ack_escalation,
+    ),
+    Tool(
+        "nudge_agent",
+        "Send a polecat a message (mail from the mayor) it reads while it works.",
+        [
+            Arg("name", "string", "the polecat's name", required=True),
+            Arg("text", "string", "what to tell it", required=True),
+        ],
+        _nudge_agent,
+    ),
+)
