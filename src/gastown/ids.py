@@ -52,9 +52,5 @@ def candidates(prefix: str, seed: str, count: int) -> Iterator[str]:
         length += 1
 
 
-def child_id(parent: str, n: int) -> str:
-    return f"{parent}.{n}"
-
-
 def valid_prefix(prefix: str) -> bool:
     return bool(PREFIX_RE.match(prefix))

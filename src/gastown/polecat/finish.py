@@ -34,14 +34,13 @@ from gastown.store import Tx
 class Leftovers(Record):
     """What the run left on its branch (read from git, in a thread)."""
 
-    committed_leftovers: bool
     ahead: int
     head: str
 
 
 def inspect_branch(worktree: Path, base: str, identity: wt.Identity) -> Leftovers:
-    saved = wt.commit_all(worktree, "Save work the agent left uncommitted", identity)
-    return Leftovers(saved, wt.ahead(worktree, base), wt.head(worktree))
+    wt.commit_all(worktree, "Save work the agent left uncommitted", identity)
+    return Leftovers(wt.ahead(worktree, base), wt.head(worktree))
 
 
 def record_finish(
