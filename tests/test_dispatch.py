@@ -42,6 +42,7 @@ def script(*steps: dict[str, Any]) -> str:
 @pytest.fixture
 def town(rig_gt: Gt, town_path: Path) -> Iterator[Gt]:
     rig_gt.ok("config", "set", "runtime", "scripted")
+    rig_gt.ok("config", "set", "refinery.auto", "false")  # merge requests stay queued
     yield rig_gt
     rig_gt("down")
 

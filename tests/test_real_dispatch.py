@@ -81,6 +81,7 @@ def test_claude_code_works_a_slung_bead(
         ("default_model", MODEL),
         ("model_base_url", server.base_url),
         ("model_api_key", "sk-test"),
+        ("refinery.auto", "false"),  # the merge request stays queued for this test
     ):
         gt.ok("config", "set", key, value)
     gt.ok("up", "-d")

@@ -87,12 +87,79 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "refinery.max_review_cycles", "int", 3, "Review rounds before escalating.", minimum=1
         ),
+        Setting(
+            "refinery.max_reworks",
+            "int",
+            5,
+            "Times a merge request is sent back for rework before a person is asked.",
+            minimum=1,
+        ),
         Setting("refinery.batch_size", "int", 4, "Merge requests tested together.", minimum=1),
         Setting(
             "refinery.auto_resolve_conflicts",
             "bool",
             True,
             "Send merge conflicts back to a polecat instead of escalating.",
+        ),
+        Setting(
+            "refinery.auto",
+            "bool",
+            True,
+            "Run the refinery in the town process; false leaves merge requests queued for "
+            "`gt refinery run`.",
+        ),
+        Setting(
+            "refinery.merge_method",
+            "choice",
+            "merge",
+            "How a branch is put on its target: merged, or rebased onto it.",
+            ("merge", "rebase"),
+        ),
+        Setting(
+            "refinery.fast_forward",
+            "bool",
+            True,
+            "Land by fast-forward when the branch allows it; false always makes a merge commit.",
+        ),
+        Setting(
+            "refinery.gate_timeout_seconds",
+            "int",
+            1800,
+            "Stop a gate command that runs longer than this (it fails).",
+            minimum=1,
+        ),
+        Setting(
+            "refinery.land_on_preexisting_failure",
+            "bool",
+            True,
+            "Land when a gate fails on the target too (a bug bead is filed for it).",
+        ),
+        Setting(
+            "refinery.auto_resolve_pr_feedback",
+            "bool",
+            True,
+            "Send review comments and failing checks on a pull request to a polecat.",
+        ),
+        Setting(
+            "refinery.pr_poll_seconds",
+            "int",
+            60,
+            "How often an open pull request is checked.",
+            minimum=1,
+        ),
+        Setting(
+            "github.token",
+            "str",
+            "",
+            "Token for the GitHub API (pull requests); empty: GITHUB_TOKEN.",
+            secret=True,
+        ),
+        Setting("github.api_url", "str", "https://api.github.com", "The GitHub API to use."),
+        Setting(
+            "github.repo",
+            "str",
+            "",
+            "The rig's repository on GitHub as owner/name; empty: read from the rig's URL.",
         ),
         Setting(
             "polecat.stall_timeout_seconds",

@@ -406,16 +406,36 @@ class Mail(Record):
 
 
 MR_OPEN: Final = "open"
+"""Queued for the refinery."""
+MR_TESTING: Final = "testing"
+"""In a refinery step now: being merged onto its target, gated, reviewed, landed."""
+MR_REWORK: Final = "rework"
+"""Sent back: waiting for its rework bead (`rework_bead_id`) to close."""
+MR_PR: Final = "pr"
+"""Its pull request is open and followed."""
+MR_HELD: Final = "held"
+"""Stopped for a person (an escalation says why); `gt mr retry` queues it again."""
 MR_MERGED: Final = "merged"
-MR_REJECTED: Final = "rejected"
-MR_STATUSES: Final = (MR_OPEN, MR_MERGED, MR_REJECTED)
+MR_FAILED: Final = "failed"
+MR_STATUSES: Final = (MR_OPEN, MR_TESTING, MR_REWORK, MR_PR, MR_HELD, MR_MERGED, MR_FAILED)
+MR_DONE: Final = frozenset({MR_MERGED, MR_FAILED})
+
+MR_BEAD: Final = "bead"
+"""A bead's branch, landing on the rig's target or its convoy's feature branch."""
+MR_LANDING: Final = "landing"
+"""A review-then-land convoy's feature branch, landing on the rig's target as a whole."""
+
+APPROVE: Final = "approve"
+CHANGES: Final = "changes"
 
 
 class MergeRequest(Record):
-    """A polecat's branch handed to the refinery: what to land, on what, from which run."""
+    """A branch handed to the refinery: what to land, on what, from which run, and how far
+    the refinery has got with it (gate results, the reviewer's verdict, its pull request)."""
 
     id: str
-    bead_id: str
+    bead_id: str | None
+    """The bead it delivers (None for a convoy's landing)."""
     run_id: str | None
     rig: str
     branch: str
@@ -428,6 +448,36 @@ class MergeRequest(Record):
     summary: str | None = None
     created_at: str = ""
     updated_at: str = ""
+    kind: str = MR_BEAD
+    convoy_id: str | None = None
+    priority: int = DEFAULT_PRIORITY
+    """The bead's priority when queued (a landing takes its convoy's best)."""
+    gates: list[dict[str, Any]] = field(default_factory=list)
+    """The last gate run: `{"command", "ok", "exit", "seconds", "log", "log_tail"}` each."""
+    verdict: str | None = None
+    """The reviewer's last word: `approve` or `changes` (None: not reviewed)."""
+    review: dict[str, Any] | None = None
+    """`{"summary", "comments": [{"path", "line", "body"}], "head"}` of the last review."""
+    review_cycles: int = 0
+    """Reviews that asked for changes."""
+    reworks: int = 0
+    """Times it was sent back (conflicts, gates, review, pull request feedback)."""
+    pr_url: str | None = None
+    pr_number: int | None = None
+    pr_state: dict[str, Any] = field(default_factory=dict)
+    """What following the pull request has seen (green since, feedback already handled)."""
+    merged_commit: str | None = None
+    rework_bead_id: str | None = None
+    """The bead it waits for while `rework`; the last one afterwards."""
+    attempts: int = 0
+    """Refinery steps that ended without landing or a verdict (a rejected push, say)."""
+    note: str | None = None
+    """Why it is where it is: the last step's reason."""
+    landed_at: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status in MR_DONE
 
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__fields__}

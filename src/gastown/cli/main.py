@@ -83,6 +83,9 @@ COMMANDS = {
     "escalations": "cmd_escalations",
     "escalation": "cmd_escalations",
     "mayor": "cmd_mayor",
+    "mq": "cmd_refinery",
+    "mr": "cmd_refinery",
+    "refinery": "cmd_refinery",
 }
 """Which module defines each command: a command imports and builds only its own module."""
 

@@ -135,7 +135,8 @@ def _prepare(
         made = git(
             "worktree", "add", "--quiet", "-b", branch, str(worktree), start, cwd=clone, check=False
         )
-        if made.code != 0:  # the branch exists (a retry): check it out as it is
+        if made.code != 0:  # the branch exists (a retry, a rework): check it out as it is
+            release(clone, branch, identity)
             git("worktree", "add", "--quiet", str(worktree), branch, cwd=clone)
         return start
     if current_branch(worktree) == branch:  # a retry on the same polecat: carry on
@@ -144,5 +145,21 @@ def _prepare(
     # Try a new branch first (the common case); an existing one (a retry) is checked out.
     created = git("checkout", "--quiet", "-b", branch, start, cwd=worktree, check=False)
     if created.code != 0:
+        release(clone, branch, identity, keep=worktree)
         git("checkout", "--quiet", branch, cwd=worktree)
     return start
+
+
+def release(clone: Path, branch: str, identity: Identity, keep: Path | None = None) -> None:
+    """Free `branch` for another worktree: the idle worktree still on it (the polecat that
+    made it, say) saves what it left uncommitted there and lets go of it (detached HEAD)."""
+    holder: Path | None = None
+    for line in git("worktree", "list", "--porcelain", cwd=clone).out.splitlines():
+        if line.startswith("worktree "):
+            path = Path(line.removeprefix("worktree "))
+        elif line == f"branch refs/heads/{branch}":
+            holder = path
+    if holder is None or holder.resolve() in (clone, keep):
+        return
+    commit_all(holder, "Save work left uncommitted by an earlier run", identity)
+    git("checkout", "--quiet", "--detach", cwd=holder)

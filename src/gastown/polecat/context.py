@@ -6,7 +6,17 @@ from __future__ import annotations
 import re
 
 from gastown.errors import NotFound
-from gastown.model import BLOCKS, CLOSED, REVIEW_THEN_LAND, Bead, Convoy, Rig, Run
+from gastown.model import (
+    BLOCKS,
+    CLOSED,
+    MR_REWORK,
+    REVIEW_THEN_LAND,
+    Bead,
+    Convoy,
+    MergeRequest,
+    Rig,
+    Run,
+)
 from gastown.polecat.prompt import Delivered, PromptContext
 from gastown.record import Record
 from gastown.store import Tx
@@ -18,12 +28,16 @@ class PolecatContext(Record):
     rig: Rig
     convoy: Convoy | None
     delivered: list[Delivered]
+    rework: MergeRequest | None = None
+    """The merge request this bead reworks (its branch is the run's branch)."""
 
     @property
     def base_branch(self) -> str:
         """Where the run's branch is cut from and its merge request lands: the convoy's
         feature branch for a convoy that lands as a whole (`review-then-land`), else the
-        rig's target branch."""
+        rig's target branch; a rework's merge request's target."""
+        if self.rework is not None:
+            return self.rework.target
         if self.convoy is not None and self.convoy.merge_mode == REVIEW_THEN_LAND:
             return feature_branch(self.convoy)
         return self.rig.branch
@@ -63,4 +77,5 @@ def load_prompt_context(tx: Tx, run: Run) -> PolecatContext:
             summaries = [r.summary for r in tx.list_runs(bead_id=blocker.id) if r.summary]
             summary = summaries[-1] if summaries else blocker.close_reason
             delivered.append(Delivered(blocker.id, blocker.title, summary))
-    return PolecatContext(run, bead, rig, convoy, delivered)
+    waiting = tx.list_merge_requests(rework_bead_id=bead.id, status=MR_REWORK)
+    return PolecatContext(run, bead, rig, convoy, delivered, waiting[0] if waiting else None)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gastown.git import worktree as wt
 from gastown.model import (
+    DEFAULT_PRIORITY,
     IDLE,
     IN_PROGRESS,
     IN_REVIEW,
@@ -25,6 +26,7 @@ from gastown.model import (
     Run,
 )
 from gastown.record import Record
+from gastown.refinery.outcome import rework_done
 from gastown.runtimes import events as ev
 from gastown.services import beads, escalations
 from gastown.services.ledger import Ledger
@@ -73,6 +75,7 @@ def record_finish(
     else:
         outcome = "merge request"
     succeeded = outcome == "merge request"
+    outcome_text: str | None = None
     with ledger.store.transaction() as tx:
         now = ledger.now()
         current = tx.get_run(run.id, lock=True)
@@ -110,6 +113,10 @@ def record_finish(
                 )
             ]
         )
+        if succeeded and left is not None and bead is not None:
+            succeeded = not rework_done(ledger, tx, bead, left.head, run.id)
+            if not succeeded:
+                outcome_text = "rework done"
         if succeeded and left is not None:
             mr = MergeRequest(
                 id=f"mr-{secrets.token_hex(4)}",
@@ -123,6 +130,8 @@ def record_finish(
                 summary=summary,
                 created_at=now,
                 updated_at=now,
+                convoy_id=bead.convoy_id if bead is not None else None,
+                priority=bead.priority if bead is not None else DEFAULT_PRIORITY,
             )
             tx.insert_merge_request(mr)
             tx.append_events(
@@ -146,7 +155,7 @@ def record_finish(
                 beads.write(
                     ledger, tx, bead, {"status": IN_REVIEW}, reason=f"merge request {mr.id}"
                 )
-        elif bead is not None and bead.status == IN_PROGRESS:
+        elif bead is not None and bead.status == IN_PROGRESS and outcome_text is None:
             fields: dict[str, object] = {"status": OPEN, "assignee": None}
             if by_person:  # not the bead's failure: give the attempt back (reset: all of them)
                 attempts = 0 if after_stop == "requeue" else max(run.attempt - 1, 0)
@@ -154,7 +163,7 @@ def record_finish(
                 fields["held"] = after_stop == "hold"
             beads.write(ledger, tx, bead, fields, reason=f"run {run.id} ended: {outcome}")
         free_polecat(tx, run, now)
-    return outcome
+    return outcome_text or outcome
 
 
 def free_polecat(tx: Tx, run: Run, now: str) -> None:

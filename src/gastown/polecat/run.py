@@ -203,6 +203,8 @@ def prepare(launch: Launch, run: Run, ctx: PolecatContext) -> Prepared:
         identity,
         create_from=ctx.rig.branch,
     )
+    if ctx.rework is not None:  # measured from where the merge request stood
+        base = ctx.rework.head_commit
     run_dir = run_dir_of(town, run)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "prompt.md").write_text(prompt, encoding="utf-8")

@@ -21,6 +21,8 @@ from gastown.polecat.run import Handle, Launch, adopt_polecat, run_polecat
 from gastown.process.state import alive
 from gastown.reconciler import Policy, Timeouts, load_snapshot, plan
 from gastown.reconciler.apply import apply
+from gastown.refinery.loop import RefineryLoop
+from gastown.refinery.step import Seams
 from gastown.services import beads
 from gastown.services.ledger import Ledger
 from gastown.town import Town
@@ -54,8 +56,10 @@ class TownLoop:
         clock: Clock | None = None,
         policy: Policy | None = None,
         tick: float = TICK,
+        refinery: Seams | None = None,
     ) -> None:
         self.launch = Launch(town, ledger, api_url, town_token, dict(environ))
+        self.refinery = RefineryLoop(town, environ, self.wake, refinery)
         self.clock = clock or SystemClock()
         self.policy = policy or policy_from(config.resolve(town.settings, None, environ))
         # Timeouts are only noticed on a tick: tick often enough for the shortest one.
@@ -120,6 +124,8 @@ class TownLoop:
             self.stop(stop.run_id, stop.reason)
         for run in applied.launches:
             self.start(run)
+        with self.ledger.store.reader() as tx:
+            self.refinery.poke(tx)
 
     def start(self, run: Run) -> None:
         handle = Handle(run)
@@ -281,3 +287,4 @@ class TownLoop:
             self.stop(run_id, "the town process is stopping", "release")
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=grace + 5)
+        await self.refinery.shutdown(grace)

@@ -13,6 +13,7 @@ import secrets
 from gastown.model import (
     FAILED,
     IN_PROGRESS,
+    MR_REWORK,
     OPEN,
     WORKING,
     Polecat,
@@ -73,13 +74,15 @@ def _dispatch(ledger: Ledger, d: Dispatch) -> Run | None:
         if bead is None or bead.status != OPEN or bead.held:
             return None
         now = ledger.now()
+        # Rework continues the branch of the merge request that waits for it.
+        rework = tx.list_merge_requests(rework_bead_id=d.bead_id, status=MR_REWORK)
         run = Run(
             id=f"run-{secrets.token_hex(5)}",
             bead_id=d.bead_id,
             polecat=d.polecat,
             rig=d.rig,
             runtime=d.runtime,
-            branch=d.branch,
+            branch=rework[0].branch if rework else d.branch,
             worktree=worktree_path(d.rig, d.polecat),
             attempt=d.attempt,
             created_at=now,

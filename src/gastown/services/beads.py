@@ -19,10 +19,15 @@ from gastown.model import (
     DEFAULT_PRIORITY,
     FAILED,
     IN_PROGRESS,
+    MR_BEAD,
+    MR_LANDING,
+    MR_MERGED,
     OPEN,
     PARENT_CHILD,
+    REVIEW_THEN_LAND,
     TRANSITIONS,
     Bead,
+    Convoy,
     Dependency,
 )
 from gastown.record import Record, field
@@ -376,7 +381,7 @@ def refresh_convoy(ledger: Ledger, tx: Tx, convoy_id: str) -> None:
     if convoy is None:
         return
     failed = tx.list_beads(BeadFilter(convoy_id=convoy_id, statuses=[FAILED], limit=1))
-    if convoy.total and convoy.closed == convoy.total:
+    if convoy.total and convoy.closed == convoy.total and not _awaits_landing(tx, convoy):
         target = CONVOY_LANDED
     elif failed:
         target = CONVOY_FAILED
@@ -404,3 +409,13 @@ def refresh_convoy(ledger: Ledger, tx: Tx, convoy_id: str) -> None:
             )
         ],
     )
+
+
+def _awaits_landing(tx: Tx, convoy: Convoy) -> bool:
+    """A review-then-land convoy whose work landed on its feature branch is not landed until
+    its landing merge request lands that branch on the target."""
+    if convoy.merge_mode != REVIEW_THEN_LAND:
+        return False
+    mrs = tx.list_merge_requests(convoy_id=convoy.id)
+    on_branch = any(m.kind == MR_BEAD and m.status == MR_MERGED for m in mrs)
+    return on_branch and not any(m.kind == MR_LANDING and m.status == MR_MERGED for m in mrs)

@@ -17,7 +17,6 @@ from gastown.model import (
     ACTIVE_RUN_STATUSES,
     RUN_TRANSITIONS,
     Escalation,
-    MergeRequest,
     Polecat,
     Run,
 )
@@ -32,10 +31,6 @@ RUN_COLUMNS = (
     "id, bead_id, polecat, rig, runtime, branch, worktree, attempt, status, pid, created_at, "
     "started_at, ended_at, last_heartbeat, exit_code, outcome, tokens_in, tokens_out, cost_usd, "
     "transcript, summary, done_at, status_text, status_at, checkpoint, checkpoint_at"
-)
-MR_COLUMNS = (
-    "id, bead_id, run_id, rig, branch, target, base_commit, head_commit, status, summary, "
-    "created_at, updated_at"
 )
 ESCALATION_COLUMNS = (
     "id, severity, message, created_at, bead_id, run_id, rig, acknowledged_at, acknowledged_by"
@@ -170,35 +165,6 @@ class RunQueries:
             (json.dumps(data, sort_keys=True), at, run_id),
         )
         return cur.rowcount == 1
-
-    # --- merge requests -----------------------------------------------------------------
-
-    def insert_merge_request(self, mr: MergeRequest) -> None:
-        self.db.execute(
-            f"INSERT INTO merge_requests ({MR_COLUMNS}) VALUES ({marks(range(12))})",
-            tuple(getattr(mr, name) for name in MergeRequest.__fields__),
-        )
-
-    def update_merge_request(self, mr: MergeRequest) -> None:
-        self.db.execute(
-            "UPDATE merge_requests SET status = ?, head_commit = ?, summary = ?, updated_at = ? "
-            "WHERE id = ?",
-            (mr.status, mr.head_commit, mr.summary, mr.updated_at, mr.id),
-        )
-
-    def list_merge_requests(
-        self, *, rig: str | None = None, status: str | None = None, bead_id: str | None = None
-    ) -> list[MergeRequest]:
-        clauses, params = [], []
-        for column, value in (("rig", rig), ("status", status), ("bead_id", bead_id)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        rows = self.db.execute(
-            f"SELECT {MR_COLUMNS} FROM merge_requests{where} ORDER BY created_at, id", params
-        ).fetchall()
-        return [MergeRequest(*r) for r in rows]
 
     def heartbeat(self, run_id: str, at: str) -> bool:
         """Note output from an active run; False if the run has ended (or does not exist)."""

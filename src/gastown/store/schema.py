@@ -244,6 +244,58 @@ CREATE TABLE mayor_messages (
 """6: the mayor's one conversation per town: every message, with the tokens and cost of the
 model reply that produced it."""
 
+MIGRATIONS.append(
+    (
+        7,
+        """
+CREATE TABLE merge_requests_v7 (
+    id TEXT PRIMARY KEY,
+    bead_id TEXT,
+    run_id TEXT,
+    rig TEXT NOT NULL,
+    branch TEXT NOT NULL,
+    target TEXT NOT NULL,
+    base_commit TEXT NOT NULL,
+    head_commit TEXT NOT NULL,
+    status TEXT NOT NULL,
+    summary TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'bead',
+    convoy_id TEXT,
+    priority INTEGER NOT NULL DEFAULT 2,
+    gates TEXT NOT NULL DEFAULT '[]',
+    verdict TEXT,
+    review TEXT,
+    review_cycles INTEGER NOT NULL DEFAULT 0,
+    reworks INTEGER NOT NULL DEFAULT 0,
+    pr_url TEXT,
+    pr_number INTEGER,
+    pr_state TEXT NOT NULL DEFAULT '{}',
+    merged_commit TEXT,
+    rework_bead_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    note TEXT,
+    landed_at TEXT
+);
+INSERT INTO merge_requests_v7 (id, bead_id, run_id, rig, branch, target, base_commit,
+    head_commit, status, summary, created_at, updated_at, priority)
+SELECT m.id, m.bead_id, m.run_id, m.rig, m.branch, m.target, m.base_commit, m.head_commit,
+    m.status, m.summary, m.created_at, m.updated_at,
+    COALESCE((SELECT b.priority FROM beads b WHERE b.id = m.bead_id), 2)
+FROM merge_requests m;
+DROP TABLE merge_requests;
+ALTER TABLE merge_requests_v7 RENAME TO merge_requests;
+CREATE INDEX merge_requests_queue ON merge_requests (rig, status, priority, created_at);
+CREATE INDEX merge_requests_bead ON merge_requests (bead_id, created_at);
+CREATE INDEX merge_requests_rework ON merge_requests (rework_bead_id);
+CREATE INDEX merge_requests_convoy ON merge_requests (convoy_id);
+""",
+    )
+)
+"""7: the refinery's record of each merge request: gate results, review verdicts, pull
+requests, rework, landing; a convoy's landing has no bead."""
+
 LATEST = MIGRATIONS[-1][0]
 
 

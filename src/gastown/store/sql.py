@@ -15,6 +15,7 @@ from gastown.dag import Candidate
 from gastown.model import BLOCKS, CLOSED, PARENT_CHILD, Bead, Convoy, Dependency, Event, Rig
 from gastown.store.mail import MailQueries
 from gastown.store.mayor import MayorQueries
+from gastown.store.merge_requests import MergeRequestQueries
 from gastown.store.projection import JsonDialect, bead_json
 from gastown.store.rows import (
     BEAD_COLUMNS,
@@ -67,7 +68,7 @@ class Turn(IntEnum):
     """Adding a `blocks` edge: two edges, each checked without the other, may close a cycle."""
 
 
-class Tx(RunQueries, MailQueries, MayorQueries):
+class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
     """One transaction on the ledger. Obtain it from `Store.transaction()` or `Store.reader()`.
     Queries on polecats, runs and escalations come from `RunQueries` (`store/runs.py`), on
     mail from `MailQueries` (`store/mail.py`), on the mayor's conversation from

@@ -1,0 +1,206 @@
+"""The refinery's git: a scratch worktree, branches put onto a target, diffs, and pushes that
+can only move a branch forward.
+
+The scratch worktree (`worktrees/<rig>/.refinery`) is always on a detached HEAD, so it never
+holds a branch another worktree needs, and nothing here deletes a branch. Pushes go through
+`push`, which refuses any flag outside a short allow-list and any forced refspec: a target
+branch is never rewritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from gastown.errors import GitError, Refused
+from gastown.git.repo import git
+from gastown.git.worktree import Identity, is_worktree
+from gastown.record import Record
+
+PUSH_FLAGS = frozenset({"--quiet", "--porcelain", "--atomic", "--verbose"})
+"""The only flags a refinery push may carry (never --force, --force-with-lease, --no-verify,
+--mirror or --delete)."""
+
+
+class PushRejected(GitError):
+    """The remote refused a push (it moved on, or a hook or protection said no)."""
+
+
+class Applied(Record):
+    """One branch put onto the scratch HEAD: the commit it made, or the files that conflict."""
+
+    commit: str | None
+    conflicts: list[str]
+
+
+def refinery_identity(rig: str) -> Identity:
+    return Identity(f"{rig}/refinery", f"refinery@{rig}.gastown.invalid")
+
+
+def scratch(clone: Path, path: Path) -> Path:
+    """The refinery's worktree of `clone` at `path`, made on first use (detached)."""
+    if not is_worktree(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        git("worktree", "prune", cwd=clone)
+        git("worktree", "add", "--quiet", "--detach", str(path), "HEAD", cwd=clone)
+    return path
+
+
+def reset(worktree: Path, commit: str) -> None:
+    """Put the scratch worktree exactly on `commit`, dropping whatever a step left there
+    (ignored files stay, as in a developer's checkout: build caches survive)."""
+    for leftover in ("MERGE_HEAD", "rebase-merge", "rebase-apply", "CHERRY_PICK_HEAD"):
+        if (git_dir(worktree) / leftover).exists():
+            git("merge", "--abort", cwd=worktree, check=False)
+            git("rebase", "--abort", cwd=worktree, check=False)
+            git("cherry-pick", "--abort", cwd=worktree, check=False)
+            break
+    git("checkout", "--quiet", "--force", "--detach", commit, cwd=worktree)
+    git("reset", "--quiet", "--hard", commit, cwd=worktree)
+    git("clean", "-ffdq", cwd=worktree)
+
+
+def git_dir(worktree: Path) -> Path:
+    found = Path(git("rev-parse", "--git-dir", cwd=worktree).out.strip())
+    return found if found.is_absolute() else worktree / found
+
+
+def rev(repo: Path, ref: str) -> str | None:
+    found = git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=repo, check=False)
+    return found.out.strip() if found.code == 0 else None
+
+
+def is_ancestor(repo: Path, older: str, newer: str) -> bool:
+    return git("merge-base", "--is-ancestor", older, newer, cwd=repo, check=False).code == 0
+
+
+def put_on(
+    worktree: Path,
+    head: str,
+    message: str,
+    identity: Identity,
+    *,
+    method: str = "merge",
+    fast_forward: bool = True,
+) -> Applied:
+    """Put commit `head` onto the worktree's HEAD: a fast-forward when it is one commit ahead
+    and `fast_forward` allows, else a merge commit (`merge`) or its commits replayed
+    (`rebase`).
+    A conflict leaves the worktree as it was and names the conflicting files."""
+    env = identity.env()
+    current = git("rev-parse", "HEAD", cwd=worktree).out.strip()
+    if is_ancestor(worktree, head, current):  # already in: nothing to add
+        return Applied(current, [])
+    # Fast-forward only a single commit: then every commit on the target's first-parent line
+    # is one the gates passed (a longer branch gets a merge commit, which they did pass).
+    if (
+        fast_forward
+        and is_ancestor(worktree, current, head)
+        and _count(worktree, current, head) == 1
+    ):
+        git("merge", "--quiet", "--ff-only", head, cwd=worktree, env=env)
+        return Applied(git("rev-parse", "HEAD", cwd=worktree).out.strip(), [])
+    if method == "rebase":
+        base = git("merge-base", current, head, cwd=worktree).out.strip()
+        done = git(
+            "rebase", "--quiet", "--onto", current, base, head, cwd=worktree, env=env, check=False
+        )
+        if done.code != 0:
+            files = _unmerged(worktree)
+            git("rebase", "--abort", cwd=worktree, check=False)
+            git("checkout", "--quiet", "--force", "--detach", current, cwd=worktree)
+            return Applied(None, files or _mentioned(done.out + done.err))
+        return Applied(git("rev-parse", "HEAD", cwd=worktree).out.strip(), [])
+    done = git(
+        "merge", "--quiet", "--no-ff", "--no-edit", "-m", message, head,
+        cwd=worktree, env=env, check=False,
+    )  # fmt: skip
+    if done.code != 0:
+        files = _unmerged(worktree)
+        git("merge", "--abort", cwd=worktree, check=False)
+        git("reset", "--quiet", "--hard", current, cwd=worktree)
+        if not files:
+            raise GitError(f"git merge failed: {(done.err or done.out).strip()}")
+        return Applied(None, files)
+    return Applied(git("rev-parse", "HEAD", cwd=worktree).out.strip(), [])
+
+
+def _count(repo: Path, older: str, newer: str) -> int:
+    return int(git("rev-list", "--count", f"{older}..{newer}", cwd=repo).out.strip() or 0)
+
+
+def _unmerged(worktree: Path) -> list[str]:
+    out = git("diff", "--name-only", "--diff-filter=U", cwd=worktree, check=False).out
+    return sorted({line.strip() for line in out.splitlines() if line.strip()})
+
+
+def _mentioned(text: str) -> list[str]:
+    """Files named in git's `CONFLICT (...): Merge conflict in PATH` lines."""
+    marker = "Merge conflict in "
+    return sorted({ln.split(marker, 1)[1].strip() for ln in text.splitlines() if marker in ln})
+
+
+def conflict_context(repo: Path, target: str, head: str, files: Sequence[str]) -> str:
+    """What each side did to the conflicting files since they parted, for the polecat that
+    resolves the conflict (bounded)."""
+    base = git("merge-base", target, head, cwd=repo, check=False).out.strip()
+    if not base:
+        return ""
+    parts = []
+    for label, tip in (("the target", target), ("this branch", head)):
+        diff = git("diff", "--stat", f"{base}..{tip}", "--", *files, cwd=repo, check=False).out
+        log = git("log", "--oneline", "-n", "10", f"{base}..{tip}", "--", *files, cwd=repo).out
+        parts.append(f"On {label} since they parted:\n{log.strip()}\n{diff.strip()}")
+    return "\n\n".join(parts)[:6000]
+
+
+def diff(repo: Path, target: str, head: str, limit: int = 60_000) -> tuple[str, bool]:
+    """The change `head` brings onto `target` (three-dot), cut at `limit` characters; and
+    whether it was cut."""
+    text = git("diff", "--no-color", "--no-ext-diff", f"{target}...{head}", cwd=repo).out
+    return (text[:limit], True) if len(text) > limit else (text, False)
+
+
+def push(repo: Path, remote: str, refspecs: Sequence[str], *flags: str) -> None:
+    """Push without ever forcing: forced refspecs and flags outside `PUSH_FLAGS` are refused
+    before git runs; a rejection by the remote is a `PushRejected` with git's own words."""
+    for flag in flags:
+        if flag not in PUSH_FLAGS:
+            raise Refused(f"The refinery does not push with {flag}.")
+    for spec in refspecs:
+        if spec.startswith("+") or spec.startswith(":") or not spec.strip():
+            raise Refused(
+                f"The refinery does not push the refspec '{spec}' (it would force or delete)."
+            )
+    done = git("push", *flags, remote, *refspecs, cwd=repo, check=False, timeout=600)
+    if done.code != 0:
+        words = " ".join(
+            ln.strip() for ln in done.err.splitlines() if ln.strip() and not ln.startswith("To ")
+        )
+        raise PushRejected(f"The push to {remote} was rejected: {words[:500]}")
+
+
+def remote_tip(repo: Path, remote: str, branch: str) -> str | None:
+    """Where `branch` is on the remote now (None if it has no such branch)."""
+    out = git("ls-remote", remote, f"refs/heads/{branch}", cwd=repo, timeout=120).out.split()
+    return out[0] if out else None
+
+
+def checked_out(repo: Path, branch: str) -> bool:
+    """Whether some worktree of `repo` has `branch` checked out."""
+    out = git("worktree", "list", "--porcelain", cwd=repo).out
+    return f"branch refs/heads/{branch}" in out.splitlines()
+
+
+def follow_local(repo: Path, branch: str, commit: str) -> None:
+    """Move a local branch that no worktree has checked out to `commit` (a convoy's feature
+    branch after a landing on it), so work cut from it later starts from what landed."""
+    current = rev(repo, f"refs/heads/{branch}")
+    if current is None or current == commit or checked_out(repo, branch):
+        return
+    if is_ancestor(repo, current, commit):
+        git("update-ref", f"refs/heads/{branch}", commit, current, cwd=repo)
+
+
+def merge_base(repo: Path, one: str, other: str) -> str:
+    return git("merge-base", one, other, cwd=repo).out.strip()

@@ -1,0 +1,1 @@
+"""The refinery: merge requests are tested, reviewed and landed here, one target at a time."""

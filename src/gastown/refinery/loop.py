@@ -1,0 +1,74 @@
+"""The refinery inside the town process: one step at a time per rig, in worker threads.
+
+After each reconciler pass the town loop pokes the refinery with the rigs that have work. A
+rig with no step running gets one; a step that changed anything wakes the town loop, whose
+next pass pokes again, so a queue drains step after step and the beads that landed have their
+dependents dispatched at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+
+from gastown import config
+from gastown.refinery.step import Progress, Seams, run_step
+from gastown.store import Tx
+from gastown.town import Town
+
+log = logging.getLogger("gastown.refinery")
+
+
+class RefineryLoop:
+    def __init__(
+        self,
+        town: Town,
+        environ: Mapping[str, str],
+        wake: Callable[[], None],
+        seams: Seams | None = None,
+    ) -> None:
+        self.town, self.environ, self.wake = town, dict(environ), wake
+        self.seams = seams or Seams()
+        self.steps: dict[str, asyncio.Task[None]] = {}
+
+    def poke(self, tx: Tx) -> None:
+        """Start a step on each rig with refinery work and none running (unless its
+        `refinery.auto` is off)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a pass run by hand, outside the town process
+            return
+        if self.seams.stop.is_set():
+            return
+        for rig in tx.refinery_rigs():
+            record = tx.get_rig(rig)
+            if record is None or rig in self.steps:
+                continue
+            if config.resolve(self.town.settings, record.settings, self.environ)["refinery.auto"]:
+                task = loop.create_task(self._step(rig), name=f"refinery {rig}")
+                self.steps[rig] = task
+                task.add_done_callback(self._forget(rig))
+
+    def _forget(self, rig: str) -> Callable[[asyncio.Task[None]], None]:
+        def done(_task: asyncio.Task[None]) -> None:
+            self.steps.pop(rig, None)
+
+        return done
+
+    async def _step(self, rig: str) -> None:
+        try:
+            progress: Progress = await asyncio.to_thread(
+                run_step, self.town, rig, self.environ, self.seams
+            )
+        except Exception:  # one bad step must not stop the refinery: log it, try again later
+            log.exception("refinery step on %s failed", rig)
+            return
+        if progress.changed or progress.landed or progress.reworked or progress.held:
+            self.wake()
+
+    async def shutdown(self, grace: float = 10.0) -> None:
+        """Stop: running gates are killed, their batches requeued."""
+        self.seams.stop.set()
+        if self.steps:
+            await asyncio.wait(list(self.steps.values()), timeout=grace)

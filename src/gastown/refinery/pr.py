@@ -1,0 +1,261 @@
+"""Landing through pull requests (`merge_strategy = pr`): open one, then follow it.
+
+Following a pull request, at most every `refinery.pr_poll_seconds`: merged → the merge request
+is merged and its bead closed; closed unmerged → the merge request failed and its bead too;
+new review comments, requested changes or failing checks → a fix-up bead for a polecat on the
+same branch (`refinery.auto_resolve_pr_feedback`; otherwise a person is asked); conflicts → a
+conflict bead; all green for `refinery.auto_merge_delay_minutes` → merged through the API.
+When a fix-up closes, the merge request goes through the refinery again and its branch is
+pushed to the same pull request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from gastown import config
+from gastown.clock import stamp
+from gastown.errors import GastownError
+from gastown.git import merge as gm
+from gastown.git import worktree as wt
+from gastown.model import FAILED, IN_REVIEW, MR_PR, MergeRequest, Rig
+from gastown.refinery import outcome
+from gastown.refinery.github import CheckRun, GitHub, PullRequest, repo_from_url
+from gastown.services import beads
+
+if TYPE_CHECKING:
+    from gastown.refinery.step import RigStep
+
+FAILING = frozenset({"failure", "timed_out", "cancelled", "action_required", "startup_failure"})
+
+
+def github_for(settings: config.Resolved, rig: Rig, environ: Mapping[str, str]) -> GitHub | None:
+    """The rig's GitHub repository, or None when there is no token or no repository name."""
+    token = settings["github.token"] or environ.get("GITHUB_TOKEN", "")
+    repo = settings["github.repo"] or repo_from_url(rig.url)
+    if not token or not repo:
+        return None
+    return GitHub(token=token, repo=repo, api_url=settings["github.api_url"])
+
+
+def _client(step: RigStep) -> GitHub | None:
+    client: GitHub | None = step.github()
+    return client
+
+
+def open_pull(step: RigStep, mr: MergeRequest, gates: list[dict[str, Any]]) -> None:
+    """Push the branch (never forced) and open its pull request (or find the one it has)."""
+    gh = _client(step)
+    if gh is None:
+        outcome.hold(
+            step.ledger,
+            mr,
+            "merge_strategy is pr, but there is no GitHub token (github.token or GITHUB_TOKEN) "
+            "or no repository name (github.repo, or a github.com rig URL).",
+            gates=gates,
+        )
+        step.progress.held.append(mr.id)
+        return
+    try:
+        gm.push(step.clone, "origin", [f"{mr.head_commit}:refs/heads/{mr.branch}"], "--quiet")
+    except gm.PushRejected as exc:
+        step.rejected([mr], mr.branch, str(exc))
+        return
+    title = step.title_of(mr)
+    body = "\n\n".join(
+        part
+        for part in (
+            mr.summary or "",
+            f"Bead: {mr.bead_id}" if mr.bead_id else f"Convoy: {mr.convoy_id}",
+            _gates_text(gates),
+        )
+        if part
+    )
+    try:
+        pull = gh.create_pull(mr.branch, mr.target, title, body)
+    except GastownError as exc:
+        step.unfinished([mr], f"opening its pull request failed: {exc}")
+        return
+    now = step.ledger.now()
+    outcome.update(
+        step.ledger,
+        mr,
+        "mr.pr_opened",
+        f"pull request #{pull.number} opened: {pull.url}",
+        {"pr": pull.url},
+        status=MR_PR,
+        pr_url=pull.url,
+        pr_number=pull.number,
+        gates=gates,
+        pr_state={
+            **mr.pr_state,
+            "opened_at": mr.pr_state.get("opened_at", now),
+            "checked_at": None,
+        },
+    )
+    step.progress.changed = True
+
+
+def _gates_text(gates: Sequence[dict[str, Any]]) -> str:
+    if not gates:
+        return ""
+    lines = [f"- `{g['command']}`: {'passed' if g['ok'] else 'failed'}" for g in gates]
+    return "Gates run by the refinery:\n" + "\n".join(lines)
+
+
+def follow_all(step: RigStep, mrs: Sequence[MergeRequest]) -> None:
+    gh = _client(step)
+    if gh is None:
+        return
+    now = step.seams.clock.now()
+    every = timedelta(seconds=step.settings["refinery.pr_poll_seconds"])
+    for mr in mrs:
+        checked = mr.pr_state.get("checked_at")
+        if checked and datetime.fromisoformat(checked.replace("Z", "+00:00")) + every > now:
+            continue
+        try:
+            follow(step, gh, mr)
+        except GastownError as exc:
+            outcome.update(
+                step.ledger,
+                mr,
+                "mr.pr_checked",
+                f"checking pull request #{mr.pr_number} failed: {exc}",
+                pr_state={**mr.pr_state, "checked_at": stamp(now)},
+            )
+
+
+def follow(step: RigStep, gh: GitHub, mr: MergeRequest) -> None:
+    """One look at the merge request's pull request, and what it calls for."""
+    assert mr.pr_number is not None
+    pull = gh.get_pull(mr.pr_number)
+    now = step.seams.clock.now()
+    state = {**mr.pr_state, "checked_at": stamp(now)}
+    if pull.merged:
+        _merged(step, mr, pull)
+        return
+    if pull.state == "closed":
+        _closed(step, mr, pull)
+        return
+    if pull.mergeable_state == "dirty" and state.get("conflict_at") != pull.head_sha:
+        state["conflict_at"] = pull.head_sha
+        step.conflict(mr, f"origin/{mr.target}", [])
+        outcome.update(step.ledger, mr, "mr.pr_checked", None, pr_state=state)
+        return
+    feedback, state = _feedback(gh, pull, state)
+    if feedback:
+        _feedback_bead(step, mr, pull, feedback, state)
+        return
+    green = _green(gh, pull)
+    delay = step.settings["refinery.auto_merge_delay_minutes"]
+    if not green or delay is None:
+        state["green_since"] = None
+        outcome.update(step.ledger, mr, "mr.pr_checked", None, pr_state=state)
+        return
+    since = state.get("green_since") or stamp(now)
+    state["green_since"] = since
+    if datetime.fromisoformat(since.replace("Z", "+00:00")) + timedelta(minutes=delay) > now:
+        outcome.update(step.ledger, mr, "mr.pr_checked", None, pr_state=state)
+        return
+    gh.merge_pull(pull.number, pull.head_sha)
+    _merged(step, mr, pull, f"merged through the API after {delay} green minute(s)")
+
+
+def _merged(step: RigStep, mr: MergeRequest, pull: PullRequest, how: str = "") -> None:
+    wt.fetch(step.clone)
+    commit = gm.rev(step.clone, f"refs/remotes/origin/{mr.target}") or pull.head_sha
+    done = outcome.landed(
+        step.ledger, [(mr, {})], commit, how or f"pull request #{pull.number} merged"
+    )
+    step.progress.landed.extend(m.id for m in done)
+
+
+def _closed(step: RigStep, mr: MergeRequest, pull: PullRequest) -> None:
+    reason = f"its pull request #{pull.number} was closed without merging"
+    outcome.fail(step.ledger, mr, reason)
+    if mr.bead_id:
+        with step.ledger.store.transaction() as tx:
+            bead = tx.get_bead(mr.bead_id, lock=True)
+            if bead is not None and bead.status == IN_REVIEW:
+                beads.write(step.ledger, tx, bead, {"status": FAILED}, reason=reason)
+    step.progress.changed = True
+
+
+def _feedback(
+    gh: GitHub, pull: PullRequest, state: dict[str, Any]
+) -> tuple[list[str], dict[str, Any]]:
+    """What is new on the pull request since it was last handled: line comments, requested
+    changes, conversation comments and failing checks, as lines for a fix-up bead."""
+    seen_reviews = set(state.get("reviews_seen", []))
+    seen_comment = int(state.get("comment_seen", 0))
+    seen_issue = int(state.get("issue_comment_seen", 0))
+    lines = []
+    for review in gh.list_reviews(pull.number):
+        if review.state == "CHANGES_REQUESTED" and review.id not in seen_reviews:
+            lines.append(f"- {review.user} requested changes: {review.body or '(no summary)'}")
+            seen_reviews.add(review.id)
+    for c in gh.list_review_comments(pull.number):
+        if c.id > seen_comment:
+            where = f"{c.path}:{c.line}" if c.line else c.path
+            lines.append(f"- {where} ({c.user}): {c.body}")
+            seen_comment = max(seen_comment, c.id)
+    for ic in gh.list_issue_comments(pull.number):
+        if ic.id > seen_issue:
+            lines.append(f"- comment by {ic.user}: {ic.body}")
+            seen_issue = max(seen_issue, ic.id)
+    failing = [r for r in gh.list_check_runs(pull.head_sha) if r.conclusion in FAILING]
+    if failing and state.get("checks_failed_at") != pull.head_sha:
+        lines.extend(f"- the check `{r.name}` ended {r.conclusion}" for r in failing)
+        state["checks_failed_at"] = pull.head_sha
+    state.update(
+        reviews_seen=sorted(seen_reviews),
+        comment_seen=seen_comment,
+        issue_comment_seen=seen_issue,
+    )
+    return lines, state
+
+
+def _feedback_bead(
+    step: RigStep, mr: MergeRequest, pull: PullRequest, lines: list[str], state: dict[str, Any]
+) -> None:
+    what = "\n".join(lines)
+    if not step.settings["refinery.auto_resolve_pr_feedback"]:
+        outcome.update(
+            step.ledger, mr, "mr.pr_feedback", "new feedback for a person", pr_state=state
+        )
+        from gastown.services import escalations
+
+        escalations.raise_(
+            step.ledger,
+            "medium",
+            f"Pull request {pull.url} has new feedback:\n{what}",
+            bead_id=mr.bead_id,
+            rig=mr.rig,
+        )
+        return
+    body = (
+        f"Pull request #{pull.number} ({pull.url}) of merge request {mr.id} has feedback. "
+        f"Address it on branch `{mr.branch}` and commit; the branch is pushed to the same "
+        f"pull request when you are done.\n\n{what}"
+    )
+    outcome.send_back(
+        step.ledger,
+        mr,
+        f"pull request #{pull.number} has feedback",
+        f"Address pull request feedback: {step.title_of(mr)}",
+        body,
+        ["pr-feedback"],
+        step.settings["refinery.max_reworks"],
+        pr_state=state,
+    )
+    step.progress.reworked.append(mr.id)
+
+
+def _green(gh: GitHub, pull: PullRequest) -> bool:
+    """Mergeable, nothing requested, every check finished and passed."""
+    if pull.mergeable is not True or pull.mergeable_state not in ("clean", "has_hooks"):
+        return False
+    runs: list[CheckRun] = gh.list_check_runs(pull.head_sha)
+    return all(r.status == "completed" and r.conclusion not in FAILING for r in runs)

@@ -1,0 +1,169 @@
+"""The reviewer: a model reads the bead and the diff and gives a structured verdict.
+
+The verdict comes back through one tool, `verdict`, whose arguments are checked here: approve,
+or request changes with comments by file and line. A model that answers in prose instead of
+calling the tool, or an API that fails, is a `ReviewFailed`: the merge request waits and is
+reviewed again, and after a few failures a person is asked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from gastown.errors import RuntimeFailure
+from gastown.model import APPROVE, CHANGES
+from gastown.record import Record, field
+
+SYSTEM = """You are the reviewer in a software team's merge pipeline. A coding agent made the \
+change below for the task described. Judge whether it should land: is it correct, does it do \
+what the task asks, is it tested where it matters, is it safe (no secrets, no destructive \
+commands, no build artefacts committed), and does it fit the code around it. You never edit \
+code. Give your judgement by calling the `verdict` tool exactly once: `approve`, or \
+`request_changes` with concrete comments tied to a file and line where you can. Ask for \
+changes only for real problems, not for taste."""
+
+VERDICT_TOOL: dict[str, Any] = {
+    "name": "verdict",
+    "description": "Give the review's decision on the change.",
+    "input_schema": {
+        "type": "object",
+        "properties": {
+            "decision": {"type": "string", "enum": ["approve", "request_changes"]},
+            "summary": {"type": "string", "description": "One or two sentences: why."},
+            "comments": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "path": {"type": "string"},
+                        "line": {"type": "integer"},
+                        "body": {"type": "string"},
+                    },
+                    "required": ["body"],
+                },
+            },
+        },
+        "required": ["decision", "summary"],
+    },
+}
+
+
+class ReviewFailed(RuntimeFailure):
+    """No usable verdict: the model API failed, or the model did not call `verdict`."""
+
+
+class ReviewRequest(Record):
+    title: str
+    """The bead's title (a landing: the convoy's)."""
+    body: str
+    branch: str
+    target: str
+    diff: str
+    cut: bool = False
+    """The diff was too long and is cut short."""
+    instructions: str = ""
+    """`custom_instructions.refinery`."""
+
+    def prompt(self) -> str:
+        parts = [
+            f"# Task\n\n{self.title}\n\n{self.body}".rstrip(),
+            f"# Change\n\nBranch `{self.branch}` onto `{self.target}`:\n\n"
+            f"```diff\n{self.diff}\n```",
+        ]
+        if self.cut:
+            parts.append("(The diff is longer than shown; judge what you can see.)")
+        if self.instructions:
+            parts.append(f"# The team's review instructions\n\n{self.instructions}")
+        return "\n\n".join(parts)
+
+
+class Verdict(Record):
+    decision: str
+    """`approve` or `changes`."""
+    summary: str
+    comments: list[dict[str, Any]] = field(default_factory=list)
+    """`{"path", "line", "body"}` each (path and line may be None)."""
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"summary": self.summary, "comments": self.comments}
+
+
+class Reviewer(Protocol):
+    def review(self, request: ReviewRequest) -> Verdict: ...
+
+
+def parse_verdict(arguments: Any) -> Verdict:
+    """A checked `Verdict` from the `verdict` tool's arguments."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except json.JSONDecodeError as exc:
+            raise ReviewFailed(f"The reviewer's verdict is not JSON: {exc}.") from exc
+    if not isinstance(arguments, Mapping):
+        raise ReviewFailed("The reviewer's verdict is not an object.")
+    decision = arguments.get("decision")
+    if decision not in ("approve", "request_changes"):
+        raise ReviewFailed(
+            f"The reviewer's decision is {decision!r}, not approve or request_changes."
+        )
+    comments = []
+    for item in arguments.get("comments") or []:
+        if not isinstance(item, Mapping) or not str(item.get("body", "")).strip():
+            continue
+        line = item.get("line")
+        comments.append(
+            {
+                "path": str(item["path"]) if item.get("path") else None,
+                "line": line if isinstance(line, int) and line > 0 else None,
+                "body": str(item["body"]).strip(),
+            }
+        )
+    summary = str(arguments.get("summary") or "").strip()
+    return Verdict(APPROVE if decision == "approve" else CHANGES, summary, comments)
+
+
+class ModelReviewer:
+    """Review through a model API (Anthropic or OpenAI-compatible), one request per diff."""
+
+    def __init__(self, model: str, base_url: str, api_key: str) -> None:
+        self.model, self.base_url, self.api_key = model, base_url, api_key
+
+    def review(self, request: ReviewRequest) -> Verdict:
+        from gastown.mayor import model as models
+
+        try:
+            client = models.make(
+                models.api_for(self.model, self.base_url), self.model, self.base_url, self.api_key
+            )
+        except models.ModelFailure as exc:
+            raise ReviewFailed(f"The reviewer cannot reach its model: {exc}") from exc
+        try:
+            reply = client.send(
+                SYSTEM, [{"role": "user", "content": request.prompt()}], [VERDICT_TOOL]
+            )
+        except models.ModelFailure as exc:
+            raise ReviewFailed(f"The reviewer's model failed: {exc}") from exc
+        finally:
+            client.close()
+        call = next((c for c in reply.calls if c.name == "verdict"), None)
+        if call is None:
+            said = reply.text.strip().replace("\n", " ")[:200]
+            raise ReviewFailed(f"The reviewer answered without a verdict: {said!r}.")
+        verdict = parse_verdict(call.input)
+        verdict.input_tokens, verdict.output_tokens = reply.input_tokens, reply.output_tokens
+        return verdict
+
+
+def comments_text(verdict: Verdict) -> str:
+    """The comments as a list a polecat can work through."""
+    lines = []
+    for c in verdict.comments:
+        where = c.get("path") or "general"
+        if c.get("line"):
+            where += f":{c['line']}"
+        lines.append(f"- {where}: {c['body']}")
+    return "\n".join(lines)

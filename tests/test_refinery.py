@@ -1,0 +1,576 @@
+"""The refinery against real git: a bare remote, the town's clone, branches made as polecats
+make them, and refinery steps run as the town process runs them (`run_step`).
+
+Merge requests are made here the way a finished run makes them (a branch in the rig's clone,
+a bead `in_review`), so each test reads as the refinery's part of the story; the whole loop
+with polecats is in tests/test_refinery_town.py.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gastown.errors import Refused
+from gastown.git import merge as gm
+from gastown.model import IN_PROGRESS, IN_REVIEW, MergeRequest
+from gastown.refinery import queue
+from gastown.refinery.outcome import rework_done
+from gastown.refinery.step import Progress, Seams, rig_lock, run_step
+from gastown.scripted.script import parse
+from gastown.scripted.server import ScriptedModelServer
+from gastown.services import beads
+from gastown.services.ledger import Ledger
+from gastown.town import Town, load
+from tests.conftest import Gt, run_git
+
+CALC = "def add(a, b):\n    return a + b\n"
+GATE = "python3 -c 'import calc; assert calc.add(2, 2) == 4, \"add is broken\"'"
+
+
+def commit_all(cwd: Path, message: str) -> str:
+    run_git("add", "--all", cwd=cwd)
+    run_git(
+        "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qm", message, cwd=cwd
+    )
+    return run_git("rev-parse", "HEAD", cwd=cwd).strip()
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    """A bare repository with `trunk`: a README and a tiny module the gate tests."""
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    run_git("init", "-q", "-b", "trunk", cwd=seed)
+    (seed / "README.md").write_text("hello\n")
+    (seed / "calc.py").write_text(CALC)
+    commit_all(seed, "first")
+    bare = tmp_path / "remote.git"
+    run_git("clone", "-q", "--bare", str(seed), str(bare), cwd=tmp_path)
+    return bare
+
+
+class Yard:
+    """A town with the rig `app` cloned from `remote`, and ways to make merge requests."""
+
+    def __init__(self, tmp_path: Path, remote: Path) -> None:
+        self.tmp, self.remote = tmp_path, remote
+        self.path = tmp_path / "town"
+        assert Gt(tmp_path)("init", str(self.path)).code == 0
+        self.gt = Gt(self.path)
+        self.gt.ok("rig", "add", "app", str(remote))
+        self.gt.ok("config", "set", "refinery.code_review", "false")
+        self.gt.ok("config", "set", "refinery.gates", json.dumps([GATE]))
+        self.clone = self.path / "rigs" / "app"
+        self.made = 0
+
+    @property
+    def town(self) -> Town:
+        return load(self.path)
+
+    def ledger(self) -> Ledger:
+        return Ledger(self.town.open_store(), prefix="gt", actor="tester")
+
+    def submit(
+        self,
+        title: str,
+        files: dict[str, str],
+        *,
+        priority: int = 2,
+        target: str = "trunk",
+        convoy: str | None = None,
+        bead_id: str | None = None,
+    ) -> tuple[str, str]:
+        """A bead in review with a branch that changes `files`, as a polecat leaves it."""
+        self.made += 1
+        if bead_id is None:
+            args = ["bead", "create", title, "--rig", "app", "-p", str(priority)]
+            bead_id = self.gt.json(*args)["id"]
+        ledger = self.ledger()
+        try:
+            beads.update(ledger, bead_id, {"status": IN_PROGRESS})
+            beads.update(ledger, bead_id, {"status": IN_REVIEW})
+            run_git("fetch", "-q", "origin", cwd=self.clone)
+            base = gm.rev(self.clone, f"origin/{target}") or gm.rev(self.clone, "origin/trunk")
+            assert base is not None
+            branch = f"gt/test{self.made}/{bead_id}"
+            work = self.tmp / f"wt-{self.made}"
+            run_git("worktree", "add", "-q", "-b", branch, str(work), base, cwd=self.clone)
+            for name, text in files.items():
+                (work / name).write_text(text)
+            head = commit_all(work, title)
+            now = ledger.now()
+            mr = MergeRequest(
+                id=f"mr-{secrets.token_hex(4)}",
+                bead_id=bead_id,
+                run_id=None,
+                rig="app",
+                branch=branch,
+                target=target,
+                base_commit=base,
+                head_commit=head,
+                summary=title,
+                created_at=now,
+                updated_at=now,
+                convoy_id=convoy,
+                priority=priority,
+            )
+            with ledger.store.transaction() as tx:
+                tx.insert_merge_request(mr)
+        finally:
+            ledger.store.close()
+        self.worktrees = getattr(self, "worktrees", {})
+        self.worktrees[mr.id] = work
+        return bead_id, mr.id
+
+    def rework(self, mr_id: str, files: dict[str, str], merge_target: bool = False) -> None:
+        """What a polecat does with a rework bead: commit on the merge request's branch (after
+        merging the target in, for a conflict), and finish."""
+        work = self.worktrees[mr_id]
+        if merge_target:
+            run_git("fetch", "-q", "origin", cwd=work)
+            assert not _git_ok("merge", "-q", "--no-edit", "origin/trunk", cwd=work)  # conflicts
+        for name, text in files.items():
+            (work / name).write_text(text)
+        head = commit_all(work, "Rework")
+        mr = self.mr(mr_id)
+        ledger = self.ledger()
+        try:
+            beads.update(ledger, str(mr.rework_bead_id), {"status": IN_PROGRESS})
+            with ledger.store.transaction() as tx:
+                bead = tx.get_bead(str(mr.rework_bead_id), lock=True)
+                assert bead is not None and rework_done(ledger, tx, bead, head, "run-test")
+        finally:
+            ledger.store.close()
+
+    def step(self, seams: Seams | None = None) -> Progress:
+        return run_step(self.town, "app", {}, seams)
+
+    def drain(self, seams: Seams | None = None, limit: int = 30) -> Progress:
+        total = Progress()
+        for _ in range(limit):
+            got = self.step(seams)
+            for name in ("landed", "reworked", "held", "requeued"):
+                getattr(total, name).extend(getattr(got, name))
+            if not got.changed:
+                return total
+        raise AssertionError("the refinery never settled")
+
+    def mr(self, mr_id: str) -> MergeRequest:
+        store = self.town.open_store()
+        try:
+            with store.reader() as tx:
+                found = tx.get_merge_request(mr_id)
+        finally:
+            store.close()
+        assert found is not None
+        return found
+
+    def bead(self, bead_id: str) -> dict[str, Any]:
+        return dict(self.gt.json("bead", "show", bead_id))
+
+    def remote_log(self, branch: str = "trunk") -> list[str]:
+        return run_git("log", "--format=%s", branch, cwd=self.remote).splitlines()
+
+    def remote_file(self, name: str, branch: str = "trunk") -> str:
+        return run_git("show", f"{branch}:{name}", cwd=self.remote)
+
+
+def _git_ok(*args: str, cwd: Path) -> bool:
+    """Run git; True when it succeeded (a merge with conflicts does not)."""
+    import subprocess
+
+    env_args = ["-c", "user.name=Dev", "-c", "user.email=dev@example.com"]
+    done = subprocess.run(["git", *env_args, *args], cwd=cwd, capture_output=True, check=False)
+    return done.returncode == 0
+
+
+@pytest.fixture
+def yard(tmp_path: Path, remote: Path) -> Yard:
+    return Yard(tmp_path, remote)
+
+
+def test_a_clean_branch_lands_by_fast_forward_and_closes_its_bead(yard: Yard) -> None:
+    bead, mr = yard.submit("Add mul", {"calc.py": CALC + "\n\ndef mul(a, b):\n    return a * b\n"})
+    done = yard.drain()
+    assert done.landed == [mr]
+    got = yard.mr(mr)
+    assert got.status == "merged" and got.merged_commit == got.head_commit  # fast-forward
+    assert yard.remote_log()[0] == "Add mul"
+    assert [g["ok"] for g in got.gates] == [True] and got.gates[0]["command"] == GATE
+    assert yard.bead(bead)["status"] == "closed"
+    kinds = [e["kind"] for e in yard.gt.json("events", "--bead", bead)]
+    assert kinds[-3:] == ["mr.testing", "mr.merged", "bead.closed"]
+
+
+def test_with_fast_forward_off_every_landing_is_a_merge_commit(yard: Yard) -> None:
+    yard.gt.ok("config", "set", "refinery.fast_forward", "false")
+    _, mr = yard.submit("Add notes", {"NOTES.md": "notes\n"})
+    yard.drain()
+    got = yard.mr(mr)
+    assert got.status == "merged" and got.merged_commit != got.head_commit
+    parents = run_git("log", "-1", "--format=%P", "trunk", cwd=yard.remote).split()
+    assert len(parents) == 2 and parents[1] == got.head_commit
+    assert run_git("log", "-1", "--format=%an", "trunk", cwd=yard.remote).strip() == "app/refinery"
+
+
+def test_a_conflict_becomes_a_rework_bead_and_lands_once_resolved(yard: Yard) -> None:
+    first_bead, first = yard.submit("Say hi", {"README.md": "hi\n"}, priority=1)
+    second_bead, second = yard.submit("Say hello there", {"README.md": "hello there\n"})
+    done = yard.drain()
+    assert done.landed == [first] and done.reworked == [second]
+    waiting = yard.mr(second)
+    assert waiting.status == "rework" and waiting.rework_bead_id
+    rework = yard.bead(waiting.rework_bead_id)
+    assert rework["title"] == "Resolve conflicts: Say hello there"
+    assert "README.md" in rework["body"] and "git merge origin/trunk" in rework["body"]
+    assert rework["status"] == "open" and "conflict" in rework["labels"]
+    assert yard.bead(second_bead)["status"] == "in_review"
+
+    yard.rework(second, {"README.md": "hi, and hello there\n"}, merge_target=True)
+    assert yard.mr(second).status == "open"
+    assert yard.drain().landed == [second]
+    assert yard.remote_file("README.md") == "hi, and hello there\n"
+    assert yard.bead(second_bead)["status"] == "closed"
+    assert yard.bead(first_bead)["status"] == "closed"
+    assert yard.bead(waiting.rework_bead_id)["status"] == "closed"
+
+
+def test_conflicts_escalate_instead_when_auto_resolve_is_off(yard: Yard) -> None:
+    yard.gt.ok("config", "set", "refinery.auto_resolve_conflicts", "false")
+    yard.submit("Say hi", {"README.md": "hi\n"}, priority=1)
+    _, second = yard.submit("Say yo", {"README.md": "yo\n"})
+    yard.drain()
+    assert yard.mr(second).status == "held"
+    (esc,) = yard.gt.json("escalations")
+    assert second in esc["message"] and "conflicts with trunk" in esc["message"]
+    retried = yard.gt.json("mr", "retry", second)
+    assert retried["status"] == "open"
+
+
+def test_a_failing_gate_is_reworked_with_its_log_then_lands_when_fixed(yard: Yard) -> None:
+    bead, mr = yard.submit("Speed up add", {"calc.py": "def add(a, b):\n    return a - b\n"})
+    done = yard.drain()
+    assert done.reworked == [mr] and done.landed == []
+    got = yard.mr(mr)
+    assert got.status == "rework" and got.gates[-1]["ok"] is False
+    assert "add is broken" in got.gates[-1]["log_tail"]
+    rework = yard.bead(str(got.rework_bead_id))
+    assert rework["title"] == "Rework: Speed up add" and "add is broken" in rework["body"]
+    assert yard.remote_log() == ["first"]  # nothing broken landed
+
+    shown = yard.gt.ok("mr", "show", mr).out
+    assert "FAILED" in shown and "add is broken" in shown
+    assert "add is broken" in yard.gt.ok("mr", "log", mr).out
+
+    yard.rework(mr, {"calc.py": CALC})
+    assert yard.drain().landed == [mr]
+    assert yard.bead(bead)["status"] == "closed"
+
+
+def test_a_gate_failing_on_the_target_too_is_not_blamed(yard: Yard) -> None:
+    yard.gt.ok("config", "set", "refinery.gates", json.dumps(["test -f LICENSE", GATE]))
+    _, mr = yard.submit("Add docs", {"DOCS.md": "docs\n"})
+    assert yard.drain().landed == [mr]
+    got = yard.mr(mr)
+    assert [g["excused"] for g in got.gates] == [True, False]
+    bugs = [b for b in yard.gt.json("bead", "list") if b["title"].startswith("Gate fails on trunk")]
+    assert len(bugs) == 1 and bugs[0]["type"] == "bug" and "test -f LICENSE" in bugs[0]["title"]
+
+    yard.gt.ok("config", "set", "refinery.land_on_preexisting_failure", "false")
+    _, held = yard.submit("More docs", {"MORE.md": "more\n"})
+    yard.drain()
+    assert yard.mr(held).status == "held"
+    assert len([b for b in yard.gt.json("bead", "list") if b["title"].startswith("Gate")]) == 1
+
+
+def test_a_batch_of_eight_with_one_bad_lands_seven_and_reworks_one(yard: Yard) -> None:
+    yard.gt.ok("config", "set", "refinery.batch_size", "8")
+    mrs = []
+    for n in range(8):
+        broken = n == 5
+        text = "def add(a, b):\n    return 0\n" if broken else f"file {n}\n"
+        name = "calc.py" if broken else f"f{n}.txt"
+        mrs.append(yard.submit(f"Change {n}", {name: text})[1])
+    done = yard.drain()
+    assert sorted(done.landed) == sorted(m for i, m in enumerate(mrs) if i != 5)
+    assert done.reworked == [mrs[5]]
+    assert yard.mr(mrs[5]).status == "rework"
+    subjects = yard.remote_log()
+    assert not any("Change 5" in s for s in subjects)
+    assert all(any(f"Change {n}" in s for s in subjects) for n in range(8) if n != 5)
+    # Every commit on trunk passes the gate: nothing broken ever landed in between.
+    for commit in run_git("rev-list", "--first-parent", "trunk", cwd=yard.remote).split():
+        calc = run_git("show", f"{commit}:calc.py", cwd=yard.remote)
+        assert "return a + b" in calc
+
+
+def test_prefix_bisection_finds_the_first_bad_in_log_steps() -> None:
+    tested: list[int] = []
+
+    def passes(k: int) -> bool:
+        tested.append(k)
+        return k < 6
+
+    assert queue.first_bad(8, passes) == 6
+    assert len(tested) == 3
+    assert queue.first_bad(1, passes) == 1
+
+
+def test_a_push_the_remote_rejects_is_held_and_escalated(yard: Yard) -> None:
+    hook = yard.remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'trunk is protected' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    _, mr = yard.submit("Add notes", {"NOTES.md": "notes\n"})
+    done = yard.drain()
+    assert done.held == [mr]
+    got = yard.mr(mr)
+    assert got.status == "held" and "trunk is protected" in str(got.note)
+    (esc,) = yard.gt.json("escalations")
+    assert esc["severity"] == "high" and "rejected" in esc["message"]
+    assert yard.remote_log() == ["first"]
+
+
+def test_pushes_never_force_and_refuse_flags_outside_the_allow_list(yard: Yard) -> None:
+    for flag in ("--force", "--no-verify", "--force-with-lease", "--delete", "--mirror"):
+        with pytest.raises(Refused):
+            gm.push(yard.clone, "origin", ["HEAD:refs/heads/trunk"], flag)
+    for spec in ("+HEAD:refs/heads/trunk", ":refs/heads/trunk"):
+        with pytest.raises(Refused):
+            gm.push(yard.clone, "origin", [spec])
+
+
+def test_a_bead_closed_by_a_person_ends_its_merge_request(yard: Yard) -> None:
+    bead, mr = yard.submit("Add notes", {"NOTES.md": "notes\n"})
+    yard.gt.ok("bead", "close", bead, "--reason", "not wanted")
+    yard.drain()
+    assert yard.mr(mr).status == "failed"
+    assert yard.remote_log() == ["first"]
+
+
+def test_one_step_at_a_time_holds_a_rig(yard: Yard) -> None:
+    with rig_lock(yard.town, "app") as mine:
+        assert mine
+        assert yard.step().busy
+    assert not yard.step().busy
+
+
+def test_gt_mq_lists_the_queue_in_order_and_gt_refinery_run_drains_it(yard: Yard) -> None:
+    _, low = yard.submit("Low", {"low.txt": "low\n"}, priority=3)
+    _, high = yard.submit("High", {"high.txt": "high\n"}, priority=0)
+    rows = yard.gt.json("mq")
+    assert [r["id"] for r in rows] == [high, low]
+    assert rows[0]["status"] == "open" and rows[0]["gates"] == "-"
+    assert "High" in yard.gt.ok("mq").out
+    ran = yard.gt.json("refinery", "run")
+    assert sorted(ran["landed"]) == sorted([high, low])
+    assert yard.gt.json("mq") == []
+    assert {r["status"] for r in yard.gt.json("mq", "--all")} == {"merged"}
+    assert yard.gt("mq", "--rig", "nope").code == 1
+    assert yard.gt("mr", "show", "mr-nope").code == 1
+    assert yard.gt("mr", "retry", high).code == 1  # merged: nothing to retry
+
+
+# --- review -------------------------------------------------------------------------------
+
+
+def verdict(decision: str, summary: str, comments: list[dict[str, Any]] | None = None) -> Any:
+    arguments: dict[str, Any] = {"decision": decision, "summary": summary}
+    if comments:
+        arguments["comments"] = comments
+    return {"tool_calls": [{"name": "verdict", "arguments": arguments}]}
+
+
+@pytest.fixture
+def reviewer(yard: Yard) -> Iterator[ScriptedModelServer]:
+    server = ScriptedModelServer(
+        parse(
+            {
+                "replies": [
+                    verdict(
+                        "request_changes",
+                        "mul has no test",
+                        [{"path": "calc.py", "line": 4, "body": "Add a test for mul."}],
+                    ),
+                    verdict("approve", "Tested now."),
+                ]
+            },
+            source="review script",
+        )
+    )
+    server.start()
+    yard.gt.ok("config", "set", "refinery.code_review", "true")
+    yard.gt.ok("config", "set", "model_base_url", server.base_url)
+    yard.gt.ok("config", "set", "model_api_key", "sk-test")
+    yard.gt.ok("config", "set", "role_models.refinery", "claude-haiku-4-5")
+    yield server
+    server.stop()
+
+
+def test_review_asks_for_changes_then_approves_and_it_lands(
+    yard: Yard, reviewer: ScriptedModelServer
+) -> None:
+    bead, mr = yard.submit("Add mul", {"calc.py": CALC + "\ndef mul(a, b):\n    return a * b\n"})
+    done = yard.drain()
+    assert done.reworked == [mr]
+    got = yard.mr(mr)
+    assert got.verdict == "changes" and got.review_cycles == 1
+    assert got.review is not None and got.review["comments"][0]["path"] == "calc.py"
+    rework = yard.bead(str(got.rework_bead_id))
+    assert "calc.py:4: Add a test for mul." in rework["body"]
+    sent = reviewer.requests[0].body
+    prompt = json.dumps(sent)
+    assert "Add mul" in prompt and "def mul" in prompt  # the bead and the diff
+
+    yard.rework(mr, {"test_calc.py": "import calc\nassert calc.mul(2, 3) == 6\n"})
+    assert yard.drain().landed == [mr]
+    got = yard.mr(mr)
+    assert got.verdict == "approve" and got.review is not None
+    assert got.review["head"] == got.head_commit
+    assert yard.bead(bead)["status"] == "closed"
+    assert "mul has no test" in yard.gt.ok("mr", "show", mr).out
+
+
+def test_too_many_review_rounds_hold_the_merge_request(
+    yard: Yard, reviewer: ScriptedModelServer
+) -> None:
+    yard.gt.ok("config", "set", "refinery.max_review_cycles", "1")
+    _, mr = yard.submit("Add mul", {"calc.py": CALC + "\ndef mul(a, b):\n    return a * b\n"})
+    yard.drain()
+    got = yard.mr(mr)
+    assert got.status == "held" and got.review_cycles == 1
+    (esc,) = yard.gt.json("escalations")
+    assert "asked for changes 1 times" in esc["message"]
+
+
+def test_a_reviewer_that_cannot_be_reached_holds_after_a_few_tries(yard: Yard) -> None:
+    yard.gt.ok("config", "set", "refinery.code_review", "true")
+    yard.gt.ok("config", "set", "model_base_url", "http://127.0.0.1:9")
+    yard.gt.ok("config", "set", "model_api_key", "sk-test")
+    yard.gt.ok("config", "set", "role_models.refinery", "claude-haiku-4-5")
+    _, mr = yard.submit("Add notes", {"NOTES.md": "notes\n"})
+    yard.drain()
+    got = yard.mr(mr)
+    assert got.status == "held" and got.attempts == 3
+    assert "reviewer" in str(got.note)
+
+
+# --- convoys that land together -----------------------------------------------------------
+
+
+def test_a_review_then_land_convoy_lands_its_feature_branch_as_a_whole(yard: Yard) -> None:
+    made = yard.gt.json(
+        "convoy", "create", "Two notes", "--rig", "app", "--task", "Note A", "--task", "Note B"
+    )
+    convoy = made["id"]
+    view = yard.gt.json("convoy", "show", convoy)
+    ids = [b["id"] for b in view["beads"]]
+    store = yard.town.open_store()
+    with store.reader() as tx:
+        record = tx.get_convoy(convoy)
+    store.close()
+    assert record is not None and record.merge_mode == "review-then-land"
+    from gastown.polecat.context import feature_branch
+
+    feature = feature_branch(record)
+    _, a = yard.submit("Note A", {"a.txt": "a\n"}, target=feature, convoy=convoy, bead_id=ids[0])
+    _, b = yard.submit("Note B", {"b.txt": "b\n"}, target=feature, convoy=convoy, bead_id=ids[1])
+    done = yard.drain()
+    assert a in done.landed and b in done.landed and len(done.landed) == 3
+    assert run_git("show", f"{feature}:a.txt", cwd=yard.remote) == "a\n"
+    landing = [m for m in yard.gt.json("mq", "--all") if m["kind"] == "landing"]
+    assert len(landing) == 1 and landing[0]["status"] == "merged"
+    assert landing[0]["branch"] == feature and landing[0]["target"] == "trunk"
+    assert yard.remote_file("a.txt") == "a\n" and yard.remote_file("b.txt") == "b\n"
+    assert yard.gt.json("convoy", "show", convoy)["status"] == "landed"
+
+
+def test_a_review_and_merge_convoy_lands_each_bead_on_the_target(yard: Yard) -> None:
+    made = yard.gt.json(
+        "convoy", "create", "Two notes", "--rig", "app", "--task", "Note A",
+        "--merge-mode", "review-and-merge",
+    )  # fmt: skip
+    convoy = made["id"]
+    (bead,) = [b["id"] for b in yard.gt.json("convoy", "show", convoy)["beads"]]
+    _, mr = yard.submit("Note A", {"a.txt": "a\n"}, convoy=convoy, bead_id=bead)
+    assert yard.drain().landed == [mr]
+    assert yard.remote_file("a.txt") == "a\n"
+    assert yard.gt.json("convoy", "show", convoy)["status"] == "landed"
+
+
+# --- pull requests ------------------------------------------------------------------------
+
+
+def test_the_pr_strategy_opens_follows_fixes_up_and_auto_merges(yard: Yard) -> None:
+    from gastown.clock import FakeClock
+    from gastown.refinery.github import GitHub
+    from tests.fakes.github import FakeGitHub
+
+    yard.gt.ok("config", "set", "merge_strategy", "pr")
+    yard.gt.ok("config", "set", "refinery.auto_merge_delay_minutes", "5")
+    yard.gt.ok("config", "set", "refinery.pr_poll_seconds", "30")
+    clock = FakeClock()
+    with FakeGitHub({"acme/app": yard.remote}, token="ghs-test") as fake:
+        seams = Seams(
+            github=lambda settings, rig: GitHub(
+                token="ghs-test", repo="acme/app", api_url=fake.url
+            ),
+            clock=clock,
+        )
+        bead, mr = yard.submit(
+            "Add mul", {"calc.py": CALC + "\ndef mul(a, b):\n    return a * b\n"}
+        )
+        yard.drain(seams)
+        got = yard.mr(mr)
+        assert got.status == "pr" and got.pr_number is not None
+        assert got.pr_url == f"https://github.test/acme/app/pull/{got.pr_number}"
+        assert run_git("rev-parse", got.branch, cwd=yard.remote).strip() == got.head_commit
+        assert yard.remote_log() == ["first"]  # nothing lands before the pull request merges
+
+        fake.add_review(
+            got.pr_number,
+            "COMMENTED",
+            comments=[{"path": "calc.py", "line": 4, "body": "Name it multiply."}],
+        )
+        clock.advance(31)
+        assert yard.drain(seams).reworked == [mr]
+        fixup = yard.bead(str(yard.mr(mr).rework_bead_id))
+        assert fixup["title"] == "Address pull request feedback: Add mul"
+        assert "calc.py:4" in fixup["body"] and "Name it multiply." in fixup["body"]
+
+        yard.rework(mr, {"calc.py": CALC + "\ndef multiply(a, b):\n    return a * b\n"})
+        yard.drain(seams)
+        got = yard.mr(mr)
+        assert got.status == "pr" and len(fake.pulls) == 1  # the same pull request, updated
+        assert run_git("rev-parse", got.branch, cwd=yard.remote).strip() == got.head_commit
+
+        fake.set_check_run(got.branch, "ci", "completed", "success")
+        clock.advance(31)
+        yard.drain(seams)
+        assert yard.mr(mr).pr_state["green_since"]  # green, waiting out the delay
+        clock.advance(6 * 60)
+        assert yard.drain(seams).landed == [mr]
+        assert yard.bead(bead)["status"] == "closed"
+        assert "def multiply" in yard.remote_file("calc.py")
+        assert ("PUT", f"/repos/acme/app/pulls/{got.pr_number}/merge") in fake.requests
+
+        other_bead, other = yard.submit("Add notes", {"NOTES.md": "notes\n"})
+        yard.drain(seams)
+        fake.close(int(yard.mr(other).pr_number or 0))
+        clock.advance(31)
+        yard.drain(seams)
+        assert yard.mr(other).status == "failed"
+        assert yard.bead(other_bead)["status"] == "failed"
+
+
+def test_the_pr_strategy_without_a_token_holds_and_says_why(yard: Yard) -> None:
+    yard.gt.ok("config", "set", "merge_strategy", "pr")
+    _, mr = yard.submit("Add notes", {"NOTES.md": "notes\n"})
+    yard.drain()
+    got = yard.mr(mr)
+    assert got.status == "held" and "GITHUB_TOKEN" in str(got.note)
