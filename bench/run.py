@@ -37,6 +37,7 @@ from pathlib import Path
 import dispatch
 import polecats
 import readyset
+import refinery
 import timing
 import towngen
 from gastown import dag
@@ -261,6 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         judged += bench_convoy(town, sizes, root, args.seed, rng)
         judged += dispatch.bench(root, sizes.dispatches, 1, rng)
         judged += polecats.bench(root, sizes.polecats)
+        judged += refinery.bench(args.quick)
     took = time.perf_counter() - began
     print(f"\nGoals (issues 2 and 3, Performance), benchmark took {took:.0f} s:")
     for line in judged:

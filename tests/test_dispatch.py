@@ -211,12 +211,18 @@ def test_agents_runs_and_peek_show_the_story(town: Gt) -> None:
 
 
 def test_demo_runs_from_nothing(tmp_path: Path) -> None:
-    """`gt demo` in a fresh folder, with no town and no keys, ends with merge requests."""
+    """`gt demo` in a fresh folder, with no town and no keys, ends with its convoy merged on
+    the sample repository's main: reviewed, gated, landed, the dependent bead after its
+    blocker."""
     result = Gt(tmp_path).json("demo", "demo")
-    statuses = sorted(b["status"] for b in result["beads"])
-    assert statuses == ["in_review", "in_review", "open"]
-    assert len(result["merge_requests"]) == 2
+    assert sorted(b["status"] for b in result["beads"]) == ["closed", "closed", "closed"]
+    assert [m["status"] for m in result["merge_requests"]] == ["merged"] * 3
+    assert all(m["verdict"] == "approve" for m in result["merge_requests"])
     assert all(r["status"] == "succeeded" for r in result["runs"])
+    sample = tmp_path / "demo" / "sample-app"
+    assert "verbose mode" in (sample / "app.py").read_text()  # main's files, updated
+    assert (sample / "CHANGELOG.md").exists()
+    assert len(result["main"]) >= 4 and result["main"][-1].endswith("A sample app")
     again = Gt(tmp_path)("demo", "demo")
     assert again.code == 1 and "already exists" in again.err
 

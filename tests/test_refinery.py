@@ -574,3 +574,32 @@ def test_the_pr_strategy_without_a_token_holds_and_says_why(yard: Yard) -> None:
     yard.drain()
     got = yard.mr(mr)
     assert got.status == "held" and "GITHUB_TOKEN" in str(got.note)
+
+
+def test_a_pull_request_that_stops_merging_cleanly_gets_a_conflict_bead(yard: Yard) -> None:
+    from gastown.clock import FakeClock
+    from gastown.refinery.github import GitHub
+    from tests.fakes.github import FakeGitHub
+
+    yard.gt.ok("config", "set", "merge_strategy", "pr")
+    clock = FakeClock()
+    with FakeGitHub({"acme/app": yard.remote}, token="ghs-test") as fake:
+        seams = Seams(
+            github=lambda settings, rig: GitHub(
+                token="ghs-test", repo="acme/app", api_url=fake.url
+            ),
+            clock=clock,
+        )
+        _, mr = yard.submit("Say hi", {"README.md": "hi\n"})
+        yard.drain(seams)
+        assert yard.mr(mr).status == "pr"
+        other = yard.tmp / "someone"  # a person pushes a conflicting change to trunk
+        run_git("clone", "-q", str(yard.remote), str(other), cwd=yard.tmp)
+        (other / "README.md").write_text("hello, world\n")
+        commit_all(other, "Reword the README")
+        run_git("push", "-q", "origin", "trunk", cwd=other)
+        clock.advance(120)
+        assert yard.drain(seams).reworked == [mr]
+        got = yard.mr(mr)
+        assert got.status == "rework"
+        assert yard.bead(str(got.rework_bead_id))["title"] == "Resolve conflicts: Say hi"

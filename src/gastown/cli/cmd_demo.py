@@ -1,9 +1,10 @@
 """`gt demo`: a sample town that really runs, with no keys and no agent CLI installed.
 
 It makes a small git repository, a town with it as a rig, and a three-bead convoy (one bead
-waits for another), then runs the town process with the `scripted` runtime until every bead
-that can be worked has been: the independent ones end `in_review` with a merge request each,
-and the dependent one waits for its blocker to land.
+waits for another), then runs the town process with the `scripted` runtime until the convoy has
+landed: each bead is worked by a polecat, reviewed by a scripted reviewer (the scripted model
+server, in process), gated by running the app, and merged into the sample repository's `main`;
+the dependent bead starts once its blocker has landed.
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ def _git(cwd: Path, *args: str) -> None:
 def _sample_repo(path: Path) -> None:
     path.mkdir(parents=True)
     _git(path, "init", "-q", "-b", "main")
+    # The refinery pushes here: let a push to the checked-out main update its files too.
+    _git(path, "config", "receive.denyCurrentBranch", "updateInstead")
     (path / "app.py").write_text(APP_PY)
     (path / "README.md").write_text("# Sample app\n")
     _git(path, "add", ".")
@@ -143,15 +146,41 @@ def run_demo(app: App) -> int:
     try:
         ledger = Ledger(store, prefix=town.prefix, actor="demo")
         rigs.add(ledger, town.path, "app", str(root / "sample-app"))
-        settings.set_value(ledger, town, "runtime", "scripted")
+        for key, value in (
+            ("runtime", "scripted"),
+            ("refinery.gates", json.dumps(["python3 app.py --verbose"])),
+            ("role_models.refinery", "claude-haiku-4-5"),
+            ("model_api_key", "demo"),
+        ):
+            settings.set_value(ledger, town, key, value)
         the_plan = plan.parse({"tasks": TASKS}, "the demo plan")
         view = convoys.create(ledger, "Verbose mode", "app", the_plan, False, "review-and-merge")
     finally:
         store.close()
     say(f"Slung convoy {view.convoy.id} with 3 beads; starting the town process …")
     started = time.monotonic()
-    asyncio.run(_work_until_settled(town, dict(app.environ)))
-    return _report(app, town, started)
+    with _reviewer() as server:
+        environ = {**app.environ, "GT_MODEL_BASE_URL": server.base_url}
+        asyncio.run(_work_until_settled(town, environ))
+    return _report(app, town, started, root / "sample-app")
+
+
+def _reviewer() -> Any:
+    """A scripted model server that approves every change, standing in for the reviewer."""
+    from gastown.scripted.script import parse
+    from gastown.scripted.server import ScriptedModelServer
+
+    approve = {
+        "tool_calls": [
+            {
+                "name": "verdict",
+                "arguments": {"decision": "approve", "summary": "Small, clear and checked."},
+            }
+        ],
+        "usage": {"input_tokens": 1200, "output_tokens": 40},
+        "repeat": True,
+    }
+    return ScriptedModelServer(parse({"replies": [approve]}, source="the demo reviewer"))
 
 
 async def _work_until_settled(town: Any, environ: dict[str, str]) -> None:
@@ -167,7 +196,11 @@ async def _work_until_settled(town: Any, environ: dict[str, str]) -> None:
         while time.monotonic() < deadline and not task.done():
             await asyncio.sleep(0.1)
             with store.reader() as tx:
-                busy = tx.list_runs(statuses=ACTIVE_RUN_STATUSES) or tx.dispatch_candidates()
+                busy = (
+                    tx.list_runs(statuses=ACTIVE_RUN_STATUSES)
+                    or tx.dispatch_candidates()
+                    or tx.list_merge_requests(statuses=("open", "testing", "rework"))
+                )
             quiet = 0 if busy else quiet + 1
             if quiet >= 5:  # settled for half a second
                 break
@@ -178,7 +211,7 @@ async def _work_until_settled(town: Any, environ: dict[str, str]) -> None:
             await task
 
 
-def _report(app: App, town: Any, started: float) -> int:
+def _report(app: App, town: Any, started: float, sample: Path) -> int:
     store = town.open_store()
     try:
         with store.reader() as tx:
@@ -192,6 +225,7 @@ def _report(app: App, town: Any, started: float) -> int:
         "beads": [b.to_json() for b in beads],
         "runs": [r.to_json() for r in runs],
         "merge_requests": [m.to_json() for m in mrs],
+        "main": _main_log(sample),
     }
 
     def human() -> None:
@@ -199,8 +233,10 @@ def _report(app: App, town: Any, started: float) -> int:
         for b in beads:
             line = f"  {b.id}  {b.status:<11} {b.title}"
             mr = next((m for m in mrs if m.bead_id == b.id), None)
-            if mr is not None:
-                line += f"  → branch {mr.branch}"
+            if mr is not None and mr.merged_commit:
+                line += f"  → landed on main at {mr.merged_commit[:10]}"
+            elif mr is not None:
+                line += f"  → {mr.status}: {mr.note or mr.branch}"
             elif b.status == "open":
                 line += "  (waits for its blocker to land)"
             app.print(line)
@@ -216,8 +252,21 @@ def _report(app: App, town: Any, started: float) -> int:
         first = runs[0].polecat if runs else "POLECAT"
         app.print(f"  gt peek {first:<15} a polecat's transcript")
         app.print("  gt events               everything that happened, in order")
-        app.print(f"  git -C {town.path / 'rigs' / 'app'} log --all --oneline   the branches")
-        app.print("Merge requests wait for the refinery, which lands them on main.")
+        app.print("  gt mq --all / gt mr show ID   what the refinery did with each change")
+        app.print(f"  git -C {sample} log --oneline   the sample app's main:")
+        for line in data["main"]:
+            app.print(f"    {line}")
 
     app.emit(data, human)
     return 0
+
+
+def _main_log(sample: Path) -> list[str]:
+    done = subprocess.run(
+        ["git", "log", "--oneline", "--first-parent", "main"],
+        cwd=sample,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.splitlines()

@@ -44,8 +44,9 @@ _locks: dict[Path, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
-def _clone_lock(clone: Path) -> threading.Lock:
-    """One lock per rig clone: dispatches to one rig prepare their worktrees one at a time."""
+def clone_lock(clone: Path) -> threading.Lock:
+    """One lock per rig clone (by its resolved path): whatever writes the clone's shared refs
+    or worktree list (a dispatch preparing a worktree, a refinery fetch or push) takes it."""
     with _locks_guard:
         return _locks.setdefault(clone, threading.Lock())
 
@@ -114,7 +115,7 @@ def prepare(
     against. A new branch is cut from the freshly fetched `base`; an existing one (a retry)
     is checked out as it is. Work left uncommitted by an earlier run is committed first."""
     clone, worktree = clone.resolve(), worktree.resolve()
-    with _clone_lock(clone):  # git's own locks refuse a second fetch or worktree add at once
+    with clone_lock(clone):  # git's own locks refuse a second fetch or worktree add at once
         return _prepare(clone, worktree, branch, base, identity, refresh, create_from)
 
 

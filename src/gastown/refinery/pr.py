@@ -19,7 +19,6 @@ from gastown import config
 from gastown.clock import stamp
 from gastown.errors import GastownError
 from gastown.git import merge as gm
-from gastown.git import worktree as wt
 from gastown.model import FAILED, IN_REVIEW, MR_PR, MergeRequest, Rig
 from gastown.refinery import outcome
 from gastown.refinery.github import CheckRun, GitHub, PullRequest, repo_from_url
@@ -59,7 +58,7 @@ def open_pull(step: RigStep, mr: MergeRequest, gates: list[dict[str, Any]]) -> N
         step.progress.held.append(mr.id)
         return
     try:
-        gm.push(step.clone, "origin", [f"{mr.head_commit}:refs/heads/{mr.branch}"], "--quiet")
+        step.push([f"{mr.head_commit}:refs/heads/{mr.branch}"])
     except gm.PushRejected as exc:
         step.rejected([mr], mr.branch, str(exc))
         return
@@ -164,7 +163,7 @@ def follow(step: RigStep, gh: GitHub, mr: MergeRequest) -> None:
 
 
 def _merged(step: RigStep, mr: MergeRequest, pull: PullRequest, how: str = "") -> None:
-    wt.fetch(step.clone)
+    step.fetch()
     commit = gm.rev(step.clone, f"refs/remotes/origin/{mr.target}") or pull.head_sha
     done = outcome.landed(
         step.ledger, [(mr, {})], commit, how or f"pull request #{pull.number} merged"

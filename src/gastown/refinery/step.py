@@ -62,7 +62,7 @@ from gastown.services import beads
 from gastown.services.beads import NewBead
 from gastown.services.ledger import Ledger
 from gastown.store import BeadFilter
-from gastown.town import Town
+from gastown.town import Town, load
 
 MAX_ATTEMPTS = 3
 """Steps that end without a decision (a failing reviewer, a moving target) before a person is
@@ -156,9 +156,10 @@ class RigStep:
             return
         self.progress.changed = True
         try:
-            wt.fetch(self.clone)
+            self.fetch()
             target = self.target_commit(batch[0].target)
-            scratch = gm.scratch(self.clone, self.scratch_path)
+            with wt.clone_lock(self.clone):
+                scratch = gm.scratch(self.clone, self.scratch_path)
             batch = self.review(batch, target)
             stack = self.stack(scratch, target, batch)
             if not stack:
@@ -256,7 +257,7 @@ class RigStep:
         if landing or not any(m.status == MR_MERGED for m in mrs):
             return
         branch = feature_branch(convoy)
-        wt.fetch(self.clone)
+        self.fetch()
         head = gm.rev(self.clone, f"refs/remotes/origin/{branch}") or gm.rev(
             self.clone, f"refs/heads/{branch}"
         )
@@ -299,12 +300,23 @@ class RigStep:
             )
         self.progress.changed = True
 
+    # --- git --------------------------------------------------------------------------------
+
+    def fetch(self) -> None:
+        with wt.clone_lock(self.clone):  # a dispatch to this rig may be fetching too
+            wt.fetch(self.clone)
+
+    def push(self, refspecs: Sequence[str]) -> None:
+        with wt.clone_lock(self.clone):  # a push updates the clone's view of the remote
+            gm.push(self.clone, "origin", refspecs, "--quiet")
+
     # --- target ---------------------------------------------------------------------------
 
     def target_commit(self, target: str) -> str:
         """The target's commit as fetched (a feature branch not pushed yet: the local one,
         else made from the rig's target)."""
-        return wt.base_commit(self.clone, target, create_from=self.rig.branch)
+        with wt.clone_lock(self.clone):  # it may make the local branch
+            return wt.base_commit(self.clone, target, create_from=self.rig.branch)
 
     # --- review ---------------------------------------------------------------------------
 
@@ -594,7 +606,7 @@ class RigStep:
         tip = good[-1][1]
         target = first.target
         try:
-            gm.push(self.clone, "origin", [f"{tip}:refs/heads/{target}"], "--quiet")
+            self.push([f"{tip}:refs/heads/{target}"])
         except gm.PushRejected as exc:
             self.rejected([mr for mr, _, _ in good], target, str(exc))
             return
@@ -602,8 +614,9 @@ class RigStep:
             self.rejected([mr for mr, _, _ in good], target, "the push did not take")
             return
         if target != self.rig.branch:
-            gm.follow_local(self.clone, target, tip)
-        wt.fetch(self.clone)
+            with wt.clone_lock(self.clone):
+                gm.follow_local(self.clone, target, tip)
+        self.fetch()
         how = "fast-forward" if len(good) == 1 and tip == first.head_commit else "merge"
         done = outcome.landed(
             self.ledger,
@@ -618,7 +631,7 @@ class RigStep:
         again on its new tip (a few times at most); otherwise a person must look."""
         before = gm.rev(self.clone, f"refs/remotes/origin/{target}")
         with suppress(GitError):
-            wt.fetch(self.clone)
+            self.fetch()
         moved = gm.rev(self.clone, f"refs/remotes/origin/{target}") != before
         for mr in mrs:
             if moved and mr.attempts + 1 < MAX_ATTEMPTS:
@@ -646,6 +659,7 @@ def run_step(
     with rig_lock(town, rig_name) as mine:
         if not mine:
             return Progress(busy=True)
+        town = load(town.path)  # settings changed since the town process started count
         store = town.open_store()
         try:
             seams = seams or Seams()
