@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dispatch
+import mayor
 import polecats
 import readyset
 import refinery
@@ -262,6 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         judged += bench_convoy(town, sizes, root, args.seed, rng)
         judged += dispatch.bench(root, sizes.dispatches, 1, rng)
         judged += polecats.bench(root, sizes.polecats)
+        judged += mayor.bench(root, 3 * sizes.runs, sizes.warmup, rng)
         judged += refinery.bench(args.quick)
     took = time.perf_counter() - began
     print(f"\nGoals (issues 2 and 3, Performance), benchmark took {took:.0f} s:")

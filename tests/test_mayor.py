@@ -212,26 +212,144 @@ def test_the_conversation_persists_across_processes_and_usage_adds_up(rig_gt: Gt
     usage = rig_gt.json("mayor", "usage")
     assert (usage["input_tokens"], usage["output_tokens"]) == (450, 21)
     assert usage["messages"] == 6  # two questions, three replies, one tool result
+    assert usage["summaries"] == 0
     assert usage["cost_usd"] == pytest.approx((450 * 1.0 + 21 * 5.0) / 1_000_000, abs=1e-6)
 
 
-def test_older_turns_stay_in_the_record_but_leave_the_prompt(rig_gt: Gt) -> None:
-    server = serve(*[{"text": f"Reply {i}."} for i in range(4)])
+def test_older_turns_are_summarised_out_of_the_prompt_but_stay_in_the_record(
+    rig_gt: Gt,
+) -> None:
+    from gastown.mayor.context import INSTRUCTIONS, Budget
+
+    asking = "The conversation to add to it"
+    server = serve(
+        {
+            "match": asking,
+            "text": "The user asked questions 0 and 1.",
+            "usage": {"input_tokens": 50, "output_tokens": 9},
+        },
+        {
+            "match": asking,
+            "text": "The user asked questions 0 to 3.",
+            "usage": {"input_tokens": 60, "output_tokens": 9},
+        },
+        *[
+            {"text": f"Reply {i}.", "usage": {"input_tokens": 10, "output_tokens": 2}}
+            for i in range(6)
+        ],
+    )
     with server:
         point_at(rig_gt, server)
         mayor, store = _mayor_of(rig_gt)
         try:
-            mayor.history = 3
-            for i in range(4):
-                mayor.ask(f"Question {i}")
+            mayor.budget = Budget(messages=4, chars=100_000)
+            results = [mayor.ask(f"Question {i}") for i in range(6)]
+            with store.reader() as tx:
+                record = tx.mayor_messages()
         finally:
             mayor.close()
             store.close()
 
-    last = server.requests[-1].body["messages"]
-    # The window of 3 earlier messages starts at the user's words: question 2 and its reply.
-    assert [m["content"] for m in last if m["role"] == "user"] == ["Question 2", "Question 3"]
-    assert rig_gt.json("mayor", "usage")["messages"] == 8
+    def users(body: dict[str, Any]) -> list[str]:
+        return [m["content"] for m in body["messages"] if isinstance(m["content"], str)]
+
+    bodies_ = bodies(server)
+    # Turns 0-2 fit the budget of 4 earlier messages; turn 3 finds 6 and summarises the
+    # oldest 4 (down to half the budget) in one model call before its own request.
+    assert [users(b) for b in bodies_[:3]] == [
+        ["Question 0"],
+        ["Question 0", "Question 1"],
+        ["Question 0", "Question 1", "Question 2"],
+    ]
+    first_summary = bodies_[3]
+    assert first_summary["system"] == INSTRUCTIONS and "tools" not in first_summary
+    (asked,) = first_summary["messages"]
+    assert (
+        "User: Question 0\nMayor: Reply 0.\nUser: Question 1\nMayor: Reply 1." in asked["content"]
+    )
+    assert "Question 2" not in asked["content"] and "summary so far" not in asked["content"]
+    assert bodies_[4]["system"].endswith("\nThe user asked questions 0 and 1.\n")
+    assert users(bodies_[4]) == ["Question 2", "Question 3"]
+    # Turn 4 still fits after the summary: it is reused, not made again.
+    assert bodies_[5]["system"] == bodies_[4]["system"]
+    assert users(bodies_[5]) == ["Question 2", "Question 3", "Question 4"]
+    # Turn 5 overflows again: the next summary builds on the one before.
+    (asked,) = bodies_[6]["messages"]
+    assert asked["content"].startswith("The summary so far:\nThe user asked questions 0 and 1.")
+    assert "User: Question 2" in asked["content"] and "User: Question 3" in asked["content"]
+    assert bodies_[7]["system"].endswith("\nThe user asked questions 0 to 3.\n")
+    assert users(bodies_[7]) == ["Question 4", "Question 5"]
+    assert len(bodies_) == 8
+    assert [r.reply for r in results] == [f"Reply {i}." for i in range(6)]
+    assert results[3].input_tokens == 50 + 10 and results[4].input_tokens == 10
+
+    # The record holds the whole conversation, in order; the summaries are kept beside it.
+    assert [(m.role, m.content) for m in record] == [
+        pair
+        for i in range(6)
+        for pair in (
+            ("user", f"Question {i}"),
+            ("assistant", [{"type": "text", "text": f"Reply {i}."}]),
+        )
+    ]
+    usage = rig_gt.json("mayor", "usage")
+    assert (usage["messages"], usage["summaries"]) == (12, 2)
+    assert usage["input_tokens"] == 6 * 10 + 50 + 60
+
+
+def test_one_huge_turn_is_summarised_by_its_size(rig_gt: Gt) -> None:
+    from gastown.mayor.context import Budget
+
+    server = serve(
+        {"text": "Here is a long answer. " + "x" * 3000},
+        {"match": "The conversation to add to it", "text": "A long answer was given."},
+        {"text": "Short."},
+    )
+    with server:
+        point_at(rig_gt, server)
+        mayor, store = _mayor_of(rig_gt)
+        try:
+            mayor.budget = Budget(messages=40, chars=2000)
+            mayor.ask("Tell me everything")
+            mayor.ask("Now briefly")
+        finally:
+            mayor.close()
+            store.close()
+
+    summary_request, last = bodies(server)[1:]
+    assert "Mayor: Here is a long answer." in summary_request["messages"][0]["content"]
+    assert len(summary_request["messages"][0]["content"]) < 2000  # each part is cut
+    assert last["messages"] == [{"role": "user", "content": "Now briefly"}]
+    assert "A long answer was given." in last["system"]
+
+
+def test_an_openai_compatible_server_summarises_too(rig_gt: Gt) -> None:
+    from gastown.mayor.context import Budget
+
+    server = serve(
+        {"match": "The conversation to add to it", "text": "Two greetings so far."},
+        *[{"text": f"Hello {i}."} for i in range(3)],
+    )
+    with server:
+        rig_gt.ok("config", "set", "model_base_url", server.openai_base_url)
+        rig_gt.ok("config", "set", "role_models.mayor", "gpt-5-mini")
+        mayor, store = _mayor_of(rig_gt)
+        try:
+            mayor.budget = Budget(messages=2, chars=100_000)
+            for i in range(3):
+                mayor.ask(f"Hi {i}")
+        finally:
+            mayor.close()
+            store.close()
+
+    summary, last = bodies(server)[2:]
+    assert "tools" not in summary
+    assert "User: Hi 0" in summary["messages"][-1]["content"]
+    assert last["messages"][0]["role"] == "system"
+    assert last["messages"][0]["content"].endswith("\nTwo greetings so far.\n")
+    # Half of a budget of 2 holds no whole turn: all earlier turns are in the summary.
+    assert [m["content"] for m in last["messages"][1:]] == ["Hi 2"]
+    assert "User: Hi 1\nMayor: Hello 1." in summary["messages"][-1]["content"]
 
 
 def test_an_openai_compatible_server_works_too(rig_gt: Gt) -> None:

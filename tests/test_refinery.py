@@ -603,3 +603,17 @@ def test_a_pull_request_that_stops_merging_cleanly_gets_a_conflict_bead(yard: Ya
         got = yard.mr(mr)
         assert got.status == "rework"
         assert yard.bead(str(got.rework_bead_id))["title"] == "Resolve conflicts: Say hi"
+
+
+def test_a_merge_request_left_testing_by_a_step_that_died_is_taken_again(yard: Yard) -> None:
+    _, mr = yard.submit("Add notes", {"NOTES.md": "notes\n"})
+    ledger = yard.ledger()
+    try:
+        with ledger.store.transaction() as tx:
+            got = tx.get_merge_request(mr)
+            assert got is not None
+            got.status = "testing"  # as a step killed mid-way leaves it
+            tx.update_merge_request(got)
+    finally:
+        ledger.store.close()
+    assert yard.drain().landed == [mr]

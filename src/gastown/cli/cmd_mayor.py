@@ -95,13 +95,15 @@ def mayor_usage(app: App) -> int:
         used = tx.mayor_usage()
     data = {
         "messages": used.messages,
+        "summaries": used.summaries,
         "input_tokens": used.input_tokens,
         "output_tokens": used.output_tokens,
         "cost_usd": round(used.cost_usd, 6),
     }
+    summaries = f" ({used.summaries} summaries of older turns)" if used.summaries else ""
     app.emit(
         data,
-        f"{used.messages} messages, {used.input_tokens} input tokens, "
+        f"{used.messages} messages{summaries}, {used.input_tokens} input tokens, "
         f"{used.output_tokens} output tokens, ${used.cost_usd:.4f}.",
     )
     return 0

@@ -2,12 +2,15 @@
 
 `open_mayor` builds one from the town's settings (`role_models.mayor` or `default_model`,
 `model_base_url`, `model_api_key`, `custom_instructions.mayor`); `Mayor.ask` runs one turn of
-the town's single, persistent conversation (`chat.py`). The tools (`tools.py` and
-`town_tools.py`, declared with `toolkit.py`) call the services and nothing else; the model
-clients (`model.py`) speak the Anthropic Messages API and OpenAI Chat Completions through the
-official SDKs; `secrets.py` keeps secret settings out of what is sent and stored. The mayor
-never edits code and spends nothing while nobody asks: what happened meanwhile reaches it as
-notes at the start of its next turn (`notes.py`).
+the town's single, persistent conversation (`chat.py`), its prompt bounded, older turns
+summarised (`context.py`). The tools (`tools.py`, `town_tools.py` and `code_tools.py`,
+declared with `toolkit.py`) call the services and nothing else: agents are stopped and reset
+by the town process (`agents.py`), and the code is read from git objects of each rig's target
+branch, never from a working tree. The model clients (`model.py`) speak the Anthropic
+Messages API and OpenAI Chat Completions through the official SDKs; `secrets.py` keeps secret
+settings out of what is sent and stored. The mayor never edits code and spends nothing while
+nobody asks: what happened meanwhile reaches it as notes at the start of its next turn
+(`notes.py`).
 """
 
 from __future__ import annotations
@@ -16,14 +19,19 @@ from collections.abc import Mapping
 
 from gastown.errors import InvalidValue, UserError
 from gastown.mayor.chat import Mayor, TurnResult
+from gastown.mayor.toolkit import Control
 from gastown.services.ledger import Ledger
 from gastown.town import Town
 
 __all__ = ["Mayor", "TurnResult", "open_mayor"]
 
 
-def open_mayor(ledger: Ledger, town: Town, environ: Mapping[str, str]) -> Mayor:
-    """The town's mayor, its model client made from the effective settings."""
+def open_mayor(
+    ledger: Ledger, town: Town, environ: Mapping[str, str], control: Control | None = None
+) -> Mayor:
+    """The town's mayor, its model client made from the effective settings. `control` is how
+    it stops and resets agents: the town loop's own inside the town process (see
+    `agents.on_loop`); by default, the running town's API."""
     from gastown.mayor import model, prompt, tools
     from gastown.mayor.secrets import secret_values
     from gastown.services import rigs, settings
@@ -47,7 +55,7 @@ def open_mayor(ledger: Ledger, town: Town, environ: Mapping[str, str]) -> Mayor:
         [r.name for r in rigs.list_rigs(ledger)], str(resolved["custom_instructions.mayor"])
     )
     return Mayor(
-        ctx=tools.Context(ledger, town, environ),
+        ctx=tools.Context(ledger, town, environ, control),
         client=client,
         system=system,
         secrets=secret_values(resolved),

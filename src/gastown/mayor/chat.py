@@ -2,8 +2,9 @@
 reply out, every message kept in the town's one conversation.
 
     store the user's words, after notes of what happened in the town since the last turn
+    take the earlier turns that fit the budget (summarising older ones when they overflow it)
     repeat (at most `max_steps` times):
-        send the bounded context to the model, store its reply
+        send the summary, those turns and this turn to the model, store its reply
         no tool calls: the turn is over
         run each call (an error becomes an error result), record a `mayor.tool_call` event,
         store the results
@@ -13,15 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from gastown.mayor import notes, tools
+from gastown.mayor import context, notes, tools
+from gastown.mayor.context import Budget
 from gastown.mayor.model import Client, OnText, Reply
 from gastown.mayor.secrets import scrub
 from gastown.record import Record, field, replace
 from gastown.services.ledger import append
 from gastown.store.mayor import MayorMessage
-
-HISTORY = 40
-"""Messages of earlier turns sent with each request; older ones stay in the store."""
 
 MAX_STEPS = 12
 """Model replies in one turn before the mayor stops, tool calls or not."""
@@ -77,41 +76,37 @@ class Mayor(Record):
     system: str
     secrets: list[str] = field(default_factory=list)
     """Values never to send or store (from `env_vars` and `model_api_key`)."""
-    history: int = HISTORY
+    budget: Budget = field(default_factory=Budget)
+    """How much of the earlier turns each request carries; older ones are summarised."""
     max_steps: int = MAX_STEPS
 
     def ask(self, text: str, on_text: OnText | None = None) -> TurnResult:
         """Run one turn for the user's `text`; with `on_text`, the text of each model reply
         is given to it as it arrives (replies after the first begin with a blank line)."""
-        start, told = self._open_turn(text)
+        first, told = self._open_turn(text)
         result = TurnResult(reply="", notes=told)
-        specs = [
-            {"name": t.name, "description": t.description, "input_schema": t.schema()}
-            for t in tools.TOOLS.values()
-        ]
+        before = self._earlier(first.id, result)
+        system = scrub(context.system_with(self.system, before.summary), self.secrets)
+        sent = _wire(before.messages, self.secrets)
+        turn = [first]
         stream = _Stream(on_text) if on_text is not None else None
         for _ in range(self.max_steps):
-            sent = [{"role": m.role, "content": m.content} for m in self._context(start)]
             reply = self.client.send(
-                scrub(self.system, self.secrets),
-                scrub(sent, self.secrets),
-                specs,
+                system,
+                sent + _wire(well_formed(turn), self.secrets),
+                tools.specs(),
                 stream.piece if stream is not None else None,
             )
             if stream is not None:
                 stream.fresh = True
-            cost = _cost(reply)
-            self._store("assistant", reply.content, reply, cost)
-            result.input_tokens += reply.input_tokens
-            result.output_tokens += reply.output_tokens
-            if cost is not None:
-                result.cost_usd = (result.cost_usd or 0.0) + cost
+            cost = self._count(reply, result)
+            turn.append(self._store("assistant", reply.content, reply, cost))
             if reply.text:
                 result.reply = reply.text
             if not reply.calls:
                 return result
             blocks = [self._call(c.id, c.name, c.input, result) for c in reply.calls]
-            self._store("user", blocks)
+            turn.append(self._store("user", blocks))
         result.stopped = True
         result.reply = (result.reply + "\n\n" if result.reply else "") + (
             f"(The mayor stopped after {self.max_steps} steps of tool calls.)"
@@ -148,19 +143,36 @@ class Mayor(Record):
             "is_error": not outcome.ok,
         }
 
-    def _context(self, start: int) -> list[MayorMessage]:
-        """Earlier turns (the last `history` messages, cut to begin at a user's own words so
-        no tool result is separated from its call), then all of this turn."""
+    def _earlier(self, before: int, result: TurnResult) -> context.Earlier:
+        """The earlier turns this turn sends and the summary of older ones; when they overflow
+        the budget, the oldest are summarised first (one model call, counted in `result`)."""
         with self.ctx.ledger.store.reader() as tx:
-            earlier = tx.mayor_messages(last=self.history, before=start)
-            current = tx.mayor_messages(since=start)
-        while earlier and not (earlier[0].role == "user" and isinstance(earlier[0].content, str)):
-            earlier.pop(0)
-        return well_formed(earlier + current)
+            summary, messages = context.earlier(tx, before, self.budget)
+        text = summary.content["text"] if summary is not None else ""
+        dropped, kept = context.choose(messages, self.budget)
+        if not dropped:
+            return context.Earlier(text, well_formed(kept))
+        reply = context.summarise(self.client, text, dropped, self.secrets)
+        made = context.record(
+            dropped[-1].id, reply, self._count(reply, result), self.ctx.ledger.now()
+        )
+        made = replace(made, content=scrub(made.content, self.secrets))
+        with self.ctx.ledger.store.transaction() as tx:
+            tx.insert_mayor_message(made)
+        return context.Earlier(made.content["text"], well_formed(kept))
 
-    def _open_turn(self, text: str) -> tuple[int, str]:
+    def _count(self, reply: Reply, result: TurnResult) -> float | None:
+        """Add a reply's tokens and cost to the turn's; its cost."""
+        cost = _cost(reply)
+        result.input_tokens += reply.input_tokens
+        result.output_tokens += reply.output_tokens
+        if cost is not None:
+            result.cost_usd = (result.cost_usd or 0.0) + cost
+        return cost
+
+    def _open_turn(self, text: str) -> tuple[MayorMessage, str]:
         """Store the user's words, led by the notes of events since the last turn, in one
-        transaction so that each event is told exactly once; the message id and the notes."""
+        transaction so that each event is told exactly once; the message and the notes."""
         with self.ctx.ledger.store.transaction() as tx:
             told = notes.take(tx)
             content = f"{told}\n\n{text}" if told else text
@@ -170,11 +182,11 @@ class Mayor(Record):
                 content=scrub(content, self.secrets),
                 created_at=self.ctx.ledger.now(),
             )
-            return tx.insert_mayor_message(message), told
+            return replace(message, id=tx.insert_mayor_message(message)), told
 
     def _store(
         self, role: str, content: Any, reply: Reply | None = None, cost: float | None = None
-    ) -> int:
+    ) -> MayorMessage:
         message = MayorMessage(
             id=0,
             role=role,
@@ -185,7 +197,7 @@ class Mayor(Record):
             created_at=self.ctx.ledger.now(),
         )
         with self.ctx.ledger.store.transaction() as tx:
-            return tx.insert_mayor_message(message)
+            return replace(message, id=tx.insert_mayor_message(message))
 
 
 class _Stream:
@@ -226,6 +238,11 @@ def well_formed(messages: list[MayorMessage]) -> list[MayorMessage]:
                 m = replace(m, content=text)
         out.append(m)
     return out
+
+
+def _wire(messages: list[MayorMessage], secrets: list[str]) -> list[dict[str, Any]]:
+    """Messages as the API takes them, secrets masked."""
+    return scrub([{"role": m.role, "content": m.content} for m in messages], secrets)  # type: ignore[no-any-return]
 
 
 def _tool_uses(m: MayorMessage) -> set[str]:

@@ -107,6 +107,8 @@ class AnthropicClient:
         tools: list[Any],
         on_text: OnText | None = None,
     ) -> Reply:
+        # A request with no tools leaves the list out: some servers refuse an empty one.
+        given: dict[str, Any] = {"tools": tools} if tools else {}
         try:
             if on_text is None:
                 got = self.client.messages.create(
@@ -114,7 +116,7 @@ class AnthropicClient:
                     max_tokens=MAX_TOKENS,
                     system=system,
                     messages=messages,  # type: ignore[arg-type]
-                    tools=tools,
+                    **given,
                 )
             else:
                 with self.client.messages.stream(
@@ -122,7 +124,7 @@ class AnthropicClient:
                     max_tokens=MAX_TOKENS,
                     system=system,
                     messages=messages,  # type: ignore[arg-type]
-                    tools=tools,
+                    **given,
                 ) as stream:
                     for piece in stream.text_stream:
                         on_text(piece)
@@ -180,11 +182,12 @@ class OpenAIClient:
             }
             for t in tools
         ]
+        given: dict[str, Any] = {"tools": functions} if functions else {}
         try:
             got = self.client.chat.completions.create(
                 model=self.model,
                 messages=[{"role": "system", "content": system}, *to_chat(messages)],  # type: ignore[list-item]
-                tools=functions,  # type: ignore[arg-type]
+                **given,
             )
         except self.sdk.OpenAIError as exc:
             raise ModelFailure(f"The mayor's model API failed: {exc}") from exc

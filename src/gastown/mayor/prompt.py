@@ -12,6 +12,8 @@ dependencies), send it to them, report on the town and change its settings.
 - Ask one short question only when the request cannot be acted on (no rig known, say).
 - Never edit code or write to a repository yourself; polecats do that.
 - Answer questions about the town from the tools' results, not from memory.
+- To plan or answer questions about the code, read it (list_files, read_file, search_code show
+  each rig's target branch as the remote has it) rather than guess.
 - When a tool call fails, read the error, fix the call or explain the problem to the user.
 """
 

@@ -24,12 +24,24 @@ class Arg(Record):
     """The schema of an array's items."""
 
 
+Control = Callable[[str, str, str, str], dict[str, Any]]
+"""`TownLoop.control` as the mayor reaches it: `(polecat, action, actor, text)`, where the action
+is `stop`, `reset` or `nudge`, gives the town process's answer (see `agents.py`)."""
+
+FETCH_EVERY = 60.0
+"""Seconds between fetches of a rig's target branch for the code tools."""
+
+
 class Context(Record):
     """What a tool may use: the ledger, the town, and the environment settings come from."""
 
     ledger: Ledger
     town: Town
     environ: Mapping[str, str] = field(default_factory=dict)
+    control: Control | None = None
+    """How agents are stopped and reset; None reaches the running town through its API."""
+    fetch_every: float = FETCH_EVERY
+    """The code tools fetch a rig's target branch at most once in this many seconds."""
 
 
 class Tool(Record):

@@ -13,13 +13,26 @@ import json
 from typing import Any
 
 from gastown.errors import GastownError
-from gastown.mayor import town_tools
+from gastown.mayor import code_tools, town_tools
 from gastown.mayor.toolkit import Arg, Context, Outcome, Tool, ToolArgsError, check_args
 from gastown.model import ACTIVE_RUN_STATUSES
 from gastown.services import beads, convoys, escalations, plan, settings, sling
 from gastown.store import BeadFilter
 
-__all__ = ["TOOLS", "Arg", "Context", "Outcome", "Tool", "ToolArgsError", "perform"]
+__all__ = ["TOOLS", "Arg", "Context", "Outcome", "Tool", "ToolArgsError", "perform", "specs"]
+
+_specs: list[dict[str, Any]] = []
+
+
+def specs() -> list[dict[str, Any]]:
+    """The tools as the model API declares them (`name`, `description`, `input_schema`); made
+    once per process, since every request carries them."""
+    if not _specs:
+        _specs.extend(
+            {"name": t.name, "description": t.description, "input_schema": t.schema()}
+            for t in TOOLS.values()
+        )
+    return _specs
 
 
 def perform(ctx: Context, name: str, args: Any) -> Outcome:
@@ -291,5 +304,6 @@ TOOLS: dict[str, Tool] = {
             _set_setting,
         ),
         *town_tools.TOOLS,
+        *code_tools.TOOLS,
     )
 }

@@ -1,8 +1,10 @@
 """The mayor's tools for convoys, runs, escalations and agents: like `tools.py`, thin adapters
-to the town's services (a run's transcript is read as `gt peek` reads it)."""
+to the town's services (a run's transcript is read as `gt peek` reads it; agents are stopped
+and reset by the town process itself, see `agents.py`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +131,23 @@ def _nudge_agent(ctx: Context, a: dict[str, Any]) -> Any:
     }
 
 
+def _control(action: str, after: str) -> Callable[[Context, dict[str, Any]], Any]:
+    """A tool that tells a polecat to `action` through the town process."""
+
+    def run(ctx: Context, a: dict[str, Any]) -> Any:
+        from gastown.mayor import agents
+
+        control = ctx.control or agents.over_http(ctx.town.path)
+        answer = control(a["name"], action, MAYOR, "")
+        if answer.get("stopping"):
+            return {**answer, "then": after}
+        return {**answer, "then": "it had no run to stop"}
+
+    return run
+
+
 _ID = Arg("id", "string", "the convoy id", required=True)
+_NAME = Arg("name", "string", "the polecat's name", required=True)
 _BEADS = Arg("beads", "array", "bead ids", required=True, items={"type": "string"})
 
 TOOLS: tuple[Tool, ...] = (
@@ -187,10 +205,21 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "nudge_agent",
         "Send a polecat a message (mail from the mayor) it reads while it works.",
-        [
-            Arg("name", "string", "the polecat's name", required=True),
-            Arg("text", "string", "what to tell it", required=True),
-        ],
+        [_NAME, Arg("text", "string", "what to tell it", required=True)],
         _nudge_agent,
+    ),
+    Tool(
+        "stop_agent",
+        "Stop a polecat's run; its bead is held (release it with update_bead held=false) and "
+        "the attempt is not counted. Needs the town process running.",
+        [_NAME],
+        _control("stop", "its bead is held until released"),
+    ),
+    Tool(
+        "reset_agent",
+        "Stop a polecat's run, if any, and retry its bead afresh with its attempts reset. "
+        "Needs the town process running.",
+        [_NAME],
+        _control("reset", "its bead is retried afresh"),
     ),
 )

@@ -205,7 +205,9 @@ class RigStep:
 
     def tend(self) -> None:
         with self.ledger.store.reader() as tx:
-            mine = tx.list_merge_requests(rig=self.rig.name, statuses=(MR_OPEN, MR_REWORK, MR_PR))
+            mine = tx.list_merge_requests(
+                rig=self.rig.name, statuses=(MR_OPEN, MR_REWORK, MR_PR, MR_TESTING)
+            )
             rework = {
                 m.id: tx.get_bead(m.rework_bead_id)
                 for m in mine
@@ -222,6 +224,10 @@ class RigStep:
                 if c.merge_mode == REVIEW_THEN_LAND and c.total and c.closed == c.total
             ]
         for mr in mine:
+            if mr.status == MR_TESTING:  # this step holds the rig: whoever took it is gone
+                outcome.requeue(self.ledger, mr, "the refinery step that took it stopped")
+                self.progress.changed = True
+                continue
             bead = rework.get(mr.id)
             if bead is not None and bead.status == CLOSED:
                 outcome.requeue(self.ledger, mr, f"its rework {bead.id} closed")

@@ -113,7 +113,8 @@ class MergeRequestQueries:
         open pull request, or a review-then-land convoy with work on its feature branch and no
         landing yet."""
         rows = self.db.execute(
-            "SELECT DISTINCT rig FROM merge_requests WHERE status IN ('open', 'rework', 'pr') "
+            "SELECT DISTINCT rig FROM merge_requests "
+            "WHERE status IN ('open', 'testing', 'rework', 'pr') "
             "UNION SELECT c.rig FROM convoys c WHERE c.status = 'open' "
             "AND c.merge_mode = 'review-then-land' AND EXISTS (SELECT 1 FROM merge_requests m "
             "WHERE m.convoy_id = c.id AND m.kind = 'bead' AND m.status = 'merged') "
