@@ -5,9 +5,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install tools check bench
+.PHONY: install tools browser check bench
 
-install: tools
+install: tools browser
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
@@ -17,6 +17,11 @@ install: tools
 tools:
 	@command -v npm >/dev/null || { echo "make install needs npm (Node.js 20 or later) for the agent CLIs in .tools/"; exit 1; }
 	npm install --prefix .tools --no-audit --no-fund --loglevel=error
+
+# The dashboard's browser tests drive Debian's chromium through Playwright, which is told to use
+# /usr/bin/chromium and never downloads a browser of its own.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 check:
 	$(BIN)/ruff check .

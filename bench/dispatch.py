@@ -112,7 +112,7 @@ def bench(root: Path, runs: int, warmup: int, rng: random.Random) -> list[str]:
     )
     upstream = livetown.make_upstream(root / "upstream-dispatch")
     with livetown.live_town(
-        root / "dispatch-town", {"app": upstream}, {"runtime": "scripted"}
+        root / "dispatch-town", {"app": upstream}, {"runtime": "scripted", "refinery.auto": "false"}
     ) as town:
         clone = town.path / "rigs" / "app"
         base = livetown.git("rev-parse", "origin/trunk", cwd=clone).strip()

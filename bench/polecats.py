@@ -166,7 +166,11 @@ def bench(root: Path, load: Load) -> list[str]:
     )
     upstream = livetown.make_upstream(root / "upstream-polecats")
     rigs = {f"rig{n}": upstream for n in range(1, load.rigs + 1)}
-    settings = {"runtime": "scripted", "max_polecats_per_rig": str(load.per_rig)}
+    settings = {
+        "runtime": "scripted",
+        "max_polecats_per_rig": str(load.per_rig),
+        "refinery.auto": "false",  # the polecats alone are measured here
+    }
     streamer = root / "streamer.py"
     streamer.write_text(STREAMER, encoding="utf-8")
     body = livetown.script_body("Stream for a while.", streaming_script(streamer, load))

@@ -32,7 +32,7 @@ import towngen
 from timing import Command
 
 PYTHON = sys.executable
-COMMANDS = (("ready", "--json"), ("bead", "list", "--json"))
+COMMANDS = (("ready", "--json"), ("ready", "--json", "--limit", "0"), ("bead", "list", "--json"))
 
 
 def whole_process(town: Path, args: list[str], runs: int) -> dict[str, float]:

@@ -195,3 +195,25 @@ def test_bad_input_leaves_the_store_untouched(rig_gt: Gt) -> None:
         assert rig_gt(*argv).code in (1, 2)
     assert rig_gt.json("bead", "list") == []
     assert rig_gt.json("events", "--limit", "0") == before
+
+
+def test_list_and_ready_tables(rig_gt: Gt) -> None:
+    title = "A title long enough that the table cuts it at seventy characters, no more"
+    short = rig_gt.json("bead", "create", "Short", "-p", "0", "-t", "bug")["id"]
+    held = rig_gt.json("bead", "create", title, "-p", "1", "--hold")["id"]
+    width = len(short)
+    assert len(held) == width
+    assert rig_gt.ok("bead", "list").out.splitlines() == [
+        f"{'ID':{width}}  P   STATUS         TYPE  RIG  TITLE",
+        f"{short}  P0  ○ open         bug   app  Short",
+        f"{held}  P1  ○ open (held)  task  app  {title[:69]}…",
+        "2 beads",
+    ]
+    assert rig_gt.ok("ready").out.splitlines() == [
+        f"{'ID':{width}}  P   STATUS  TYPE  RIG  TITLE",
+        f"{short}  P0  ○ open  bug   app  Short",
+        "1 bead",
+    ]
+    rig_gt.ok("bead", "close", short)
+    assert rig_gt.ok("ready").out == "Nothing is ready.\n"
+    assert rig_gt.json("ready") == []

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from gastown.cli.app import App
 from gastown.cli.render import STATUS_MARK, beads_table, plural
-from gastown.model import BEAD_STATUSES, BEAD_TYPES, DEP_TYPES, Bead
+from gastown.model import BEAD_STATUSES, BEAD_TYPES, DEP_TYPES
+
+if TYPE_CHECKING:
+    from gastown.store import BeadFilter
 
 
 def register(sub: Any, shared: argparse.ArgumentParser) -> None:
+    for add in PARSERS.values():
+        add(sub, shared)
+
+
+def register_command(sub: Any, shared: argparse.ArgumentParser, command: str) -> None:
+    """Only the parser of `command`, one of `PARSERS`: all that `gt COMMAND ...` needs."""
+    PARSERS[command](sub, shared)
+
+
+def _bead_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
     bead = sub.add_parser(
         "bead",
         parents=[shared],
@@ -77,6 +91,8 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     claim.add_argument("--as", dest="assignee", help="assignee (default: you)")
     claim.set_defaults(handler=bead_claim)
 
+
+def _ready_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
     ready = sub.add_parser(
         "ready",
         parents=[shared],
@@ -92,6 +108,8 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     )
     ready.set_defaults(handler=ready_list)
 
+
+def _dep_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
     dep = sub.add_parser("dep", parents=[shared], help="dependencies between beads")
     dsub = dep.add_subparsers(
         dest="action", metavar="ACTION", required=True, parser_class=type(dep)
@@ -115,6 +133,8 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     dtree.add_argument("--reverse", action="store_true", help="what waits on the bead instead")
     dtree.set_defaults(handler=dep_tree)
 
+
+def _sling_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
     sling = sub.add_parser(
         "sling",
         parents=[shared],
@@ -127,6 +147,15 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     sling.add_argument("--runtime", help="agent runtime for this bead")
     sling.add_argument("--hold", action="store_true", help="mark it, but hold it for now")
     sling.set_defaults(handler=sling_work)
+
+
+PARSERS: dict[str, Callable[[Any, argparse.ArgumentParser], None]] = {
+    "bead": _bead_parser,
+    "ready": _ready_parser,
+    "dep": _dep_parser,
+    "sling": _sling_parser,
+}
+"""Each command of this module and what adds its parser, in `gt --help` order."""
 
 
 def _content_options(p: argparse.ArgumentParser) -> None:
@@ -184,15 +213,25 @@ def bead_list(app: App) -> int:
         assignee=app.args.assignee,
         limit=app.args.limit,
     )
-    if app.json:
-        app.out.write(beads.list_json(app.ledger, flt) + "\n")
-    else:
-        _print_beads(app, beads.list_beads(app.ledger, flt), "No beads match.")
+    _show_beads(app, flt, "No beads match.")
     return 0
 
 
-def _print_beads(app: App, found: list[Bead], empty: str) -> None:
-    app.print(beads_table(found) + f"\n{plural(len(found), 'bead')}" if found else empty)
+def _show_beads(app: App, flt: BeadFilter, empty: str) -> None:
+    """The beads `flt` picks, by priority then age: under --json an array of `Bead.to_json()`,
+    written in batches as the database builds it (a whole town is megabytes), else a table
+    of the few columns it shows (`gt bead list` and `gt ready` on a large town)."""
+    from gastown.services.beads import require_rig
+    from gastown.store.projection import bead_lines, write_beads_json
+
+    with app.store.reader() as tx:
+        require_rig(tx, flt.rig)
+        if app.json:
+            write_beads_json(tx, flt, app.out.write)
+            app.out.write("\n")
+            return
+        lines = bead_lines(tx, flt)
+    app.print(beads_table(lines) + f"\n{plural(len(lines), 'bead')}" if lines else empty)
 
 
 def bead_show(app: App) -> int:
@@ -279,13 +318,10 @@ def bead_claim(app: App) -> int:
 
 
 def ready_list(app: App) -> int:
-    from gastown.services import deps
+    from gastown.store import BeadFilter
 
-    limit = app.args.limit or None
-    if app.json:
-        app.out.write(deps.ready_json(app.ledger, app.args.rig, limit) + "\n")
-    else:
-        _print_beads(app, deps.ready(app.ledger, app.args.rig, limit), "Nothing is ready.")
+    flt = BeadFilter(ready=True, rig=app.args.rig, limit=app.args.limit or None)
+    _show_beads(app, flt, "Nothing is ready.")
     return 0
 
 

@@ -75,7 +75,7 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
 def convoy_create(app: App) -> int:
     from gastown.cli.cmd_beads import _default_rig
     from gastown.errors import UsageError
-    from gastown.services import convoys, plan, settings
+    from gastown.services import convoys, plan
 
     a = app.args
     if a.file:
@@ -90,11 +90,14 @@ def convoy_create(app: App) -> int:
     rig = _default_rig(app, a.rig or the_plan.rig)
     if rig is None:
         raise UsageError("Which rig is the convoy for?", hint="Pass --rig NAME.")
-    resolved = settings.effective(app.ledger, app.town, rig, app.environ)
-    staged = a.staged if a.staged is not None else the_plan.staged
-    if staged is None:
-        staged = bool(resolved["staged_convoys_default"])
-    mode = a.merge_mode or the_plan.merge_mode or str(resolved["convoy_merge_mode"])
+    staged, mode = convoys.choose_defaults(
+        app.ledger,
+        app.town,
+        rig,
+        app.environ,
+        a.staged if a.staged is not None else the_plan.staged,
+        a.merge_mode or the_plan.merge_mode,
+    )
     if not app.json and len(the_plan.tasks) > 200:
         app.err.write(f"Creating {len(the_plan.tasks)} beads …\n")
     view = convoys.create(app.ledger, title, rig, the_plan, staged, mode)

@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from gastown.cli.app import App
@@ -26,10 +27,20 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         "up",
         parents=[shared],
         help="run the town process",
-        description="Serve the town's HTTP API on this machine. Only one process runs per town.",
+        description="Run the town: the reconciler, the polecats, the HTTP API and the "
+        "dashboard, on this machine. Only one process runs per town. It prints a one-time "
+        "login link for the dashboard (`gt dashboard` prints another). Every page and API "
+        "route needs the town token (run/token) or a dashboard login, always: there is no way "
+        "to turn authentication off, so --host may bind another address than localhost. "
+        "Traffic is plain HTTP: beyond this machine, put it behind TLS.",
     )
     up.add_argument("-d", "--detach", action="store_true", help="run in the background")
-    up.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    up.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface, still "
+        "behind the token)",
+    )
     up.add_argument("--port", type=int, default=0, help="port (default: any free port)")
     up.set_defaults(handler=town_up)
     down = sub.add_parser("down", parents=[shared], help="stop the town process")
@@ -48,7 +59,7 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
 def town_up(app: App) -> int:
     import asyncio
 
-    from gastown.process import state
+    from gastown.process import login, state
     from gastown.process.serve import serve
 
     town = app.town
@@ -64,9 +75,11 @@ def town_up(app: App) -> int:
         return _detach(app)
 
     def ready(address: state.Address) -> None:
+        link = dashboard_link(town.path, address)
         app.emit(
-            address.to_json(),
-            f"Town '{town.name}' is up at {address.url} (pid {address.pid}); Ctrl-C stops it.",
+            {**address.to_json(), "login_url": link},
+            f"Town '{town.name}' is up at {address.url} (pid {address.pid}); Ctrl-C stops it.\n"
+            f"Dashboard (one-time login link, good for {login.KEY_TTL // 60} minutes): {link}",
         )
         app.out.flush()
 
@@ -117,9 +130,11 @@ def _detach(app: App) -> int:
     while time.monotonic() < deadline:
         address = state.read_address(town.path)
         if address is not None and address.pid == pid:
+            link = dashboard_link(town.path, address)
             app.emit(
-                address.to_json(),
-                f"Town '{town.name}' is up at {address.url} (pid {address.pid}); logs in {log}",
+                {**address.to_json(), "login_url": link},
+                f"Town '{town.name}' is up at {address.url} (pid {address.pid}); logs in {log}\n"
+                f"Dashboard (one-time login link): {link}",
             )
             return 0
         done, status = os.waitpid(pid, os.WNOHANG)
@@ -132,6 +147,22 @@ def _detach(app: App) -> int:
         time.sleep(0.05)
     os.kill(pid, signal.SIGTERM)
     raise RuntimeFailure(f"The town process did not start within {START_TIMEOUT:.0f} s; see {log}.")
+
+
+def dashboard_link(town: Path, address: Any) -> str:
+    """A fresh one-time login link for the dashboard of the town process at `address`."""
+    from gastown.process import login
+
+    key = login.mint_key(town, time.time())
+    return login.login_url(browsable(address.host, address.port), key)
+
+
+def browsable(host: str, port: int) -> str:
+    """The base URL a browser on this machine can open (a wildcard address is not one)."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
 
 
 def town_down(app: App) -> int:

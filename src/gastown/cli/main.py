@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from functools import cache
 from importlib import import_module
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
@@ -32,6 +33,21 @@ class Parser(argparse.ArgumentParser):
         # shutil costs more than the rest of building a command's parser.
         make: Any = self.formatter_class
         return make(prog=self.prog, width=_width())  # type: ignore[no-any-return]
+
+
+@cache
+def _translate_once() -> None:
+    """argparse translates each of its messages with `gettext.gettext`, which searches the
+    locale folders for a catalog on every call (dozens of times while a parser is built);
+    give argparse the same catalog, looked up once."""
+    import gettext
+
+    domain = gettext.textdomain()
+    try:
+        catalog = gettext.translation(domain, gettext.bindtextdomain(domain), fallback=True)
+    except OSError:  # an unreadable catalog: gettext.gettext would return messages unchanged
+        catalog = gettext.NullTranslations()
+    vars(argparse).update(_=catalog.gettext, ngettext=catalog.ngettext)
 
 
 def _width() -> int:
@@ -75,6 +91,7 @@ COMMANDS = {
     "up": "cmd_process",
     "down": "cmd_process",
     "status": "cmd_process",
+    "dashboard": "cmd_dashboard",
     "done": "cmd_agent",
     "escalate": "cmd_agent",
     "checkpoint": "cmd_agent",
@@ -105,6 +122,7 @@ def command_of(argv: Sequence[str]) -> str | None:
 
 def build_parser(command: str | None = None) -> Parser:
     """The parser for `command` alone (fast), or for every command when None or unknown."""
+    _translate_once()
     shared = common()
     parser = Parser(
         prog="gt",
@@ -113,8 +131,16 @@ def build_parser(command: str | None = None) -> Parser:
     )
     parser.add_argument("--version", action="version", version=f"gt {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    wanted = [COMMANDS[command]] if command in COMMANDS else sorted(set(COMMANDS.values()))
-    for name in sorted(set(wanted), key=list(COMMANDS.values()).index):
+    if command in COMMANDS:
+        module = import_module(f"gastown.cli.{COMMANDS[command]}")
+        # A module may build the parser of one of its commands alone.
+        one = getattr(module, "register_command", None)
+        if one is not None:
+            one(sub, shared, command)
+        else:
+            module.register(sub, shared)
+        return parser
+    for name in sorted(set(COMMANDS.values()), key=list(COMMANDS.values()).index):
         import_module(f"gastown.cli.{name}").register(sub, shared)
     return parser
 

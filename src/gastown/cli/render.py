@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from gastown.model import Bead
+if TYPE_CHECKING:
+    from gastown.store.projection import BeadLine
 
 STATUS_MARK = {
     "open": "○",
@@ -20,33 +22,33 @@ def table(
     headers: Sequence[str], rows: Sequence[Sequence[object]], widths: dict[int, int] | None = None
 ) -> str:
     """Left-aligned columns; `widths` caps a column (by index), cutting with an ellipsis."""
+    caps = list((widths or {}).items())
     cells = [[str(c) for c in headers]]
     for row in rows:
-        line = []
-        for i, value in enumerate(row):
-            text = "" if value is None else str(value)
-            cap = (widths or {}).get(i)
-            if cap is not None and len(text) > cap:
-                text = text[: cap - 1] + "…"
-            line.append(text)
+        line = ["" if value is None else str(value) for value in row]
+        for i, cap in caps:
+            if i < len(line) and len(line[i]) > cap:
+                line[i] = line[i][: cap - 1] + "…"
         cells.append(line)
-    sizes = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    return "\n".join("  ".join(c.ljust(sizes[i]) for i, c in enumerate(r)).rstrip() for r in cells)
+    sizes = [max(map(len, column)) for column in zip(*cells, strict=True)]
+    # One format string pads a whole line in C: a town's table has thousands of lines.
+    pad = "  ".join(f"{{:<{size}}}" for size in sizes)
+    return "\n".join([pad.format(*line).rstrip() for line in cells])
 
 
-def beads_table(beads: Sequence[Bead]) -> str:
+def beads_table(lines: Iterable[BeadLine]) -> str:
     return table(
         ["ID", "P", "STATUS", "TYPE", "RIG", "TITLE"],
         [
             (
-                b.id,
-                f"P{b.priority}",
-                f"{STATUS_MARK.get(b.status, ' ')} {b.status}" + (" (held)" if b.held else ""),
-                b.type,
-                b.rig or "-",
-                b.title,
+                bead_id,
+                f"P{priority}",
+                f"{STATUS_MARK.get(status, ' ')} {status}" + (" (held)" if held else ""),
+                kind,
+                rig or "-",
+                title,
             )
-            for b in beads
+            for bead_id, priority, status, held, kind, rig, title in lines
         ],
         {5: 70},
     )

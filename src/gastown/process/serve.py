@@ -19,6 +19,9 @@ from gastown.process.town_loop import TownLoop
 from gastown.services.ledger import Ledger
 from gastown.town import Town
 
+GRACE = 5
+"""Seconds requests still open at shutdown get to finish."""
+
 
 class _Server(uvicorn.Server):
     """uvicorn, but SIGINT and SIGTERM only ask it to finish: the town process then cleans up
@@ -33,10 +36,16 @@ class _Server(uvicorn.Server):
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
+    on_stop: Callable[[], None] | None = None
+    """Called when told to stop, before uvicorn waits for open requests (so open event
+    streams can end instead of holding the shutdown up)."""
+
     def _stop(self, sig: int, frame: FrameType | None) -> None:
         if self.should_exit:  # a second signal: stop without waiting for requests
             self.force_exit = True
         self.should_exit = True
+        if self.on_stop is not None:
+            self.on_stop()
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -79,9 +88,17 @@ async def serve(
         ledger = Ledger(store, prefix=town.prefix, actor="town")
         loop = TownLoop(town, ledger, f"http://127.0.0.1:{address.port}", token, environ)
         listener, address.wake_port = await wake.listen(loop.wake)
-        app = create_app(town, token, started)
+        app = create_app(town, token, started, environ=environ)
         app.state.loop = loop
-        server = _Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=GRACE,
+        )
+        server = _Server(config)
+        server.on_stop = app.state.live.close
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started and not serving.done():
             await asyncio.sleep(0.01)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from gastown import dag
 from gastown.errors import Conflict, InvalidValue, NotFound
@@ -22,6 +23,9 @@ from gastown.services import beads
 from gastown.services.ledger import Ledger, append, get_bead, resolve_bead_id
 from gastown.services.plan import Plan
 from gastown.store import BeadFilter, Tx
+
+if TYPE_CHECKING:
+    from gastown.town import Town
 
 
 def resolve_convoy(tx: Tx, prefix: str, text: str, *, lock: bool = False) -> Convoy:
@@ -58,6 +62,26 @@ class ConvoyView(Record):
             "beads": [b.to_json() for b in self.beads],
             "waves": self.waves,
         }
+
+
+def choose_defaults(
+    ledger: Ledger,
+    town: Town,
+    rig: str,
+    environ: Mapping[str, str],
+    staged: bool | None,
+    mode: str | None,
+) -> tuple[bool, str]:
+    """Whether a new convoy is staged and how it lands, when the caller did not say: the
+    `staged_convoys_default` and `convoy_merge_mode` settings of its rig."""
+    from gastown.services import settings
+
+    if staged is not None and mode:
+        return staged, mode
+    resolved = settings.effective(ledger, town, rig, environ)
+    if staged is None:
+        staged = bool(resolved["staged_convoys_default"])
+    return staged, mode or str(resolved["convoy_merge_mode"])
 
 
 def create(

@@ -1,4 +1,5 @@
-"""Read models the database builds itself: the ready set as a WHERE clause, and beads as JSON.
+"""Read models the database builds itself: the ready set as a WHERE clause, beads as JSON,
+and the lines of a bead table.
 
 `gt ready --json` and `gt bead list --json` are called all day by people and agents; building
 their JSON in SQL (one row of text per bead) skips making records and dicts in Python. The
@@ -7,7 +8,12 @@ JSON has exactly the shape of `Bead.to_json()`; the store contract suite holds t
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from gastown.store.rows import BeadFilter
+    from gastown.store.sql import Tx
 
 _UNCLOSED_BLOCKER = (
     "SELECT 1 FROM deps d JOIN beads t ON t.id = d.depends_on_id "
@@ -17,20 +23,19 @@ READY_CLAUSE = (
     "b.status = 'open' AND b.held = 0 "
     "AND NOT EXISTS (SELECT 1 FROM convoys c WHERE c.id = b.convoy_id AND c.staged = 1) "
     f"AND NOT EXISTS ({_UNCLOSED_BLOCKER.format(bead='b.id')}) "
-    "AND b.id NOT IN ("
-    "WITH RECURSIVE under(id) AS ("
-    "SELECT c.bead_id FROM deps c WHERE c.type = 'parent-child' "
-    f"AND EXISTS ({_UNCLOSED_BLOCKER.format(bead='c.depends_on_id')}) "
+    "AND NOT EXISTS ("
+    "WITH RECURSIVE up(id) AS ("
+    "SELECT p.depends_on_id FROM deps p WHERE p.bead_id = b.id AND p.type = 'parent-child' "
     "UNION "
-    "SELECT c.bead_id FROM deps c JOIN under k ON c.depends_on_id = k.id "
-    "WHERE c.type = 'parent-child'"
-    ") SELECT id FROM under)"
+    "SELECT p.depends_on_id FROM deps p JOIN up ON p.bead_id = up.id "
+    "WHERE p.type = 'parent-child'"
+    f") SELECT 1 FROM up WHERE EXISTS ({_UNCLOSED_BLOCKER.format(bead='up.id')}))"
 )
 """`dag.ready` in SQL: open, unheld, outside staged convoys, with no unclosed `blocks` blocker
-and no blocked ancestor through `parent-child` edges. A blocker that is not in the town does
-not block (the join drops it). Each candidate's own blockers are checked by key as rows are
-read in priority order, so a LIMIT stops the work early; only the (few) descendants of
-blocked parents are gathered up front."""
+and no ancestor through `parent-child` edges that has one. A blocker that is not in the town
+does not block (the join drops it). Every check is by key on one candidate as rows are read
+in priority order, so a LIMIT stops the work early (`gt ready` shows 100); nothing is
+gathered up front. UNION ends the walk up even if `parent-child` edges form a cycle."""
 
 
 class JsonDialect(Protocol):
@@ -61,7 +66,9 @@ class SqliteJson:
         return expr
 
     def boolean(self, expr: str) -> str:
-        return f"json(CASE WHEN {expr} THEN 'true' ELSE 'false' END)"
+        # json('true') has constant arguments, so SQLite computes it once per statement;
+        # json(CASE ...) would parse the text again on every row.
+        return f"CASE WHEN {expr} THEN json('true') ELSE json('false') END"
 
     def array(self, expr: str, source: str, order: str) -> str:
         # SQLite 3.40 has no ORDER BY inside an aggregate: order the rows it reads instead.
@@ -113,6 +120,41 @@ def bead_json(dialect: JsonDialect) -> str:
             ("dependencies", dialect.array(dep, _deps_of_b(), "x.depends_on_id")),
         ]
     )
+
+
+def write_beads_json(
+    tx: Tx, flt: BeadFilter, write: Callable[[str], object], batch: int = 500
+) -> None:
+    """Write the text of `tx.beads_json(flt)` through `write`, `batch` beads at a time as the
+    database builds them: a whole town is megabytes of JSON, and holding it all (the rows,
+    then the joined text) costs more than the writes."""
+    sql, params = flt.select(tx.db.json.text(bead_json(tx.db.json)))
+    cursor: Any = tx.db.execute(sql, params)  # every DB-API cursor has fetchmany
+    opening = "["
+    while rows := cursor.fetchmany(batch):
+        write(opening + ",".join([row[0] for row in rows]))
+        opening = ","
+    write("[]" if opening == "[" else "]")
+
+
+class BeadLine(NamedTuple):
+    """What a table of beads shows of one (`gt bead list`, `gt ready`)."""
+
+    id: str
+    priority: int
+    status: str
+    held: int
+    """1 when held, else 0 (as stored)."""
+    type: str
+    rig: str | None
+    title: str
+
+
+def bead_lines(tx: Tx, flt: BeadFilter) -> list[BeadLine]:
+    """The `BeadLine` of each bead `flt` picks, in listing order: seven columns read, where
+    `Tx.list_beads` reads every field, the labels and the dependencies into records."""
+    sql, params = flt.select(", ".join(f"b.{name}" for name in BeadLine._fields))
+    return list(map(BeadLine._make, tx.db.execute(sql, params).fetchall()))
 
 
 def _labels_of_b() -> str:

@@ -66,6 +66,14 @@ class BeadFilter(Record):
             clauses.append(READY_CLAUSE)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
+    def select(self, columns: str) -> tuple[str, list[Any]]:
+        """A SELECT of `columns` (of the beads row `b`) for the beads this filter picks, in
+        listing order: by priority, then age, then id."""
+        where, params = self.where()
+        limit = f" LIMIT {int(self.limit)}" if self.limit is not None else ""
+        order = " ORDER BY b.priority, b.created_at, b.id"
+        return f"SELECT {columns} FROM beads b{where}{order}{limit}", params
+
 
 def marks(values: Sequence[Any]) -> str:
     return ", ".join("?" * len(values))

@@ -1,72 +1,69 @@
-"""The HTTP API: the same services the CLI calls, as JSON, behind the town's token.
+"""The HTTP API and the dashboard: the same services the CLI calls, as JSON and as pages, behind
+the town's token.
 
-Two kinds of caller, two kinds of token. The town routes (`/api/...`) need the town token
-(`Authorization: Bearer <token>`, from `<town>/run/token`); the agent routes (`/api/agent/...`,
-in `agent_api`) need a run token and refuse the town token, as the town routes refuse a run
-token. Each request opens its own store handle, so requests never share a database connection.
+Two kinds of caller, two kinds of token. The town routes (`/api/...` and every page) need the
+town token (`Authorization: Bearer <token>`, from `<town>/run/token`) or a dashboard session
+(see `auth`); the agent routes (`/api/agent/...`, in `agent_api`) need a run token and refuse
+the town token, as the town routes refuse a run token. Each request opens its own store handle,
+so requests never share a database connection.
 """
 
 from __future__ import annotations
 
-import hmac
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from fastapi.staticfiles import StaticFiles
 
 from gastown import __version__
-from gastown.errors import GastownError, InvalidValue, NotFound, Refused, UsageError
+from gastown.errors import GastownError, InvalidValue
 from gastown.model import ACTIVE_RUN_STATUSES
-from gastown.process import run_tokens
+from gastown.process import login
 from gastown.services import beads as bead_service
 from gastown.services import deps as dep_service
-from gastown.services.ledger import Ledger
 from gastown.store import BeadFilter
 from gastown.town import Town
-from gastown.web import agent_api
+from gastown.web import agent_api, auth, chat, dashboard_api, live, pages
+from gastown.web.chat import AskBody
+from gastown.web.common import Led, caller, status_of
+
+STATIC = Path(__file__).parent / "static"
 
 
-def _authorized(request: Request) -> None:
-    token: str = request.app.state.token
-    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    if not given or not hmac.compare_digest(given.encode(), token.encode()):
-        run_token = given.startswith(f"{run_tokens.PREFIX}.")
-        why = "a run token is not accepted here; " if run_token else ""
-        raise HTTPException(401, f"A valid town token is required ({why}see <town>/run/token).")
-
-
-def _ledger(request: Request) -> Iterator[Ledger]:
-    town: Town = request.app.state.town
-    store = town.open_store()
-    try:
-        yield Ledger(store, prefix=town.prefix, actor="api")
-    finally:
-        store.close()
-
-
-Led = Annotated[Ledger, Depends(_ledger)]
-
-
-class AskBody(BaseModel):
-    text: str
-    """What to tell or ask the mayor."""
-
-
-def create_app(town: Town, token: str, started_at: str) -> FastAPI:
-    """The API of one town: town routes behind its token, agent routes behind run tokens."""
-    app = FastAPI(title="Gas Town", version=__version__, docs_url=None, redoc_url=None)
+def create_app(
+    town: Town,
+    token: str,
+    started_at: str,
+    *,
+    environ: Mapping[str, str] | None = None,
+    secret: bytes | None = None,
+) -> FastAPI:
+    """The API and dashboard of one town: town routes and pages behind its token or a
+    session, agent routes behind run tokens, static assets open."""
+    app = FastAPI(
+        title="Gas Town",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,  # served as /api/openapi.json, behind the gate like everything else
+    )
     app.state.town = town
     app.state.token = token
-    routes = APIRouter(dependencies=[Depends(_authorized)])
+    app.state.environ = os.environ if environ is None else environ
+    app.state.secret = login.secret(town.path) if secret is None else secret
+    app.state.live = live.Hub(town.open_store)
+    routes = APIRouter(dependencies=[Depends(caller)])
     mayor_turn = threading.Lock()  # one conversation: its turns must not interleave
+    app.state.mayor_turn = mayor_turn
 
     @app.exception_handler(GastownError)
     def user_error(_: Request, exc: GastownError) -> JSONResponse:
-        return JSONResponse({"error": exc.to_json()}, status_code=_status_of(exc))
+        return JSONResponse({"error": exc.to_json()}, status_code=status_of(exc))
 
     @routes.get("/api/health")
     def health() -> dict[str, Any]:
@@ -126,17 +123,21 @@ def create_app(town: Town, token: str, started_at: str) -> FastAPI:
             return [e.to_json() for e in tx.list_events(after_id=after_id, limit=limit)]
 
     @routes.post("/api/mayor/ask")
-    def mayor_ask(led: Led, body: AskBody) -> dict[str, Any]:
+    def mayor_ask(request: Request, led: Led, body: AskBody) -> dict[str, Any]:
         """One turn with the mayor, answered as `gt mayor ask --json` answers: the reply, the
-        tool calls, the usage and the notes. Turns are taken one at a time."""
+        tool calls, the usage and the notes. Turns are taken one at a time; the mayor stops
+        and resets agents through this process's own loop."""
         from gastown.mayor import open_mayor
+        from gastown.mayor.agents import on_loop
         from gastown.record import replace
 
         text = body.text.strip()
         if not text:
             raise InvalidValue("Tell the mayor something: the text is empty.")
+        loop = getattr(request.app.state, "loop", None)
+        control = on_loop(loop.control) if loop is not None else None
         with mayor_turn:
-            mayor = open_mayor(replace(led, actor="mayor"), town, os.environ)
+            mayor = open_mayor(replace(led, actor="mayor"), town, os.environ, control)
             try:
                 return mayor.ask(text).to_json()
             finally:
@@ -155,14 +156,17 @@ def create_app(town: Town, token: str, started_at: str) -> FastAPI:
         result: dict[str, Any] = loop.control(name, action, actor, str(body.get("text", "")))
         return result
 
+    @routes.get("/api/openapi.json", include_in_schema=False)
+    def openapi() -> dict[str, Any]:
+        """The OpenAPI schema of every JSON route."""
+        return app.openapi()
+
     app.include_router(routes)
+    for router in (dashboard_api.router, live.router, chat.router, pages.router):
+        app.include_router(router, dependencies=[Depends(caller)])
+    app.include_router(auth.router)
     app.include_router(agent_api.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(auth.Gate, town_token=token, secret=app.state.secret)
+    app.add_middleware(auth.SecureHeaders)
     return app
-
-
-def _status_of(exc: GastownError) -> int:
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, UsageError):
-        return 400
-    return 403 if isinstance(exc, Refused) else 409

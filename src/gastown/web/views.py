@@ -1,0 +1,333 @@
+"""What the dashboard shows, as plain JSON-ready dicts: each page renders one of these, and the
+JSON API returns the same dict, so a page never knows more than the API says.
+
+Everything is read through the store's transactions and the services; writes never happen
+here. Secret settings are masked before they leave (`config.masked`).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from gastown import config
+from gastown.cli.cmd_runs import describe
+from gastown.clock import stamp
+from gastown.errors import NotFound
+from gastown.model import ACTIVE_RUN_STATUSES, BEAD_STATUSES, BLOCKS, MR_STATUSES, Rig
+from gastown.services import convoys as convoy_service
+from gastown.services import settings as settings_service
+from gastown.services.ledger import Ledger, get_bead
+from gastown.store import BeadFilter, Tx
+from gastown.town import Town
+from gastown.web import svg
+
+__all__ = ["describe"]
+
+BOARD_LIMIT = 100
+"""Beads shown per board column (the column's full count is shown beside it)."""
+ACTIVITY_HOURS = 24
+BUCKET_MINUTES = 30
+FEED_LENGTH = 30
+TRANSCRIPT_TAIL = 200
+"""Transcript events a page starts with; the live stream adds the rest."""
+TAIL_BYTES = 256 * 1024
+TIMELINE_LENGTH = 300
+
+
+def rig_json(rig: Rig) -> dict[str, Any]:
+    """A rig with its setting overrides masked."""
+    return {**rig.to_json(), "settings": {k: config.masked(k, v) for k, v in rig.settings.items()}}
+
+
+def overview(tx: Tx, now: datetime) -> dict[str, Any]:
+    """The town at a glance: counts, active convoys, agents at work, open escalations, the
+    latest events and the last 24 hours of activity."""
+    runs = tx.list_runs(statuses=ACTIVE_RUN_STATUSES)
+    titles = _titles(tx, [r.bead_id for r in runs])
+    counts = tx.count_by_status()
+    return {
+        "beads": {s: counts.get(s, 0) for s in BEAD_STATUSES},
+        "rigs": [r.name for r in tx.list_rigs()],
+        "convoys": [c.to_json() for c in tx.list_convoys(status="open")],
+        "agents": [{**r.to_json(), "bead_title": titles.get(r.bead_id, "")} for r in runs],
+        "escalations": [e.to_json() for e in tx.list_escalations(open_only=True)],
+        "events": [e.to_json() for e in tx.list_events(newest_first=True, limit=FEED_LENGTH)],
+        "activity": activity(tx, now),
+        "dispatch_paused": tx.get_pause(),
+    }
+
+
+def activity(tx: Tx, now: datetime) -> dict[str, Any]:
+    """Events per `BUCKET_MINUTES` over the last `ACTIVITY_HOURS`, oldest bucket first."""
+    buckets = ACTIVITY_HOURS * 60 // BUCKET_MINUTES
+    start = now.replace(second=0, microsecond=0) - timedelta(
+        minutes=now.minute % BUCKET_MINUTES + BUCKET_MINUTES * (buckets - 1)
+    )
+    counts = [0] * buckets
+    # One grouped read of the append-only log (the store has no per-minute query of its own);
+    # plain SQL that SQLite and PostgreSQL read alike.
+    rows = tx.db.execute(
+        "SELECT SUBSTR(at, 1, 16), COUNT(*) FROM events WHERE at >= ? GROUP BY SUBSTR(at, 1, 16)",
+        (stamp(start),),
+    ).fetchall()
+    for minute, count in rows:
+        try:
+            at = datetime.fromisoformat(f"{minute}:00+00:00")
+        except ValueError:
+            continue
+        index = int((at - start).total_seconds() // (BUCKET_MINUTES * 60))
+        if 0 <= index < buckets:
+            counts[index] += int(count)
+    return {
+        "start": stamp(start),
+        "bucket_minutes": BUCKET_MINUTES,
+        "counts": counts,
+        "total": sum(counts),
+    }
+
+
+def board(tx: Tx, rig: str, limit: int = BOARD_LIMIT) -> dict[str, Any]:
+    """A rig's beads in a column per status, each column its first `limit` beads by priority
+    then age, with the column's full count. Open beads say whether they are ready."""
+    found = tx.get_rig(rig)
+    if found is None:
+        raise NotFound(f"There is no rig '{rig}'.", hint="`gt rig list` shows the town's rigs.")
+    counts = tx.count_by_status(rig)
+    columns: list[dict[str, Any]] = []
+    for status in BEAD_STATUSES:
+        beads: list[dict[str, Any]] = []
+        if counts.get(status):
+            flt = BeadFilter(rig=rig, statuses=[status], limit=limit)
+            beads = json.loads(tx.beads_json(flt))
+        columns.append({"status": status, "count": counts.get(status, 0), "beads": beads})
+    waiting = [b["id"] for b in columns[0]["beads"]]
+    ready = (
+        {b["id"] for b in json.loads(tx.beads_json(BeadFilter(ids=waiting, ready=True)))}
+        if waiting
+        else set()
+    )
+    for column in columns:
+        for bead in column["beads"]:
+            bead.pop("body", None)
+            bead["ready"] = bead["id"] in ready
+    return {
+        "rig": rig_json(found),
+        "limit": limit,
+        "columns": columns,
+        "convoys": [c.to_json() for c in tx.list_convoys(rig, "open")],
+        "agents": [r.to_json() for r in tx.list_runs(rig=rig, statuses=ACTIVE_RUN_STATUSES)],
+    }
+
+
+def bead(ledger: Ledger, bead_id: str) -> dict[str, Any]:
+    """One bead with everything about it: what it depends on and what depends on it, its runs,
+    merge requests (gates, review), escalations and its events."""
+    with ledger.store.reader() as tx:
+        found = get_bead(tx, ledger.prefix, bead_id)
+        dependents = tx.dependents_of(found.id)
+        related = [d.depends_on_id for d in found.dependencies] + [d.bead_id for d in dependents]
+        titles = _titles(tx, related)
+        statuses = tx.statuses(related)
+        convoy = tx.get_convoy(found.convoy_id) if found.convoy_id else None
+        runs = tx.list_runs(bead_id=found.id)
+        mrs = tx.list_merge_requests(bead_id=found.id)
+        escalations = tx.list_escalations(bead_id=found.id)
+        events = tx.list_events(bead_id=found.id, newest_first=True, limit=TIMELINE_LENGTH)
+
+    def edge(other: str, kind: str) -> dict[str, Any]:
+        return {
+            "id": other,
+            "type": kind,
+            "title": titles.get(other, "(not in this town)"),
+            "status": statuses.get(other, "unknown"),
+        }
+
+    return {
+        "bead": found.to_json(),
+        "depends_on": [edge(d.depends_on_id, d.type) for d in found.dependencies],
+        "dependents": [edge(d.bead_id, d.type) for d in dependents],
+        "convoy": convoy.to_json() if convoy else None,
+        "runs": [r.to_json() for r in runs],
+        "merge_requests": [merge_request(m.to_json()) for m in mrs],
+        "escalations": [e.to_json() for e in escalations],
+        "events": [e.to_json() for e in events],
+    }
+
+
+def merge_request(mr: dict[str, Any]) -> dict[str, Any]:
+    """A merge request as shown: its fields, and a PR link only if it is a web address."""
+    url = mr.get("pr_url")
+    if not (isinstance(url, str) and url.startswith(("https://", "http://"))):
+        mr = {**mr, "pr_url": None}
+    return mr
+
+
+def merge_queue(tx: Tx, done_limit: int = 50) -> dict[str, Any]:
+    """Merge requests in the refinery's hands first (oldest first), then the latest finished."""
+    every = [merge_request(m.to_json()) for m in tx.list_merge_requests()]
+    finished = {"merged", "failed", "rejected"}
+    waiting = [m for m in every if m.get("status") not in finished]
+    done = [m for m in every if m.get("status") in finished][::-1][:done_limit]
+    ids = [str(m["bead_id"]) for m in every if m.get("bead_id")]
+    return {
+        "statuses": list(MR_STATUSES),
+        "active": waiting,
+        "finished": done,
+        "titles": _titles(tx, ids),
+    }
+
+
+def convoy(ledger: Ledger, convoy_id: str) -> dict[str, Any]:
+    """A convoy, its beads and their dependency graph laid out by waves."""
+    view = convoy_service.show(ledger, convoy_id)
+    members = [b.to_json() for b in view.beads]
+    edges = [
+        (d.bead_id, d.depends_on_id) for b in view.beads for d in b.dependencies if d.type == BLOCKS
+    ]
+    return {**view.to_json(), "graph": svg.convoy_graph(members, view.waves, edges)}
+
+
+def convoys(tx: Tx) -> dict[str, Any]:
+    every = tx.list_convoys()
+    return {"convoys": [c.to_json() for c in every[::-1]]}
+
+
+def agents(tx: Tx) -> dict[str, Any]:
+    """Every polecat with its current (or last) run."""
+    polecats = tx.list_polecats()
+    runs = {p.name: tx.get_run(p.run_id) if p.run_id else None for p in polecats}
+    titles = _titles(tx, [p.bead_id for p in polecats if p.bead_id])
+    return {
+        "agents": [
+            {
+                **p.to_json(),
+                "bead_title": titles.get(p.bead_id or "", ""),
+                "run": run.to_json() if (run := runs[p.name]) else None,
+            }
+            for p in polecats
+        ]
+    }
+
+
+def agent(tx: Tx, town: Town, name: str, lines: int = TRANSCRIPT_TAIL) -> dict[str, Any]:
+    """One polecat: its state, bead, current (or last) run with tokens and cost, its recent
+    runs, and the tail of that run's transcript with the byte offset to follow it from."""
+    polecat = tx.get_polecat(name)
+    if polecat is None:
+        raise NotFound(f"There is no polecat '{name}'.", hint="`gt agents` lists them.")
+    run = tx.get_run(polecat.run_id) if polecat.run_id else None
+    recent = tx.list_runs(polecat=name)[-10:][::-1]
+    bead_id = polecat.bead_id or (run.bead_id if run else None)
+    titles = _titles(tx, [bead_id] if bead_id else [])
+    tail: list[dict[str, Any]] = []
+    offset = 0
+    if run is not None:
+        tail, offset = transcript_tail(transcript_file(town.path, run.id, run.transcript), lines)
+    return {
+        "agent": polecat.to_json(),
+        "bead_id": bead_id,
+        "bead_title": titles.get(bead_id or "", ""),
+        "run": run.to_json() if run else None,
+        "runs": [r.to_json() for r in recent],
+        "transcript": [{"text": describe(e), "event": e} for e in tail],
+        "offset": offset,
+    }
+
+
+def escalations(tx: Tx, include_acknowledged: bool = False) -> dict[str, Any]:
+    found = tx.list_escalations(open_only=not include_acknowledged)
+    return {"escalations": [e.to_json() for e in found[::-1]], "all": include_acknowledged}
+
+
+def settings(
+    ledger: Ledger, town: Town, rig: str | None, environ: dict[str, str] | Any
+) -> dict[str, Any]:
+    """Every setting: its effective value (secrets masked), the layer it came from, whether
+    this layer (the town's `town.toml`, or the rig's overrides) sets it, and what it accepts."""
+    resolved = settings_service.effective(ledger, town, rig, environ)
+    layer = settings_service.rig_overrides(ledger, rig) if rig else town.settings
+    with ledger.store.reader() as tx:
+        rigs = [r.name for r in tx.list_rigs()]
+    rows = []
+    for key, s in config.SETTINGS.items():
+        value = resolved.display(key)
+        rows.append(
+            {
+                "key": key,
+                "kind": s.kind,
+                "doc": s.doc,
+                "choices": list(s.choices),
+                "expected": s.expected,
+                "secret": s.secret,
+                "value": value,
+                "text": _as_text(value),
+                "origin": resolved.origins[key],
+                "set_here": key in layer,
+            }
+        )
+    return {"rig": rig, "rigs": rigs, "settings": rows}
+
+
+def _as_text(value: Any) -> str:
+    """A value as it would be typed into `gt config set`."""
+    if value is None:
+        return "off"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _titles(tx: Tx, ids: list[str]) -> dict[str, str]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    return {b["id"]: b["title"] for b in json.loads(tx.beads_json(BeadFilter(ids=wanted)))}
+
+
+def transcript_file(town: Path, run_id: str, recorded: str | None) -> Path:
+    """Where a run's transcript is: as recorded on the run, or (while the run is still going,
+    before it is recorded) where every run writes it, `logs/runs/<run>/transcript.jsonl`."""
+    return town / recorded if recorded else town / "logs" / "runs" / run_id / "transcript.jsonl"
+
+
+def transcript_tail(path: Path, lines: int) -> tuple[list[dict[str, Any]], int]:
+    """The last `lines` events of a transcript and the offset just past them."""
+    try:
+        with path.open("rb") as src:
+            size = src.seek(0, 2)
+            start = max(0, size - TAIL_BYTES)
+            src.seek(start)
+            chunk = src.read()
+    except FileNotFoundError:
+        return [], 0
+    end = chunk.rfind(b"\n") + 1
+    text = chunk[:end].decode("utf-8", errors="replace").splitlines()
+    if start > 0 and text:
+        text = text[1:]  # the first line was cut by where the read began
+    return [_event(line) for line in text[-lines:]], start + end
+
+
+def read_transcript(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
+    """Events written after byte `offset` (complete lines only) and the new offset."""
+    try:
+        with path.open("rb") as src:
+            src.seek(offset)
+            chunk = src.read(TAIL_BYTES)
+    except FileNotFoundError:
+        return [], offset
+    end = chunk.rfind(b"\n") + 1
+    text = chunk[:end].decode("utf-8", errors="replace").splitlines()
+    return [_event(line) for line in text], offset + end
+
+
+def _event(line: str) -> dict[str, Any]:
+    try:
+        found = json.loads(line)
+    except ValueError:
+        return {"kind": "unknown", "raw": line}
+    return found if isinstance(found, dict) else {"kind": "unknown", "raw": line}

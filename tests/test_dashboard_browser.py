@@ -1,0 +1,263 @@
+"""The dashboard in a real browser: headless Chromium (Debian's `chromium`, which `make install`
+installs) driven by Playwright, against the real town process (`gt up -d`) of a real town
+whose polecats are scripted agents.
+
+Each test saves screenshots of the pages it visits into `tests/screenshots/` (ignored by git)
+as well as its own temporary folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Dialog, Error, Page, expect, sync_playwright
+
+from tests.conftest import Gt
+from tests.test_dispatch import script
+from tests.test_mayor import point_at, serve
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).parent / "screenshots"
+WAIT = 60_000
+"""Milliseconds to wait for the town to do something (never a timing claim)."""
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make install` installs Debian's chromium.")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Dashboard:
+    """A town process and a logged-in browser page on its dashboard."""
+
+    def __init__(self, gt: Gt, page: Page, shots: Path) -> None:
+        self.gt = gt
+        self.page = page
+        self.shots = shots
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        page.on("dialog", self._dialog)
+        page.on("pageerror", self._error)
+        address = gt.json("up", "-d")
+        self.url = address["url"]
+        page.goto(address["login_url"])
+        expect(page).to_have_url(self.url + "/")
+
+    def _dialog(self, dialog: Dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def _error(self, error: Error) -> None:
+        self.errors.append(str(error))
+
+    def open(self, path: str) -> Page:
+        self.page.goto(self.url + path)
+        expect(self.page.locator("body")).to_have_attribute("data-live-state", "connected")
+        return self.page
+
+    def shot(self, name: str) -> None:
+        target = self.shots / f"{name}.png"
+        self.page.screenshot(path=str(target), full_page=True)
+        SHOTS.mkdir(exist_ok=True)
+        shutil.copyfile(target, SHOTS / target.name)
+
+
+@pytest.fixture
+def dashboard(chromium: Browser, rig_gt: Gt, tmp_path: Path) -> Iterator[Dashboard]:
+    rig_gt.ok("config", "set", "runtime", "scripted")
+    context = chromium.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    try:
+        board = Dashboard(rig_gt, page, shots)
+        yield board
+        assert board.errors == [], board.errors
+        assert board.dialogs == [], board.dialogs
+    finally:
+        context.close()
+        rig_gt("down")
+
+
+def card(page: Page, status: str, title: str) -> Any:
+    return page.locator(f'section[data-status="{status}"] .card', has_text=title)
+
+
+def test_a_bead_slung_from_the_board_moves_across_it_while_its_transcript_streams(
+    dashboard: Dashboard, chromium: Browser
+) -> None:
+    page = dashboard.open("/rigs/app")
+    page.evaluate("window.notReloaded = true")
+    body = script(
+        {"text": "Looking at the repository"},
+        {"run": "sleep 3"},
+        {"text": "Writing the greeting"},
+        {"write": "GREETING.md", "content": "Hello from a polecat.\n"},
+        {"run": "git add GREETING.md && git commit -qm 'Add a greeting'"},
+    )
+    page.fill("#sling-title", "Add a greeting file")
+    page.fill("#sling-body", body)
+    page.click("#sling-submit")
+    expect(page.locator("#sling-title")).to_have_value("")  # the form is cleared on success
+    working = card(page, "in_progress", "Add a greeting file")
+    expect(working).to_be_visible(timeout=WAIT)
+    dashboard.shot("board-working")
+    polecat = working.locator(".meta .muted").inner_text()
+
+    watcher = page.context.new_page()
+    watcher.goto(f"{dashboard.url}/agents/{polecat}")
+    transcript = watcher.locator("#transcript")
+    expect(transcript).to_contain_text("Writing the greeting", timeout=WAIT)
+    expect(transcript).to_contain_text("Add a greeting", timeout=WAIT)
+    dashboard.page, other = watcher, page
+    dashboard.shot("agent")
+    dashboard.page = other
+    watcher.close()
+
+    done = page.locator(
+        'section[data-status="in_review"] .card, section[data-status="closed"] .card',
+        has_text="Add a greeting file",
+    )
+    expect(done).to_be_visible(timeout=WAIT)
+    expect(working).to_have_count(0)
+    assert page.evaluate("window.notReloaded") is True
+    dashboard.shot("board")
+
+    page.click("text=Add a greeting file")
+    expect(page.locator("h1")).to_contain_text("Add a greeting file")
+    expect(page.locator("#runs-h")).to_be_visible()
+    expect(page.locator("table").first).to_contain_text(polecat)
+    dashboard.shot("bead")
+    dashboard.open("/")
+    expect(page.locator(".feed")).to_contain_text("run.ended")
+    dashboard.shot("overview")
+    dashboard.open("/merges")
+    dashboard.shot("merge-queue")
+    dashboard.open("/agents")
+    expect(page.locator("table")).to_contain_text(polecat)
+
+    page.click(f"text={polecat}")
+    page.fill("#nudge-text", "Please add a test next time")
+    page.click("#nudge-send")
+    expect(page.locator("#nudge-text")).to_have_value("")
+    page.click("#agent-stop")  # it is idle now: nothing to stop, and the page says so
+    expect(page.locator("#flash")).to_contain_text("not working on anything")
+    nudged = dashboard.gt.json("events", "--kind", "agent.nudged")
+    assert [e["after"]["polecat"] for e in nudged] == [polecat]
+    assert nudged[0]["reason"] == "Please add a test next time"
+
+
+def test_a_convoy_made_from_the_form_shows_its_graph_and_starts(dashboard: Dashboard) -> None:
+    page = dashboard.open("/new")
+    page.fill("#cv-title", "Verbose mode")
+    page.check("#cv-staged")
+    rows = [("flag", "Add a --verbose flag", ""), ("tests", "Tests for it", "flag")]
+    rows += [("docs", "Document it", "flag, tests")]
+    for i, (key, title, needs) in enumerate(rows, 1):
+        page.fill(f"#t{i}-key", key)
+        page.fill(f"#t{i}-title", title)
+        page.fill(f"#t{i}-needs", needs)
+    page.click("#add-task")
+    expect(page.locator("#t6-title")).to_be_focused()
+    dashboard.shot("new-work")
+    page.click("#cv-create")
+    page.wait_for_url("**/convoys/gt-cv-*")
+    graph = page.locator("svg.graph")
+    expect(graph.locator("a.node")).to_have_count(3)
+    expect(graph.locator("path.edge")).to_have_count(3)
+    expect(page.locator(".summary")).to_contain_text("staged")
+    dashboard.shot("convoy")
+    page.click("#convoy-start")
+    expect(page.locator(".summary")).not_to_contain_text("staged", timeout=WAIT)
+    graph.locator("a.node").first.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/beads/*")
+    expect(page.locator(".summary")).to_contain_text("convoy")
+
+
+def test_chatting_with_the_mayor_streams_its_reply(
+    chromium: Browser, rig_gt: Gt, tmp_path: Path
+) -> None:
+    server = serve(
+        {"text": "All quiet: nothing is open, nothing is stuck."},
+        {"repeat": True, "text": "ok"},
+    )
+    with server:
+        point_at(rig_gt, server)
+        context = chromium.new_context(viewport={"width": 1366, "height": 900})
+        try:
+            board = Dashboard(rig_gt, context.new_page(), tmp_path)
+            page = board.open("/")
+            page.fill("#mayor-text", "What happened today?")
+            page.keyboard.press("Enter")
+            reply = page.locator('#chat-log li.mayor[data-done="yes"] .text')
+            expect(reply).to_have_text(
+                "All quiet: nothing is open, nothing is stuck.", timeout=WAIT
+            )
+            expect(page.locator("#chat-log li.you").last).to_have_text("you What happened today?")
+            expect(page.locator("#mayor-text")).to_be_focused()
+            board.shot("mayor-chat")
+            page.reload()
+            expect(page.locator("#chat-log")).to_contain_text("All quiet")
+            assert board.errors == [] and board.dialogs == []
+        finally:
+            context.close()
+            rig_gt("down")
+    assert server.requests[0].body.get("stream") is True
+
+
+def test_a_setting_changes_from_its_page_and_bad_values_are_explained(
+    dashboard: Dashboard,
+) -> None:
+    page = dashboard.open("/settings")
+    page.fill("#set-max_polecats_per_rig", "3")
+    page.click("#set-max_polecats_per_rig-save")
+    row = page.locator("#row-max_polecats_per_rig")
+    expect(row).to_contain_text("3 (town.toml)", timeout=WAIT)
+    assert dashboard.gt.json("config", "get", "max_polecats_per_rig")["value"] == 3
+    page.fill("#set-max_polecats_per_rig", "lots")
+    page.click("#set-max_polecats_per_rig-save")
+    expect(page.locator("#flash")).to_contain_text("expects an integer")
+    page.fill("#set-model_api_key", "sk-do-not-show-me")
+    page.click("#set-model_api_key-save")
+    expect(page.locator("#row-model_api_key")).to_contain_text("••••••", timeout=WAIT)
+    assert "sk-do-not-show-me" not in page.content()
+    dashboard.shot("settings")
+
+
+def test_a_script_in_a_title_stays_text_and_the_pages_fit_a_phone(
+    chromium: Browser, rig_gt: Gt, tmp_path: Path
+) -> None:
+    evil = "<script>alert(1)</script>"
+    bead = rig_gt.json(
+        "bead", "create", evil, "--rig", "app", "--body", f"<img src=x onerror=alert(2)>{evil}"
+    )
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        board = Dashboard(rig_gt, context.new_page(), tmp_path)
+        for path in ("/rigs/app", f"/beads/{bead['id']}"):
+            page = board.open(path)
+            expect(page.locator("main")).to_contain_text(evil)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 400, f"the bead page is {width}px wide on a phone"
+        board.shot("phone-bead")
+        board.open("/rigs/app")
+        board.shot("phone-board")
+        assert board.dialogs == [] and board.errors == []
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.textContent")
+        assert "Skip to content" in focused
+    finally:
+        context.close()
+        rig_gt("down")
