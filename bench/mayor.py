@@ -52,22 +52,16 @@ REPLY = "The town is quiet: no bead is stuck and nothing waits for you. Anything
 
 
 SERVE = """
-import socket, sys
+import sys
 from pathlib import Path
 from gastown.scripted import load
-from gastown.scripted.server import base_url, serve_forever
+from gastown.scripted.server import base_url, bind, serve_forever
 
-sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-sock.bind(("127.0.0.1", 0))
-sock.listen(128)
+sock = bind()
 print(base_url(sock), flush=True)
 serve_forever(load(Path(sys.argv[1])), sock)
 """
-"""The scripted model server on a socket made as a real server's is: asyncio turns Nagle's
-algorithm off (TCP_NODELAY) only for sockets whose protocol is named TCP, and without it each
-streamed reply waits for the client's delayed acknowledgement (about 40 ms on Linux) before
-its first piece, a wait no real model server has."""
+"""The scripted model server in a process of its own, as a real model server would be."""
 
 
 @contextmanager

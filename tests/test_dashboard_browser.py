@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Dialog, Error, Page, expect, sync_playwright
 
-from tests.conftest import Gt
+from tests.conftest import Gt, run_git
 from tests.test_dispatch import script
 from tests.test_mayor import point_at, serve
 
@@ -95,8 +95,12 @@ def card(page: Page, status: str, title: str) -> Any:
 
 
 def test_a_bead_slung_from_the_board_moves_across_it_while_its_transcript_streams(
-    dashboard: Dashboard, chromium: Browser
+    dashboard: Dashboard, chromium: Browser, git_repo: Path
 ) -> None:
+    # The refinery lands the work on the rig's own repository, gated, without a reviewer.
+    run_git("config", "receive.denyCurrentBranch", "updateInstead", cwd=git_repo)
+    dashboard.gt.ok("config", "set", "refinery.code_review", "false")
+    dashboard.gt.ok("config", "set", "refinery.gates", '["test -f GREETING.md"]')
     page = dashboard.open("/rigs/app")
     page.evaluate("window.notReloaded = true")
     body = script(
@@ -125,13 +129,11 @@ def test_a_bead_slung_from_the_board_moves_across_it_while_its_transcript_stream
     dashboard.page = other
     watcher.close()
 
-    done = page.locator(
-        'section[data-status="in_review"] .card, section[data-status="closed"] .card',
-        has_text="Add a greeting file",
-    )
+    done = card(page, "closed", "Add a greeting file")  # past the refinery, landed
     expect(done).to_be_visible(timeout=WAIT)
     expect(working).to_have_count(0)
     assert page.evaluate("window.notReloaded") is True
+    assert (git_repo / "GREETING.md").read_text() == "Hello from a polecat.\n"
     dashboard.shot("board")
 
     page.click("text=Add a greeting file")
@@ -143,6 +145,7 @@ def test_a_bead_slung_from_the_board_moves_across_it_while_its_transcript_stream
     expect(page.locator(".feed")).to_contain_text("run.ended")
     dashboard.shot("overview")
     dashboard.open("/merges")
+    expect(page.locator("main")).to_contain_text("landed on trunk")
     dashboard.shot("merge-queue")
     dashboard.open("/agents")
     expect(page.locator("table")).to_contain_text(polecat)

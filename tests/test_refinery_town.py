@@ -77,6 +77,7 @@ def test_three_beads_land_one_after_another_and_a_breaking_one_comes_back(
         )
         assert "add(2, 2) is not 4" in rework[0]["body"]
         until(lambda: status(bad) == "closed", "the reworked bead to land")
+        assert gt.json("status")["merge_queue"] == {}  # nothing left waiting
     finally:
         gt("down")
 

@@ -213,6 +213,10 @@ def town_status(app: App) -> int:
         app.print(f"  polecats at work: {report.get('active_runs', 0)}")
         if report.get("open_escalations"):
             app.print(f"  open escalations: {report['open_escalations']} (`gt escalations`)")
+        queue = report.get("merge_queue") or {}
+        if queue:
+            waiting = ", ".join(f"{n} {s}" for s, n in sorted(queue.items()))
+            app.print(f"  merge queue: {waiting} (`gt mq`)")
         if report.get("dispatch_paused"):
             app.print(f"  dispatch PAUSED: {report['dispatch_paused'].get('reason', '')}")
         app.print(f"  beads: {counts or 'none'}")

@@ -125,7 +125,9 @@ def _events(lines: Iterator[str]) -> StreamingResponse:
 def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     """A listening socket; port 0 picks a free one. Clients may connect at once: the kernel
     queues them until the server accepts."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # Naming TCP lets asyncio set TCP_NODELAY on accepted connections: without it a streamed
+    # reply's first chunk can wait ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(128)

@@ -26,6 +26,7 @@ from gastown.model import ACTIVE_RUN_STATUSES
 from gastown.process import login
 from gastown.services import beads as bead_service
 from gastown.services import deps as dep_service
+from gastown.services import merge_requests
 from gastown.store import BeadFilter
 from gastown.town import Town
 from gastown.web import agent_api, auth, chat, dashboard_api, live, pages
@@ -72,13 +73,17 @@ def create_app(
 
     @routes.get("/api/status")
     def status(led: Led) -> dict[str, Any]:
-        """The town at a glance: the process, its rigs and its beads by status."""
+        """The town at a glance: the process, its rigs, its beads by status and the merge queue
+        by state."""
         with led.store.reader() as tx:
             counts = tx.count_by_status()
             rigs = [r.name for r in tx.list_rigs()]
             working = len(tx.list_runs(statuses=ACTIVE_RUN_STATUSES))
             escalations = len(tx.list_escalations(open_only=True))
             paused = tx.get_pause()
+            queue: dict[str, int] = {}
+            for mr in tx.list_merge_requests(statuses=merge_requests.LIVE):
+                queue[mr.status] = queue.get(mr.status, 0) + 1
         return {
             "town": town.name,
             "prefix": town.prefix,
@@ -89,6 +94,7 @@ def create_app(
             "active_runs": working,
             "open_escalations": escalations,
             "dispatch_paused": paused,
+            "merge_queue": queue,
         }
 
     @routes.get("/api/beads")
