@@ -25,8 +25,9 @@ import sys
 import uuid
 from pathlib import Path
 
+from gastown.models import ModelFailure
 from gastown.record import Record
-from gastown.runtimes.builtin_models import Model, ModelError, api_for, make
+from gastown.runtimes.builtin_models import Model, api_for, make
 from gastown.runtimes.builtin_tools import Call, Outcome, perform
 from gastown.runtimes.events import Error, Event, Start, Text, ToolCall, ToolResult
 from gastown.runtimes.prices import cost_of
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model = make(api, model_name, base_url, key, SYSTEM.format(folder=folder), prompt)
         return run(model, folder, limits)
-    except ModelError as exc:
+    except ModelFailure as exc:
         emit(Error(str(exc)))
         return 1
 
