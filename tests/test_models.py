@@ -198,3 +198,27 @@ def test_the_api_follows_the_model_and_base_url() -> None:
     # A name that gives nothing away: the caller's guess.
     assert api_for("qwen3-coder", "") == "anthropic"
     assert api_for("qwen3-coder", "", otherwise="openai") == "openai"
+
+
+def test_openai_replies_stream_their_text_and_assemble_tool_calls() -> None:
+    """With `on_text`, an OpenAI-compatible reply is streamed: the text arrives in pieces as it
+    is generated, tool calls are put together from their pieces, usage comes last."""
+    pieces: list[str] = []
+    text = "Slinging the login fix to the app rig now, then I will report back."
+    reply, body = send(
+        "openai",
+        [
+            {
+                "text": text,
+                "tool_calls": [{"name": "sling", "arguments": {"title": "Login"}, "id": "c9"}],
+                "usage": {"input_tokens": 120, "output_tokens": 30},
+            }
+        ],
+        CONVERSATION[:1],
+        TOOLS,
+        on_text=pieces.append,
+    )
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    assert len(pieces) > 1 and "".join(pieces) == text == reply.text
+    assert [(c.id, c.name, c.input) for c in reply.calls] == [("c9", "sling", {"title": "Login"})]
+    assert (reply.input_tokens, reply.output_tokens) == (120, 30)

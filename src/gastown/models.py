@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from gastown.errors import RuntimeFailure
@@ -222,12 +222,16 @@ class OpenAIClient:
         tools: list[Any],
         on_text: OnText | None = None,
     ) -> Reply:
-        """One completion; its text goes to `on_text` whole, once it is in (not streamed)."""
+        """One completion; with `on_text`, streamed, its text given to `on_text` as it
+        arrives."""
         given: dict[str, Any] = {"tools": chat_tools(tools)} if tools else {}
+        sent = [{"role": "system", "content": system}, *to_chat(messages)]
         try:
+            if on_text is not None:
+                return self._streamed(sent, given, on_text)
             got = self.client.chat.completions.create(
                 model=self.model,
-                messages=[{"role": "system", "content": system}, *to_chat(messages)],  # type: ignore[list-item]
+                messages=sent,  # type: ignore[arg-type]
                 **given,
             )
         except self.sdk.OpenAIError as exc:
@@ -235,24 +239,69 @@ class OpenAIClient:
         if not got.choices:
             raise ModelFailure(f"{self.wording.subject} returned no choices.")
         message = got.choices[0].message
-        reply = Reply(content=[], text=message.content or "", model=got.model or self.model)
-        if reply.text:
-            reply.content.append({"type": "text", "text": reply.text})
-            if on_text is not None:
-                on_text(reply.text)
-        for tc in message.tool_calls or []:
-            if tc.type != "function":
-                continue
-            call = parse_call(tc.id, tc.function.name, tc.function.arguments)
-            reply.content.append(
-                {"type": "tool_use", "id": call.id, "name": call.name, "input": call.input}
-            )
-            reply.calls.append(call)
+        calls = [
+            (tc.id, tc.function.name, tc.function.arguments)
+            for tc in message.tool_calls or []
+            if tc.type == "function"
+        ]
+        reply = self._reply(message.content or "", calls, got.model)
         if got.usage is not None:
             details = got.usage.prompt_tokens_details
             reply.cache_read_tokens = (details.cached_tokens or 0) if details is not None else 0
             reply.input_tokens = got.usage.prompt_tokens
             reply.output_tokens = got.usage.completion_tokens
+        return reply
+
+    def _streamed(
+        self, sent: list[dict[str, Any]], given: dict[str, Any], on_text: OnText
+    ) -> Reply:
+        """A streamed completion: text deltas go to `on_text` as they come; tool calls are
+        put together from their pieces (by index); usage comes in the last chunk."""
+        text: list[str] = []
+        pieces: dict[int, list[str]] = {}
+        model = ""
+        usage = None
+        stream = self.client.chat.completions.create(  # type: ignore[call-overload]
+            model=self.model,
+            messages=sent,
+            stream=True,
+            stream_options={"include_usage": True},
+            **given,
+        )
+        with stream:
+            for chunk in stream:
+                model = chunk.model or model
+                usage = chunk.usage or usage
+                for choice in chunk.choices:
+                    delta = choice.delta
+                    if delta.content:
+                        text.append(delta.content)
+                        on_text(delta.content)
+                    for tc in delta.tool_calls or []:
+                        at = pieces.setdefault(tc.index, ["", "", ""])
+                        at[0] = tc.id or at[0]
+                        if tc.function is not None:
+                            at[1] = tc.function.name or at[1]
+                            at[2] += tc.function.arguments or ""
+        calls = [(i, name, args) for _, (i, name, args) in sorted(pieces.items())]
+        reply = self._reply("".join(text), calls, model)
+        if usage is not None:
+            details = usage.prompt_tokens_details
+            reply.cache_read_tokens = (details.cached_tokens or 0) if details is not None else 0
+            reply.input_tokens = usage.prompt_tokens
+            reply.output_tokens = usage.completion_tokens
+        return reply
+
+    def _reply(self, text: str, calls: Sequence[tuple[str, str, str | None]], model: str) -> Reply:
+        reply = Reply(content=[], text=text, model=model or self.model)
+        if text:
+            reply.content.append({"type": "text", "text": text})
+        for call_id, name, arguments in calls:
+            call = parse_call(call_id, name, arguments)
+            reply.content.append(
+                {"type": "tool_use", "id": call.id, "name": call.name, "input": call.input}
+            )
+            reply.calls.append(call)
         return reply
 
 
