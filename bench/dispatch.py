@@ -65,7 +65,8 @@ def dispatch_once(town: LiveTown, number: int, parts: Parts | None) -> None:
         return
     started = livetown.unix(run.started_at)
     events = town.event_times(bead)
-    parts.add("latency", started - returned)
+    # Under load the agent may start before `gt sling` has even exited: no wait at all.
+    parts.add("latency", max(0.0, started - returned))
     parts.add("gt sling (whole process)", returned - began)
     parts.add("bead.created → bead.dispatched", events["bead.dispatched"] - events["bead.created"])
     parts.add("sling returned → bead.dispatched", events["bead.dispatched"] - returned)

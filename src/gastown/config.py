@@ -79,6 +79,14 @@ SETTINGS: dict[str, Setting] = {
         Setting("refinery.gates", "list", [], "Shell commands that must pass before landing."),
         Setting("refinery.code_review", "bool", True, "Have a reviewer agent judge each diff."),
         Setting(
+            "refinery.reviewer",
+            "choice",
+            "model",
+            "Who reviews: the model of role_models.refinery asked directly (model), or the "
+            "rig's runtime run on a read-only worktree of the change (agent).",
+            ("model", "agent"),
+        ),
+        Setting(
             "refinery.auto_merge_delay_minutes",
             "optint",
             None,

@@ -32,6 +32,10 @@ from gastown.services.beads import NewBead
 from gastown.services.ledger import Ledger
 from gastown.store import Tx
 
+MAX_ATTEMPTS = 3
+"""Steps that end without a decision (a failing reviewer, a moving target) before a person is
+asked."""
+
 
 def _event(
     ledger: Ledger,

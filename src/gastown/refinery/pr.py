@@ -20,7 +20,7 @@ from gastown.clock import stamp
 from gastown.errors import GastownError
 from gastown.git import merge as gm
 from gastown.model import FAILED, IN_REVIEW, MR_PR, MergeRequest, Rig
-from gastown.refinery import outcome
+from gastown.refinery import land, outcome, prepare
 from gastown.refinery.github import CheckRun, GitHub, PullRequest, repo_from_url
 from gastown.services import beads
 
@@ -60,7 +60,7 @@ def open_pull(step: RigStep, mr: MergeRequest, gates: list[dict[str, Any]]) -> N
     try:
         step.push([f"{mr.head_commit}:refs/heads/{mr.branch}"])
     except gm.PushRejected as exc:
-        step.rejected([mr], mr.branch, str(exc))
+        land.rejected(step, [mr], mr.branch, str(exc))
         return
     title = step.title_of(mr)
     body = "\n\n".join(
@@ -140,7 +140,7 @@ def follow(step: RigStep, gh: GitHub, mr: MergeRequest) -> None:
         return
     if pull.mergeable_state == "dirty" and state.get("conflict_at") != pull.head_sha:
         state["conflict_at"] = pull.head_sha
-        step.conflict(mr, f"origin/{mr.target}", [])
+        prepare.conflict(step, mr, f"origin/{mr.target}", [])
         outcome.update(step.ledger, mr, "mr.pr_checked", None, pr_state=state)
         return
     feedback, state = _feedback(gh, pull, state)

@@ -1,28 +1,38 @@
 """The reviewer: a model reads the bead and the diff and gives a structured verdict.
 
-The verdict comes back through one tool, `verdict`, whose arguments are checked here: approve,
-or request changes with comments by file and line. A model that answers in prose instead of
-calling the tool, or an API that fails, is a `ReviewFailed`: the merge request waits and is
-reviewed again, and after a few failures a person is asked.
+Two reviewers share one contract (`Reviewer`), chosen by `refinery.reviewer`: `ModelReviewer`
+asks a model API once, and the verdict comes back through one tool, `verdict`; `AgentReviewer`
+(in `review_agent`) runs the rig's agent runtime on a read-only worktree of the change, and the
+verdict is the JSON object its last message ends with. Either way the verdict's fields are
+checked here: approve, or request changes with comments by file and line. No usable verdict
+(prose instead of the tool or the object, an API or agent that fails) is a `ReviewFailed`: the
+merge request waits and is reviewed again, and after a few failures a person is asked.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 from gastown.errors import RuntimeFailure
 from gastown.model import APPROVE, CHANGES
 from gastown.record import Record, field
 
-SYSTEM = """You are the reviewer in a software team's merge pipeline. A coding agent made the \
+ROLE = """You are the reviewer in a software team's merge pipeline. A coding agent made the \
 change below for the task described. Judge whether it should land: is it correct, does it do \
 what the task asks, is it tested where it matters, is it safe (no secrets, no destructive \
 commands, no build artefacts committed), and does it fit the code around it. You never edit \
-code. Give your judgement by calling the `verdict` tool exactly once: `approve`, or \
+code."""
+"""What a reviewer is, whichever way it answers."""
+
+SYSTEM = (
+    ROLE
+    + """ Give your judgement by calling the `verdict` tool exactly once: `approve`, or \
 `request_changes` with concrete comments tied to a file and line where you can. Ask for \
 changes only for real problems, not for taste."""
+)
 
 VERDICT_TOOL: dict[str, Any] = {
     "name": "verdict",
@@ -51,7 +61,7 @@ VERDICT_TOOL: dict[str, Any] = {
 
 
 class ReviewFailed(RuntimeFailure):
-    """No usable verdict: the model API failed, or the model did not call `verdict`."""
+    """No usable verdict: the model API or the agent failed, or gave no verdict."""
 
 
 class ReviewRequest(Record):
@@ -65,6 +75,12 @@ class ReviewRequest(Record):
     """The diff was too long and is cut short."""
     instructions: str = ""
     """`custom_instructions.refinery`."""
+    clone: Path | None = None
+    """The rig's clone, where a reviewer that reads the code checks the change out."""
+    head: str = ""
+    """The change's head commit."""
+    logs: Path | None = None
+    """A folder of the step's logs for this review (an agent reviewer's transcript)."""
 
     def prompt(self) -> str:
         parts = [

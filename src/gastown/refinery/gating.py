@@ -1,0 +1,147 @@
+"""The gates stage: the rig's gates run once on the top of the stack. A failure is re-run on
+the untouched target; failing there too, it is excused (a bug bead, not blame). A red stack is
+bisected over its prefixes: what comes before the culprit may land, the culprit is reworked
+with the tail of its log, what follows is tested again without it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gastown.git import merge as gm
+from gastown.model import MergeRequest
+from gastown.refinery import outcome, queue
+from gastown.refinery.gates import GateResult, first_failure, run_gate, run_gates
+from gastown.services import beads
+from gastown.services.beads import NewBead
+from gastown.store import BeadFilter
+
+if TYPE_CHECKING:
+    from gastown.refinery.step import RigStep
+
+
+def gate(
+    step: RigStep, scratch: Path, target: str, stack: list[tuple[MergeRequest, str]]
+) -> list[tuple[MergeRequest, str, list[GateResult]]]:
+    """Run the gates over the stack; what may land, each with the gate results that let
+    it. The culprit of a red stack is reworked and whatever follows it requeued."""
+    commands: list[str] = list(step.settings["refinery.gates"])
+    if not commands:
+        return [(mr, commit, []) for mr, commit in stack]
+    excused: dict[str, GateResult] = {}
+    runs: dict[int, list[GateResult]] = {}
+
+    def passes(k: int) -> bool:
+        runs[k] = run_on(step, scratch, stack[k - 1][1], commands, target, excused, k)
+        return first_failure(runs[k]) is None
+
+    if passes(len(stack)):
+        if excused and not step.settings["refinery.land_on_preexisting_failure"]:
+            for mr, _ in stack:
+                outcome.hold(
+                    step.ledger,
+                    mr,
+                    f"the gate `{next(iter(excused))}` fails on {mr.target} itself, and "
+                    "refinery.land_on_preexisting_failure is off.",
+                )
+                step.progress.held.append(mr.id)
+            return []
+        return [(mr, commit, runs[len(stack)]) for mr, commit in stack]
+    bad = 1 if len(stack) == 1 else queue.first_bad(len(stack), passes)
+    culprit, _ = stack[bad - 1]
+    gates_failed(step, culprit, runs[bad])
+    for mr, _ in stack[bad:]:
+        outcome.requeue(step.ledger, mr, f"tested again without {culprit.id}, whose gates failed")
+        step.progress.requeued.append(mr.id)
+    good = stack[: bad - 1]
+    return [(mr, commit, runs.get(bad - 1) or runs[len(stack)]) for mr, commit in good]
+
+
+def run_on(
+    step: RigStep,
+    scratch: Path,
+    commit: str,
+    commands: Sequence[str],
+    target: str,
+    excused: dict[str, GateResult],
+    k: int,
+) -> list[GateResult]:
+    """The gates on `commit`; a failure that the untouched target shares is excused (and
+    a bug bead filed for it once) and the remaining gates run on."""
+    timeout = float(step.settings["refinery.gate_timeout_seconds"])
+    env = dict(step.settings["env_vars"])
+    logs = step.town.path / "logs" / "refinery" / step.rig.name / step.step_id / f"top-{k}"
+    results: list[GateResult] = []
+    while True:
+        gm.reset(scratch, commit)
+        got = run_gates(commands, scratch, logs, timeout, env, frozenset(excused), step.seams.stop)
+        results.extend(got)
+        failed = first_failure(got)
+        if failed is None or failed.command in excused:
+            return results
+        gm.reset(scratch, target)
+        index = list(commands).index(failed.command) + 1
+        again = run_gate(
+            failed.command,
+            scratch,
+            logs / f"target-{index}.log",
+            timeout,
+            env,
+            step.seams.stop,
+        )
+        if again.ok:
+            return results
+        failed.excused = True
+        excused[failed.command] = again
+        preexisting(step, failed, target)
+
+
+def preexisting(step: RigStep, failed: GateResult, target: str) -> None:
+    title = f"Gate fails on {step.rig.branch}: {failed.command}"[:200]
+    with step.ledger.store.transaction() as tx:
+        found = tx.list_beads(
+            BeadFilter(rig=step.rig.name, statuses=["open", "in_progress"], limit=None)
+        )
+        if any(b.title == title for b in found):
+            return
+    beads.create(
+        step.ledger,
+        NewBead(
+            title=title,
+            body=(
+                f"The refinery's gate `{failed.command}` fails on `{step.rig.branch}` at "
+                f"{target[:10]} without any merge request on top, so it is not blamed on "
+                f"one. Make it pass.\n\nThe end of its output:\n\n```\n{failed.log_tail}\n```"
+            ),
+            type="bug",
+            priority=1,
+            labels=["gate"],
+            rig=step.rig.name,
+        ),
+        reason="a gate fails on the target itself",
+    )
+
+
+def gates_failed(step: RigStep, mr: MergeRequest, results: list[GateResult]) -> None:
+    failed = first_failure(results)
+    assert failed is not None
+    why = f"the gate `{failed.command}` failed (exit {failed.exit})"
+    gates = [r.to_json() for r in results]
+    body = (
+        f"Merge request {mr.id} (branch `{mr.branch}`, onto `{mr.target}`) fails the "
+        f"gate `{failed.command}`; it passes on `{mr.target}` without this change. Fix "
+        f"the change on this branch and commit; the merge request is tested again when "
+        f"you are done.\n\nThe end of its output:\n\n```\n{failed.log_tail}\n```"
+    )
+    outcome.send_back(
+        step.ledger,
+        mr,
+        why,
+        f"Rework: {step.title_of(mr)}",
+        body,
+        ["gate"],
+        step.settings["refinery.max_reworks"],
+        gates=gates,
+    )
+    step.progress.reworked.append(mr.id)

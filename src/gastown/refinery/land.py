@@ -1,0 +1,72 @@
+"""The land stage: direct, the stack's commit is pushed to the target (never forced) and the
+push checked against the remote; pr, each branch goes to its pull request. A push the remote
+rejects is tried again only when the target merely moved; otherwise a person is asked."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import suppress
+from typing import TYPE_CHECKING
+
+from gastown.errors import GitError
+from gastown.git import merge as gm
+from gastown.git import worktree as wt
+from gastown.model import MergeRequest
+from gastown.refinery import outcome
+from gastown.refinery.gates import GateResult
+
+if TYPE_CHECKING:
+    from gastown.refinery.step import RigStep
+
+
+def land(step: RigStep, good: list[tuple[MergeRequest, str, list[GateResult]]]) -> None:
+    first = good[0][0]
+    if step.settings["merge_strategy"] == "pr" and first.target == step.rig.branch:
+        from gastown.refinery import pr
+
+        for mr, _, results in good:
+            pr.open_pull(step, mr, [r.to_json() for r in results])
+        return
+    tip = good[-1][1]
+    target = first.target
+    try:
+        step.push([f"{tip}:refs/heads/{target}"])
+    except gm.PushRejected as exc:
+        rejected(step, [mr for mr, _, _ in good], target, str(exc))
+        return
+    if gm.remote_tip(step.clone, "origin", target) != tip:
+        rejected(step, [mr for mr, _, _ in good], target, "the push did not take")
+        return
+    if target != step.rig.branch:
+        with wt.clone_lock(step.clone):
+            gm.follow_local(step.clone, target, tip)
+    step.fetch()
+    how = "fast-forward" if len(good) == 1 and tip == first.head_commit else "merge"
+    done = outcome.landed(
+        step.ledger,
+        [(mr, {"gates": [r.to_json() for r in results]}) for mr, _, results in good],
+        tip,
+        how if len(good) == 1 else f"batch of {len(good)}",
+    )
+    step.progress.landed.extend(m.id for m in done)
+
+
+def rejected(step: RigStep, mrs: Sequence[MergeRequest], target: str, why: str) -> None:
+    """A push the remote refused: when the target moved meanwhile, the batch is tested
+    again on its new tip (a few times at most); otherwise a person must look."""
+    before = gm.rev(step.clone, f"refs/remotes/origin/{target}")
+    with suppress(GitError):
+        step.fetch()
+    moved = gm.rev(step.clone, f"refs/remotes/origin/{target}") != before
+    for mr in mrs:
+        if moved and mr.attempts + 1 < outcome.MAX_ATTEMPTS:
+            outcome.requeue(
+                step.ledger,
+                mr,
+                f"{target} moved while it was tested; testing again ({why})",
+                attempts=mr.attempts + 1,
+            )
+            step.progress.requeued.append(mr.id)
+        else:
+            outcome.hold(step.ledger, mr, why, "high", attempts=mr.attempts + 1)
+            step.progress.held.append(mr.id)
