@@ -151,8 +151,9 @@ def run_once(
 
 
 def changes(worktree: Path, head: str) -> list[str]:
-    """What the agent changed in the worktree: files by path, and a commit if it made one."""
-    status = git("status", "--porcelain", "--untracked-files=all", cwd=worktree).out
+    """What the agent changed in the worktree: tracked files by path, and a commit if it made
+    one. New untracked files (a test run's caches) change nothing that could land."""
+    status = git("status", "--porcelain", "--untracked-files=no", cwd=worktree).out
     changed = [line[3:] for line in status.splitlines() if line.strip()]
     if wt.head(worktree) != head:
         changed.append("a new commit")
