@@ -24,7 +24,7 @@ from gastown.refinery.outcome import rework_done
 from gastown.refinery.step import Progress, Seams, rig_lock, run_step
 from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
-from gastown.services import beads
+from gastown.services import beads, status
 from gastown.services.ledger import Ledger
 from gastown.town import Town, load
 from tests.conftest import Gt, run_git
@@ -249,6 +249,12 @@ def test_conflicts_escalate_instead_when_auto_resolve_is_off(yard: Yard) -> None
     assert yard.mr(second).status == "held"
     (esc,) = yard.gt.json("escalations")
     assert second in esc["message"] and "conflicts with trunk" in esc["message"]
+    ledger = yard.ledger()
+    try:
+        found = status.summary(ledger)  # what gt status and the mayor's town_status tell
+    finally:
+        ledger.store.close()
+    assert [m.id for m in found.stuck] == [second] and found.merge_queue == {"held": 1}
     retried = yard.gt.json("mr", "retry", second)
     assert retried["status"] == "open"
 

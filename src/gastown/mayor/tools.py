@@ -15,8 +15,7 @@ from typing import Any
 from gastown.errors import GastownError
 from gastown.mayor import code_tools, town_tools
 from gastown.mayor.toolkit import Arg, Context, Outcome, Tool, ToolArgsError, check_args
-from gastown.model import ACTIVE_RUN_STATUSES
-from gastown.services import beads, convoys, escalations, plan, settings, sling
+from gastown.services import beads, convoys, plan, settings, sling, status
 from gastown.store import BeadFilter
 
 __all__ = ["TOOLS", "Arg", "Context", "Outcome", "Tool", "ToolArgsError", "perform", "specs"]
@@ -147,18 +146,20 @@ def _reopen_bead(ctx: Context, a: dict[str, Any]) -> Any:
 
 
 def _town_status(ctx: Context, a: dict[str, Any]) -> Any:
-    with ctx.ledger.store.reader() as tx:
-        counts = tx.count_by_status()
-        runs = tx.list_runs(statuses=list(ACTIVE_RUN_STATUSES))
-        failed = tx.list_beads(BeadFilter(statuses=["failed"], limit=20))
-    open_escalations = escalations.list_(ctx.ledger)
+    found = status.summary(ctx.ledger)
     return {
-        "beads": counts,
+        "beads": found.beads,
         "active_runs": [
-            {"id": r.id, "bead": r.bead_id, "polecat": r.polecat, "status": r.status} for r in runs
+            {"id": r.id, "bead": r.bead_id, "polecat": r.polecat, "status": r.status}
+            for r in found.active_runs
         ],
-        "failed_beads": [{"id": b.id, "title": b.title} for b in failed],
-        "open_escalations": [e.to_json() for e in open_escalations],
+        "failed_beads": [{"id": b.id, "title": b.title} for b in found.failed],
+        "open_escalations": [e.to_json() for e in found.escalations],
+        "dispatch_paused": found.paused,
+        "merge_queue": found.merge_queue,
+        "stuck_merge_requests": [
+            {"id": m.id, "bead": m.bead_id, "status": m.status, "why": m.note} for m in found.stuck
+        ],
     }
 
 

@@ -22,11 +22,10 @@ from fastapi.staticfiles import StaticFiles
 
 from gastown import __version__
 from gastown.errors import GastownError, InvalidValue
-from gastown.model import ACTIVE_RUN_STATUSES
 from gastown.process import login
 from gastown.services import beads as bead_service
 from gastown.services import deps as dep_service
-from gastown.services import merge_requests
+from gastown.services import status as status_service
 from gastown.store import BeadFilter
 from gastown.town import Town
 from gastown.web import agent_api, auth, chat, dashboard_api, live, pages
@@ -75,26 +74,20 @@ def create_app(
     def status(led: Led) -> dict[str, Any]:
         """The town at a glance: the process, its rigs, its beads by status and the merge queue
         by state."""
+        found = status_service.summary(led, failed_limit=0)
         with led.store.reader() as tx:
-            counts = tx.count_by_status()
             rigs = [r.name for r in tx.list_rigs()]
-            working = len(tx.list_runs(statuses=ACTIVE_RUN_STATUSES))
-            escalations = len(tx.list_escalations(open_only=True))
-            paused = tx.get_pause()
-            queue: dict[str, int] = {}
-            for mr in tx.list_merge_requests(statuses=merge_requests.LIVE):
-                queue[mr.status] = queue.get(mr.status, 0) + 1
         return {
             "town": town.name,
             "prefix": town.prefix,
             "pid": os.getpid(),
             "started_at": started_at,
             "rigs": rigs,
-            "beads": counts,
-            "active_runs": working,
-            "open_escalations": escalations,
-            "dispatch_paused": paused,
-            "merge_queue": queue,
+            "beads": found.beads,
+            "active_runs": len(found.active_runs),
+            "open_escalations": len(found.escalations),
+            "dispatch_paused": found.paused,
+            "merge_queue": found.merge_queue,
         }
 
     @routes.get("/api/beads")
