@@ -417,4 +417,4 @@ def test_without_a_script_the_scripted_agent_writes_a_note(worktree: Path, tmp_p
     with launch(REGISTRY["scripted"].build(req)) as proc:
         proc.communicate()
     assert proc.returncode == 0
-    assert (worktree / "SCRIPTED.md").exists()
+    assert (worktree / "scripted" / "note.md").read_text().startswith("Written by the scripted")

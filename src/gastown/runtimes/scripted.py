@@ -20,7 +20,10 @@ from gastown.runtimes.events import End, Event, Text, Usage, event_from_json
 FENCE = re.compile(r"```gt-script[ \t]*\n(.*?)\n```", re.DOTALL)
 DEFAULT_SCRIPT: list[dict[str, object]] = [
     {"text": "Scripted agent: writing a note, as no script was given."},
-    {"write": "SCRIPTED.md", "content": "Written by the scripted runtime.\n"},
+    {  # a file of each bead's own, so every bead (and its rework) leaves a change
+        "run": 'mkdir -p scripted && echo "Written by the scripted runtime for '
+        '${GT_BEAD_ID:-a bead}." > "scripted/${GT_BEAD_ID:-note}.md"'
+    },
     {"text": "Done."},
 ]
 
