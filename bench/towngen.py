@@ -218,8 +218,7 @@ def write_town(path: Path, pop: Population) -> None:
                 tx.insert_rig(Rig(rig, f"file:///srv/{rig}", "trunk", f"rigs/{rig}", "", {}))
             for convoy in pop.convoys:
                 tx.insert_convoy(convoy)
-            tx.insert_beads(pop.beads)
-            tx.insert_deps(pop.deps())
+            tx.insert_beads(pop.beads)  # with their labels and dependencies
             tx.append_events(_events(pop))
             for parent, count in pop.children.items():
                 for _ in range(count):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import json
 import re
 
+from gastown.cli.main import main
 from tests.conftest import Gt
 
 
@@ -217,3 +220,27 @@ def test_list_and_ready_tables(rig_gt: Gt) -> None:
     rig_gt.ok("bead", "close", short)
     assert rig_gt.ok("ready").out == "Nothing is ready.\n"
     assert rig_gt.json("ready") == []
+
+
+def test_listings_print_the_same_json_to_a_binary_stdout(gt: Gt) -> None:
+    """`gt bead list --json` and `gt ready --json` hand the database's UTF-8 straight to a
+    UTF-8 stdout's buffer, and decode it for any other stream: the bytes printed are those
+    of the text, either way."""
+    gt.ok("bead", "create", 'Ünïcode ✓ "quoted" \\ slash', "-l", "wide")
+    gt.ok("bead", "create", "Ünïcode only", "-l", "narrow", "-b", "line one\nline two")
+    for argv in (["bead", "list", "--json"], ["ready", "--json"], ["--json", "ready"]):
+        text = gt.ok(*argv).out
+        assert text.endswith("]\n") and len(json.loads(text)) == 2
+        assert printed(gt, argv, "utf-8") == text.encode("utf-8")
+    narrow = ["bead", "list", "--json", "--label", "narrow"]
+    assert printed(gt, narrow, "latin-1") == gt.ok(*narrow).out.encode("latin-1")
+
+
+def printed(gt: Gt, argv: list[str], encoding: str) -> bytes:
+    """What `gt ARGV` writes to a stdout encoding `encoding`, as bytes."""
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding=encoding)
+    code = main(argv, environ=gt.environ, cwd=gt.cwd, out=out, err=io.StringIO())
+    out.flush()
+    assert code == 0
+    return raw.getvalue()

@@ -6,6 +6,8 @@ import json
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Gt
 
 
@@ -79,3 +81,55 @@ def test_usage_errors_exit_2_with_one_sentence(gt: Gt) -> None:
     unknown = gt("frobnicate")
     assert unknown.code == 2 and "invalid choice" in unknown.err.lower()
     assert gt("--help").code == 0
+
+
+def test_shared_options_may_come_before_the_command(tmp_path: Path, town_path: Path) -> None:
+    """Given a town and a folder outside it, when --town and --json come before the command,
+    between its words or after them, then each is heeded alike."""
+    Gt(town_path).ok("bead", "create", "Found me")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    gt = Gt(elsewhere)
+    town = str(town_path)
+    for argv in (
+        ["--town", town, "--json", "bead", "list"],
+        ["--json", f"--town={town}", "bead", "list"],
+        ["--town", town, "bead", "--json", "list"],
+        ["bead", "--town", town, "list", "--json"],
+        ["--json", "bead", "list", "--town", town],
+        ["--town", str(tmp_path), "bead", "list", "--town", town, "--json"],  # the last wins
+    ):
+        assert [b["title"] for b in json.loads(gt.ok(*argv).out)] == ["Found me"], argv
+    assert [b["title"] for b in json.loads(Gt(town_path).ok("--json", "ready").out)] == ["Found me"]
+    table = gt.ok("--town", town, "bead", "list")
+    assert "Found me" in table.out and table.out.rstrip().endswith("1 bead")
+    missing = gt("--json", "--town", town, "bead", "show", "gt-nope")
+    assert missing.code == 1 and json.loads(missing.err)["error"]["code"] == "not_found"
+
+
+def test_every_command_reads_shared_options_given_first(gt: Gt, town_path: Path) -> None:
+    """`gt --json COMMAND ...` prints what `gt COMMAND ... --json` prints, command by command."""
+    gt.ok("bead", "create", "One")
+    for argv in (
+        ["ready"],
+        ["bead", "list"],
+        ["rig", "list"],
+        ["convoy", "list"],
+        ["config", "get", "max_polecats_per_rig"],
+        ["events", "--limit", "1"],
+    ):
+        after = gt.ok(*argv, "--json").out
+        assert gt.ok("--json", *argv).out == after, argv
+        assert gt.ok("--town", str(town_path), "--json", *argv).out == after, argv
+
+
+def test_a_command_with_actions_still_lists_them_all(
+    gt: Gt, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`gt bead ACTION` builds the parser of that action alone; asking for help or naming no
+    action that exists still shows every one."""
+    gt.ok("bead", "--help")  # argparse prints help to sys.stdout
+    shown = capsys.readouterr().out
+    assert all(f"    {a}" in shown for a in ("create", "list", "show", "update", "claim"))
+    wrong = gt("bead", "lsit")
+    assert wrong.code == 2 and "'claim'" in wrong.err and "'list'" in wrong.err

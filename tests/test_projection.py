@@ -85,9 +85,9 @@ def random_town(seed: int, n: int = 300) -> tuple[list[Bead], list[Dependency], 
 
 
 def streamed(tx: Tx, flt: BeadFilter, batch: int) -> str:
-    parts: list[str] = []
+    parts: list[bytes] = []
     write_beads_json(tx, flt, parts.append, batch)
-    return "".join(parts)
+    return b"".join(parts).decode("utf-8")
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

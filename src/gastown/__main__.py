@@ -1,3 +1,3 @@
-from gastown.cli.main import main
+from gastown.cli.main import run
 
-raise SystemExit(main())
+run()

@@ -1,9 +1,10 @@
 """`Record`: the base of Gas Town's plain data classes.
 
 It behaves like a dataclass (fields from annotations, in order; defaults; `field(default_factory=
-...)`; `__init__`, `__repr__` and `__eq__` generated once per class), and type checkers treat it
-as one (PEP 681). It exists because importing `dataclasses` loads `inspect`, `ast` and `dis`:
-about 7 ms, a third of what `gt ready` may spend starting up.
+...)`; `__init__`, `__repr__` and `__eq__` generated once per class, `__init__` compiled when
+the first record of the class is made), and type checkers treat it as one (PEP 681). It exists
+because importing `dataclasses` loads `inspect`, `ast` and `dis`: about 7 ms, a third of what
+`gt ready` may spend starting up.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ class Record:
         fields = tuple(dict.fromkeys((*cls.__fields__, *own)))
         cls.__fields__ = fields
         cls.__defaults__ = defaults
-        setattr(cls, "__init__", _make_init(cls.__name__, fields, defaults))  # noqa: B010
+        source = _init_source(cls.__name__, fields, defaults)
+        setattr(cls, "__init__", _first_init(cls, source))  # noqa: B010
         setattr(cls, "__match_args__", fields)  # noqa: B010
 
     def __repr__(self) -> str:
@@ -61,9 +63,9 @@ class Record:
     __hash__ = None  # type: ignore[assignment]  # mutable, like a dataclass with eq
 
 
-def _make_init(name: str, fields: tuple[str, ...], defaults: dict[str, Any]) -> Any:
-    """Compile `__init__` for one record class, as dataclasses does, so building many records
-    costs no more than a hand-written constructor."""
+def _init_source(name: str, fields: tuple[str, ...], defaults: dict[str, Any]) -> _Source:
+    """The source of `__init__` for one record class, as dataclasses writes it, so building
+    many records costs no more than a hand-written constructor."""
     params: list[str] = []
     body: list[str] = []
     env: dict[str, Any] = {}
@@ -87,10 +89,34 @@ def _make_init(name: str, fields: tuple[str, ...], defaults: dict[str, Any]) -> 
             body.append(f"    self.{f} = {f}")
     env["_UNSET"] = _NO_DEFAULT
     source = f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body or ["    pass"])
-    exec(source, env)
-    init = env["__init__"]
-    init.__qualname__ = f"{name}.__init__"
-    return init
+    return _Source(f"{name}.__init__", source, env)
+
+
+class _Source:
+    __slots__ = ("env", "qualname", "text")
+
+    def __init__(self, qualname: str, text: str, env: dict[str, Any]) -> None:
+        self.qualname, self.text, self.env = qualname, text, env
+
+    def compile(self) -> Any:
+        exec(self.text, self.env)
+        init = self.env["__init__"]
+        init.__qualname__ = self.qualname
+        return init
+
+
+def _first_init(cls: type, source: _Source) -> Any:
+    """An `__init__` that compiles the real one on its first call and puts it in its place:
+    a command uses few of the record classes it imports, and compiling costs more than
+    defining the class."""
+
+    def first_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        init = source.compile()
+        setattr(cls, "__init__", init)  # noqa: B010
+        init(self, *args, **kwargs)
+
+    first_init.__qualname__ = source.qualname
+    return first_init
 
 
 _NO_DEFAULT: Any = object()

@@ -2,22 +2,36 @@
 
 Commands find their town from `--town PATH`, else `GT_TOWN`, else by walking up from the
 current directory to the first folder holding a `town.toml`.
+
+Every command reads `town.toml`, and importing a TOML parser takes several milliseconds, a
+tenth of `gt ready`; so what it parses to is kept beside it as JSON (`.town.toml.json`), used
+only while `town.toml` is the very file it was made from (same inode, size, modification and
+change times). Whoever changes `town.toml`, gt or a person with an editor, changes those, and
+the next command parses it again.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import tomllib
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gastown import config
 from gastown.errors import InvalidValue, NotFound, UserError
 from gastown.record import Record, field
 from gastown.store import Store, open_store, redact
 
 TOWN_FILE = "town.toml"
+MIRROR_FILE = ".town.toml.json"
+"""What `town.toml` parses to, with the file times it was parsed from; gt rewrites it as
+needed, and deleting it is harmless."""
+SETTLED_S = 3.0
+"""How long `town.toml` must have been left alone before it is mirrored. File times tick
+coarsely (every few milliseconds, or every one or two seconds on some file systems), so a
+second change within the tick of the first could leave every time as it was; mirroring only
+a file older than any tick means every later change shows in its times."""
 DEFAULT_DB = "sqlite:///state.db"
 FOLDERS = ("rigs", "worktrees", "logs")
 
@@ -46,6 +60,8 @@ class Town(Record):
         """Rewrite town.toml from this record (atomically: a crash leaves the old file)."""
         import tomli_w
 
+        from gastown import config
+
         doc: dict[str, Any] = {
             "town": {"name": self.name, "prefix": self.prefix, "db": self.db_url},
             "settings": config.nest(self.settings),
@@ -55,17 +71,17 @@ class Town(Record):
         tmp.replace(self.toml_path)
 
 
-def load(path: Path) -> Town:
-    """Read the town at `path` (the folder)."""
+def load(path: Path, now: float | None = None) -> Town:
+    """Read the town at `path` (the folder); `now` (default: the clock) decides whether
+    `town.toml` has settled enough to be mirrored."""
     file = path / TOWN_FILE
-    try:
-        doc = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise NotFound(f"There is no town at {path} (no {TOWN_FILE} there).") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidValue(f"{file} is not valid TOML: {exc}.") from None
+    doc = _parsed(file, time.time() if now is None else now)
     head = doc.get("town", {})
-    settings = config.flatten(doc.get("settings", {}), str(file))
+    settings: dict[str, Any] = {}
+    if doc.get("settings"):
+        from gastown import config
+
+        settings = config.flatten(doc["settings"], str(file))
     return Town(
         path=path,
         name=str(head.get("name", path.name)),
@@ -73,6 +89,59 @@ def load(path: Path) -> Town:
         db_url=str(head.get("db", DEFAULT_DB)),
         settings=settings,
     )
+
+
+def _parsed(file: Path, now: float) -> dict[str, Any]:
+    """`town.toml` parsed: from its mirror when that was made from this very file, else by
+    parsing it (and mirroring it once it has settled)."""
+    try:
+        stat = file.stat()
+    except FileNotFoundError:
+        raise _no_town(file) from None
+    mirror = file.with_name(MIRROR_FILE)
+    try:
+        kept = json.loads(mirror.read_bytes())
+    except (OSError, ValueError):  # none yet, or not one gt wrote
+        kept = None
+    if isinstance(kept, dict) and kept.get("toml") == _times(stat):
+        doc = kept.get("doc")
+        if isinstance(doc, dict):
+            return doc
+    import tomllib
+
+    try:
+        doc = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:  # removed since
+        raise _no_town(file) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidValue(f"{file} is not valid TOML: {exc}.") from None
+    settled = now - max(stat.st_mtime, stat.st_ctime) >= SETTLED_S
+    if settled and _times(file.stat()) == _times(stat):  # unchanged while it was read
+        _mirror(mirror, {"toml": _times(stat), "doc": doc})
+    return doc
+
+
+def _no_town(file: Path) -> NotFound:
+    return NotFound(f"There is no town at {file.parent} (no {TOWN_FILE} there).")
+
+
+def _times(stat: os.stat_result) -> list[int]:
+    return [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+
+
+def _mirror(mirror: Path, content: dict[str, Any]) -> None:
+    """Write the mirror atomically; without it (a read-only folder, a TOML date JSON cannot
+    hold) every command parses `town.toml`, which is slower and no less right."""
+    try:
+        text = json.dumps(content)
+    except TypeError:
+        return
+    tmp = mirror.with_name(f"{MIRROR_FILE}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(mirror)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def find(explicit: str | None, environ: Mapping[str, str], cwd: Path) -> Town:

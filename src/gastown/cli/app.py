@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import os
 import sys
@@ -78,6 +79,18 @@ class App(Record):
 
     def print(self, text: str = "") -> None:
         self.out.write(text + "\n")
+
+    def utf8_writer(self) -> Callable[[bytes], object]:
+        """A writer of UTF-8 text already encoded (JSON straight from the database) to `out`:
+        into its binary buffer when `out` encodes UTF-8 anyway, so megabytes are not decoded
+        and encoded again; else decoded and written as text."""
+        buffer = getattr(self.out, "buffer", None)
+        encoding = getattr(self.out, "encoding", None)
+        if buffer is not None and encoding and codecs.lookup(encoding).name == "utf-8":
+            self.out.flush()  # what was written as text goes first
+            return buffer.write  # type: ignore[no-any-return]
+        out = self.out
+        return lambda chunk: out.write(chunk.decode("utf-8"))
 
 
 def _user() -> str:

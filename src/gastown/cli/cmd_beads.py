@@ -19,12 +19,19 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         add(sub, shared)
 
 
-def register_command(sub: Any, shared: argparse.ArgumentParser, command: str) -> None:
-    """Only the parser of `command`, one of `PARSERS`: all that `gt COMMAND ...` needs."""
-    PARSERS[command](sub, shared)
+def register_command(
+    sub: Any, shared: argparse.ArgumentParser, command: str, action: str | None = None
+) -> None:
+    """Only the parser of `command`, one of `PARSERS`: all that `gt COMMAND ...` needs; of
+    `gt bead ACTION ...`, only that action's."""
+    if command == "bead":
+        _bead_parser(sub, shared, action)
+    else:
+        PARSERS[command](sub, shared)
 
 
-def _bead_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
+def _bead_parser(sub: Any, shared: argparse.ArgumentParser, action: str | None = None) -> None:
+    """`gt bead` with each of its actions, or with `action` alone when it is one of them."""
     bead = sub.add_parser(
         "bead",
         parents=[shared],
@@ -34,7 +41,12 @@ def _bead_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
     bsub = bead.add_subparsers(
         dest="action", metavar="ACTION", required=True, parser_class=type(bead)
     )
+    for name, add in BEAD_ACTIONS.items():
+        if action not in BEAD_ACTIONS or name == action:
+            add(bsub, shared)
 
+
+def _bead_create_parser(bsub: Any, shared: argparse.ArgumentParser) -> None:
     create = bsub.add_parser("create", parents=[shared], help="create a bead")
     create.add_argument("title")
     _content_options(create)
@@ -42,6 +54,8 @@ def _bead_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
     create.add_argument("--hold", action="store_true", help="create it held (never dispatched)")
     create.set_defaults(handler=bead_create)
 
+
+def _bead_list_parser(bsub: Any, shared: argparse.ArgumentParser) -> None:
     ls = bsub.add_parser("list", parents=[shared], help="list beads, filtered")
     ls.add_argument(
         "--status", action="append", choices=BEAD_STATUSES, help="only this status (repeatable)"
@@ -54,10 +68,14 @@ def _bead_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
     ls.add_argument("--limit", type=int)
     ls.set_defaults(handler=bead_list)
 
+
+def _bead_show_parser(bsub: Any, shared: argparse.ArgumentParser) -> None:
     show = bsub.add_parser("show", parents=[shared], help="one bead in full")
     show.add_argument("id")
     show.set_defaults(handler=bead_show)
 
+
+def _bead_update_parser(bsub: Any, shared: argparse.ArgumentParser) -> None:
     upd = bsub.add_parser("update", parents=[shared], help="change a bead's fields")
     upd.add_argument("id")
     upd.add_argument("--title")
@@ -75,21 +93,39 @@ def _bead_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
     upd.add_argument("--reason", help="why, for the event log")
     upd.set_defaults(handler=bead_update)
 
+
+def _bead_close_parser(bsub: Any, shared: argparse.ArgumentParser) -> None:
     close = bsub.add_parser("close", parents=[shared], help="close a bead")
     close.add_argument("id")
     close.add_argument("--reason", help="why it is done")
     close.add_argument("--force", action="store_true", help="even with open blockers or children")
     close.set_defaults(handler=bead_close)
 
+
+def _bead_reopen_parser(bsub: Any, shared: argparse.ArgumentParser) -> None:
     reopen = bsub.add_parser("reopen", parents=[shared], help="reopen a closed or failed bead")
     reopen.add_argument("id")
     reopen.add_argument("--reason")
     reopen.set_defaults(handler=bead_reopen)
 
+
+def _bead_claim_parser(bsub: Any, shared: argparse.ArgumentParser) -> None:
     claim = bsub.add_parser("claim", parents=[shared], help="take an open bead (atomic)")
     claim.add_argument("id")
     claim.add_argument("--as", dest="assignee", help="assignee (default: you)")
     claim.set_defaults(handler=bead_claim)
+
+
+BEAD_ACTIONS: dict[str, Callable[[Any, argparse.ArgumentParser], None]] = {
+    "create": _bead_create_parser,
+    "list": _bead_list_parser,
+    "show": _bead_show_parser,
+    "update": _bead_update_parser,
+    "close": _bead_close_parser,
+    "reopen": _bead_reopen_parser,
+    "claim": _bead_claim_parser,
+}
+"""Each action of `gt bead` and what adds its parser, in `gt bead --help` order."""
 
 
 def _ready_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
@@ -201,15 +237,19 @@ def bead_create(app: App) -> int:
 
 
 def bead_list(app: App) -> int:
-    from gastown.services import beads
     from gastown.store import BeadFilter
 
+    wanted = None
+    if app.args.priority is not None:
+        from gastown.services.beads import priority
+
+        wanted = priority(app.args.priority)
     flt = BeadFilter(
         statuses=app.args.status,
         rig=app.args.rig,
         labels=app.args.label,
         type=app.args.type,
-        priority=None if app.args.priority is None else beads.priority(app.args.priority),
+        priority=wanted,
         assignee=app.args.assignee,
         limit=app.args.limit,
     )
@@ -221,16 +261,14 @@ def _show_beads(app: App, flt: BeadFilter, empty: str) -> None:
     """The beads `flt` picks, by priority then age: under --json an array of `Bead.to_json()`,
     written in batches as the database builds it (a whole town is megabytes), else a table
     of the few columns it shows (`gt bead list` and `gt ready` on a large town)."""
-    from gastown.services.beads import require_rig
-    from gastown.store.projection import bead_lines, write_beads_json
+    from gastown.services import listing
 
-    with app.store.reader() as tx:
-        require_rig(tx, flt.rig)
-        if app.json:
-            write_beads_json(tx, flt, app.out.write)
-            app.out.write("\n")
-            return
-        lines = bead_lines(tx, flt)
+    if app.json:
+        write = app.utf8_writer()
+        listing.write_json(app.store, flt, write)
+        write(b"\n")
+        return
+    lines = listing.lines(app.store, flt)
     app.print(beads_table(lines) + f"\n{plural(len(lines), 'bead')}" if lines else empty)
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from gastown.clock import stamp
-from gastown.errors import Conflict, IllegalTransition, InvalidValue, NotFound
+from gastown.errors import Conflict, IllegalTransition, InvalidValue
 from gastown.model import (
     BEAD_STATUSES,
     BEAD_TYPES,
@@ -32,6 +32,7 @@ from gastown.model import (
 )
 from gastown.record import Record, field
 from gastown.services.ledger import Ledger, append, changes, get_bead
+from gastown.services.listing import require_rig
 from gastown.store import BeadFilter, Tx
 
 MAX_TITLE = 500
@@ -79,11 +80,6 @@ def labels(values: Sequence[str]) -> list[str]:
                     raise InvalidValue(f"A label cannot contain spaces: '{label}'.")
                 out.add(label)
     return sorted(out)
-
-
-def require_rig(tx: Tx, rig: str | None) -> None:
-    if rig is not None and tx.get_rig(rig) is None:
-        raise NotFound(f"There is no rig '{rig}'.", hint="`gt rig list` shows the town's rigs.")
 
 
 class NewBead(Record):
@@ -154,7 +150,6 @@ def build(
 def insert(ledger: Ledger, tx: Tx, beads: Sequence[Bead], reason: str | None = None) -> None:
     """Write new beads with their edges and one `bead.created` event each."""
     tx.insert_beads(beads)
-    tx.insert_deps([d for b in beads for d in b.dependencies])
     append(
         tx,
         (

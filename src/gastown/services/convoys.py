@@ -21,6 +21,7 @@ from gastown.model import (
 from gastown.record import Record
 from gastown.services import beads
 from gastown.services.ledger import Ledger, append, get_bead, resolve_bead_id
+from gastown.services.listing import require_rig
 from gastown.services.plan import Plan
 from gastown.store import BeadFilter, Tx
 
@@ -97,7 +98,7 @@ def create(
     title = beads.title(title)
     mode = merge_mode(mode)
     with ledger.store.transaction() as tx:
-        beads.require_rig(tx, rig)
+        require_rig(tx, rig)
         now = ledger.now()
         (convoy_id,) = ledger.new_ids(tx, [f"convoy|{title}|{now}"], prefix=f"{ledger.prefix}-cv")
         convoy = Convoy(
@@ -170,7 +171,7 @@ def list_convoys(ledger: Ledger, rig: str | None = None, status: str | None = No
     if status is not None and status not in CONVOY_STATUSES:
         raise InvalidValue(f"Convoy status must be one of {', '.join(CONVOY_STATUSES)}.")
     with ledger.store.reader() as tx:
-        beads.require_rig(tx, rig)
+        require_rig(tx, rig)
         return tx.list_convoys(rig, status)
 
 

@@ -6,8 +6,8 @@ from gastown import dag
 from gastown.errors import Conflict, CycleError, InvalidValue, NotFound
 from gastown.model import BLOCKS, DEP_TYPES, Bead, Dependency
 from gastown.record import Record, field
-from gastown.services.beads import require_rig
 from gastown.services.ledger import Ledger, append, get_bead
+from gastown.services.listing import require_rig
 from gastown.store import BeadFilter, Turn, Tx
 
 

@@ -220,7 +220,6 @@ def _check_cycles(tx: Tx, out: Plan) -> None:
 def write(ledger: Ledger, tx: Tx, out: Plan, reason: str) -> None:
     """Write a plan in `tx`: records, labels, edges, child counters, and their events."""
     tx.insert_beads(out.new_beads)
-    tx.insert_deps([d for b in out.new_beads for d in b.dependencies])
     for c in out.new_convoys:
         tx.insert_convoy(c)
     for _, c in out.changed_convoys:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 from gastown.errors import InvalidValue
 from gastown.store.rows import BeadFilter
@@ -53,6 +52,8 @@ def open_store(url: str, base: Path | None = None) -> Store:
 
 def redact(url: str) -> str:
     """`url` fit for a message: its password, if it has one, shown as `***`."""
+    from urllib.parse import urlsplit, urlunsplit  # only when a message needs it
+
     parts = urlsplit(url)
     userinfo, at, hostport = parts.netloc.rpartition("@")
     if at and ":" in userinfo:

@@ -4,6 +4,11 @@ and the lines of a bead table.
 `gt ready --json` and `gt bead list --json` are called all day by people and agents; building
 their JSON in SQL (one row of text per bead) skips making records and dicts in Python. The
 JSON has exactly the shape of `Bead.to_json()`; the store contract suite holds them equal.
+
+SQLite goes one step further and keeps each bead's JSON in its row (`beads.doc`), rewritten by
+triggers (`doc_schema`) whenever the bead, its labels or its dependencies change, so a
+listing reads one column instead of joining three tables per bead. PostgreSQL builds it at
+read time.
 """
 
 from __future__ import annotations
@@ -57,6 +62,15 @@ class JsonDialect(Protocol):
         """A JSON array of `expr` over the rows of `source` ordered by `order`; [] when none."""
         ...
 
+    def bead(self) -> str:
+        """The JSON of the beads row `b` as text, as listings read it: the stored doc where
+        the database keeps one, else `bead_json` built from the row."""
+        ...
+
+    def utf8(self, expr: str) -> str:
+        """The text `expr` as its UTF-8 bytes (read by the driver as bytes, not decoded)."""
+        ...
+
 
 class SqliteJson:
     def obj(self, pairs: list[tuple[str, str]]) -> str:
@@ -76,6 +90,12 @@ class SqliteJson:
         rows = f"(SELECT * FROM {source} x ORDER BY {order})"
         return f"json((SELECT json_group_array({expr}) FROM {rows} x))"
 
+    def bead(self) -> str:
+        return "b.doc"
+
+    def utf8(self, expr: str) -> str:
+        return f"CAST({expr} AS BLOB)"  # the database's text is UTF-8: the bytes as stored
+
 
 class PostgresJson:
     def obj(self, pairs: list[tuple[str, str]]) -> str:
@@ -90,51 +110,97 @@ class PostgresJson:
     def array(self, expr: str, source: str, order: str) -> str:
         return f"COALESCE((SELECT json_agg({expr} ORDER BY {order}) FROM {source} x), '[]'::json)"
 
+    def bead(self) -> str:
+        return self.text(bead_json(self))
+
+    def utf8(self, expr: str) -> str:
+        return f"convert_to({expr}, 'UTF8')"
+
+
+DOC_COLUMNS = (
+    "id",
+    "title",
+    "body",
+    "status",
+    "priority",
+    "type",
+    "rig",
+    "assignee",
+    "held",
+    "slung",
+    "runtime",
+    "convoy_id",
+    "created_at",
+    "updated_at",
+    "started_at",
+    "closed_at",
+    "close_reason",
+    "created_by",
+)
+"""The columns of `beads` a bead's JSON shows, in its order (labels come after `type`, the
+dependencies last): writing any of them rewrites the stored doc."""
+_BOOLEANS = ("held", "slung")
+
 
 def bead_json(dialect: JsonDialect) -> str:
     """The SQL expression for one bead row `b` as JSON, in `Bead.to_json()` order."""
     dep = dialect.obj(
         [(k, f"x.{k}") for k in ("bead_id", "depends_on_id", "type", "created_at", "created_by")]
     )
-    return dialect.obj(
-        [
-            ("id", "b.id"),
-            ("title", "b.title"),
-            ("body", "b.body"),
-            ("status", "b.status"),
-            ("priority", "b.priority"),
-            ("type", "b.type"),
-            ("labels", dialect.array("x.label", _labels_of_b(), "x.label")),
-            ("rig", "b.rig"),
-            ("assignee", "b.assignee"),
-            ("held", dialect.boolean("b.held")),
-            ("slung", dialect.boolean("b.slung")),
-            ("runtime", "b.runtime"),
-            ("convoy_id", "b.convoy_id"),
-            ("created_at", "b.created_at"),
-            ("updated_at", "b.updated_at"),
-            ("started_at", "b.started_at"),
-            ("closed_at", "b.closed_at"),
-            ("close_reason", "b.close_reason"),
-            ("created_by", "b.created_by"),
-            ("dependencies", dialect.array(dep, _deps_of_b(), "x.depends_on_id")),
-        ]
-    )
+    columns = [(k, dialect.boolean(f"b.{k}") if k in _BOOLEANS else f"b.{k}") for k in DOC_COLUMNS]
+    labels = ("labels", dialect.array("x.label", _labels_of_b(), "x.label"))
+    dependencies = ("dependencies", dialect.array(dep, _deps_of_b(), "x.depends_on_id"))
+    return dialect.obj([*columns[:6], labels, *columns[6:], dependencies])
+
+
+def doc_schema() -> dict[str, str]:
+    """What keeps SQLite's `beads.doc` equal to `bead_json` of its row, by name, in the
+    order to create it: the view `bead_doc` (each bead's id and JSON as `bead_json` builds
+    it) and the triggers that copy a bead's JSON from it after the bead is inserted or any
+    of `DOC_COLUMNS` is written, and after any change to one of its labels or dependencies.
+    (`doc` itself is not among those columns, so writing it fires nothing.) The expression
+    is written once, in the view: SQLite parses every trigger each time a connection opens."""
+    events = {
+        "bead_doc_on_insert": ("AFTER INSERT ON beads", ["NEW.id"]),
+        "bead_doc_on_update": (f"AFTER UPDATE OF {', '.join(DOC_COLUMNS)} ON beads", ["NEW.id"]),
+    }
+    for table in ("labels", "deps"):
+        events[f"bead_doc_on_{table}_insert"] = (f"AFTER INSERT ON {table}", ["NEW.bead_id"])
+        events[f"bead_doc_on_{table}_delete"] = (f"AFTER DELETE ON {table}", ["OLD.bead_id"])
+        events[f"bead_doc_on_{table}_update"] = (
+            f"AFTER UPDATE ON {table}",
+            ["OLD.bead_id", "NEW.bead_id"],
+        )
+    view = f"CREATE VIEW bead_doc (id, doc) AS SELECT b.id, {bead_json(SqliteJson())} FROM beads b"
+    return {"bead_doc": view} | {
+        name: f"CREATE TRIGGER {name} {when} BEGIN "
+        + " ".join(rebuild_docs(f" WHERE id = {bead_id}") + ";" for bead_id in ids)
+        + " END"
+        for name, (when, ids) in events.items()
+    }
+
+
+def rebuild_docs(where: str = "") -> str:
+    """The SQLite statement that copies into `beads.doc` the JSON of the beads `where` picks
+    (all of them by default) from the view `bead_doc`."""
+    return f"UPDATE beads SET doc = (SELECT doc FROM bead_doc WHERE id = beads.id){where}"
 
 
 def write_beads_json(
-    tx: Tx, flt: BeadFilter, write: Callable[[str], object], batch: int = 500
+    tx: Tx, flt: BeadFilter, write: Callable[[bytes], object], batch: int = 500
 ) -> None:
-    """Write the text of `tx.beads_json(flt)` through `write`, `batch` beads at a time as the
-    database builds them: a whole town is megabytes of JSON, and holding it all (the rows,
-    then the joined text) costs more than the writes."""
-    sql, params = flt.select(tx.db.json.text(bead_json(tx.db.json)))
+    """Write the text of `tx.beads_json(flt)`, encoded in UTF-8, through `write`, `batch`
+    beads at a time as the database reads them: a whole town is megabytes of JSON, and
+    holding it all (the rows, then the joined text) costs more than the writes. The bytes
+    come from the database as they are, never decoded into text and encoded again."""
+    dialect = tx.db.json
+    sql, params = flt.select(dialect.utf8(dialect.bead()))
     cursor: Any = tx.db.execute(sql, params)  # every DB-API cursor has fetchmany
-    opening = "["
+    opening = b"["
     while rows := cursor.fetchmany(batch):
-        write(opening + ",".join([row[0] for row in rows]))
-        opening = ","
-    write("[]" if opening == "[" else "]")
+        write(opening + b",".join([row[0] for row in rows]))
+        opening = b","
+    write(b"[]" if opening == b"[" else b"]")
 
 
 class BeadLine(NamedTuple):

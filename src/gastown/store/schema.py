@@ -2,6 +2,8 @@
 
 Written once for both stores: `{serial}` is the only dialect difference in the DDL. Booleans
 are integers and times are RFC 3339 text, so rows read back alike from SQLite and PostgreSQL.
+Beyond these, SQLite keeps each bead's JSON in `beads.doc`, a column it adds itself and keeps
+in step with the code that builds the JSON (`SqliteStore`, `projection.doc_schema`).
 """
 
 from __future__ import annotations
@@ -295,6 +297,23 @@ CREATE INDEX merge_requests_convoy ON merge_requests (convoy_id);
 )
 """7: the refinery's record of each merge request: gate results, review verdicts, pull
 requests, rework, landing; a convoy's landing has no bead."""
+
+MIGRATIONS.append(
+    (
+        8,
+        """
+CREATE INDEX beads_listing ON beads (priority, created_at, id);
+CREATE INDEX beads_ready ON beads (status, held, priority, created_at, id, convoy_id);
+CREATE INDEX beads_status_by_id ON beads (id, status);
+CREATE INDEX deps_edges ON deps (bead_id, type, depends_on_id);
+""",
+    )
+)
+"""8: indexes for the listings. `beads_listing` reads a whole town in listing order without
+sorting it; the ready filter (`projection.READY_CLAUSE`) finds its candidates in
+`beads_ready`, each bead's edges of one type in `deps_edges` and each blocker's status in
+`beads_status_by_id`, all without reading a bead's row. (SQLite prefers the last over the
+primary key only once it has statistics: see `SqliteStore`.)"""
 
 LATEST = MIGRATIONS[-1][0]
 

@@ -16,7 +16,7 @@ from gastown.model import BLOCKS, CLOSED, PARENT_CHILD, Bead, Convoy, Dependency
 from gastown.store.mail import MailQueries
 from gastown.store.mayor import MayorQueries
 from gastown.store.merge_requests import MergeRequestQueries
-from gastown.store.projection import JsonDialect, bead_json
+from gastown.store.projection import JsonDialect
 from gastown.store.rows import (
     BEAD_COLUMNS,
     CONVOY_COLUMNS,
@@ -129,13 +129,17 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
     # --- beads --------------------------------------------------------------------------
 
     def insert_beads(self, beads: Sequence[Bead]) -> None:
-        self.db.executemany(
-            f"INSERT INTO beads ({BEAD_COLUMNS}) VALUES ({marks(range(20))})",
-            [bead_params(b) for b in beads],
-        )
+        """Write new beads with their labels and dependencies. Labels and edges go first:
+        where the database keeps each bead's JSON (SQLite), it is then built once, as the
+        bead's row arrives, not again for every label and edge after it."""
+        self.insert_deps([d for b in beads for d in b.dependencies])
         self.db.executemany(
             "INSERT INTO labels (bead_id, label) VALUES (?, ?)",
             [(b.id, label) for b in beads for label in b.labels],
+        )
+        self.db.executemany(
+            f"INSERT INTO beads ({BEAD_COLUMNS}) VALUES ({marks(range(20))})",
+            [bead_params(b) for b in beads],
         )
 
     def update_bead(self, bead: Bead) -> bool:
@@ -204,7 +208,7 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
 
     def beads_json(self, flt: BeadFilter | None = None) -> str:
         """`[b.to_json() for b in list_beads(flt)]` as JSON text, built by the database."""
-        rows = self._ordered(self.db.json.text(bead_json(self.db.json)), flt or BeadFilter())
+        rows = self._ordered(self.db.json.bead(), flt or BeadFilter())
         return "[" + ",".join([r[0] for r in rows]) + "]"
 
     def _ordered(self, columns: str, flt: BeadFilter) -> list[Any]:

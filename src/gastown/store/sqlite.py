@@ -1,4 +1,13 @@
-"""SQLite backend: one file in the town, WAL mode, writers serialized by BEGIN IMMEDIATE."""
+"""SQLite backend: one file in the town, WAL mode, writers serialized by BEGIN IMMEDIATE.
+
+Two things the shared schema does not say. Each bead's JSON is kept in its row (`beads.doc`,
+see `projection`): when the store is opened, the column, the view and triggers that keep it,
+and the docs themselves are made to match this gt's `projection.doc_schema`, so a gt that
+builds the JSON differently builds them all again, without a migration. And the ready filter
+runs fast only when the planner has statistics (it then reads blockers' statuses from an
+index instead of their rows), so a handle that wrote runs ANALYZE as it closes once the town
+has doubled in beads since the last time.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +20,18 @@ from typing import Any
 
 from gastown.errors import RuntimeFailure
 from gastown.store.migrate import apply_pending, current_version, needs_migration
-from gastown.store.projection import JsonDialect, SqliteJson
-from gastown.store.sql import Tx
+from gastown.store.projection import JsonDialect, SqliteJson, doc_schema, rebuild_docs
+from gastown.store.sql import Executor, Tx
 
 BUSY_TIMEOUT_MS = 30_000
+SERIAL = "INTEGER PRIMARY KEY AUTOINCREMENT"
+MMAP_BYTES = 1 << 28
+"""Read the file through memory mapping, up to this size: a whole-town listing reads every
+page of the beads, and copying each one through read() costs a third of reading them."""
+ANALYZED_TABLES = ("beads", "deps", "labels")
+"""What the listings' plans depend on; other tables (events grow large) are left alone."""
+ANALYZE_FROM = 100
+"""Fewer beads than this are read fast whatever the plan: no statistics are kept for them."""
 
 
 class _Executor:
@@ -37,6 +54,7 @@ class SqliteStore:
         self.path = path
         self.url = f"sqlite:///{path}"
         self.writes = 0
+        self._closed = False
         try:
             self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
@@ -54,10 +72,15 @@ class SqliteStore:
     def _prepare(self) -> None:
         self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self.conn.execute("PRAGMA synchronous = NORMAL")
-        if needs_migration(lambda: current_version(self.db), self.url, sqlite3.OperationalError):
+        self.conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+        migrate = needs_migration(
+            lambda: current_version(self.db), self.url, sqlite3.OperationalError
+        )
+        if migrate or _doc_schema(self.db) != doc_schema():
             self._use_wal()
             with self.transaction() as tx:
-                apply_pending(tx.db, "INTEGER PRIMARY KEY AUTOINCREMENT", self.url)
+                apply_pending(tx.db, SERIAL, self.url)
+                _keep_docs(tx.db)
 
     def _use_wal(self) -> None:
         """Switch the file to WAL. SQLite may answer BUSY at once here, without waiting out the
@@ -99,4 +122,55 @@ class SqliteStore:
             raise RuntimeFailure(f"The town database {self.path} is unavailable: {exc}.") from exc
 
     def close(self) -> None:
-        self.conn.close()
+        """Close the handle (again: a no-op); one that wrote first brings the planner's
+        statistics up to date if the town has doubled in beads since they were gathered."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.writes and _statistics_stale(self.db):
+                with self.transaction() as tx:
+                    if _statistics_stale(tx.db):  # nobody else did it meanwhile
+                        _analyze(tx.db)
+        finally:
+            self.conn.close()
+
+
+def _doc_schema(db: Executor) -> dict[str, str]:
+    """The view and triggers of `projection.doc_schema` the database has, by name."""
+    rows = db.execute(
+        "SELECT name, sql FROM sqlite_master WHERE substr(name, 1, 8) = 'bead_doc' ORDER BY rowid"
+    ).fetchall()
+    return dict(rows)
+
+
+def _keep_docs(db: Executor) -> None:
+    """Give `beads` its `doc` column and this gt's `projection.doc_schema`, and build every
+    doc again, unless the database has that schema already (then its docs are current)."""
+    have, want = _doc_schema(db), doc_schema()
+    if have == want:
+        return
+    if "doc" not in [row[1] for row in db.execute("PRAGMA table_info(beads)").fetchall()]:
+        db.execute("ALTER TABLE beads ADD COLUMN doc TEXT")
+    for name, sql in reversed(have.items()):
+        db.execute(f"DROP {sql.split()[1]} {name}")  # CREATE VIEW x ..., CREATE TRIGGER y ...
+    for create in want.values():
+        db.execute(create)
+    db.execute(rebuild_docs())
+
+
+def _statistics_stale(db: Executor) -> bool:
+    """Whether the town has at least `ANALYZE_FROM` beads and twice as many as at the last
+    ANALYZE (beads are never deleted, so the largest rowid counts them)."""
+    beads, analyzed = db.execute(
+        "SELECT (SELECT MAX(rowid) FROM beads), "
+        "(SELECT value FROM meta WHERE key = 'analyzed_beads')"
+    ).fetchone()
+    return (beads or 0) >= max(ANALYZE_FROM, 2 * int(analyzed or 0))
+
+
+def _analyze(db: Executor) -> None:
+    for table in ANALYZED_TABLES:
+        db.execute(f"ANALYZE {table}")
+    beads = db.execute("SELECT MAX(rowid) FROM beads").fetchone()[0]
+    Tx(db).set_meta("analyzed_beads", str(beads))
