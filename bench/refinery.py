@@ -115,8 +115,7 @@ def drain(town_path: Path) -> tuple[float, Progress, int]:
     started = time.monotonic()
     while True:
         got = run_step(town, "app", {})
-        for name in ("landed", "reworked", "held", "requeued"):
-            getattr(total, name).extend(getattr(got, name))
+        total.add(got)
         if not got.changed:
             break
     seconds = time.monotonic() - started

@@ -6,25 +6,12 @@ process, real scripted agents."""
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
-from collections.abc import Callable
 from typing import Any
 
 from tests.conftest import Gt
+from tests.test_dispatch import until
 from tests.test_mayor import call, point_at, serve
-
-DEADLINE = 60.0
-
-
-def until(check: Callable[[], Any], what: str) -> Any:
-    end = time.monotonic() + DEADLINE
-    while time.monotonic() < end:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def hanging() -> str:

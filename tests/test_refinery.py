@@ -16,10 +16,12 @@ from typing import Any
 
 import pytest
 
+from gastown.clock import FakeClock
 from gastown.errors import Refused
 from gastown.git import merge as gm
 from gastown.model import IN_PROGRESS, IN_REVIEW, MergeRequest
 from gastown.refinery import queue
+from gastown.refinery.github import GitHub
 from gastown.refinery.outcome import rework_done
 from gastown.refinery.step import Progress, Seams, rig_lock, run_step
 from gastown.scripted.script import parse
@@ -28,6 +30,7 @@ from gastown.services import beads, status
 from gastown.services.ledger import Ledger
 from gastown.town import Town, load
 from tests.conftest import Gt, run_git
+from tests.fakes.github import FakeGitHub
 
 CALC = "def add(a, b):\n    return a + b\n"
 GATE = "python3 -c 'import calc; assert calc.add(2, 2) == 4, \"add is broken\"'"
@@ -155,8 +158,7 @@ class Yard:
         total = Progress()
         for _ in range(limit):
             got = self.step(seams)
-            for name in ("landed", "reworked", "held", "requeued"):
-                getattr(total, name).extend(getattr(got, name))
+            total.add(got)
             if not got.changed:
                 return total
         raise AssertionError("the refinery never settled")
@@ -512,22 +514,21 @@ def test_a_review_and_merge_convoy_lands_each_bead_on_the_target(yard: Yard) -> 
 # --- pull requests ------------------------------------------------------------------------
 
 
-def test_the_pr_strategy_opens_follows_fixes_up_and_auto_merges(yard: Yard) -> None:
-    from gastown.clock import FakeClock
-    from gastown.refinery.github import GitHub
-    from tests.fakes.github import FakeGitHub
+def github_seams(fake: FakeGitHub, clock: FakeClock) -> Seams:
+    """The real GitHub client, pointed at the fake GitHub server, on a fake clock."""
+    return Seams(
+        github=lambda settings, rig: GitHub(token="ghs-test", repo="acme/app", api_url=fake.url),
+        clock=clock,
+    )
 
+
+def test_the_pr_strategy_opens_follows_fixes_up_and_auto_merges(yard: Yard) -> None:
     yard.gt.ok("config", "set", "merge_strategy", "pr")
     yard.gt.ok("config", "set", "refinery.auto_merge_delay_minutes", "5")
     yard.gt.ok("config", "set", "refinery.pr_poll_seconds", "30")
     clock = FakeClock()
     with FakeGitHub({"acme/app": yard.remote}, token="ghs-test") as fake:
-        seams = Seams(
-            github=lambda settings, rig: GitHub(
-                token="ghs-test", repo="acme/app", api_url=fake.url
-            ),
-            clock=clock,
-        )
+        seams = github_seams(fake, clock)
         bead, mr = yard.submit(
             "Add mul", {"calc.py": CALC + "\ndef mul(a, b):\n    return a * b\n"}
         )
@@ -583,19 +584,10 @@ def test_the_pr_strategy_without_a_token_holds_and_says_why(yard: Yard) -> None:
 
 
 def test_a_pull_request_that_stops_merging_cleanly_gets_a_conflict_bead(yard: Yard) -> None:
-    from gastown.clock import FakeClock
-    from gastown.refinery.github import GitHub
-    from tests.fakes.github import FakeGitHub
-
     yard.gt.ok("config", "set", "merge_strategy", "pr")
     clock = FakeClock()
     with FakeGitHub({"acme/app": yard.remote}, token="ghs-test") as fake:
-        seams = Seams(
-            github=lambda settings, rig: GitHub(
-                token="ghs-test", repo="acme/app", api_url=fake.url
-            ),
-            clock=clock,
-        )
+        seams = github_seams(fake, clock)
         _, mr = yard.submit("Say hi", {"README.md": "hi\n"})
         yard.drain(seams)
         assert yard.mr(mr).status == "pr"

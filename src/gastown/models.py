@@ -244,13 +244,7 @@ class OpenAIClient:
             for tc in message.tool_calls or []
             if tc.type == "function"
         ]
-        reply = self._reply(message.content or "", calls, got.model)
-        if got.usage is not None:
-            details = got.usage.prompt_tokens_details
-            reply.cache_read_tokens = (details.cached_tokens or 0) if details is not None else 0
-            reply.input_tokens = got.usage.prompt_tokens
-            reply.output_tokens = got.usage.completion_tokens
-        return reply
+        return self._reply(message.content or "", calls, got.model, got.usage)
 
     def _streamed(
         self, sent: list[dict[str, Any]], given: dict[str, Any], on_text: OnText
@@ -284,16 +278,18 @@ class OpenAIClient:
                             at[1] = tc.function.name or at[1]
                             at[2] += tc.function.arguments or ""
         calls = [(i, name, args) for _, (i, name, args) in sorted(pieces.items())]
-        reply = self._reply("".join(text), calls, model)
+        return self._reply("".join(text), calls, model, usage)
+
+    def _reply(
+        self, text: str, calls: Sequence[tuple[str, str, str | None]], model: str, usage: Any
+    ) -> Reply:
+        """One reply from a completion's parts, streamed or not (`usage` may be None)."""
+        reply = Reply(content=[], text=text, model=model or self.model)
         if usage is not None:
             details = usage.prompt_tokens_details
             reply.cache_read_tokens = (details.cached_tokens or 0) if details is not None else 0
             reply.input_tokens = usage.prompt_tokens
             reply.output_tokens = usage.completion_tokens
-        return reply
-
-    def _reply(self, text: str, calls: Sequence[tuple[str, str, str | None]], model: str) -> Reply:
-        reply = Reply(content=[], text=text, model=model or self.model)
         if text:
             reply.content.append({"type": "text", "text": text})
         for call_id, name, arguments in calls:

@@ -166,9 +166,7 @@ def run_refinery(app: App) -> int:
     for rig in rigs:
         while True:
             got = run_step(app.town, rig, dict(app.environ), actor=app.actor)
-            for name in ("landed", "reworked", "held", "requeued"):
-                getattr(total, name).extend(getattr(got, name))
-            total.busy = total.busy or got.busy
+            total.add(got)
             if not app.json:
                 for mr in got.landed:
                     app.print(f"{rig}: landed {mr}")

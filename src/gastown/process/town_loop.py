@@ -119,13 +119,13 @@ class TownLoop:
         now = self.clock.now()
         with self.ledger.store.reader() as tx:
             snap = load_snapshot(tx, now, self.launch.town.settings, environ=self.launch.environ)
+            refining = [r for r in map(tx.get_rig, tx.refinery_rigs()) if r is not None]
         applied = apply(self.ledger, plan(snap, now, self.policy))
         for stop in applied.stops:
             self.stop(stop.run_id, stop.reason)
         for run in applied.launches:
             self.start(run)
-        with self.ledger.store.reader() as tx:
-            self.refinery.poke(tx)
+        self.refinery.poke(refining)
 
     def start(self, run: Run) -> None:
         handle = Handle(run)

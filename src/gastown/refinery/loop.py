@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from gastown import config
+from gastown.model import Rig
 from gastown.refinery.step import Progress, Seams, run_step
-from gastown.store import Tx
 from gastown.town import Town
 
 log = logging.getLogger("gastown.refinery")
@@ -32,18 +32,18 @@ class RefineryLoop:
         self.seams = seams or Seams()
         self.steps: dict[str, asyncio.Task[None]] = {}
 
-    def poke(self, tx: Tx) -> None:
-        """Start a step on each rig with refinery work and none running (unless its
-        `refinery.auto` is off)."""
+    def poke(self, rigs: Iterable[Rig]) -> None:
+        """Start a step on each of `rigs` (those with refinery work) that has none running,
+        unless its `refinery.auto` is off."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # a pass run by hand, outside the town process
             return
         if self.seams.stop.is_set():
             return
-        for rig in tx.refinery_rigs():
-            record = tx.get_rig(rig)
-            if record is None or rig in self.steps:
+        for record in rigs:
+            rig = record.name
+            if rig in self.steps:
                 continue
             if config.resolve(self.town.settings, record.settings, self.environ)["refinery.auto"]:
                 task = loop.create_task(self._step(rig), name=f"refinery {rig}")

@@ -39,14 +39,9 @@ def github_for(settings: config.Resolved, rig: Rig, environ: Mapping[str, str]) 
     return GitHub(token=token, repo=repo, api_url=settings["github.api_url"])
 
 
-def _client(step: RigStep) -> GitHub | None:
-    client: GitHub | None = step.github()
-    return client
-
-
 def open_pull(step: RigStep, mr: MergeRequest, gates: list[dict[str, Any]]) -> None:
     """Push the branch (never forced) and open its pull request (or find the one it has)."""
-    gh = _client(step)
+    gh: GitHub | None = step.github()
     if gh is None:
         outcome.hold(
             step.ledger,
@@ -105,7 +100,7 @@ def _gates_text(gates: Sequence[dict[str, Any]]) -> str:
 
 
 def follow_all(step: RigStep, mrs: Sequence[MergeRequest]) -> None:
-    gh = _client(step)
+    gh: GitHub | None = step.github()
     if gh is None:
         return
     now = step.seams.clock.now()

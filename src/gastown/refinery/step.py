@@ -74,6 +74,12 @@ class Progress(Record):
     def to_json(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.__fields__}
 
+    def add(self, other: Progress) -> None:
+        """Count `other`'s step into this running total."""
+        for name in ("landed", "reworked", "held", "requeued"):
+            getattr(self, name).extend(getattr(other, name))
+        self.busy = self.busy or other.busy
+
 
 @contextmanager
 def rig_lock(town: Town, rig: str) -> Iterator[bool]:
