@@ -29,7 +29,7 @@ from gastown.store.projection import bead_json, doc_schema
 from gastown.store.rows import BEAD_COLUMNS, bead_params, marks
 from gastown.store.schema import LATEST, MIGRATIONS, statements
 from gastown.store.sqlite import ANALYZE_FROM, SERIAL
-from tests.test_projection import random_town
+from tests.test_projection import random_town, write_town
 
 AT = "2026-01-01T00:00:00.000000Z"
 
@@ -147,14 +147,9 @@ def test_every_kind_of_write_leaves_the_listed_json_equal_to_the_built_json(
 def test_a_listing_prints_the_built_json_byte_for_byte(db_url: str, seed: int) -> None:
     """Given a random town with every shape of bead, then the text a whole listing prints is
     exactly the beads' built JSON, joined in listing order."""
-    rows, edges, groups = random_town(seed, n=120)
     store = open_store(db_url)
     try:
-        with store.transaction() as tx:
-            for group in groups:
-                tx.insert_convoy(group)
-            tx.insert_beads(rows)
-            tx.insert_deps(edges)
+        write_town(store, *random_town(seed, n=120))
         with store.reader() as tx:
             dialect = tx.db.json
             sql, params = BeadFilter().select(dialect.text(bead_json(dialect)))

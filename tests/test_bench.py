@@ -27,8 +27,9 @@ EXPECTED = [
         )
         for base in (IMPORT_BASE, re.escape("python -c pass"))
     ),
-    rf"ratio dag\.ready all [0-9,]+ / sorted: {NUMBER}; median [0-9.]+ ms \(goal ≤ 50 ms: ",
-    rf"ratio dag\.ready as fed / sorted: {NUMBER}; median [0-9.]+ ms \(goal ≤ 50 ms: ",
+    rf"ratio ready set from the store / sorted\(\): {NUMBER}; median [0-9.]+ ms on [0-9,]+ "
+    r"beads \(goal ≤ 50 ms: ",
+    rf"ratio blockers walked per candidate / blocked table kept: {NUMBER}",
     rf"ratio gt convoy create / {IMPORT_BASE}: {NUMBER} wall, {NUMBER} cpu",
     r"convoy create median [0-9.]+ s \(goal ≤ 2 s: ",
     rf"ratio dispatch latency / floor: {NUMBER}; median [0-9.]+ ms against [0-9.]+ ms "

@@ -19,8 +19,8 @@ from typing import Any
 
 from gastown import dag
 from gastown.clock import FakeClock
-from gastown.errors import Conflict, CycleError, IllegalTransition
-from gastown.model import BLOCKS, Rig
+from gastown.errors import Conflict, CycleError, IllegalTransition, UserError
+from gastown.model import BLOCKS, PARENT_CHILD, Rig
 from gastown.services import beads, convoys, deps
 from gastown.services.beads import NewBead
 from gastown.services.ledger import Ledger
@@ -379,3 +379,55 @@ def test_a_convoy_lands_exactly_once_while_its_beads_close_at_once(db_url: str) 
     )
     assert len(closed) == len({e.bead_id for e in closed}) == CONVOYS * (WORKERS - 1)
     assert counts == {"closed": CONVOYS * (WORKERS - 1)}
+
+
+# --- the ready set ---------------------------------------------------------------------------
+
+TANGLE = 16
+STEPS = 40
+
+
+def tangle(url: str, index: int, start: Start, bead_ids: list[str]) -> int:
+    """Close and reopen beads and add and remove `blocks` and `parent-child` edges among
+    them at random, as many agents and people would at once; return the changes made."""
+    ledger = polecat(url, index)
+    rng = random.Random(index)
+    made = 0
+    start()
+    for _ in range(STEPS):
+        a, b = rng.sample(bead_ids, 2)
+        try:
+            match rng.randrange(4):
+                case 0:
+                    beads.close(ledger, a, reason="done", force=True)
+                case 1:
+                    beads.reopen(ledger, a)
+                case 2:
+                    deps.add(ledger, a, b, rng.choice([BLOCKS, PARENT_CHILD]))
+                case _:
+                    deps.remove(ledger, a, b)
+        except UserError:  # already closed or open, no such edge, a cycle: the draw was bad
+            continue
+        made += 1
+    ledger.store.close()
+    return made
+
+
+def test_racing_writes_leave_the_ready_set_right(db_url: str) -> None:
+    """Given sixteen beads, when eight workers at once close and reopen them and add and remove
+    edges among them, then the beads the store keeps as blocked are exactly those `dag`
+    finds blocked from the final beads and edges, so the ready set is right: each writer
+    read what the ones before it committed."""
+    bead_ids = make_beads(db_url, TANGLE)
+
+    assert sum(race(tangle, db_url, bead_ids)) > WORKERS * STEPS // 4
+
+    def snapshot(store: Store) -> Any:
+        with store.reader() as tx:
+            statuses = {b.id: b.status for b in tx.list_beads()}
+            kept = {r[0] for r in tx.db.execute("SELECT bead_id FROM blocked").fetchall()}
+            return statuses, tx.edges(BLOCKS), tx.edges(PARENT_CHILD), kept
+
+    statuses, blocks, parents, kept = read(db_url, snapshot)
+    assert blocks and parents and "closed" in statuses.values()
+    assert kept == dag.blocked_set(statuses, blocks, parents)

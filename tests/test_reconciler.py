@@ -32,6 +32,8 @@ from gastown.reconciler import (
     load_snapshot,
     plan,
 )
+from gastown.reconciler.apply import apply
+from gastown.services.ledger import Ledger
 from gastown.store import Store, open_store
 from tests.test_store_contract import at, bead, convoy
 
@@ -412,3 +414,27 @@ def test_load_snapshot_reads_the_town_and_plan_acts_on_it(store: Store) -> None:
         Dispatch("gt-a0", "app", "cedar", 1, "claude", False),
         Dispatch("gt-w", "web", "alder", 1, "claude", True),
     ]
+
+
+def test_a_dispatch_planned_before_its_bead_was_blocked_does_nothing(store: Store) -> None:
+    """Given a plan that dispatches a ready bead, when a blocker is added to the bead before
+    the plan is applied, then no run is created and the bead stays open and unassigned."""
+    now = datetime(2026, 1, 1, 1, 0, 0, tzinfo=UTC)
+    with store.transaction() as tx:
+        tx.insert_rig(Rig("app", "/srv/app", "trunk", "rigs/app", at(0)))
+        tx.insert_beads([bead("gt-a", rig="app", slung=True), bead("gt-gate", rig="app")])
+    with store.reader() as tx:
+        snap = load_snapshot(tx, now, {})
+    actions = plan(snap, now, Policy())
+    assert [a.bead_id for a in actions if isinstance(a, Dispatch)] == ["gt-a"]
+
+    with store.transaction() as tx:
+        tx.insert_deps([Dependency("gt-a", "gt-gate", BLOCKS, at(1), "tester")])
+    ledger = Ledger(store, prefix="gt", actor="town", clock=FakeClock(now))
+    applied = apply(ledger, actions)
+
+    assert applied.launches == []
+    with store.reader() as tx:
+        found = tx.get_bead("gt-a")
+        assert tx.list_runs() == []
+    assert found is not None and (found.status, found.assignee) == ("open", None)

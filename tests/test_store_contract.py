@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from gastown.clock import FakeClock
-from gastown.dag import Candidate
 from gastown.errors import Conflict, CycleError, IllegalTransition, RuntimeFailure
 from gastown.model import BLOCKS, PARENT_CHILD, RELATED, Bead, Convoy, Dependency, Event, Rig
 from gastown.services import beads, convoys, deps
@@ -453,48 +452,85 @@ def test_dependencies_are_stored_listed_both_ways_and_removed(store: Store) -> N
         assert tx.edges(BLOCKS) == [("gt-c", "gt-b")]
 
 
-def test_ready_inputs_name_open_candidates_and_the_edges_that_can_block_them(store: Store) -> None:
-    """Given open, held, staged, closed and in-progress beads with blocks and parent edges,
-    then the ready inputs hold the open beads (flags as booleans), only the blocks edges whose
-    blocker is not closed, every parent edge, and the status of each blocker named."""
+def blocked(store: Store) -> list[str]:
+    with store.reader() as tx:
+        return sorted(r[0] for r in tx.db.execute("SELECT bead_id FROM blocked").fetchall())
+
+
+def reopen(store: Store, bead_id: str, status: str) -> None:
     with store.transaction() as tx:
-        tx.insert_convoy(convoy("gt-cv-s", staged=True))
+        found = tx.get_bead(bead_id, lock=True)
+        assert found is not None
+        found.status = status
+        found.closed_at = at(9) if status == "closed" else None
+        assert tx.update_bead(found)
+
+
+def test_the_blocked_table_follows_every_write_that_can_change_it(store: Store) -> None:
+    """Given beads with blocks and parent edges, then the `blocked` table names exactly the
+    beads with an unclosed blocker or a blocked ancestor, after each kind of write: closing
+    and reopening a blocker, adding and removing edges, a missing blocker arriving, and a
+    transaction that fails (which leaves it as it was)."""
+    with store.transaction() as tx:
         tx.insert_beads(
             [
-                bead("gt-r1", rig="app", priority=1, created_at=at(1)),
-                bead("gt-r2", rig="app", held=True, created_at=at(2)),
-                bead("gt-r3", rig="app", convoy_id="gt-cv-s", created_at=at(3)),
-                bead("gt-r4", rig="lib", created_at=at(4)),
-                bead("gt-r5", rig="app", status="closed", closed_at=at(5)),
-                bead("gt-r6", rig="app", status="in_progress"),
-                bead("gt-r7", rig="app", created_at=at(7)),
+                bead("gt-r1", dependencies=[Dependency("gt-r1", "gt-r5", BLOCKS, at(8), "t")]),
+                bead("gt-r4"),
+                bead("gt-r5", status="closed", closed_at=at(5)),
+                bead("gt-r6", status="in_progress"),
             ]
         )
         tx.insert_deps(
             [
-                Dependency("gt-r1", "gt-r5", BLOCKS, at(8), "tester"),
                 Dependency("gt-r4", "gt-r6", BLOCKS, at(8), "tester"),
                 Dependency("gt-r7", "gt-r1", PARENT_CHILD, at(8), "tester"),
+                Dependency("gt-r8", "gt-r7", PARENT_CHILD, at(8), "tester"),
                 Dependency("gt-r2", "gt-r6", RELATED, at(8), "tester"),
             ]
         )
+        tx.insert_beads([bead("gt-r2"), bead("gt-r7"), bead("gt-r8")])
+    assert blocked(store) == ["gt-r4"]
 
+    reopen(store, "gt-r5", "open")  # r1's blocker reopens: r1 and its descendants are blocked
+    assert blocked(store) == ["gt-r1", "gt-r4", "gt-r7", "gt-r8"]
+    reopen(store, "gt-r6", "in_review")  # not to or from closed: nothing changes
+    assert blocked(store) == ["gt-r1", "gt-r4", "gt-r7", "gt-r8"]
+    reopen(store, "gt-r6", "closed")
+    assert blocked(store) == ["gt-r1", "gt-r7", "gt-r8"]
+
+    with store.transaction() as tx:
+        assert tx.delete_dep("gt-r7", "gt-r1")  # r7 leaves its blocked parent
+    assert blocked(store) == ["gt-r1"]
+
+    with store.transaction() as tx:  # a blocker that is not in the town does not block
+        tx.insert_deps([Dependency("gt-r2", "gt-later", BLOCKS, at(9), "tester")])
+    assert blocked(store) == ["gt-r1"]
+    with store.transaction() as tx:  # until it arrives, open
+        tx.insert_beads([bead("gt-later")])
+    assert blocked(store) == ["gt-r1", "gt-r2"]
+
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.insert_deps([Dependency("gt-r8", "gt-r5", BLOCKS, at(9), "tester")])
+        raise RuntimeError("the caller gives up")
+    assert blocked(store) == ["gt-r1", "gt-r2"]
+
+
+def test_the_ready_set_is_not_read_where_a_transaction_has_changed_it(store: Store) -> None:
+    """Given a transaction that added a `blocks` edge, then reading the ready set in it is
+    refused (the `blocked` table catches up only at commit), and after the commit it is
+    right; a transaction that changed nothing bearing on it may read it."""
+    with store.transaction() as tx:
+        tx.insert_beads([bead("gt-a"), bead("gt-b")])
+    with store.transaction() as tx:
+        assert listed(tx, ready=True) == ["gt-a", "gt-b"]
+        tx.insert_deps([Dependency("gt-a", "gt-b", BLOCKS, at(1), "tester")])
+        with pytest.raises(RuntimeError, match="cannot be read in a transaction"):
+            listed(tx, ready=True)
+        with pytest.raises(RuntimeError, match="cannot be read in a transaction"):
+            tx.dispatch_candidates()
+        assert listed(tx) == ["gt-a", "gt-b"]  # other listings are fine
     with store.reader() as tx:
-        candidates, blocks, parents, status_of = tx.ready_inputs(None)
-        app_candidates, *_ = tx.ready_inputs("app")
-
-    assert sorted(candidates) == [
-        Candidate("gt-r1", "open", False, False, 1, at(1)),
-        Candidate("gt-r2", "open", True, False, 2, at(2)),
-        Candidate("gt-r3", "open", False, True, 2, at(3)),
-        Candidate("gt-r4", "open", False, False, 2, at(4)),
-        Candidate("gt-r7", "open", False, False, 2, at(7)),
-    ]
-    assert all(type(c.held) is bool and type(c.staged) is bool for c in candidates)
-    assert sorted(c.id for c in app_candidates) == ["gt-r1", "gt-r2", "gt-r3", "gt-r7"]
-    assert blocks == [("gt-r4", "gt-r6")]
-    assert parents == [("gt-r7", "gt-r1")]
-    assert status_of == {"gt-r6": "in_progress", "gt-r1": "open"}
+        assert listed(tx, ready=True) == ["gt-b"]
 
 
 # --- convoys ---------------------------------------------------------------------------------
@@ -661,6 +697,34 @@ def test_reopening_a_database_does_not_migrate_it_again(db_url: str) -> None:
             assert tx.get_bead("gt-a") is not None
     finally:
         again.close()
+
+
+def test_a_town_from_before_the_blocked_table_has_it_filled_when_opened(db_url: str) -> None:
+    """Given a town at schema version 8 (no `blocked` table) holding a blocked bead and its
+    blocked child, when it is opened, then migration 9 records both as blocked and the ready
+    set is what it was."""
+    store = open_store(db_url)
+    with store.transaction() as tx:
+        tx.insert_beads([bead("gt-a"), bead("gt-b"), bead("gt-c", created_at=at(3))])
+        tx.insert_deps(
+            [
+                Dependency("gt-a", "gt-b", BLOCKS, at(1), "tester"),
+                Dependency("gt-c", "gt-a", PARENT_CHILD, at(1), "tester"),
+            ]
+        )
+    with store.transaction() as tx:
+        tx.db.execute("DROP TABLE blocked")
+        tx.db.execute("DELETE FROM schema_migrations WHERE version > 8")
+    store.close()
+
+    store = open_store(db_url)
+    try:
+        assert blocked(store) == ["gt-a", "gt-c"]
+        with store.reader() as tx:
+            assert listed(tx, ready=True) == ["gt-b"]
+        assert recorded_migrations(store)[-1][0] == LATEST
+    finally:
+        store.close()
 
 
 def test_a_database_from_a_newer_gastown_is_refused(db_url: str) -> None:

@@ -214,6 +214,7 @@ def test_dispatch_candidates_are_ready_slung_beads_without_an_active_run(store: 
         tx.insert_run(run("r1", "gt-busy", "birch"))
         tx.insert_run(run("r0", "gt-new", "cedar", status="failed", ended_at=at(7)))
         tx.set_dispatch("gt-new", 1)
+    with store.reader() as tx:
         rows = tx.dispatch_candidates()
     assert [r[0] for r in rows] == ["gt-top", "gt-old", "gt-new"]
     assert rows[2] == ("gt-new", "app", 1, at(2), 1, None, None, None, at(7))

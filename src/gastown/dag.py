@@ -1,6 +1,9 @@
 """Pure graph work over beads: the ready set, cycles, topological waves.
 
-Edges are `(bead, depends_on)` pairs. Nothing here touches a store or a clock.
+Edges are `(bead, depends_on)` pairs. Nothing here touches a store or a clock. `ready` and
+`blocked_set` define the ready set; the store answers it in SQL from the `blocked` table it
+keeps (`store.projection`), and the tests hold the two equal on random towns, under random
+writes and under writers racing on PostgreSQL.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from gastown.reconciler.snapshot import BREAKER
 from gastown.record import Record, field
 from gastown.services import beads, escalations
 from gastown.services.ledger import Ledger
+from gastown.store import BeadFilter
 
 
 class Applied(Record):
@@ -71,8 +72,8 @@ def _dispatch(ledger: Ledger, d: Dispatch) -> Run | None:
     the bead is no longer open or another dispatcher got there first."""
     with ledger.store.transaction() as tx:
         bead = tx.get_bead(d.bead_id, lock=True)
-        if bead is None or bead.status != OPEN or bead.held:
-            return None
+        if bead is None or not tx.bead_ids(BeadFilter(ids=[bead.id], ready=True)):
+            return None  # closed, taken, held, blocked or staged since the snapshot
         now = ledger.now()
         # Rework continues the branch of the merge request that waits for it.
         rework = tx.list_merge_requests(rework_bead_id=d.bead_id, status=MR_REWORK)

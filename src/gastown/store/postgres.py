@@ -71,7 +71,9 @@ class PostgresStore:
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         with self.conn.transaction():
-            yield Tx(self.db)
+            tx = Tx(self.db)
+            yield tx
+            tx.settle()
         self.writes += 1
 
     @contextmanager

@@ -24,23 +24,35 @@ _UNCLOSED_BLOCKER = (
     "SELECT 1 FROM deps d JOIN beads t ON t.id = d.depends_on_id "
     "WHERE d.bead_id = {bead} AND d.type = 'blocks' AND t.status <> 'closed'"
 )
+
+
+def blocked_clause(bead: str) -> str:
+    """True when the bead whose id is the SQL expression `bead` is blocked: it has an
+    unclosed `blocks` blocker, or an ancestor through `parent-child` edges has one. A
+    blocker that is not in the town does not block (the join drops it); UNION ends the walk
+    up even if `parent-child` edges form a cycle. This is what the `blocked` table holds."""
+    return (
+        f"(EXISTS ({_UNCLOSED_BLOCKER.format(bead=bead)}) OR EXISTS ("
+        "WITH RECURSIVE up(id) AS ("
+        f"SELECT p.depends_on_id FROM deps p WHERE p.bead_id = {bead} "
+        "AND p.type = 'parent-child' "
+        "UNION "
+        "SELECT p.depends_on_id FROM deps p JOIN up ON p.bead_id = up.id "
+        "WHERE p.type = 'parent-child'"
+        f") SELECT 1 FROM up WHERE EXISTS ({_UNCLOSED_BLOCKER.format(bead='up.id')})))"
+    )
+
+
 READY_CLAUSE = (
     "b.status = 'open' AND b.held = 0 "
-    "AND NOT EXISTS (SELECT 1 FROM convoys c WHERE c.id = b.convoy_id AND c.staged = 1) "
-    f"AND NOT EXISTS ({_UNCLOSED_BLOCKER.format(bead='b.id')}) "
-    "AND NOT EXISTS ("
-    "WITH RECURSIVE up(id) AS ("
-    "SELECT p.depends_on_id FROM deps p WHERE p.bead_id = b.id AND p.type = 'parent-child' "
-    "UNION "
-    "SELECT p.depends_on_id FROM deps p JOIN up ON p.bead_id = up.id "
-    "WHERE p.type = 'parent-child'"
-    f") SELECT 1 FROM up WHERE EXISTS ({_UNCLOSED_BLOCKER.format(bead='up.id')}))"
+    "AND NOT EXISTS (SELECT 1 FROM blocked x WHERE x.bead_id = b.id) "
+    "AND NOT EXISTS (SELECT 1 FROM convoys c WHERE c.id = b.convoy_id AND c.staged = 1)"
 )
-"""`dag.ready` in SQL: open, unheld, outside staged convoys, with no unclosed `blocks` blocker
-and no ancestor through `parent-child` edges that has one. A blocker that is not in the town
-does not block (the join drops it). Every check is by key on one candidate as rows are read
-in priority order, so a LIMIT stops the work early (`gt ready` shows 100); nothing is
-gathered up front. UNION ends the walk up even if `parent-child` edges form a cycle."""
+"""`dag.ready` in SQL: open, unheld, not blocked, outside staged convoys. Whether a bead is
+blocked depends on other beads (its blockers, its ancestors), so it is not worked out here
+for every candidate but kept in the table `blocked`, which each writing transaction brings up
+to date before it commits (`Tx.settle`). Each check is by key on one candidate as rows are
+read in priority order, so a LIMIT stops the work early (`gt ready` shows 100)."""
 
 
 class JsonDialect(Protocol):
@@ -194,7 +206,7 @@ def write_beads_json(
     holding it all (the rows, then the joined text) costs more than the writes. The bytes
     come from the database as they are, never decoded into text and encoded again."""
     dialect = tx.db.json
-    sql, params = flt.select(dialect.utf8(dialect.bead()))
+    sql, params = tx.select(flt, dialect.utf8(dialect.bead()))
     cursor: Any = tx.db.execute(sql, params)  # every DB-API cursor has fetchmany
     opening = b"["
     while rows := cursor.fetchmany(batch):
@@ -219,7 +231,7 @@ class BeadLine(NamedTuple):
 def bead_lines(tx: Tx, flt: BeadFilter) -> list[BeadLine]:
     """The `BeadLine` of each bead `flt` picks, in listing order: seven columns read, where
     `Tx.list_beads` reads every field, the labels and the dependencies into records."""
-    sql, params = flt.select(", ".join(f"b.{name}" for name in BeadLine._fields))
+    sql, params = tx.select(flt, ", ".join(f"b.{name}" for name in BeadLine._fields))
     return list(map(BeadLine._make, tx.db.execute(sql, params).fetchall()))
 
 

@@ -66,6 +66,9 @@ class RunQueries:
 
     db: Executor
 
+    def require_settled(self) -> None:
+        """See `Tx.require_settled`."""
+
     # --- polecats -----------------------------------------------------------------------
 
     def insert_polecat(self, p: Polecat) -> bool:
@@ -230,6 +233,7 @@ class RunQueries:
         """Ready, slung beads that have a rig and no active run, by priority then age. Each
         row: id, rig, priority, created_at, dispatch_attempts, not_before, runtime, convoy_id,
         and when its last run ended (None if it never ran)."""
+        self.require_settled()
         return self.db.execute(
             "SELECT b.id, b.rig, b.priority, b.created_at, b.dispatch_attempts, b.not_before, "
             "b.runtime, b.convoy_id, (SELECT MAX(r.ended_at) FROM runs r WHERE r.bead_id = b.id) "

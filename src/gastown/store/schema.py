@@ -8,6 +8,8 @@ in step with the code that builds the JSON (`SqliteStore`, `projection.doc_schem
 
 from __future__ import annotations
 
+from gastown.store.projection import blocked_clause
+
 MIGRATIONS: list[tuple[int, str]] = [
     (
         1,
@@ -314,6 +316,25 @@ sorting it; the ready filter (`projection.READY_CLAUSE`) finds its candidates in
 `beads_ready`, each bead's edges of one type in `deps_edges` and each blocker's status in
 `beads_status_by_id`, all without reading a bead's row. (SQLite prefers the last over the
 primary key only once it has statistics: see `SqliteStore`.)"""
+
+MIGRATIONS.append(
+    (
+        9,
+        f"""
+CREATE TABLE blocked (
+    bead_id TEXT PRIMARY KEY
+);
+INSERT INTO blocked (bead_id) SELECT b.id FROM beads b WHERE {blocked_clause("b.id")};
+DROP INDEX beads_ready;
+CREATE INDEX beads_ready ON beads
+    (status, held, priority, created_at, id, convoy_id, type, rig, title);
+""",
+    )
+)
+"""9: the beads that are blocked (`projection.blocked_clause`), kept by the transactions that
+change them (`Tx.settle`), so the ready filter checks one key per candidate instead of walking
+each candidate's blockers and ancestors; and `beads_ready` also holds what a line of `gt
+ready` shows (`projection.BeadLine`), so listing the ready set reads no bead's row."""
 
 LATEST = MIGRATIONS[-1][0]
 

@@ -7,16 +7,15 @@ tuples and become `model` records here, so services never see a cursor.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from enum import IntEnum
 from typing import Any, Protocol
 
-from gastown.dag import Candidate
 from gastown.model import BLOCKS, CLOSED, PARENT_CHILD, Bead, Convoy, Dependency, Event, Rig
 from gastown.store.mail import MailQueries
 from gastown.store.mayor import MayorQueries
 from gastown.store.merge_requests import MergeRequestQueries
-from gastown.store.projection import JsonDialect
+from gastown.store.projection import JsonDialect, blocked_clause
 from gastown.store.rows import (
     BEAD_COLUMNS,
     CONVOY_COLUMNS,
@@ -66,6 +65,52 @@ class Turn(IntEnum):
     """Choosing ids for new beads and convoys: two writers must not both pick a free id."""
     BLOCKS = 2
     """Adding a `blocks` edge: two edges, each checked without the other, may close a cycle."""
+    READINESS = 3
+    """Bringing the `blocked` table up to date (`Tx.settle`): whether a bead is blocked is
+    read from other beads, which other writers may be changing."""
+
+
+_BLOCKING = (BLOCKS, PARENT_CHILD)
+"""The edge types that decide whether a bead is blocked."""
+
+
+class _Unsettled:
+    """What a transaction wrote that may change which beads are blocked (see `Tx.settle`)."""
+
+    __slots__ = ("arrived", "reopened_or_closed", "rewired")
+
+    def __init__(self) -> None:
+        self.arrived: set[str] = set()
+        """New beads: they may be the missing blocker or parent of beads already here."""
+        self.reopened_or_closed: set[str] = set()
+        """Beads whose status went to or from closed: their `blocks` dependents change."""
+        self.rewired: set[str] = set()
+        """Beads that gained or lost a `blocks` or `parent-child` edge of their own."""
+
+    def __bool__(self) -> bool:
+        return bool(self.arrived or self.reopened_or_closed or self.rewired)
+
+    def seeds(self, db: Executor) -> set[str]:
+        """The beads to check again; their descendants through `parent-child` follow them."""
+        seeds = self.arrived | self.rewired
+        # Any edge onto a new bead counts (a child of it is also found by walking down).
+        for ids, types in ((self.arrived, _BLOCKING), (self.reopened_or_closed, (BLOCKS,))):
+            for chunk in _chunks(sorted(ids)):
+                seeds.update(
+                    r[0]
+                    for r in db.execute(
+                        f"SELECT bead_id FROM deps WHERE depends_on_id IN ({marks(chunk)}) "
+                        f"AND type IN ({marks(types)})",
+                        [*chunk, *types],
+                    ).fetchall()
+                )
+        return seeds
+
+
+def _chunks(ids: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    """`ids` in slices small enough for one statement's parameters."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
@@ -76,6 +121,38 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
 
     def __init__(self, db: Executor) -> None:
         self.db = db
+        self._unsettled = _Unsettled()
+
+    def settle(self) -> None:
+        """Bring the `blocked` table up to date with what this transaction wrote; the stores
+        call it just before they commit. It runs last and holds `Turn.READINESS` until the
+        commit, so each transaction reads what the one before it committed; and it writes no
+        rows but those of `blocked`, which only the holder of that turn writes, so it never
+        waits for a lock another writer holds (nor can two writers deadlock over it)."""
+        seeds = self._unsettled.seeds(self.db)
+        if not seeds:
+            return
+        self.take_turn(Turn.READINESS)
+        affected: set[str] = set()
+        for chunk in _chunks(sorted(seeds)):
+            affected.update(
+                r[0]
+                for r in self.db.execute(
+                    "WITH RECURSIVE down(id) AS ("
+                    f"SELECT id FROM beads WHERE id IN ({marks(chunk)}) "
+                    "UNION SELECT d.bead_id FROM deps d JOIN down ON d.depends_on_id = down.id "
+                    f"WHERE d.type = '{PARENT_CHILD}') SELECT id FROM down",
+                    chunk,
+                ).fetchall()
+            )
+        for chunk in _chunks(sorted(affected)):
+            self.db.execute(f"DELETE FROM blocked WHERE bead_id IN ({marks(chunk)})", chunk)
+            self.db.execute(
+                f"INSERT INTO blocked (bead_id) SELECT b.id FROM beads b "
+                f"WHERE b.id IN ({marks(chunk)}) AND {blocked_clause('b.id')}",
+                chunk,
+            )
+        self._unsettled = _Unsettled()
 
     # --- meta ---------------------------------------------------------------------------
 
@@ -141,10 +218,12 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
             f"INSERT INTO beads ({BEAD_COLUMNS}) VALUES ({marks(range(20))})",
             [bead_params(b) for b in beads],
         )
+        self._unsettled.arrived.update(b.id for b in beads)
 
     def update_bead(self, bead: Bead) -> bool:
         """Write every field of `bead` if nobody wrote it since it was read; bumps its version."""
         params = bead_params(bead)
+        was = self.db.execute("SELECT status FROM beads WHERE id = ?", (bead.id,)).fetchone()
         cur = self.db.execute(
             "UPDATE beads SET title = ?, body = ?, type = ?, priority = ?, status = ?, rig = ?, "
             "assignee = ?, held = ?, slung = ?, runtime = ?, convoy_id = ?, created_at = ?, "
@@ -155,6 +234,8 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
         if cur.rowcount != 1:
             return False
         bead.version += 1
+        if (was[0] == CLOSED) != (bead.status == CLOSED):
+            self._unsettled.reopened_or_closed.add(bead.id)
         return True
 
     def set_labels(self, bead_id: str, labels: Iterable[str]) -> None:
@@ -190,21 +271,49 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
         if not beads:
             return beads
         by_id = {b.id: b for b in beads}
-        # Labels and edges of the same beads; rows beyond a LIMIT are dropped by `by_id`.
-        scope = f" WHERE bead_id IN (SELECT b.id FROM beads b{where})" if where else ""
-        for bead_id, label in self.db.execute(
-            f"SELECT bead_id, label FROM labels{scope} ORDER BY label", params
-        ).fetchall():
-            if (owner := by_id.get(bead_id)) is not None:
-                owner.labels.append(label)
-        for r in self.db.execute(
-            "SELECT bead_id, depends_on_id, type, created_at, created_by FROM deps"
-            f"{scope} ORDER BY depends_on_id",
-            params,
-        ).fetchall():
-            if (owner := by_id.get(r[0])) is not None:
-                owner.dependencies.append(Dependency(*r))
+        # Labels and edges of the same beads: named by id when a LIMIT cut the listing short
+        # (the filter again would find them all), else by the filter.
+        if flt.limit is not None:
+            scopes = [(f" WHERE bead_id IN ({marks(c)})", list(c)) for c in _chunks(list(by_id))]
+        else:
+            scopes = [
+                (f" WHERE bead_id IN (SELECT b.id FROM beads b{where})" if where else "", params)
+            ]
+        for scope, args in scopes:
+            for bead_id, label in self.db.execute(
+                f"SELECT bead_id, label FROM labels{scope} ORDER BY label", args
+            ).fetchall():
+                if (owner := by_id.get(bead_id)) is not None:
+                    owner.labels.append(label)
+            for r in self.db.execute(
+                "SELECT bead_id, depends_on_id, type, created_at, created_by FROM deps"
+                f"{scope} ORDER BY depends_on_id",
+                args,
+            ).fetchall():
+                if (owner := by_id.get(r[0])) is not None:
+                    owner.dependencies.append(Dependency(*r))
         return beads
+
+    def bead_ids(self, flt: BeadFilter | None = None) -> list[str]:
+        """The ids of the beads the filter picks, in listing order (with `ready`: the ready
+        set, as the store reads it without building a record)."""
+        sql, params = self.select(flt or BeadFilter(), "b.id")
+        return [r[0] for r in self.db.execute(sql, params).fetchall()]
+
+    def select(self, flt: BeadFilter, columns: str) -> tuple[str, list[Any]]:
+        """`flt.select(columns)`, once the ready filter can be trusted (`require_settled`)."""
+        if flt.ready:
+            self.require_settled()
+        return flt.select(columns)
+
+    def require_settled(self) -> None:
+        """Refuse to read the ready set where this transaction has written what changes it:
+        `blocked` catches up only as the transaction commits."""
+        if self._unsettled:
+            raise RuntimeError(
+                "The ready set cannot be read in a transaction that has changed it; "
+                "read it before the change or after the commit."
+            )
 
     def beads_json(self, flt: BeadFilter | None = None) -> str:
         """`[b.to_json() for b in list_beads(flt)]` as JSON text, built by the database."""
@@ -213,12 +322,8 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
 
     def _ordered(self, columns: str, flt: BeadFilter) -> list[Any]:
         """Rows of `columns` for the beads `flt` picks, by priority, then age, then id."""
-        where, params = flt.where()
-        limit = f" LIMIT {int(flt.limit)}" if flt.limit is not None else ""
-        return self.db.execute(
-            f"SELECT {columns} FROM beads b{where} ORDER BY b.priority, b.created_at, b.id{limit}",
-            params,
-        ).fetchall()
+        sql, params = self.select(flt, columns)
+        return self.db.execute(sql, params).fetchall()
 
     def count_by_status(self, rig: str | None = None) -> dict[str, int]:
         where = " WHERE rig = ?" if rig is not None else ""
@@ -233,8 +338,7 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
 
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        for chunk in _chunks(ids):
             found.update(
                 r[0]
                 for r in self.db.execute(
@@ -286,12 +390,16 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
             "VALUES (?, ?, ?, ?, ?)",
             [(d.bead_id, d.depends_on_id, d.type, d.created_at, d.created_by) for d in deps],
         )
+        self._unsettled.rewired.update(d.bead_id for d in deps if d.type in _BLOCKING)
 
     def delete_dep(self, bead_id: str, depends_on_id: str) -> bool:
         cur = self.db.execute(
             "DELETE FROM deps WHERE bead_id = ? AND depends_on_id = ?", (bead_id, depends_on_id)
         )
-        return cur.rowcount > 0
+        if cur.rowcount == 0:
+            return False
+        self._unsettled.rewired.add(bead_id)
+        return True
 
     def deps_of(self, bead_id: str) -> list[Dependency]:
         rows = self.db.execute(
@@ -317,39 +425,13 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
 
     def statuses(self, ids: Sequence[str]) -> dict[str, str]:
         out: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        for chunk in _chunks(ids):
             out.update(
                 self.db.execute(
                     f"SELECT id, status FROM beads WHERE id IN ({marks(chunk)})", chunk
                 ).fetchall()
             )
         return out
-
-    def ready_inputs(
-        self, rig: str | None
-    ) -> tuple[list[Candidate], list[tuple[str, str]], list[tuple[str, str]], dict[str, str]]:
-        """What `dag.ready` needs: open candidates, unclosed `blocks` edges, parent edges and
-        the statuses of every blocker they name."""
-        where = "WHERE b.status = 'open'" + (" AND b.rig = ?" if rig is not None else "")
-        rows = self.db.execute(
-            "SELECT b.id, b.status, b.held, COALESCE(c.staged, 0), b.priority, b.created_at "
-            f"FROM beads b LEFT JOIN convoys c ON c.id = b.convoy_id {where}",
-            (rig,) if rig is not None else (),
-        ).fetchall()
-        candidates = [Candidate(r[0], r[1], bool(r[2]), bool(r[3]), r[4], r[5]) for r in rows]
-        blocks: list[tuple[str, str]] = []
-        parents: list[tuple[str, str]] = []
-        status_of: dict[str, str] = {}
-        for bead_id, target, dep_type, status in self.db.execute(
-            "SELECT d.bead_id, d.depends_on_id, d.type, t.status FROM deps d "
-            "JOIN beads t ON t.id = d.depends_on_id "
-            f"WHERE (d.type = '{BLOCKS}' AND t.status <> '{CLOSED}') "
-            f"OR d.type = '{PARENT_CHILD}'"
-        ).fetchall():
-            status_of[target] = status
-            (blocks if dep_type == BLOCKS else parents).append((bead_id, target))
-        return candidates, blocks, parents, status_of
 
     # --- convoys ------------------------------------------------------------------------
 

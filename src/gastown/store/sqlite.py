@@ -3,10 +3,10 @@
 Two things the shared schema does not say. Each bead's JSON is kept in its row (`beads.doc`,
 see `projection`): when the store is opened, the column, the view and triggers that keep it,
 and the docs themselves are made to match this gt's `projection.doc_schema`, so a gt that
-builds the JSON differently builds them all again, without a migration. And the ready filter
-runs fast only when the planner has statistics (it then reads blockers' statuses from an
-index instead of their rows), so a handle that wrote runs ANALYZE as it closes once the town
-has doubled in beads since the last time.
+builds the JSON differently builds them all again, without a migration. And the planner
+picks its indexes well only with statistics (reading statuses by `id` from an index rather
+than from the rows, when a transaction works out which beads are blocked), so a handle that
+wrote runs ANALYZE as it closes once the town has doubled in beads since the last time.
 """
 
 from __future__ import annotations
@@ -100,7 +100,9 @@ class SqliteStore:
     def transaction(self) -> Iterator[Tx]:
         self._begin("BEGIN IMMEDIATE")
         try:
-            yield Tx(self.db)
+            tx = Tx(self.db)
+            yield tx
+            tx.settle()
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise

@@ -21,6 +21,7 @@ from gastown.services import convoys as convoy_service
 from gastown.services import settings as settings_service
 from gastown.services.ledger import Ledger, get_bead
 from gastown.store import BeadFilter, Tx
+from gastown.store.projection import bead_lines
 from gastown.town import Town
 from gastown.web import svg
 
@@ -104,11 +105,7 @@ def board(tx: Tx, rig: str, limit: int = BOARD_LIMIT) -> dict[str, Any]:
             beads = json.loads(tx.beads_json(flt))
         columns.append({"status": status, "count": counts.get(status, 0), "beads": beads})
     waiting = [b["id"] for b in columns[0]["beads"]]
-    ready = (
-        {b["id"] for b in json.loads(tx.beads_json(BeadFilter(ids=waiting, ready=True)))}
-        if waiting
-        else set()
-    )
+    ready = set(tx.bead_ids(BeadFilter(ids=waiting, ready=True))) if waiting else set()
     for column in columns:
         for bead in column["beads"]:
             bead.pop("body", None)
@@ -286,7 +283,7 @@ def _titles(tx: Tx, ids: list[str]) -> dict[str, str]:
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    return {b["id"]: b["title"] for b in json.loads(tx.beads_json(BeadFilter(ids=wanted)))}
+    return {line.id: line.title for line in bead_lines(tx, BeadFilter(ids=wanted))}
 
 
 def transcript_file(town: Path, run_id: str, recorded: str | None) -> Path:
