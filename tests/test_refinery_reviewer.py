@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +235,27 @@ def test_the_verdict_is_the_last_json_object_with_a_decision() -> None:
     }
     assert last_verdict("no object here") is None
     assert last_verdict('{"summary": "no decision"}') is None
+
+
+def test_a_review_in_progress_ends_at_once_when_the_refinery_stops(agent_review: Yard) -> None:
+    """Given a reviewer agent that would run for minutes, when the refinery is told to stop
+    while it reviews, then the agent is killed within moments, its checkout is removed, and
+    the merge request waits in the queue again with no attempt counted."""
+    yard = agent_review
+    yard.gt.ok("config", "set", "refinery.gate_timeout_seconds", "600")
+    review_by(yard, {"hang": True})
+    _, mr = yard.submit("Add mul", {"calc.py": MUL})
+    seams = Seams()
+    stepping = threading.Thread(target=yard.step, args=(seams,))
+    began = time.monotonic()
+    stepping.start()
+    while not reviews(yard, mr) or not (reviews(yard, mr)[0] / "stdout.log").exists():
+        assert time.monotonic() - began < 60, "the reviewer agent never started"
+        time.sleep(0.05)
+    seams.stop.set()
+    stepping.join(timeout=30)
+    assert not stepping.is_alive()
+    got = yard.mr(mr)
+    assert (got.status, got.attempts, got.verdict) == ("open", 0, None)
+    assert review_worktrees(yard) == []
+    assert yard.remote_log() == ["first"]

@@ -68,7 +68,7 @@ def run_gate(
             env={**os.environ, **(env or {})},
             start_new_session=True,
         )
-        code = _wait(proc, started + timeout, stop)
+        code = wait_for(proc, started + timeout, stop)
     seconds = round(time.monotonic() - started, 3)
     text = log.read_text(encoding="utf-8", errors="replace")
     if code is None:
@@ -77,10 +77,12 @@ def run_gate(
     return GateResult(command, code == 0, code, seconds, str(log), tail(text))
 
 
-def _wait(
+def wait_for(
     proc: subprocess.Popen[bytes], deadline: float, stop: threading.Event | None
 ) -> int | None:
-    """The exit status, or None when the deadline passed (the process group is killed)."""
+    """The exit status of `proc` (started in a session of its own), or None when the deadline
+    passed; then, or when `stop` is set, its process group is killed (and `Stopped` raised
+    for a stop)."""
     while True:
         left = deadline - time.monotonic()
         try:

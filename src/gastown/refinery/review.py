@@ -12,6 +12,7 @@ merge request waits and is reviewed again, and after a few failures a person is 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -81,6 +82,8 @@ class ReviewRequest(Record):
     """The change's head commit."""
     logs: Path | None = None
     """A folder of the step's logs for this review (an agent reviewer's transcript)."""
+    stop: threading.Event | None = None
+    """Set when the refinery stops: an agent reviewer is killed and `gates.Stopped` raised."""
 
     def prompt(self) -> str:
         parts = [

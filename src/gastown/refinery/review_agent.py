@@ -3,22 +3,25 @@
     checkout  a detached worktree of the rig's clone at the change's head, in a temporary
               folder (no branch is made or moved), removed when the review ends
     run       the runtime's CLI once, as a polecat's run starts, with the review prompt; its
-              output and transcript go to the step's log folder, and at the timeout its whole
-              process group is killed
+              output and transcript go to the step's log folder, and at the timeout, or as
+              soon as the refinery stops (`gt down`), its whole process group is killed
     verdict   the last JSON object with a `decision` in the agent's final message (its summary,
               else its last text), checked by `parse_verdict`
 
 A timeout, a file changed or a commit made in the worktree, a failed run, or no verdict is a
-`ReviewFailed` in one sentence: the step tries again later and finally asks a person.
+`ReviewFailed` in one sentence: the step tries again later and finally asks a person. A review
+cut short by the refinery stopping decides nothing: the merge request waits for the next step,
+no attempt counted.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import tempfile
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +32,7 @@ from gastown.errors import GitError, UserError
 from gastown.git import worktree as wt
 from gastown.git.repo import git
 from gastown.record import Record
+from gastown.refinery.gates import wait_for
 from gastown.refinery.review import ROLE, ReviewFailed, ReviewRequest, Verdict, parse_verdict
 from gastown.runtimes.base import AgentRuntime, LaunchRequest
 from gastown.runtimes.events import End, Error, Event, Text, totals
@@ -90,7 +94,7 @@ class AgentReviewer:
                     role="refinery",
                     run_dir=request.logs,
                 )
-                ran = run_once(agent, launch, self.environ, timeout)
+                ran = run_once(agent, launch, self.environ, timeout, request.stop)
                 changed = changes(worktree, request.head)
         except GitError as exc:
             raise ReviewFailed(f"The reviewer's worktree failed: {exc.message}") from None
@@ -112,10 +116,15 @@ def checkout(clone: Path, head: str) -> Iterator[Path]:
 
 
 def run_once(
-    agent: AgentRuntime, launch: LaunchRequest, environ: Mapping[str, str], timeout: float
+    agent: AgentRuntime,
+    launch: LaunchRequest,
+    environ: Mapping[str, str],
+    timeout: float,
+    stop: threading.Event | None = None,
 ) -> Ran:
     """Start the agent as a polecat's run starts (stdin closed, its own process group), wait
-    for it, and parse what it printed; the transcript goes next to its output."""
+    for it, and parse what it printed; the transcript goes next to its output. Setting `stop`
+    kills it and raises `gates.Stopped`."""
     assert launch.run_dir is not None
     logs = launch.run_dir
     logs.mkdir(parents=True, exist_ok=True)
@@ -135,12 +144,7 @@ def run_once(
             stderr=err,
             start_new_session=True,
         )
-        try:
-            code: int | None = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            code = None
+        code = wait_for(proc, time.monotonic() + timeout, stop)
     parser = agent.parser(launch)
     lines = (logs / "stdout.log").read_text("utf-8", errors="replace").splitlines()
     events = [e for line in lines for e in parser.feed(line)]

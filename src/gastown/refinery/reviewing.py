@@ -75,6 +75,7 @@ def review_request(step: RigStep, mr: MergeRequest, target: str) -> ReviewReques
         clone=step.clone,
         head=mr.head_commit,
         logs=step.town.path / "logs" / "refinery" / step.rig.name / step.step_id / mr.id,
+        stop=step.seams.stop,
     )
 
 
