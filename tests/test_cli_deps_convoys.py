@@ -88,6 +88,76 @@ def test_ready_skips_held_blocked_parents_and_filters_by_rig(rig_gt: Gt, git_rep
     assert rig_gt("ready", "--rig", "nope").code == 1
 
 
+def test_blocked_lists_what_each_bead_waits_on(rig_gt: Gt, git_repo: Path) -> None:
+    """Given a bead blocked by two others, an epic blocked by one and its child, then `gt
+    blocked` lists the unfinished blocked beads by priority, each with the unclosed beads it
+    waits for, or the blocked parent it is under; closing one blocker updates the list; a
+    closed bead is not listed; and an unknown rig is refused."""
+    rig_gt.ok("rig", "add", "other", str(git_repo))
+    ids = {t: rig_gt.json("bead", "create", t, "--rig", "app")["id"] for t in ("A", "B", "Late")}
+    epic = rig_gt.json("bead", "create", "Epic", "--rig", "app", "-t", "epic", "-p", "1")["id"]
+    child = rig_gt.json("bead", "create", "Child", "--parent", epic)["id"]
+    assert child == f"{epic}.1"
+    done = rig_gt.json("bead", "create", "Done", "--rig", "other")["id"]
+    rig_gt.ok("dep", "add", ids["Late"], ids["A"])
+    rig_gt.ok("dep", "add", ids["Late"], ids["B"])
+    rig_gt.ok("dep", "add", epic, ids["A"])
+    rig_gt.ok("dep", "add", done, ids["A"])
+    rig_gt.ok("bead", "close", done, "--force")
+
+    listed = rig_gt.json("blocked")
+    assert [b["title"] for b in listed] == ["Epic", "Late", "Child"]
+    assert [[w["id"] for w in b["waiting_on"]] for b in listed] == [
+        [ids["A"]],
+        sorted([ids["A"], ids["B"]]),
+        [],
+    ]
+    assert listed[0]["waiting_on"][0] == {"id": ids["A"], "status": "open", "title": "A"}
+    assert [b["under"] for b in listed] == [None, None, epic]
+    table = rig_gt.ok("blocked").out
+    assert f"{ids['A']} (open)" in table and f"under {epic}" in table and "3 beads" in table
+
+    rig_gt.ok("bead", "close", ids["A"])
+    assert [
+        (b["title"], [w["title"] for w in b["waiting_on"]]) for b in rig_gt.json("blocked")
+    ] == [("Late", ["B"])]
+    assert rig_gt.json("blocked", "--rig", "other") == []
+    assert rig_gt.ok("blocked", "--rig", "other").out == "Nothing is blocked.\n"
+    unknown = rig_gt("blocked", "--rig", "nope")
+    assert unknown.code == 1 and "There is no rig 'nope'." in unknown.err
+
+
+def test_bead_show_says_why_a_bead_is_or_is_not_ready(rig_gt: Gt) -> None:
+    """`gt bead show` ends its facts with whether the bead is ready and, if not, everything
+    that holds it back; `--json` carries the same as `ready`, `waiting_on`, `under` and
+    `staged_convoy`."""
+    gate = rig_gt.json("bead", "create", "Gate", "--rig", "app")["id"]
+    slung = rig_gt.json("sling", "Slung", "--rig", "app")["id"]
+    epic = rig_gt.json("bead", "create", "Epic", "--rig", "app", "-t", "epic", "--hold")["id"]
+    child = rig_gt.json("bead", "create", "Child", "--parent", epic)["id"]
+    rig_gt.ok("dep", "add", epic, gate)
+    staged = rig_gt.json("convoy", "create", "Later", "--task", "Waits", "--staged")
+
+    def last_line(bead_id: str) -> str:
+        return rig_gt.ok("bead", "show", bead_id).out.rstrip().splitlines()[-1]
+
+    assert last_line(gate) == f"  ready; `gt sling {gate}` hands it to a polecat"
+    assert last_line(slung) == "  ready: the next free polecat of rig app takes it"
+    assert last_line(epic) == f"  not ready: held; waiting on {gate} (open)"
+    assert last_line(child) == f"  not ready: under {epic}, which is blocked"
+    (waits,) = rig_gt.json("convoy", "show", staged["id"])["beads"]
+    assert last_line(waits["id"]) == f"  not ready: in staged convoy {staged['id']}"
+    rig_gt.ok("bead", "update", gate, "--status", "in_progress")
+    rig_gt.ok("dep", "add", gate, slung)
+    assert last_line(gate) == f"  blocked: waiting on {slung} (open)"
+
+    shown = rig_gt.json("bead", "show", epic)
+    assert shown["ready"] is False and shown["under"] is None
+    assert shown["waiting_on"] == [{"id": gate, "status": "in_progress", "title": "Gate"}]
+    assert rig_gt.json("bead", "show", slung)["ready"] is True
+    assert rig_gt.json("bead", "show", waits["id"])["staged_convoy"] == staged["id"]
+
+
 def test_convoy_from_plan_file_releases_work_in_dependency_order(
     rig_gt: Gt, tmp_path: Path
 ) -> None:

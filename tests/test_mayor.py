@@ -128,6 +128,33 @@ def test_whats_stuck_calls_town_status_and_answers_from_it(rig_gt: Gt) -> None:
     assert status["failed_beads"] == [{"id": bead, "title": "Fix the login redirect"}]
 
 
+def test_why_isnt_it_moving_calls_list_blocked(rig_gt: Gt) -> None:
+    gate = rig_gt.json("bead", "create", "Pick a database", "--rig", "app")["id"]
+    waiting = rig_gt.json("bead", "create", "Write the migrations", "--rig", "app")["id"]
+    rig_gt.ok("dep", "add", waiting, gate)
+    server = serve(
+        {"tool_calls": [call("list_blocked", rig="app")]},
+        {"text": f"{waiting} waits on {gate}."},
+    )
+    with server:
+        point_at(rig_gt, server)
+        done = rig_gt.ok("mayor", "ask", "why isn't the migrations work moving?")
+
+    assert done.out.strip() == f"{waiting} waits on {gate}."
+    (result,) = server.requests[1].body["messages"][-1]["content"]
+    assert result["type"] == "tool_result" and not result["is_error"]
+    assert json.loads(result["content"]) == [
+        {
+            "id": waiting,
+            "title": "Write the migrations",
+            "status": "open",
+            "rig": "app",
+            "waiting_on": [{"id": gate, "status": "open"}],
+            "under": None,
+        }
+    ]
+
+
 def test_bad_tool_calls_come_back_as_errors_and_the_turn_goes_on(rig_gt: Gt) -> None:
     server = serve(
         {

@@ -515,6 +515,45 @@ def test_the_blocked_table_follows_every_write_that_can_change_it(store: Store) 
     assert blocked(store) == ["gt-r1", "gt-r2"]
 
 
+def test_blocked_beads_are_listed_with_their_blockers_or_blocked_ancestor(store: Store) -> None:
+    """Given a bead waiting on two unclosed beads and a closed one, and a grandchild of a
+    blocked epic through a `parent-child` cycle, then the blocked filter lists both, the
+    blockers are the unclosed ones by id, and the grandchild's blocked ancestor is the
+    nearest one that has a blocker of its own (the cycle ends the walk)."""
+    with store.transaction() as tx:
+        tx.insert_beads(
+            [
+                bead("gt-w", priority=1),
+                bead("gt-x", title="X"),
+                bead("gt-y", status="in_progress"),
+                bead("gt-z", status="closed", closed_at=at(1)),
+                bead("gt-epic"),
+                bead("gt-mid"),
+                bead("gt-leaf"),
+            ]
+        )
+        tx.insert_deps(
+            [
+                Dependency("gt-w", "gt-y", BLOCKS, at(1), "t"),
+                Dependency("gt-w", "gt-x", BLOCKS, at(1), "t"),
+                Dependency("gt-w", "gt-z", BLOCKS, at(1), "t"),
+                Dependency("gt-epic", "gt-x", BLOCKS, at(1), "t"),
+                Dependency("gt-mid", "gt-epic", PARENT_CHILD, at(1), "t"),
+                Dependency("gt-leaf", "gt-mid", PARENT_CHILD, at(1), "t"),
+                Dependency("gt-epic", "gt-leaf", PARENT_CHILD, at(1), "t"),
+            ]
+        )
+    with store.reader() as tx:
+        assert listed(tx, blocked=True) == ["gt-w", "gt-epic", "gt-leaf", "gt-mid"]
+        assert tx.waiting_on(["gt-w", "gt-mid", "gt-epic"]) == {
+            "gt-w": [("gt-x", "open", "X"), ("gt-y", "in_progress", "Work on gt-y")],
+            "gt-epic": [("gt-x", "open", "X")],
+        }
+        assert tx.blocked_ancestor("gt-leaf") == "gt-epic"
+        assert tx.blocked_ancestor("gt-mid") == "gt-epic"
+        assert tx.blocked_ancestor("gt-w") is None
+
+
 def test_the_ready_set_is_not_read_where_a_transaction_has_changed_it(store: Store) -> None:
     """Given a transaction that added a `blocks` edge, then reading the ready set in it is
     refused (the `blocked` table catches up only at commit), and after the commit it is

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from gastown.cli.app import App
-from gastown.cli.render import STATUS_MARK, beads_table, plural
+from gastown.cli.render import STATUS_MARK, beads_table, plural, table
 from gastown.model import BEAD_STATUSES, BEAD_TYPES, DEP_TYPES
 
 if TYPE_CHECKING:
@@ -135,14 +135,31 @@ def _ready_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
         help="beads ready to work",
         description="Open, unheld, unblocked beads not in a staged convoy, by priority then age.",
     )
-    ready.add_argument("--rig")
-    ready.add_argument(
+    _rig_and_limit(ready)
+    ready.set_defaults(handler=ready_list)
+
+
+def _blocked_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
+    blocked = sub.add_parser(
+        "blocked",
+        parents=[shared],
+        help="beads waiting on other beads, and on which",
+        description="Unfinished beads (open, in progress or in review) that are blocked, by "
+        "priority then age, each with the unclosed beads it waits for, or the blocked "
+        "parent that holds it back.",
+    )
+    _rig_and_limit(blocked)
+    blocked.set_defaults(handler=blocked_list)
+
+
+def _rig_and_limit(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rig", help="only this rig")
+    p.add_argument(
         "--limit",
         type=int,
         default=100,
         help="at most N beads, highest priority first (default 100; 0: all)",
     )
-    ready.set_defaults(handler=ready_list)
 
 
 def _dep_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
@@ -188,6 +205,7 @@ def _sling_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
 PARSERS: dict[str, Callable[[Any, argparse.ArgumentParser], None]] = {
     "bead": _bead_parser,
     "ready": _ready_parser,
+    "blocked": _blocked_parser,
     "dep": _dep_parser,
     "sling": _sling_parser,
 }
@@ -273,10 +291,11 @@ def _show_beads(app: App, flt: BeadFilter, empty: str) -> None:
 
 
 def bead_show(app: App) -> int:
-    from gastown.services import beads
+    from gastown.services import beads, deps
 
     bead, dependents = beads.show(app.ledger, app.args.id)
-    data = {**bead.to_json(), "dependents": [d.to_json() for d in dependents]}
+    why = deps.readiness(app.ledger, bead)
+    data = {**bead.to_json(), "dependents": [d.to_json() for d in dependents], **why.to_json()}
 
     def human() -> None:
         mark = STATUS_MARK.get(bead.status, "")
@@ -299,6 +318,15 @@ def bead_show(app: App) -> int:
             app.print(f"  depends on {d.depends_on_id} ({d.type})")
         for d in dependents:
             app.print(f"  needed by {d.bead_id} ({d.type})")
+        if why.ready:
+            if not bead.slung:
+                app.print(f"  ready; `gt sling {bead.id}` hands it to a polecat")
+            elif bead.rig is None:
+                app.print(f"  ready, but it has no rig: `gt bead update {bead.id} --rig R`")
+            else:
+                app.print(f"  ready: the next free polecat of rig {bead.rig} takes it")
+        elif bead.status in deps.UNFINISHED and (holds := why.reasons()):
+            app.print(f"  {'not ready' if bead.status == 'open' else 'blocked'}: {holds}")
         if bead.body:
             app.print("")
             app.print("  " + bead.body.replace("\n", "\n  "))
@@ -360,6 +388,34 @@ def ready_list(app: App) -> int:
 
     flt = BeadFilter(ready=True, rig=app.args.rig, limit=app.args.limit or None)
     _show_beads(app, flt, "Nothing is ready.")
+    return 0
+
+
+def blocked_list(app: App) -> int:
+    from gastown.services import deps
+
+    found = deps.blocked(app.ledger, app.args.rig, app.args.limit or None)
+
+    def human() -> None:
+        if not found:
+            app.print("Nothing is blocked.")
+            return
+        rows = [
+            (
+                b.bead.id,
+                f"P{b.bead.priority}",
+                f"{STATUS_MARK.get(b.bead.status, ' ')} {b.bead.status}",
+                b.bead.rig or "-",
+                b.bead.title,
+                ", ".join(f"{w.id} ({w.status})" for w in b.waiting_on)
+                or (f"under {b.under}" if b.under else "-"),
+            )
+            for b in found
+        ]
+        headers = ["ID", "P", "STATUS", "RIG", "TITLE", "WAITING ON"]
+        app.print(table(headers, rows, {4: 50, 5: 60}) + f"\n{plural(len(found), 'bead')}")
+
+    app.emit([b.to_json() for b in found], human)
     return 0
 
 

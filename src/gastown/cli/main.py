@@ -101,6 +101,7 @@ COMMANDS = {
     "rig": "cmd_rigs",
     "bead": "cmd_beads",
     "ready": "cmd_beads",
+    "blocked": "cmd_beads",
     "dep": "cmd_beads",
     "sling": "cmd_beads",
     "convoy": "cmd_convoys",

@@ -15,7 +15,7 @@ from typing import Any
 from gastown.errors import GastownError
 from gastown.mayor import code_tools, town_tools
 from gastown.mayor.toolkit import Arg, Context, Outcome, Tool, ToolArgsError, check_args
-from gastown.services import beads, convoys, plan, settings, sling, status
+from gastown.services import beads, convoys, deps, plan, settings, sling, status
 from gastown.store import BeadFilter
 
 __all__ = ["TOOLS", "Arg", "Context", "Outcome", "Tool", "ToolArgsError", "perform", "specs"]
@@ -120,6 +120,20 @@ def _list_beads(ctx: Context, a: dict[str, Any]) -> Any:
     return [
         {"id": b.id, "title": b.title, "status": b.status, "rig": b.rig, "priority": b.priority}
         for b in beads.list_beads(ctx.ledger, flt)
+    ]
+
+
+def _list_blocked(ctx: Context, a: dict[str, Any]) -> Any:
+    return [
+        {
+            "id": b.bead.id,
+            "title": b.bead.title,
+            "status": b.bead.status,
+            "rig": b.bead.rig,
+            "waiting_on": [{"id": w.id, "status": w.status} for w in b.waiting_on],
+            "under": b.under,
+        }
+        for b in deps.blocked(ctx.ledger, a.get("rig"), a.get("limit", 50))
     ]
 
 
@@ -233,6 +247,16 @@ TOOLS: dict[str, Tool] = {
                 Arg("limit", "integer", "at most this many (default 50)"),
             ],
             _list_beads,
+        ),
+        Tool(
+            "list_blocked",
+            "Unfinished beads that cannot be worked yet, each with the unclosed beads it "
+            "waits on (or the blocked parent it is under): why work is not moving.",
+            [
+                Arg("rig", "string", "only this rig"),
+                Arg("limit", "integer", "at most this many (default 50)"),
+            ],
+            _list_blocked,
         ),
         Tool(
             "show_bead",

@@ -134,6 +134,97 @@ def tree(ledger: Ledger, bead_id: str, reverse: bool = False, max_depth: int = 2
         return expand(root, None, 0)
 
 
+class Blocker(Record):
+    """An unclosed bead another one waits for."""
+
+    id: str
+    status: str
+    title: str
+
+
+class BlockedBead(Record):
+    """A bead that cannot be worked yet, and why: the unclosed beads it waits for, or (when
+    it waits for none itself) the nearest ancestor that does."""
+
+    bead: Bead
+    waiting_on: list[Blocker] = field(default_factory=list)
+    under: str | None = None
+    """The blocked ancestor (through `parent-child` edges) that holds this bead back."""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            **self.bead.to_json(),
+            "waiting_on": _blockers_json(self.waiting_on),
+            "under": self.under,
+        }
+
+
+def _blockers_json(blockers: list[Blocker]) -> list[dict[str, str]]:
+    return [{"id": b.id, "status": b.status, "title": b.title} for b in blockers]
+
+
+UNFINISHED = ("open", "in_progress", "in_review")
+"""The statuses `blocked` lists: work not done, and not given up on."""
+
+
+def blocked(ledger: Ledger, rig: str | None = None, limit: int | None = None) -> list[BlockedBead]:
+    """Unfinished beads that are blocked, by priority then age, each with why."""
+    with ledger.store.reader() as tx:
+        require_rig(tx, rig)
+        beads = tx.list_beads(BeadFilter(blocked=True, statuses=UNFINISHED, rig=rig, limit=limit))
+        waits = tx.waiting_on([b.id for b in beads])
+        return [
+            BlockedBead(
+                bead,
+                [Blocker(*w) for w in waits.get(bead.id, [])],
+                None if bead.id in waits else tx.blocked_ancestor(bead.id),
+            )
+            for bead in beads
+        ]
+
+
+class Readiness(Record):
+    """Whether one bead can be dispatched now, and if not, everything that holds it back."""
+
+    ready: bool
+    held: bool = False
+    staged: str | None = None
+    """The staged convoy it is in, not started yet."""
+    waiting_on: list[Blocker] = field(default_factory=list)
+    under: str | None = None
+    """The blocked ancestor (through `parent-child` edges), when it has no blocker itself."""
+
+    def reasons(self) -> str:
+        """What holds the bead back, in words ("" when nothing does)."""
+        holds = ["held"] if self.held else []
+        if self.staged:
+            holds.append(f"in staged convoy {self.staged}")
+        if self.waiting_on:
+            holds.append("waiting on " + ", ".join(f"{w.id} ({w.status})" for w in self.waiting_on))
+        if self.under:
+            holds.append(f"under {self.under}, which is blocked")
+        return "; ".join(holds)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "ready": self.ready,
+            "waiting_on": _blockers_json(self.waiting_on),
+            "under": self.under,
+            "staged_convoy": self.staged,
+        }
+
+
+def readiness(ledger: Ledger, bead: Bead) -> Readiness:
+    """Why `bead` is or is not ready (its status aside: only an open bead can be ready)."""
+    with ledger.store.reader() as tx:
+        ready = bool(tx.bead_ids(BeadFilter(ids=[bead.id], ready=True)))
+        waits = [Blocker(*w) for w in tx.waiting_on([bead.id]).get(bead.id, [])]
+        under = None if waits else tx.blocked_ancestor(bead.id)
+        convoy = tx.get_convoy(bead.convoy_id) if bead.convoy_id else None
+    staged = convoy.id if convoy is not None and convoy.staged else None
+    return Readiness(ready, bead.held, staged, waits, under)
+
+
 def ready(ledger: Ledger, rig: str | None = None, limit: int | None = None) -> list[Bead]:
     """Open, unheld, unblocked beads outside staged convoys, by priority then age."""
     with ledger.store.reader() as tx:

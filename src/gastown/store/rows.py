@@ -38,6 +38,8 @@ class BeadFilter(Record):
     ids: Sequence[str] | None = None
     ready: bool = False
     """Only beads ready for work (see `projection.READY_CLAUSE`)."""
+    blocked: bool = False
+    """Only beads that are blocked (see `projection.blocked_clause`)."""
     limit: int | None = None
 
     def where(self) -> tuple[str, list[Any]]:
@@ -64,6 +66,8 @@ class BeadFilter(Record):
             params.append(label)
         if self.ready:
             clauses.append(READY_CLAUSE)
+        if self.blocked:
+            clauses.append("EXISTS (SELECT 1 FROM blocked x WHERE x.bead_id = b.id)")
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def select(self, columns: str) -> tuple[str, list[Any]]:

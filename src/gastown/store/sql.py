@@ -108,6 +108,8 @@ class _Unsettled:
 
 
 _CHUNK = 500
+_DEEPEST = 100
+"""How far up `parent-child` edges `Tx.blocked_ancestor` looks (they may form a cycle)."""
 
 
 def _chunks(ids: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
@@ -315,7 +317,7 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
 
     def select(self, flt: BeadFilter, columns: str) -> tuple[str, list[Any]]:
         """`flt.select(columns)`, once the ready filter can be trusted (`require_settled`)."""
-        if flt.ready:
+        if flt.ready or flt.blocked:
             self.require_settled()
         return flt.select(columns)
 
@@ -421,6 +423,36 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
             (bead_id,),
         ).fetchall()
         return [Dependency(*r) for r in rows]
+
+    def waiting_on(self, ids: Sequence[str]) -> dict[str, list[tuple[str, str, str]]]:
+        """The unclosed `blocks` blockers of each bead (id, status, title), by bead, in id
+        order; a bead without any is left out."""
+        out: dict[str, list[tuple[str, str, str]]] = {}
+        for chunk in _chunks(ids):
+            for bead_id, *blocker in self.db.execute(
+                "SELECT d.bead_id, t.id, t.status, t.title FROM deps d "
+                "JOIN beads t ON t.id = d.depends_on_id "
+                f"WHERE d.bead_id IN ({marks(chunk)}) AND d.type = '{BLOCKS}' "
+                f"AND t.status <> '{CLOSED}' ORDER BY t.id",
+                chunk,
+            ).fetchall():
+                out.setdefault(bead_id, []).append((blocker[0], blocker[1], blocker[2]))
+        return out
+
+    def blocked_ancestor(self, bead_id: str) -> str | None:
+        """The nearest ancestor through `parent-child` edges that has an unclosed `blocks`
+        blocker (what blocks a bead that has none of its own), or None."""
+        row = self.db.execute(
+            "WITH RECURSIVE up(id, depth) AS ("
+            f"SELECT depends_on_id, 1 FROM deps WHERE bead_id = ? AND type = '{PARENT_CHILD}' "
+            "UNION SELECT p.depends_on_id, up.depth + 1 FROM deps p JOIN up ON p.bead_id = up.id "
+            f"WHERE p.type = '{PARENT_CHILD}' AND up.depth < {_DEEPEST}) "
+            "SELECT up.id FROM up WHERE EXISTS (SELECT 1 FROM deps d JOIN beads t "
+            f"ON t.id = d.depends_on_id WHERE d.bead_id = up.id AND d.type = '{BLOCKS}' "
+            f"AND t.status <> '{CLOSED}') ORDER BY up.depth, up.id LIMIT 1",
+            (bead_id,),
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def dependents_of(self, bead_id: str) -> list[Dependency]:
         rows = self.db.execute(
