@@ -245,6 +245,22 @@ def test_secrets_never_reach_a_page_or_the_json(browser: Browser, rig_gt: Gt) ->
     assert shown["env_vars"] == {"DEPLOY_TOKEN": "••••••", "RIG_ONLY": "••••••"}
 
 
+def test_the_bead_page_says_why_a_bead_is_not_ready(browser: Browser, rig_gt: Gt) -> None:
+    gate = rig_gt.json("bead", "create", "Gate", "--rig", "app")["id"]
+    waits = rig_gt.json("sling", "Waits", "--rig", "app", "--hold")["id"]
+    rig_gt.ok("dep", "add", waits, gate)
+    html = browser.get(f"/beads/{waits}").text
+    assert f"Not ready: held; waiting on {gate} (open)." in html
+    assert "Ready: sling it to hand it to a polecat." in browser.get(f"/beads/{gate}").text
+    shown = browser.get(f"/api/beads/{waits}/detail").json()["readiness"]
+    assert shown["ready"] is False and [w["id"] for w in shown["waiting_on"]] == [gate]
+    rig_gt.ok("bead", "close", gate)
+    rig_gt.ok("bead", "update", waits, "--unhold")
+    assert (
+        "Ready: the next free polecat of rig app takes it." in browser.get(f"/beads/{waits}").text
+    )
+
+
 def test_a_script_in_a_title_renders_as_text(browser: Browser, rig_gt: Gt) -> None:
     evil = "<script>alert(1)</script>"
     bead = rig_gt.json(

@@ -111,9 +111,10 @@ def create_app(
 
     @routes.get("/api/beads/{bead_id}")
     def show_bead(led: Led, bead_id: str) -> dict[str, Any]:
-        """One bead with its dependents."""
+        """One bead with its dependents and whether it is ready (as `gt bead show --json`)."""
         bead, dependents = bead_service.show(led, bead_id)
-        return {**bead.to_json(), "dependents": [d.to_json() for d in dependents]}
+        why = dep_service.readiness(led, bead)
+        return {**bead.to_json(), "dependents": [d.to_json() for d in dependents], **why.to_json()}
 
     @routes.get("/api/events")
     def events(led: Led, after_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:

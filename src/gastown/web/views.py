@@ -18,6 +18,7 @@ from gastown.clock import stamp
 from gastown.errors import NotFound
 from gastown.model import ACTIVE_RUN_STATUSES, BEAD_STATUSES, BLOCKS, MR_STATUSES, Rig
 from gastown.services import convoys as convoy_service
+from gastown.services import deps
 from gastown.services import settings as settings_service
 from gastown.services.ledger import Ledger, get_bead
 from gastown.store import BeadFilter, Tx
@@ -133,6 +134,7 @@ def bead(ledger: Ledger, bead_id: str) -> dict[str, Any]:
         mrs = tx.list_merge_requests(bead_id=found.id)
         escalations = tx.list_escalations(bead_id=found.id)
         events = tx.list_events(bead_id=found.id, newest_first=True, limit=TIMELINE_LENGTH)
+    why = deps.readiness(ledger, found)
 
     def edge(other: str, kind: str) -> dict[str, Any]:
         return {
@@ -151,6 +153,7 @@ def bead(ledger: Ledger, bead_id: str) -> dict[str, Any]:
         "merge_requests": [merge_request(m.to_json()) for m in mrs],
         "escalations": [e.to_json() for e in escalations],
         "events": [e.to_json() for e in events],
+        "readiness": {**why.to_json(), "reasons": why.reasons()},
     }
 
 
