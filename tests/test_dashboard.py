@@ -331,8 +331,16 @@ def test_the_board_shows_columns_with_counts_and_bounded_cards(
         made[0]: True,
         made[1]: False,
     }
+    assert {b["id"]: b["blocked"] for b in columns["open"]["beads"]} == {
+        made[0]: None,
+        made[1]: f"waiting on {made[0]} (open)",
+    }
     html = browser.get("/rigs/app?limit=2&fragment=live").text
-    assert "2 of 3 shown" in html and "blocked" in html
+    assert "2 of 3 shown" in html
+    assert f'title="waiting on {made[0]} (open)">blocked</span>' in html
+    rig_gt.ok("convoy", "create", "Later", "--task", "Waits", "--staged", "--rig", "app")
+    html = browser.get("/rigs/app?fragment=live").text
+    assert 'title="in a convoy not started yet">staged</span>' in html
     assert browser.get("/api/rigs/app/board?limit=0").status_code == 400
 
 

@@ -93,7 +93,8 @@ def activity(tx: Tx, now: datetime) -> dict[str, Any]:
 
 def board(tx: Tx, rig: str, limit: int = BOARD_LIMIT) -> dict[str, Any]:
     """A rig's beads in a column per status, each column its first `limit` beads by priority
-    then age, with the column's full count. Open beads say whether they are ready."""
+    then age, with the column's full count. Open beads say whether they are ready, and a
+    blocked one what it waits on."""
     found = tx.get_rig(rig)
     if found is None:
         raise NotFound(f"There is no rig '{rig}'.", hint="`gt rig list` shows the town's rigs.")
@@ -107,10 +108,19 @@ def board(tx: Tx, rig: str, limit: int = BOARD_LIMIT) -> dict[str, Any]:
         columns.append({"status": status, "count": counts.get(status, 0), "beads": beads})
     waiting = [b["id"] for b in columns[0]["beads"]]
     ready = set(tx.bead_ids(BeadFilter(ids=waiting, ready=True))) if waiting else set()
+    blocked = tx.bead_ids(BeadFilter(ids=waiting, blocked=True)) if waiting else []
+    waits = tx.waiting_on(blocked)
+    why = {
+        b: "waiting on " + ", ".join(f"{w[0]} ({w[1]})" for w in waits[b])
+        if b in waits
+        else "under a blocked parent"
+        for b in blocked
+    }
     for column in columns:
         for bead in column["beads"]:
             bead.pop("body", None)
             bead["ready"] = bead["id"] in ready
+            bead["blocked"] = why.get(bead["id"])
     return {
         "rig": rig_json(found),
         "limit": limit,
