@@ -32,7 +32,7 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         help="(agents) ask a person to look at something",
         description="Raise an escalation about this run's bead, for a person to look at.",
     )
-    escalate.add_argument("--severity", required=True, choices=SEVERITIES)
+    escalate.add_argument("--severity", required=True, choices=SEVERITIES, help="how urgent it is")
     escalate.add_argument("text", help="what is wrong and what is needed")
     escalate.set_defaults(handler=agent_escalate)
 
@@ -51,7 +51,7 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         "send", parents=[shared], help="mail a polecat (by name), the mayor or the town"
     )
     send.add_argument("to", metavar="TO", help="a polecat's name, `mayor` or `town`")
-    send.add_argument("text")
+    send.add_argument("text", help="the message")
     send.set_defaults(handler=mail_send)
     check = verbs.add_parser("check", parents=[shared], help="your unread mail (marks it read)")
     check.set_defaults(handler=mail_check)

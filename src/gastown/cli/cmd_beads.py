@@ -48,7 +48,7 @@ def _bead_parser(sub: Any, shared: argparse.ArgumentParser, action: str | None =
 
 def _bead_create_parser(bsub: Any, shared: argparse.ArgumentParser) -> None:
     create = bsub.add_parser("create", parents=[shared], help="create a bead")
-    create.add_argument("title")
+    create.add_argument("title", help="what the work is, in one line")
     _content_options(create)
     create.add_argument("--parent", help="create as a child of this bead (id PARENT.N)")
     create.add_argument("--hold", action="store_true", help="create it held (never dispatched)")
@@ -60,43 +60,55 @@ def _bead_list_parser(bsub: Any, shared: argparse.ArgumentParser) -> None:
     ls.add_argument(
         "--status", action="append", choices=BEAD_STATUSES, help="only this status (repeatable)"
     )
-    ls.add_argument("--rig")
+    ls.add_argument("--rig", help="only this rig")
     ls.add_argument("--label", action="append", help="only beads with this label (repeatable)")
-    ls.add_argument("--type", choices=BEAD_TYPES)
-    ls.add_argument("-p", "--priority")
-    ls.add_argument("--assignee")
-    ls.add_argument("--limit", type=int)
+    ls.add_argument("--type", choices=BEAD_TYPES, help="only this type")
+    ls.add_argument("-p", "--priority", help="only this priority, 0 (highest) to 4")
+    ls.add_argument("--assignee", help="only beads held by this assignee")
+    ls.add_argument("--limit", type=int, help="at most N beads, highest priority first")
     ls.set_defaults(handler=bead_list)
 
 
 def _bead_show_parser(bsub: Any, shared: argparse.ArgumentParser) -> None:
     show = bsub.add_parser("show", parents=[shared], help="one bead in full")
-    show.add_argument("id")
+    show.add_argument("id", help="the bead id (a unique prefix will do)")
     show.set_defaults(handler=bead_show)
 
 
 def _bead_update_parser(bsub: Any, shared: argparse.ArgumentParser) -> None:
     upd = bsub.add_parser("update", parents=[shared], help="change a bead's fields")
-    upd.add_argument("id")
-    upd.add_argument("--title")
-    upd.add_argument("--body")
-    upd.add_argument("--type", choices=BEAD_TYPES)
-    upd.add_argument("-p", "--priority")
-    upd.add_argument("--rig")
+    upd.add_argument("id", help="the bead id")
+    upd.add_argument("--title", help="new title")
+    upd.add_argument("--body", help="new description")
+    upd.add_argument("--type", choices=BEAD_TYPES, help="new type")
+    upd.add_argument("-p", "--priority", help="new priority, 0 (highest) to 4")
+    upd.add_argument("--rig", help="move it to this rig")
     upd.add_argument("--assignee", help="who holds it ('' to clear)")
     upd.add_argument("--status", choices=BEAD_STATUSES, help="move along the lifecycle")
-    upd.add_argument("--add-label", action="append", default=[], metavar="LABEL")
-    upd.add_argument("--remove-label", action="append", default=[], metavar="LABEL")
+    upd.add_argument(
+        "--add-label", action="append", default=[], metavar="LABEL", help="add a label (repeatable)"
+    )
+    upd.add_argument(
+        "--remove-label",
+        action="append",
+        default=[],
+        metavar="LABEL",
+        help="remove a label (repeatable)",
+    )
     held = upd.add_mutually_exclusive_group()
-    held.add_argument("--hold", dest="held", action="store_const", const=True)
-    held.add_argument("--unhold", dest="held", action="store_const", const=False)
+    held.add_argument(
+        "--hold", dest="held", action="store_const", const=True, help="keep it from dispatch"
+    )
+    held.add_argument(
+        "--unhold", dest="held", action="store_const", const=False, help="let it be dispatched"
+    )
     upd.add_argument("--reason", help="why, for the event log")
     upd.set_defaults(handler=bead_update)
 
 
 def _bead_close_parser(bsub: Any, shared: argparse.ArgumentParser) -> None:
     close = bsub.add_parser("close", parents=[shared], help="close a bead")
-    close.add_argument("id")
+    close.add_argument("id", help="the bead id")
     close.add_argument("--reason", help="why it is done")
     close.add_argument("--force", action="store_true", help="even with open blockers or children")
     close.set_defaults(handler=bead_close)
@@ -104,14 +116,14 @@ def _bead_close_parser(bsub: Any, shared: argparse.ArgumentParser) -> None:
 
 def _bead_reopen_parser(bsub: Any, shared: argparse.ArgumentParser) -> None:
     reopen = bsub.add_parser("reopen", parents=[shared], help="reopen a closed or failed bead")
-    reopen.add_argument("id")
-    reopen.add_argument("--reason")
+    reopen.add_argument("id", help="the bead id")
+    reopen.add_argument("--reason", help="why, for the event log")
     reopen.set_defaults(handler=bead_reopen)
 
 
 def _bead_claim_parser(bsub: Any, shared: argparse.ArgumentParser) -> None:
     claim = bsub.add_parser("claim", parents=[shared], help="take an open bead (atomic)")
-    claim.add_argument("id")
+    claim.add_argument("id", help="the bead id")
     claim.add_argument("--as", dest="assignee", help="assignee (default: you)")
     claim.set_defaults(handler=bead_claim)
 
@@ -168,8 +180,8 @@ def _dep_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
         dest="action", metavar="ACTION", required=True, parser_class=type(dep)
     )
     dadd = dsub.add_parser("add", parents=[shared], help="BEAD depends on BLOCKER")
-    dadd.add_argument("bead")
-    dadd.add_argument("blocker")
+    dadd.add_argument("bead", help="the bead that waits")
+    dadd.add_argument("blocker", help="the bead it waits for")
     dadd.add_argument(
         "--type",
         default="blocks",
@@ -178,11 +190,11 @@ def _dep_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
     )
     dadd.set_defaults(handler=dep_add)
     drm = dsub.add_parser("remove", parents=[shared], help="remove BEAD's dependency on BLOCKER")
-    drm.add_argument("bead")
-    drm.add_argument("blocker")
+    drm.add_argument("bead", help="the bead that waits")
+    drm.add_argument("blocker", help="the bead it no longer waits for")
     drm.set_defaults(handler=dep_remove)
     dtree = dsub.add_parser("tree", parents=[shared], help="what a bead waits on, transitively")
-    dtree.add_argument("bead")
+    dtree.add_argument("bead", help="the bead at the root")
     dtree.add_argument("--reverse", action="store_true", help="what waits on the bead instead")
     dtree.set_defaults(handler=dep_tree)
 
@@ -195,7 +207,9 @@ def _sling_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
         description="`gt sling TITLE --rig R` creates a bead marked for "
         "dispatch; `gt sling BEAD_ID` marks an existing one.",
     )
-    sling.add_argument("target", metavar="TITLE_OR_BEAD")
+    sling.add_argument(
+        "target", metavar="TITLE_OR_BEAD", help="a new bead's title, or an existing bead's id"
+    )
     _content_options(sling)
     sling.add_argument("--runtime", help="agent runtime for this bead")
     sling.add_argument("--hold", action="store_true", help="mark it, but hold it for now")
@@ -214,11 +228,11 @@ PARSERS: dict[str, Callable[[Any, argparse.ArgumentParser], None]] = {
 
 def _content_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-b", "--body", default="", help="the full description")
-    p.add_argument("-t", "--type", default="task", choices=BEAD_TYPES)
+    p.add_argument("-t", "--type", default="task", choices=BEAD_TYPES, help="default: task")
     p.add_argument("-p", "--priority", default="2", help="0 (highest) to 4; default 2")
     p.add_argument("-l", "--label", action="append", default=[], help="label (repeatable)")
     p.add_argument("--rig", help="the rig it is for (default: the only rig, if one)")
-    p.add_argument("--assignee")
+    p.add_argument("--assignee", help="who holds it")
 
 
 def _default_rig(app: App, given: str | None) -> str | None:

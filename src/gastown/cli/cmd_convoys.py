@@ -41,34 +41,40 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         const=True,
         help="create without releasing its beads (gt convoy start releases)",
     )
-    staged.add_argument("--no-staged", dest="staged", action="store_const", const=False)
+    staged.add_argument(
+        "--no-staged",
+        dest="staged",
+        action="store_const",
+        const=False,
+        help="release its beads at once (overrides staged_convoys_default)",
+    )
     create.add_argument(
         "--merge-mode", choices=MERGE_MODES, help="default: the convoy_merge_mode setting"
     )
     create.set_defaults(handler=convoy_create)
 
     ls = csub.add_parser("list", parents=[shared], help="convoys with progress")
-    ls.add_argument("--rig")
-    ls.add_argument("--status", choices=CONVOY_STATUSES)
+    ls.add_argument("--rig", help="only this rig")
+    ls.add_argument("--status", choices=CONVOY_STATUSES, help="only this status")
     ls.set_defaults(handler=convoy_list)
     show = csub.add_parser("show", parents=[shared], help="one convoy, its beads in order")
-    show.add_argument("id")
+    show.add_argument("id", help="the convoy id")
     show.set_defaults(handler=convoy_show)
     start = csub.add_parser("start", parents=[shared], help="release a staged convoy")
-    start.add_argument("id")
+    start.add_argument("id", help="the convoy id")
     start.set_defaults(handler=convoy_start)
     close = csub.add_parser("close", parents=[shared], help="land a finished convoy")
-    close.add_argument("id")
-    close.add_argument("--reason")
+    close.add_argument("id", help="the convoy id")
+    close.add_argument("--reason", help="why, for the event log")
     close.add_argument("--force", action="store_true", help="close its unfinished beads too")
     close.set_defaults(handler=convoy_close)
     add = csub.add_parser("add", parents=[shared], help="add beads to a convoy")
-    add.add_argument("id")
-    add.add_argument("beads", nargs="+", metavar="BEAD")
+    add.add_argument("id", help="the convoy id")
+    add.add_argument("beads", nargs="+", metavar="BEAD", help="bead ids to add")
     add.set_defaults(handler=convoy_add)
     rm = csub.add_parser("remove", parents=[shared], help="take beads out of a convoy")
-    rm.add_argument("id")
-    rm.add_argument("beads", nargs="+", metavar="BEAD")
+    rm.add_argument("id", help="the convoy id")
+    rm.add_argument("beads", nargs="+", metavar="BEAD", help="bead ids to take out")
     rm.set_defaults(handler=convoy_remove)
 
 

@@ -30,7 +30,7 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         "first and written in one transaction; lines older than the town's copy are skipped; "
         "labels and dependencies are added, never removed. Importing twice changes nothing.",
     )
-    im.add_argument("file", metavar="FILE")
+    im.add_argument("file", metavar="FILE", help="a beads JSONL file (as bd export writes)")
     im.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
     im.set_defaults(handler=import_)
 

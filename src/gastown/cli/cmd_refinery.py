@@ -31,13 +31,13 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     show.add_argument("id", metavar="ID", help="a merge request id (or its start)")
     show.set_defaults(handler=show_mr)
     log = verbs.add_parser("log", parents=[shared], help="the full output of one gate")
-    log.add_argument("id", metavar="ID")
+    log.add_argument("id", metavar="ID", help="the merge request id")
     log.add_argument(
         "--gate", type=int, default=0, metavar="N", help="which gate (default: the failing one)"
     )
     log.set_defaults(handler=gate_log)
     retry = verbs.add_parser("retry", parents=[shared], help="queue a held merge request again")
-    retry.add_argument("id", metavar="ID")
+    retry.add_argument("id", metavar="ID", help="the merge request id")
     retry.set_defaults(handler=retry_mr)
 
     refinery = sub.add_parser(

@@ -27,14 +27,14 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         description="GIT_URL may be a local path, a file:// URL or a remote "
         "URL. The target branch is the remote's default unless --branch.",
     )
-    add.add_argument("name")
-    add.add_argument("url", metavar="GIT_URL")
+    add.add_argument("name", help="the rig's name in this town")
+    add.add_argument("url", metavar="GIT_URL", help="a local path, a file:// URL or a remote URL")
     add.add_argument("--branch", help="target branch (default: the remote's default branch)")
     add.set_defaults(handler=rig_add)
     ls = rsub.add_parser("list", parents=[shared], help="the town's rigs")
     ls.set_defaults(handler=rig_list)
     show = rsub.add_parser("show", parents=[shared], help="one rig, its overrides and beads")
-    show.add_argument("name")
+    show.add_argument("name", help="the rig")
     show.set_defaults(handler=rig_show)
     rm = rsub.add_parser(
         "remove",
@@ -42,7 +42,7 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         help="forget a rig, delete its clone",
         description="The rig's beads and events stay in the ledger.",
     )
-    rm.add_argument("name")
+    rm.add_argument("name", help="the rig")
     rm.add_argument("--force", action="store_true", help="even with unfinished beads")
     rm.set_defaults(handler=rig_remove)
 

@@ -22,7 +22,7 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         description="Each polecat: state, bead, runtime, when its run "
         "started, its last activity, tokens and cost.",
     )
-    agents.add_argument("--rig")
+    agents.add_argument("--rig", help="only this rig")
     agents.set_defaults(handler=list_agents)
     runs = sub.add_parser(
         "runs",
@@ -31,7 +31,7 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         description="Every attempt of every polecat on every bead.",
     )
     runs.add_argument("--bead", help="only this bead's runs")
-    runs.add_argument("--rig")
+    runs.add_argument("--rig", help="only this rig")
     runs.add_argument("--active", action="store_true", help="only runs still going")
     runs.add_argument("--limit", type=int, default=50, help="newest N (default 50; 0: all)")
     runs.set_defaults(handler=list_runs)
@@ -41,7 +41,7 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         help="a run's transcript, readable",
         description="POLECAT shows its current (or last) run; RUN a given one.",
     )
-    peek.add_argument("target", metavar="POLECAT|RUN")
+    peek.add_argument("target", metavar="POLECAT|RUN", help="a polecat's name or a run id")
     peek.add_argument("-f", "--follow", action="store_true", help="keep printing until it ends")
     peek.add_argument("-n", "--lines", type=int, default=0, help="only the last N events")
     peek.add_argument("--interval", type=float, default=0.25, help=argparse.SUPPRESS)
@@ -64,7 +64,7 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         "held (unhold it to let it be dispatched again); the attempt is not "
         "counted.",
     )
-    stop.add_argument("name", metavar="POLECAT")
+    stop.add_argument("name", metavar="POLECAT", help="the polecat")
     stop.set_defaults(handler=control_agent)
     reset = asub.add_parser(
         "reset",
@@ -73,7 +73,7 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         description="Stop the polecat's run (if any); its bead is retried "
         "from scratch with its attempts reset.",
     )
-    reset.add_argument("name", metavar="POLECAT")
+    reset.add_argument("name", metavar="POLECAT", help="the polecat")
     reset.set_defaults(handler=control_agent)
     nudge = sub.add_parser(
         "nudge",
@@ -81,8 +81,8 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         help="send a polecat a message",
         description="The message reaches the agent through `gt mail check`.",
     )
-    nudge.add_argument("name", metavar="POLECAT")
-    nudge.add_argument("text")
+    nudge.add_argument("name", metavar="POLECAT", help="the polecat")
+    nudge.add_argument("text", help="what to tell it")
     nudge.set_defaults(handler=control_agent, action="nudge")
 
 

@@ -46,7 +46,7 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     show.add_argument("--rig", help="as seen by this rig")
     show.set_defaults(handler=config_show)
     get = csub.add_parser("get", parents=[shared], help="one setting's effective value")
-    get.add_argument("key")
+    get.add_argument("key", help="a setting, e.g. max_polecats_per_rig")
     get.add_argument("--rig", help="as seen by this rig")
     get.set_defaults(handler=config_get)
     put = csub.add_parser(
@@ -55,12 +55,12 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         help="set a setting (town.toml, or a rig)",
         description="Lists and maps take JSON: gt config set refinery.gates '[\"make test\"]'",
     )
-    put.add_argument("key")
-    put.add_argument("value")
+    put.add_argument("key", help="a setting, e.g. refinery.gates")
+    put.add_argument("value", help="its value (lists and maps as JSON)")
     put.add_argument("--rig", help="override for this rig only")
     put.set_defaults(handler=config_set)
     unset = csub.add_parser("unset", parents=[shared], help="remove a setting")
-    unset.add_argument("key")
+    unset.add_argument("key", help="the setting to return to its default")
     unset.add_argument("--rig", help="remove this rig's override")
     unset.set_defaults(handler=config_unset)
 
