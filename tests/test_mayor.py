@@ -126,6 +126,7 @@ def test_whats_stuck_calls_town_status_and_answers_from_it(rig_gt: Gt) -> None:
     status = json.loads(result["content"])
     assert status["beads"]["failed"] == 1
     assert status["failed_beads"] == [{"id": bead, "title": "Fix the login redirect"}]
+    assert (status["ready"], status["blocked"]) == (0, 0)
 
 
 def test_why_isnt_it_moving_calls_list_blocked(rig_gt: Gt) -> None:

@@ -64,6 +64,10 @@ def test_up_serves_the_api_behind_the_token(
     assert status["up"] and status["pid"] == up["pid"] and status["beads"] == {"open": 1}
     assert status["active_runs"] == 0 and status["open_escalations"] == 0
     assert status["dispatch_paused"] is None
+    assert (status["ready"], status["blocked"]) == (1, 0)
+    waits = rig_gt.json("bead", "create", "Test the redirect")["id"]
+    rig_gt.ok("dep", "add", waits, bead["id"])
+    assert "1 ready (`gt ready`), 1 blocked (`gt blocked`)" in rig_gt.ok("status").out
 
 
 def test_only_one_process_per_town(rig_gt: Gt, up: dict[str, Any]) -> None:

@@ -545,6 +545,8 @@ def test_blocked_beads_are_listed_with_their_blockers_or_blocked_ancestor(store:
         )
     with store.reader() as tx:
         assert listed(tx, blocked=True) == ["gt-w", "gt-epic", "gt-leaf", "gt-mid"]
+        assert tx.count(BeadFilter(blocked=True, limit=1)) == 4  # a count ignores the limit
+        assert tx.count(BeadFilter(ready=True)) == 1 and tx.count(BeadFilter()) == 7
         assert tx.waiting_on(["gt-w", "gt-mid", "gt-epic"]) == {
             "gt-w": [("gt-x", "open", "X"), ("gt-y", "in_progress", "Work on gt-y")],
             "gt-epic": [("gt-x", "open", "X")],

@@ -220,6 +220,11 @@ def town_status(app: App) -> int:
         if report.get("dispatch_paused"):
             app.print(f"  dispatch PAUSED: {report['dispatch_paused'].get('reason', '')}")
         app.print(f"  beads: {counts or 'none'}")
+        if counts:
+            app.print(
+                f"  {report.get('ready', 0)} ready (`gt ready`), "
+                f"{report.get('blocked', 0)} blocked (`gt blocked`)"
+            )
 
     app.emit(data, human)
     return 0

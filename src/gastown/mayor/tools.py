@@ -163,6 +163,8 @@ def _town_status(ctx: Context, a: dict[str, Any]) -> Any:
     found = status.summary(ctx.ledger)
     return {
         "beads": found.beads,
+        "ready": found.ready,
+        "blocked": found.blocked,
         "active_runs": [
             {"id": r.id, "bead": r.bead_id, "polecat": r.polecat, "status": r.status}
             for r in found.active_runs

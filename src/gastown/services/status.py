@@ -22,6 +22,10 @@ from gastown.store import BeadFilter
 class Summary(Record):
     beads: dict[str, int]
     """Beads by status."""
+    ready: int = 0
+    """Beads ready for work (`gt ready`)."""
+    blocked: int = 0
+    """Unfinished beads waiting on others (`gt blocked`)."""
     active_runs: list[Run] = field(default_factory=list)
     failed: list[Bead] = field(default_factory=list)
     """The most recently failed beads (at most the limit asked for)."""
@@ -36,11 +40,14 @@ class Summary(Record):
 
 
 def summary(ledger: Ledger, failed_limit: int = 20) -> Summary:
+    from gastown.services.deps import UNFINISHED
     from gastown.services.merge_requests import LIVE
 
     with ledger.store.reader() as tx:
         found = Summary(
             beads=tx.count_by_status(),
+            ready=tx.count(BeadFilter(ready=True)),
+            blocked=tx.count(BeadFilter(blocked=True, statuses=UNFINISHED)),
             active_runs=tx.list_runs(statuses=ACTIVE_RUN_STATUSES),
             failed=tx.list_beads(BeadFilter(statuses=["failed"], limit=failed_limit)),
             escalations=tx.list_escalations(open_only=True),

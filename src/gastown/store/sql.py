@@ -317,9 +317,12 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
 
     def select(self, flt: BeadFilter, columns: str) -> tuple[str, list[Any]]:
         """`flt.select(columns)`, once the ready filter can be trusted (`require_settled`)."""
+        self._trust(flt)
+        return flt.select(columns)
+
+    def _trust(self, flt: BeadFilter) -> None:
         if flt.ready or flt.blocked:
             self.require_settled()
-        return flt.select(columns)
 
     def require_settled(self) -> None:
         """Refuse to read the ready set where this transaction has written what changes it:
@@ -347,6 +350,12 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
             (rig,) if rig is not None else (),
         ).fetchall()
         return {r[0]: int(r[1]) for r in rows}
+
+    def count(self, flt: BeadFilter) -> int:
+        """How many beads the filter picks (its limit aside)."""
+        self._trust(flt)
+        where, params = flt.where()
+        return int(self.db.execute(f"SELECT COUNT(*) FROM beads b{where}", params).fetchone()[0])
 
     def count_beads(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM beads").fetchone()[0])

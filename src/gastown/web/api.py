@@ -84,6 +84,8 @@ def create_app(
             "started_at": started_at,
             "rigs": rigs,
             "beads": found.beads,
+            "ready": found.ready,
+            "blocked": found.blocked,
             "active_runs": len(found.active_runs),
             "open_escalations": len(found.escalations),
             "dispatch_paused": found.paused,
