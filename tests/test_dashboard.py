@@ -394,6 +394,7 @@ def test_the_json_api_does_what_the_board_does(browser: Browser, rig_gt: Gt) -> 
     assert [e["kind"] for e in detail["events"]][-1] == "bead.created"
     overview = browser.get("/api/overview").json()
     assert overview["beads"]["open"] == 1 and len(overview["activity"]["counts"]) == 48
+    assert (overview["ready"], overview["blocked"]) == (1, 0)
     assert overview["activity"]["total"] >= 5
     schema = browser.get("/api/openapi.json").json()
     for path in (

@@ -45,13 +45,15 @@ def rig_json(rig: Rig) -> dict[str, Any]:
 
 
 def overview(tx: Tx, now: datetime) -> dict[str, Any]:
-    """The town at a glance: counts, active convoys, agents at work, open escalations, the
-    latest events and the last 24 hours of activity."""
+    """The town at a glance: counts (by status, ready, blocked), active convoys, agents at
+    work, open escalations, the latest events and the last 24 hours of activity."""
     runs = tx.list_runs(statuses=ACTIVE_RUN_STATUSES)
     titles = _titles(tx, [r.bead_id for r in runs])
     counts = tx.count_by_status()
     return {
         "beads": {s: counts.get(s, 0) for s in BEAD_STATUSES},
+        "ready": tx.count(BeadFilter(ready=True)),
+        "blocked": tx.count(BeadFilter(blocked=True, statuses=deps.UNFINISHED)),
         "rigs": [r.name for r in tx.list_rigs()],
         "convoys": [c.to_json() for c in tx.list_convoys(status="open")],
         "agents": [{**r.to_json(), "bead_title": titles.get(r.bead_id, "")} for r in runs],
