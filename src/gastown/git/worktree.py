@@ -148,6 +148,9 @@ def _prepare(
     if created.code != 0:
         release(clone, branch, identity, keep=worktree)
         git("checkout", "--quiet", branch, cwd=worktree)
+    # Exactly the branch, nothing else: what is left now is ignored output of another bead's
+    # run (a build, a cache), and a run must not find, or land, another bead's files.
+    git("clean", "-ffdxq", cwd=worktree)
     return start
 
 

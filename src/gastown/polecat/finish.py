@@ -25,6 +25,7 @@ from gastown.model import (
     MergeRequest,
     Run,
 )
+from gastown.polecat.output import Ending
 from gastown.record import Record
 from gastown.refinery.outcome import rework_done
 from gastown.runtimes import events as ev
@@ -50,7 +51,7 @@ def record_finish(
     run: Run,
     base: str,
     target: str,
-    exit_status: int | None,
+    ending: Ending | None,
     events: Sequence[ev.Event],
     left: Leftovers | None,
     stopped: str | None,
@@ -60,6 +61,7 @@ def record_finish(
     the outcome in words."""
     spent = ev.totals(list(events))
     end = next((e for e in reversed(events) if isinstance(e, ev.End)), None)
+    exit_status = ending.status if ending is not None else None
     clean = stopped is None and exit_status == 0 and (end is None or end.ok)
     if stopped is not None:
         outcome = f"stopped: {stopped}"
@@ -68,7 +70,7 @@ def record_finish(
         outcome = f"could not start: {why}" if why else "could not start"
     elif not clean:
         outcome = (
-            f"exit {exit_status}" if exit_status not in (0, None) else "agent reported failure"
+            "agent reported failure" if ending is None or exit_status == 0 else ending.describe()
         )
     elif left.ahead == 0:
         outcome = "no changes"
@@ -97,6 +99,7 @@ def record_finish(
             "status": run.status,
             "outcome": outcome,
             "exit": exit_status,
+            "signal": ending.signal if ending is not None else None,
             "tokens_in": run.tokens_in,
             "tokens_out": run.tokens_out,
             "cost_usd": run.cost_usd,

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+from gastown.record import Record
 from gastown.runtimes.base import ProcessSpec
 
 WRAPPER = (
@@ -112,11 +112,15 @@ async def follow(
     running: Callable[[], bool],
     take: Callable[[str, list[str]], None],
     every: float,
+    settle: Callable[[], Awaitable[None]] | None = None,
 ) -> int | None:
     """Hand over new lines every `every` seconds until the agent has ended; its exit status
-    (None when it was killed before it could report one)."""
+    (None when it was killed before it could report one). `settle`, awaited once the end is
+    seen and before the last read, waits until nothing of the run can write any more."""
     while True:
         ended = follower.exit_status() is not None or not running()
+        if ended and settle is not None:
+            await settle()
         for stream in STREAMS:
             lines = follower.read(stream, final=ended)
             if lines:
@@ -127,19 +131,35 @@ async def follow(
         await asyncio.sleep(every)
 
 
-def stop_group(pid: int, alive: Callable[[int], bool], grace: float = 10.0) -> None:
-    """SIGTERM the agent's process group; SIGKILL it if it lingers past `grace` seconds."""
+class Ending(Record):
+    """How an agent's process ended, as far as the town can tell."""
+
+    status: int | None
+    """The exit status the wrapper wrote (None: it never wrote one)."""
+    wrapper_signal: int | None = None
+    """The signal that killed the wrapper itself, when the town saw it die."""
+
+    @property
+    def signal(self) -> int | None:
+        """The signal that ended the agent: a status of 128 + n is the shell's way of saying
+        the agent died of signal n; else the wrapper's own death."""
+        if self.status is not None and 128 < self.status <= 128 + 64:
+            return self.status - 128
+        return self.wrapper_signal if self.status is None else None
+
+    def describe(self) -> str:
+        """The end in words, for a run's outcome: the signal, the status, or that none came."""
+        sig = self.signal
+        if sig is not None:
+            killed = f"killed by signal {sig} ({signal_name(sig)})"
+            return killed if self.status is not None else f"{killed} before it reported an exit"
+        if self.status is None:
+            return "ended without an exit status (its wrapper was killed)"
+        return f"exit {self.status}"
+
+
+def signal_name(number: int) -> str:
     try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-
-    async def escalate() -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + grace
-        while alive(pid) and loop.time() < deadline:
-            await asyncio.sleep(0.1)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-
-    asyncio.get_running_loop().create_task(escalate())
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

@@ -18,19 +18,19 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from gastown import config
 from gastown.errors import GastownError, RuntimeUnavailable, UserError
 from gastown.git import worktree as wt
 from gastown.model import RUNNING, STARTING, Run
+from gastown.polecat import group
 from gastown.polecat.context import PolecatContext, load_prompt_context
 from gastown.polecat.finish import hold_for_runtime, inspect_branch, record_finish
-from gastown.polecat.output import Follower, Transcript, follow, spawn, stop_group
+from gastown.polecat.output import Ending, Follower, Transcript, follow, spawn
 from gastown.polecat.prompt import render
 from gastown.process import run_tokens
-from gastown.process.state import alive
 from gastown.record import Record, field
 from gastown.runtimes import events as ev
 from gastown.runtimes.base import AgentRuntime, LaunchRequest, ProcessSpec, StreamParser
@@ -77,7 +77,7 @@ class Handle(Record):
 
     def stop(self) -> None:
         if self.pid is not None:
-            stop_group(self.pid, alive)
+            group.stop(self.pid, self.run.id)
 
 
 class Prepared(Record):
@@ -121,11 +121,19 @@ async def run_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable[[
             handle.stop()
         reaped = asyncio.get_running_loop().create_task(process.wait())
         follower = Follower(ready.run_dir)
+
+        async def settle() -> None:
+            """The wrapper has ended: nothing the agent started may outlive it and write on
+            into a worktree the next run will get."""
+            await reaped
+            await group.empty(process.pid, run.id)
+
         exit_status, events = await _follow(
-            launch, run, ready.parser, follower, lambda: not reaped.done(), []
+            launch, run, ready.parser, follower, lambda: not reaped.done(), [], settle
         )
-        await reaped
-        await _finish(launch, run, handle, ready.base, target, exit_status, events, ready.identity)
+        code = await reaped  # negative: the wrapper itself died of that signal
+        ending = Ending(exit_status, -code if code < 0 and exit_status is None else None)
+        await _finish(launch, run, handle, ready.base, target, ending, events, ready.identity)
     except Exception:  # a bug of ours: end the run rather than leave its bead stuck
         log.exception("run %s failed inside the town process", run.id)
         failure = [ev.Error("internal error in the town process; see logs/town.log")]
@@ -155,12 +163,16 @@ async def adopt_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable
         replay.close()
         handle.pid = run.pid
         pid = run.pid or 0
+
+        async def settle() -> None:
+            await group.empty(pid, run.id)
+
         exit_status, events = await _follow(
-            launch, run, parser, follower, lambda: alive(pid), events
+            launch, run, parser, follower, lambda: group.alive(pid, run.id), events, settle
         )
         base = (run_dir / "base").read_text().strip()
         identity = wt.polecat_identity(run.rig, run.polecat)
-        await _finish(launch, run, handle, base, target, exit_status, events, identity)
+        await _finish(launch, run, handle, base, target, Ending(exit_status), events, identity)
     except Exception:
         log.exception("adopted run %s failed inside the town process", run.id)
         failure = [ev.Error("internal error in the town process; see logs/town.log")]
@@ -238,6 +250,7 @@ async def _follow(
     follower: Follower,
     running: Callable[[], bool],
     events: list[ev.Event],
+    settle: Callable[[], Awaitable[None]],
 ) -> tuple[int | None, list[ev.Event]]:
     """Turn the agent's output into transcript events until it ends."""
     ledger = launch.ledger
@@ -264,7 +277,7 @@ async def _follow(
             else:
                 record([ev.Text(line, role="stderr") for line in lines if line.strip()])
 
-        exit_status = await follow(follower, running, take, GATHER_SECONDS)
+        exit_status = await follow(follower, running, take, GATHER_SECONDS, settle)
         record(parser.finish(exit_status))
         launch.unflushed.discard(transcript)
         transcript.flush()
@@ -277,7 +290,7 @@ async def _finish(
     handle: Handle,
     base: str,
     target: str,
-    exit_status: int | None,
+    ending: Ending,
     events: list[ev.Event],
     identity: wt.Identity,
 ) -> None:
@@ -288,7 +301,7 @@ async def _finish(
         run,
         base,
         target,
-        exit_status,
+        ending,
         events,
         left,
         handle.stop_reason,

@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping
 from gastown import config
 from gastown.clock import Clock, SystemClock
 from gastown.model import ACTIVE_RUN_STATUSES, IN_PROGRESS, LOST, OPEN, RUNNING, Run
+from gastown.polecat import group
 from gastown.polecat.finish import free_polecat
-from gastown.polecat.run import Handle, Launch, adopt_polecat, run_polecat
-from gastown.process.state import alive
+from gastown.polecat.run import Handle, Launch, adopt_polecat, run_dir_of, run_polecat
 from gastown.reconciler import Policy, Timeouts, load_snapshot, plan
 from gastown.reconciler.apply import apply
 from gastown.refinery.loop import RefineryLoop
@@ -212,19 +212,29 @@ class TownLoop:
 
     def recover(self) -> None:
         """Runs left active by a town process that is gone. A run whose agent is still running
-        is adopted: its output files are followed from where its transcript stopped. One whose
-        agent is gone (or that never started) is ended `lost`, its attempt given back and its
-        bead requeued; worktrees and branches stay, and the next run continues the branch."""
+        is adopted: its output files are followed from where its transcript stopped. So is one
+        whose agent finished while no town watched (its wrapper wrote the exit status): that
+        work was paid for, and it is finished exactly as a followed run is. One whose agent is
+        gone without a word (or that never started) is ended `lost`, its attempt given back and
+        its bead requeued; worktrees and branches stay, and the next run continues the branch."""
         with self.ledger.store.reader() as tx:
             orphans = tx.list_runs(statuses=ACTIVE_RUN_STATUSES)
         for run in orphans:
-            if run.pid and alive(run.pid) and run.status == RUNNING:
+            if run.status == RUNNING and run.pid and self._left_an_end(run):
                 self.adopt(run)
             else:
                 self._end_lost(run)
 
+    def _left_an_end(self, run: Run) -> bool:
+        """Whether the run's agent still runs or wrote its exit status before it ended."""
+        assert run.pid is not None
+        finished = (run_dir_of(self.launch.town, run) / "exit").exists()
+        return finished or group.alive(run.pid, run.id)
+
     def adopt(self, run: Run) -> None:
-        """Follow a run whose agent outlived the town process that started it."""
+        """Follow a run whose agent outlived the town process that started it (or finish one
+        whose agent ended while no town process watched)."""
+        finished = (run_dir_of(self.launch.town, run) / "exit").exists()
         handle = Handle(run)
         self.handles[run.id] = handle
         task = asyncio.get_running_loop().create_task(
@@ -240,7 +250,9 @@ class TownLoop:
                         bead_id=run.bead_id,
                         rig=run.rig,
                         after={"run": run.id, "pid": run.pid},
-                        reason="its agent outlived the town process that started it",
+                        reason="its agent finished while the town was down"
+                        if finished
+                        else "its agent outlived the town process that started it",
                     )
                 ]
             )
