@@ -24,6 +24,7 @@ from gastown.reconciler.apply import apply
 from gastown.refinery.loop import RefineryLoop
 from gastown.refinery.step import Seams
 from gastown.services import beads
+from gastown.services.faults import Faults
 from gastown.services.ledger import Ledger
 from gastown.town import Town
 
@@ -59,7 +60,8 @@ class TownLoop:
         refinery: Seams | None = None,
     ) -> None:
         self.launch = Launch(town, ledger, api_url, town_token, dict(environ))
-        self.refinery = RefineryLoop(town, environ, self.wake, refinery)
+        self.faults = Faults(ledger)
+        self.refinery = RefineryLoop(town, environ, self.wake, refinery, self.faults)
         self.clock = clock or SystemClock()
         self.policy = policy or policy_from(config.resolve(town.settings, None, environ))
         # Timeouts are only noticed on a tick: tick often enough for the shortest one.
@@ -90,8 +92,11 @@ class TownLoop:
         while not self._closing:
             try:
                 self.reconcile()
-            except Exception:  # one bad pass must not stop the town: log it, try again
+            except Exception as exc:  # one bad pass must not stop the town: try again
                 log.exception("reconciler pass failed")
+                self.faults.failed("the reconciler", exc)
+            else:
+                self.faults.succeeded("the reconciler")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.tick)
             self._wake.clear()

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from gastown import config
 from gastown.model import Rig
 from gastown.refinery.step import Progress, Seams, run_step
+from gastown.services.faults import Faults
 from gastown.town import Town
 
 log = logging.getLogger("gastown.refinery")
@@ -27,9 +28,11 @@ class RefineryLoop:
         environ: Mapping[str, str],
         wake: Callable[[], None],
         seams: Seams | None = None,
+        faults: Faults | None = None,
     ) -> None:
         self.town, self.environ, self.wake = town, dict(environ), wake
         self.seams = seams or Seams()
+        self.faults = faults
         self.steps: dict[str, asyncio.Task[None]] = {}
 
     def poke(self, rigs: Iterable[Rig]) -> None:
@@ -57,13 +60,18 @@ class RefineryLoop:
         return done
 
     async def _step(self, rig: str) -> None:
+        where = f"the refinery on rig {rig}"
         try:
             progress: Progress = await asyncio.to_thread(
                 run_step, self.town, rig, self.environ, self.seams
             )
-        except Exception:  # one bad step must not stop the refinery: log it, try again later
+        except Exception as exc:  # one bad step must not stop the refinery: try again later
             log.exception("refinery step on %s failed", rig)
+            if self.faults is not None:
+                self.faults.failed(where, exc, rig=rig)
             return
+        if self.faults is not None:
+            self.faults.succeeded(where)
         if progress.changed or progress.landed or progress.reworked or progress.held:
             self.wake()
 
