@@ -8,6 +8,8 @@ import pytest
 
 from gastown.errors import GitError
 from gastown.git import worktree as wt
+from gastown.model import Bead
+from gastown.polecat.finish import inspect_branch
 from tests.conftest import run_git
 
 NUX = wt.polecat_identity("app", "nux")
@@ -69,6 +71,35 @@ def test_reuse_keeps_earlier_branches_and_saves_uncommitted_work(
     # A retry of the first bead continues on its branch, with its commits.
     wt.prepare(clone, work, "gt/nux/gt-1", "trunk", NUX)
     assert (work / "done.txt").exists() and (work / "forgotten.txt").exists()
+
+
+def test_work_left_uncommitted_is_titled_from_its_bead(clone: Path, tmp_path: Path) -> None:
+    def message(ref: str) -> str:
+        return run_git("log", "-1", "--format=%B", ref, cwd=clone).strip()
+
+    work = tmp_path / "wt"
+    base = wt.prepare(clone, work, "gt/nux/gt-abc12", "trunk", NUX)
+    (work / "login.py").write_text("redirect = '/home'\n")
+    left = inspect_branch(work, base, NUX, Bead("gt-abc12", "Fix the login redirect"))
+    assert left.ahead == 1 and message("gt/nux/gt-abc12") == (
+        "gt-abc12: Fix the login redirect\n\nWork the agent left uncommitted.\n\n"
+        "Gastown-Bead: gt-abc12"
+    )
+    (work / "login.py").write_text("redirect = '/'\n")
+    assert inspect_branch(work, base, NUX).ahead == 2  # no bead at hand: the branch names it
+    assert message("gt/nux/gt-abc12") == (
+        "gt-abc12: Work the agent left uncommitted\n\nGastown-Bead: gt-abc12"
+    )
+
+    # What an earlier run left is saved on its branch before the worktree moves on, or
+    # before another worktree takes that branch.
+    (work / "forgotten.txt").write_text("left behind")
+    wt.prepare(clone, work, "gt/nux/gt-def34", "trunk", NUX)
+    saved = "gt-abc12: Work left uncommitted by an earlier run\n\nGastown-Bead: gt-abc12"
+    assert message("gt/nux/gt-abc12") == saved
+    (work / "forgotten.txt").write_text("left behind again")
+    wt.prepare(clone, tmp_path / "other", "gt/nux/gt-def34", "trunk", NUX)
+    assert message("gt/nux/gt-def34") == saved.replace("gt-abc12", "gt-def34")
 
 
 def test_second_polecat_gets_its_own_worktree_and_local_bases_work(

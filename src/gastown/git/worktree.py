@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from gastown.errors import GitError
+from gastown.git.messages import earlier_run
 from gastown.git.repo import git
 from gastown.record import Record
 
@@ -142,7 +143,7 @@ def _prepare(
         return start
     if current_branch(worktree) == branch:  # a retry on the same polecat: carry on
         return start
-    commit_all(worktree, "Save work left uncommitted by an earlier run", identity)
+    commit_all(worktree, earlier_run(current_branch(worktree)), identity)
     # Try a new branch first (the common case); an existing one (a retry) is checked out.
     created = git("checkout", "--quiet", "-b", branch, start, cwd=worktree, check=False)
     if created.code != 0:
@@ -165,5 +166,5 @@ def release(clone: Path, branch: str, identity: Identity, keep: Path | None = No
             holder = path
     if holder is None or holder.resolve() in (clone, keep):
         return
-    commit_all(holder, "Save work left uncommitted by an earlier run", identity)
+    commit_all(holder, earlier_run(branch), identity)
     git("checkout", "--quiet", "--detach", cwd=holder)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gastown.git import worktree as wt
+from gastown.git.messages import AGENT_LEFT, bead_of_branch, leftovers
 from gastown.model import (
     DEFAULT_PRIORITY,
     IDLE,
@@ -22,6 +23,7 @@ from gastown.model import (
     RUN_FAILED,
     RUN_STOPPED,
     SUCCEEDED,
+    Bead,
     MergeRequest,
     Run,
 )
@@ -41,8 +43,14 @@ class Leftovers(Record):
     head: str
 
 
-def inspect_branch(worktree: Path, base: str, identity: wt.Identity) -> Leftovers:
-    wt.commit_all(worktree, "Save work the agent left uncommitted", identity)
+def inspect_branch(
+    worktree: Path, base: str, identity: wt.Identity, bead: Bead | None = None
+) -> Leftovers:
+    """Commit what the agent left uncommitted, titled from its `bead` (`gt-abc12: Fix the
+    login redirect`; without one, the bead the branch is named for), and read the branch."""
+    bead_id = bead.id if bead is not None else bead_of_branch(wt.current_branch(worktree))
+    title = bead.title if bead is not None else None
+    wt.commit_all(worktree, leftovers(bead_id, title, AGENT_LEFT), identity)
     return Leftovers(wt.ahead(worktree, base), wt.head(worktree))
 
 
