@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from pathlib import Path
 
 log = logging.getLogger("gastown.run")
@@ -110,3 +111,40 @@ def stop(pgid: int, run_id: str | None = None, grace: float = 10.0) -> None:
         signal_group(pgid, signal.SIGKILL, run_id)
 
     asyncio.get_running_loop().create_task(escalate())
+
+
+def strays(run_id: str) -> list[int]:
+    """Live processes anywhere that carry the run's `GT_RUN_ID`: an agent started by a town
+    process that died before it could record the agent's pid (Linux only; elsewhere none)."""
+    if not PROC.is_dir():
+        return []
+    found = []
+    for entry in os.scandir(PROC):
+        if entry.name.isdigit() and entry.name != str(os.getpid()):
+            pid = int(entry.name)
+            if _belongs(pid, run_id) and not _zombie(pid):
+                found.append(pid)
+    return found
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = (PROC / str(pid) / "stat").read_bytes()
+    except OSError:
+        return True
+    return stat[stat.rfind(b")") + 2 :][:1] in (b"Z", b"X")
+
+
+def kill_strays(run_id: str, timeout: float = 10.0) -> int:
+    """SIGKILL every process of a run no town watches, and wait (a bounded while) until they
+    are gone; how many there were."""
+    found = strays(run_id)
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while found and strays(run_id) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return len(found)

@@ -19,7 +19,7 @@ from gastown.model import ACTIVE_RUN_STATUSES, IN_PROGRESS, LOST, OPEN, RUNNING,
 from gastown.polecat import group
 from gastown.polecat.finish import free_polecat
 from gastown.polecat.run import Handle, Launch, adopt_polecat, run_dir_of, run_polecat
-from gastown.reconciler import Policy, Timeouts, load_snapshot, plan
+from gastown.reconciler import Attempts, Policy, Timeouts, load_snapshot, plan
 from gastown.reconciler.apply import apply
 from gastown.refinery.loop import RefineryLoop
 from gastown.refinery.step import Seams
@@ -37,11 +37,13 @@ HEARTBEAT_EVERY = 0.5
 
 def policy_from(settings: config.Resolved) -> Policy:
     """The town-wide rules from settings (per-rig limits come with each rig's snapshot)."""
+    backoff = float(settings["polecat.retry_backoff_seconds"])
     return Policy(
+        attempts=Attempts(backoff=tuple(backoff * n for n in (1, 2, 4, 10, 20))),
         timeouts=Timeouts(
             stall=float(settings["polecat.stall_timeout_seconds"]),
             run=float(settings["polecat.run_timeout_seconds"]),
-        )
+        ),
     )
 
 
@@ -263,6 +265,10 @@ class TownLoop:
             )
 
     def _end_lost(self, run: Run) -> None:
+        # An agent started just before the town died may run with its pid unrecorded: it must
+        # not write on into a worktree that goes to the next run.
+        if group.kill_strays(run.id):
+            log.warning("run %s: killed its agent, which no town process was following", run.id)
         with self.ledger.store.transaction() as tx:
             now = self.ledger.now()
             current = tx.get_run(run.id, lock=True)
