@@ -344,13 +344,49 @@ def test_a_push_the_remote_rejects_is_held_and_escalated(yard: Yard) -> None:
     assert yard.remote_log() == ["first"]
 
 
-def test_pushes_never_force_and_refuse_flags_outside_the_allow_list(yard: Yard) -> None:
-    for flag in ("--force", "--no-verify", "--force-with-lease", "--delete", "--mirror"):
+def test_pushes_take_only_a_commit_onto_a_branch_the_town_may_move(
+    yard: Yard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sha = run_git("rev-parse", "trunk", cwd=yard.clone).strip()
+    refs = run_git("for-each-ref", cwd=yard.remote)
+    to_trunk = f"{sha}:refs/heads/trunk"
+    refused: list[tuple[list[str], tuple[str, ...]]] = [
+        ([to_trunk], (flag,))
+        for flag in ("--force", "--no-verify", "--force-with-lease", "--delete", "--mirror")
+    ]
+    refused += [
+        ([], ()),
+        (["--delete", "x"], ()),
+        (["--force", "HEAD:main"], ()),
+        (["--mirror"], ()),
+        (["--force-with-lease", to_trunk], ()),
+        (["HEAD:refs/heads/trunk"], ()),
+        (["trunk"], ()),
+        ([f"+{to_trunk}"], ()),
+        ([f"+{sha}:refs/heads/main"], ()),
+        ([":refs/heads/trunk"], ()),
+        ([f"{sha[:12]}:refs/heads/trunk"], ()),
+        ([f"{sha}:refs/tags/x"], ()),
+        ([f"{sha}:refs/heads/someone-elses-branch"], ()),
+        ([f"{sha}:refs/heads/main"], ()),
+        ([f"{sha}:refs/heads/gt/../trunk"], ()),
+        ([f"{sha}:refs/heads/gt/nux"], ()),
+        ([f"{sha}:trunk"], ()),
+        ([to_trunk, f"{sha}:refs/heads/release"], ()),
+    ]
+    with monkeypatch.context() as no_git:
+        no_git.setenv("PATH", "")  # a refusal must come before git runs: git is not there
+        for specs, flags in refused:
+            with pytest.raises(Refused):
+                gm.push(yard.clone, "origin", specs, *flags, target="trunk")
         with pytest.raises(Refused):
-            gm.push(yard.clone, "origin", ["HEAD:refs/heads/trunk"], flag)
-    for spec in ("+HEAD:refs/heads/trunk", ":refs/heads/trunk"):
-        with pytest.raises(Refused):
-            gm.push(yard.clone, "origin", [spec])
+            gm.push(yard.clone, "--mirror", [to_trunk], target="trunk")
+    assert run_git("for-each-ref", cwd=yard.remote) == refs  # the remote is as it was
+    gm.push(yard.clone, "origin", [to_trunk, f"{sha}:refs/heads/gt/nux/gt-abc12"], target="trunk")
+    gm.push(yard.clone, "origin", [f"{sha}:refs/heads/convoy/two-notes/gt-cv1"], target="trunk")
+    assert run_git(
+        "rev-parse", "gt/nux/gt-abc12", "convoy/two-notes/gt-cv1", cwd=yard.remote
+    ).split() == [sha, sha]
 
 
 def test_a_bead_closed_by_a_person_ends_its_merge_request(yard: Yard) -> None:

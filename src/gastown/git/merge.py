@@ -3,12 +3,13 @@ can only move a branch forward.
 
 The scratch worktree (`worktrees/<rig>/.refinery`) is always on a detached HEAD, so it never
 holds a branch another worktree needs, and nothing here deletes a branch. Pushes go through
-`push`, which refuses any flag outside a short allow-list and any forced refspec: a target
-branch is never rewritten.
+`push`, which takes nothing but `<sha>:refs/heads/<branch>` onto the rig's target or a branch
+the town made, and no flag outside a short allow-list: a branch is never rewritten or removed.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -161,16 +162,48 @@ def diff(repo: Path, target: str, head: str, limit: int = 60_000) -> tuple[str, 
     return (text[:limit], True) if len(text) > limit else (text, False)
 
 
-def push(repo: Path, remote: str, refspecs: Sequence[str], *flags: str) -> None:
-    """Push without ever forcing: forced refspecs and flags outside `PUSH_FLAGS` are refused
-    before git runs; a rejection by the remote is a `PushRejected` with git's own words."""
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*)*")
+
+
+def owned(branch: str) -> bool:
+    """A branch the town made: a polecat's `gt/<polecat>/<bead>` or a convoy's feature branch
+    `convoy/<slug>/<id>`."""
+    parts = branch.split("/")
+    return len(parts) == 3 and parts[0] in ("gt", "convoy") and all(parts)
+
+
+def push(repo: Path, remote: str, refspecs: Sequence[str], *flags: str, target: str) -> None:
+    """Push commits onto branches, never forcing and never deleting. Every refspec must be
+    exactly `<sha>:refs/heads/<branch>`, the branch being `target` (the rig's target branch,
+    named by the caller) or one the town made (`owned`); every flag must be in `PUSH_FLAGS`.
+    Anything else is refused before git runs. A rejection by the remote is a `PushRejected`
+    with git's own words."""
     for flag in flags:
         if flag not in PUSH_FLAGS:
             raise Refused(f"The refinery does not push with {flag}.")
+    if not remote or remote.startswith("-"):
+        raise Refused(f"The refinery does not push to the remote '{remote}'.")
+    if not refspecs:
+        raise Refused("The refinery pushes only named commits onto named branches.")
     for spec in refspecs:
-        if spec.startswith("+") or spec.startswith(":") or not spec.strip():
+        sha, colon, ref = spec.partition(":")
+        branch = ref.removeprefix("refs/heads/")
+        if not (
+            colon
+            and _SHA.fullmatch(sha)
+            and ref.startswith("refs/heads/")
+            and _BRANCH.fullmatch(branch)
+            and ".." not in branch
+            and not branch.endswith(".lock")
+        ):
             raise Refused(
-                f"The refinery does not push the refspec '{spec}' (it would force or delete)."
+                f"The refinery pushes only `<commit sha>:refs/heads/<branch>`, not '{spec}'."
+            )
+        if branch != target and not owned(branch):
+            raise Refused(
+                f"The refinery does not push to '{branch}': it is neither {target} nor a "
+                "branch the town made."
             )
     done = git("push", *flags, remote, *refspecs, cwd=repo, check=False, timeout=600)
     if done.code != 0:

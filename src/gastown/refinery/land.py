@@ -30,7 +30,7 @@ def land(step: RigStep, good: list[tuple[MergeRequest, str, list[GateResult]]]) 
     tip = good[-1][1]
     target = first.target
     try:
-        step.push([f"{tip}:refs/heads/{target}"])
+        step.push(tip, target)
     except gm.PushRejected as exc:
         rejected(step, [mr for mr, _, _ in good], target, str(exc))
         return

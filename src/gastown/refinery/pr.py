@@ -53,7 +53,7 @@ def open_pull(step: RigStep, mr: MergeRequest, gates: list[dict[str, Any]]) -> N
         step.progress.held.append(mr.id)
         return
     try:
-        step.push([f"{mr.head_commit}:refs/heads/{mr.branch}"])
+        step.push(mr.head_commit, mr.branch)
     except gm.PushRejected as exc:
         land.rejected(step, [mr], mr.branch, str(exc))
         return

@@ -196,9 +196,11 @@ class RigStep:
         with wt.clone_lock(self.clone):  # a dispatch to this rig may be fetching too
             wt.fetch(self.clone)
 
-    def push(self, refspecs: Sequence[str]) -> None:
+    def push(self, commit: str, branch: str) -> None:
+        """Move `branch` on the remote to `commit`: the rig's target or a branch of the town's."""
         with wt.clone_lock(self.clone):  # a push updates the clone's view of the remote
-            gm.push(self.clone, "origin", refspecs, "--quiet")
+            spec = f"{commit}:refs/heads/{branch}"
+            gm.push(self.clone, "origin", [spec], "--quiet", target=self.rig.branch)
 
     def target_commit(self, target: str) -> str:
         """The target's commit as fetched (a feature branch not pushed yet: the local one,
