@@ -88,8 +88,12 @@ class Yard:
         target: str = "trunk",
         convoy: str | None = None,
         bead_id: str | None = None,
+        message: str | None = None,
+        then: dict[str, str] | None = None,
     ) -> tuple[str, str]:
-        """A bead in review with a branch that changes `files`, as a polecat leaves it."""
+        """A bead in review with a branch that changes `files`, as a polecat leaves it: one
+        commit (its message `message`, `{bead}` standing for the bead's id, else the title),
+        and a second that changes `then`."""
         self.made += 1
         if bead_id is None:
             args = ["bead", "create", title, "--rig", "app", "-p", str(priority)]
@@ -106,7 +110,11 @@ class Yard:
             run_git("worktree", "add", "-q", "-b", branch, str(work), base, cwd=self.clone)
             for name, text in files.items():
                 (work / name).write_text(text)
-            head = commit_all(work, title)
+            head = commit_all(work, (message or title).format(bead=bead_id))
+            for name, text in (then or {}).items():
+                (work / name).write_text(text)
+            if then:
+                head = commit_all(work, f"{title}, continued")
             now = ledger.now()
             mr = MergeRequest(
                 id=f"mr-{secrets.token_hex(4)}",
@@ -183,6 +191,12 @@ class Yard:
         return run_git("show", f"{branch}:{name}", cwd=self.remote)
 
 
+def show(repo: Path, commit: str) -> list[str]:
+    """A commit's tree, parents, author (with date), committer and message."""
+    out = run_git("show", "-s", "--format=%T%n%P%n%an <%ae> %ad%n%cn%n%B", commit, cwd=repo)
+    return out.strip().split("\n", 4)
+
+
 def _git_ok(*args: str, cwd: Path) -> bool:
     """Run git; True when it succeeded (a merge with conflicts does not)."""
     import subprocess
@@ -198,11 +212,17 @@ def yard(tmp_path: Path, remote: Path) -> Yard:
 
 
 def test_a_clean_branch_lands_by_fast_forward_and_closes_its_bead(yard: Yard) -> None:
+    before = run_git("rev-parse", "trunk", cwd=yard.remote).strip()
     bead, mr = yard.submit("Add mul", {"calc.py": CALC + "\n\ndef mul(a, b):\n    return a * b\n"})
     done = yard.drain()
     assert done.landed == [mr]
     got = yard.mr(mr)
-    assert got.status == "merged" and got.merged_commit == got.head_commit  # fast-forward
+    # A fast-forward: the branch's one commit, made again only to name its bead.
+    landed = run_git("rev-parse", "trunk", cwd=yard.remote).strip()
+    assert got.status == "merged" and got.merged_commit == landed
+    mine, theirs = show(yard.clone, landed), show(yard.clone, got.head_commit)
+    assert mine[:3] == theirs[:3] and theirs[1] == before  # tree, parent, author and date
+    assert mine[3] == "app/refinery" and mine[4] == f"Add mul\n\nGastown-Bead: {bead}"
     assert yard.remote_log()[0] == "Add mul"
     assert [g["ok"] for g in got.gates] == [True] and got.gates[0]["command"] == GATE
     assert yard.bead(bead)["status"] == "closed"

@@ -86,5 +86,10 @@ def test_three_beads_land_one_after_another_and_a_breaking_one_comes_back(
     # No broken commit on main, ever: at every commit of its first-parent line the tests pass.
     for commit in run_git("rev-list", "--first-parent", "main", cwd=remote).split():
         assert "return a + b" in run_git("show", f"{commit}:calc.py", cwd=remote)
+    # And each of them but the first names the beads it brought, every bead once.
+    each = "--format=%x00%(trailers:key=Gastown-Bead,valueonly)"
+    *landings, first = run_git("log", "--first-parent", each, "main", cwd=remote).split("\0")[1:]
+    assert all(n.split() for n in landings) and not first.split()
+    assert sorted(b for n in landings for b in n.split()) == sorted([*good, bad])
     mrs = gt.json("mq", "--all")
     assert {m["status"] for m in mrs} == {"merged"} and len(mrs) == 4

@@ -1,5 +1,5 @@
-"""The refinery's git: a scratch worktree, branches put onto a target, diffs, and pushes that
-can only move a branch forward.
+"""The refinery's git: a scratch worktree, branches put onto a target, the one commit that
+lands, diffs, and pushes that can only move a branch forward.
 
 The scratch worktree (`worktrees/<rig>/.refinery`) is always on a detached HEAD, so it never
 holds a branch another worktree needs, and nothing here deletes a branch. Pushes go through
@@ -84,16 +84,14 @@ def put_on(
     method: str = "merge",
     fast_forward: bool = True,
 ) -> Applied:
-    """Put commit `head` onto the worktree's HEAD: a fast-forward when it is one commit ahead
-    and `fast_forward` allows, else a merge commit (`merge`) or its commits replayed
-    (`rebase`).
+    """Put commit `head` onto the worktree's HEAD (the stack the gates test, not what lands):
+    a fast-forward when it is one commit ahead and `fast_forward` allows, else a merge commit
+    (`merge`) or its commits replayed (`rebase`).
     A conflict leaves the worktree as it was and names the conflicting files."""
     env = identity.env()
     current = git("rev-parse", "HEAD", cwd=worktree).out.strip()
     if is_ancestor(worktree, head, current):  # already in: nothing to add
         return Applied(current, [])
-    # Fast-forward only a single commit: then every commit on the target's first-parent line
-    # is one the gates passed (a longer branch gets a merge commit, which they did pass).
     if (
         fast_forward
         and is_ancestor(worktree, current, head)
@@ -124,6 +122,68 @@ def put_on(
             raise GitError(f"git merge failed: {(done.err or done.out).strip()}")
         return Applied(None, files)
     return Applied(git("rev-parse", "HEAD", cwd=worktree).out.strip(), [])
+
+
+def tree(repo: Path, commit: str) -> str:
+    return git("rev-parse", f"{commit}^{{tree}}", cwd=repo).out.strip()
+
+
+def parents(repo: Path, commit: str) -> list[str]:
+    return git("rev-list", "--parents", "-n", "1", commit, cwd=repo).out.split()[1:]
+
+
+def outermost(repo: Path, base: str, heads: Sequence[str]) -> list[str]:
+    """The fewest of `heads` that bring all of them onto `base`: those neither `base` nor
+    another head already holds, in their order."""
+    kept = []
+    for head in dict.fromkeys(heads):
+        if is_ancestor(repo, head, base):
+            continue
+        if any(other != head and is_ancestor(repo, head, other) for other in heads):
+            continue
+        kept.append(head)
+    return kept
+
+
+def commit_tree(
+    repo: Path,
+    tree: str,
+    parents: Sequence[str],
+    message: str,
+    identity: Identity,
+    author_of: str | None = None,
+) -> str:
+    """A new commit of `tree` on `parents`, committed by `identity` (and authored by it, or
+    by whoever authored `author_of`, date included)."""
+    env = identity.env()
+    if author_of is not None:
+        who = git("show", "-s", "--format=%an%x00%ae%x00%ad", "--date=raw", author_of, cwd=repo)
+        name, email, date = who.out.rstrip("\n").split("\0")
+        env.update(GIT_AUTHOR_NAME=name, GIT_AUTHOR_EMAIL=email, GIT_AUTHOR_DATE=date)
+    linked = [arg for parent in parents for arg in ("-p", parent)]
+    made = git("commit-tree", tree, *linked, "-F", "-", cwd=repo, env=env, input=message)
+    return made.out.strip()
+
+
+def with_trailers(
+    repo: Path, commit: str, trailers: Sequence[tuple[str, str]], identity: Identity
+) -> str:
+    """`commit` if its message has every one of `trailers`; else the same change (tree,
+    parents, author) committed again by `identity` with the missing ones appended."""
+    have = git("show", "-s", "--format=%(trailers:only,unfold)", commit, cwd=repo).out
+    present = {
+        (key.strip(), value.strip())
+        for key, _, value in (line.partition(":") for line in have.splitlines())
+    }
+    missing = [t for t in trailers if t not in present]
+    if not missing:
+        return commit
+    message = git("show", "-s", "--format=%B", commit, cwd=repo).out.rstrip("\n") + "\n"
+    added = [arg for key, value in missing for arg in ("--trailer", f"{key}: {value}")]
+    amended = git("interpret-trailers", *added, cwd=repo, input=message).out
+    return commit_tree(
+        repo, tree(repo, commit), parents(repo, commit), amended, identity, author_of=commit
+    )
 
 
 def _count(repo: Path, older: str, newer: str) -> int:

@@ -26,12 +26,15 @@ def git(
     check: bool = True,
     timeout: float = 300,
     env: Mapping[str, str] | None = None,
+    input: str | None = None,
 ) -> GitResult:
-    """Run git with no prompts; `env` adds to the environment (an author identity, say)."""
+    """Run git with no prompts; `env` adds to the environment (an author identity, say);
+    `input` is written to its standard input."""
     try:
         done = subprocess.run(
             ["git", *args],
             cwd=cwd,
+            input=input,
             capture_output=True,
             text=True,
             env={**os.environ, **QUIET_ENV, **(env or {})},

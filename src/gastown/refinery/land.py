@@ -1,6 +1,6 @@
-"""The land stage: direct, the stack's commit is pushed to the target (never forced) and the
-push checked against the remote; pr, each branch goes to its pull request. A push the remote
-rejects is tried again only when the target merely moved; otherwise a person is asked."""
+"""The land stage: direct, one new commit (`landing`) is pushed onto the target (never forced)
+and the push checked against the remote; pr, each branch goes to its pull request. A push the
+remote rejects is tried again only when the target merely moved; otherwise a person is asked."""
 
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ from gastown.errors import GitError
 from gastown.git import merge as gm
 from gastown.git import worktree as wt
 from gastown.model import MergeRequest
-from gastown.refinery import outcome
+from gastown.refinery import landing, outcome
 from gastown.refinery.gates import GateResult
 
 if TYPE_CHECKING:
     from gastown.refinery.step import RigStep
 
 
-def land(step: RigStep, good: list[tuple[MergeRequest, str, list[GateResult]]]) -> None:
+def land(step: RigStep, good: list[tuple[MergeRequest, str, list[GateResult]]], base: str) -> None:
+    """Land what passed the gates (each merge request with its stack commit) on the target,
+    which stood at `base` when the stack was made."""
     first = good[0][0]
     if step.settings["merge_strategy"] == "pr" and first.target == step.rig.branch:
         from gastown.refinery import pr
@@ -27,8 +29,8 @@ def land(step: RigStep, good: list[tuple[MergeRequest, str, list[GateResult]]]) 
         for mr, _, results in good:
             pr.open_pull(step, mr, [r.to_json() for r in results])
         return
-    tip = good[-1][1]
     target = first.target
+    tip, how = landing.commit(step, base, [(mr, commit) for mr, commit, _ in good])
     try:
         step.push(tip, target)
     except gm.PushRejected as exc:
@@ -41,12 +43,11 @@ def land(step: RigStep, good: list[tuple[MergeRequest, str, list[GateResult]]]) 
         with wt.clone_lock(step.clone):
             gm.follow_local(step.clone, target, tip)
     step.fetch()
-    how = "fast-forward" if len(good) == 1 and tip == first.head_commit else "merge"
     done = outcome.landed(
         step.ledger,
         [(mr, {"gates": [r.to_json() for r in results]}) for mr, _, results in good],
         tip,
-        how if len(good) == 1 else f"batch of {len(good)}",
+        how,
     )
     step.progress.landed.extend(m.id for m in done)
 

@@ -5,7 +5,8 @@
     review     (`reviewing`) each merge request not yet approved at its head is reviewed
     prepare    (`prepare`) the batch is put onto the fetched target in the scratch worktree
     gates      (`gating`) the gates run once on the top of the stack; a red stack is bisected
-    land       (`land`, `pr`) pushed to the target, or through a pull request
+    land       (`land`, `pr`) one commit of the gated tree (`landing`) pushed to the target,
+               or each branch through a pull request
 
 A step runs in a worker thread with a store handle of its own and an exclusive lock per rig,
 so two steps (the town process and `gt refinery run`, say) never touch one target at once.
@@ -147,7 +148,7 @@ class RigStep:
                 return
             good = gating.gate(self, scratch, target, stack)
             if good:
-                land.land(self, good)
+                land.land(self, good, target)
         except GastownError as exc:
             self.unfinished(batch, str(exc))
         except Stopped:
