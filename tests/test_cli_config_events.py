@@ -74,7 +74,8 @@ def test_env_vars_are_masked_everywhere(rig_gt: Gt, town_path: Path) -> None:
     assert set(resolved) == {"API_KEY", "OTHER", "X"}
     rig_gt.ok("config", "unset", "env_vars.X")
     assert set(rig_gt.json("config", "get", "env_vars")["value"]) == {"API_KEY"}
-    assert "sk-secret-1" in (town_path / "town.toml").read_text()  # stored, just never shown
+    assert "sk-secret" not in (town_path / "town.toml").read_text()  # a file people share
+    assert "sk-secret-1" in (town_path / "secrets.toml").read_text()  # stored, never shown
 
 
 def test_broken_town_toml_is_reported(gt: Gt, town_path: Path) -> None:

@@ -3,6 +3,8 @@
 Built-in defaults < `town.toml` [settings] < per-rig overrides < `GT_*` environment < flags.
 Keys are dotted (`refinery.gates`); in `town.toml` the dots are nested tables. An environment
 variable names a key in upper case with `__` for each dot: `GT_REFINERY__CODE_REVIEW=false`.
+A setting marked `secret=True` is masked in every display, and the town keeps it in
+`secrets.toml` (readable by its owner only) instead of `town.toml` (see `gastown.town`).
 """
 
 from __future__ import annotations
@@ -365,11 +367,12 @@ def resolve(
     for origin, layer in layers:
         for key, value in layer.items():
             s = setting(key)
+            where = "secrets.toml" if s.secret and origin == "town.toml" else origin
             if s.kind == "map":  # maps merge across layers: a rig adds to the town's entries
                 entry = {key.split(".", 1)[1]: value} if key != s.key else value
                 values[s.key] = {**values[s.key], **entry}
-                origins[s.key] = origin
+                origins[s.key] = where
             else:
                 values[key] = value
-                origins[key] = origin
+                origins[key] = where
     return Resolved(values, origins)

@@ -111,7 +111,7 @@ def _detach(app: App) -> int:
         str(app.args.port),
     ]
     # posix_spawn, not Popen: the child outlives this command, in its own session.
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         pid = os.posix_spawn(
             sys.executable,

@@ -37,7 +37,8 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         parents=[shared],
         help="show and change settings",
         description="Settings stack: built-in defaults < town.toml < rig "
-        "overrides < GT_* environment < flags.",
+        "overrides < GT_* environment < flags. Secrets (API keys, tokens, env_vars) are "
+        "kept in secrets.toml, readable by you only, never in town.toml.",
     )
     csub = cfg.add_subparsers(
         dest="action", metavar="ACTION", required=True, parser_class=type(cfg)
@@ -136,7 +137,19 @@ def _resolved(app: App) -> config.Resolved:
     return settings.effective(app.ledger, app.town, app.args.rig, app.environ)
 
 
+def _warn_exposed(app: App) -> None:
+    """Say so when town.toml, a file people share, still holds secrets (an older gt put them
+    there): any `gt config set` of the town moves them to secrets.toml."""
+    if app.town.exposed:
+        app.err.write(
+            "gt: town.toml, a file meant to be safe to share, still holds "
+            f"{', '.join(app.town.exposed)}; the next `gt config set` moves them to "
+            "secrets.toml, readable by you only.\n"
+        )
+
+
 def config_show(app: App) -> int:
+    _warn_exposed(app)
     resolved = _resolved(app)
     data = {
         k: {"value": resolved.display(k), "origin": resolved.origins[k]} for k in config.SETTINGS
@@ -160,6 +173,7 @@ def config_show(app: App) -> int:
 def config_get(app: App) -> int:
     key = app.args.key
     s = config.setting(key)
+    _warn_exposed(app)
     resolved = _resolved(app)
     value = resolved.display(s.key)
     origin = resolved.origins[s.key]
@@ -180,12 +194,16 @@ def config_get(app: App) -> int:
 def config_set(app: App) -> int:
     from gastown.services import settings
 
+    exposed = app.town.exposed
     value = settings.set_value(app.ledger, app.town, app.args.key, app.args.value, app.args.rig)
     shown = config.masked(app.args.key, value)
-    where = f"rig '{app.args.rig}'" if app.args.rig else "town.toml"
+    where = "secrets.toml" if config.setting(app.args.key).secret else "town.toml"
+    where = f"rig '{app.args.rig}'" if app.args.rig else where
+    moved = exposed if not app.town.exposed else ()
     app.emit(
-        {"key": app.args.key, "value": shown, "scope": app.args.rig or "town"},
-        f"Set {app.args.key} = {json.dumps(shown, ensure_ascii=False)} in {where}",
+        {"key": app.args.key, "value": shown, "scope": app.args.rig or "town", "moved": moved},
+        f"Set {app.args.key} = {json.dumps(shown, ensure_ascii=False)} in {where}"
+        + (f"\nMoved {', '.join(moved)} from town.toml to secrets.toml" if moved else ""),
     )
     return 0
 

@@ -75,13 +75,18 @@ async def serve(
     environ: Mapping[str, str],
     on_ready: Callable[[state.Address], None] | None = None,
 ) -> None:
-    """Serve until SIGINT or SIGTERM. Leaves no address behind when it ends."""
+    """Serve until SIGINT or SIGTERM. Leaves no address behind when it ends.
+
+    Whatever the town process writes (run logs, transcripts, the database's -wal, gate output)
+    is its owner's alone: the umask is set here, once, rather than in each writer."""
     from gastown.web.api import create_app
 
     lock = state.acquire(town.path)
+    umask = os.umask(0o077)
     store = None
     sock: socket.socket | None = None
     try:
+        town.make_private()  # a town made by an older gt
         token = state.token(town.path)
         started = stamp(SystemClock().now())
         sock = bind(host, port)
@@ -121,3 +126,4 @@ async def serve(
         if store is not None:
             store.close()
         lock.close()
+        os.umask(umask)
