@@ -132,6 +132,29 @@ def test_logging_out_ends_the_session(browser: Browser) -> None:
     assert browser.get("/").status_code == 303
 
 
+def test_a_cookie_kept_after_logging_out_lets_nobody_in(
+    client: TestClient, rig_gt: Gt, town_path: Path
+) -> None:
+    """Given a browser logged in and a copy of its cookie, when it logs out, then the copy
+    gets nowhere, in this town process or the next; another browser's session goes on."""
+    browser = Browser(client, town_path)
+    kept = client.cookies["gt_session"]
+    assert browser.get("/api/status").status_code == 200
+    with TestClient(make_app(town_path), follow_redirects=False) as other_client:
+        other = Browser(other_client, town_path)
+
+        assert browser.post_form("/logout", {}).status_code == 303
+
+        client.cookies.set("gt_session", kept)
+        assert client.get("/api/status").status_code == 401
+        assert client.get("/").headers["location"] == "/login"
+        assert browser.api("PATCH", "/api/beads/gt-x1", {"held": True}).status_code == 401
+        assert other.get("/api/status").status_code == 200
+    with TestClient(make_app(town_path), follow_redirects=False) as restarted:
+        restarted.cookies.set("gt_session", kept)
+        assert restarted.get("/api/status").status_code == 401
+
+
 # --- the guards -------------------------------------------------------------------------------
 
 

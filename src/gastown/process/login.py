@@ -5,7 +5,9 @@ use. Only its SHA-256 is kept, in `<town>/run/login-keys.json` (readable only by
 the file never holds a usable key. Opening `/login?key=...` spends it and sets a **session
 cookie**: `<issued>.<nonce>.<mac>`, an HMAC-SHA256 under the secret in `<town>/run/session-key`.
 Rotating that file (deleting it) ends every session. A session's **CSRF token** is derived from
-its nonce with the same secret, so the server keeps no session table.
+its nonce with the same secret, so the server keeps no session table: only the sessions ended
+before their time (logging out), in `<town>/run/ended-sessions.json` until they would have
+expired anyway, so a cookie kept after logging out lets nobody in, across restarts too.
 
 Nothing here imports the web stack: `gt dashboard` mints keys without loading FastAPI.
 """
@@ -19,7 +21,10 @@ import hmac
 import json
 import os
 import secrets
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from gastown.process.state import run_dir
 
@@ -29,6 +34,8 @@ SESSION_TTL = 7 * 24 * 3600
 """Seconds a session lasts before the browser must log in again."""
 KEYS_FILE = "login-keys.json"
 SECRET_FILE = "session-key"
+ENDED_FILE = "ended-sessions.json"
+T = TypeVar("T")
 
 
 def _digest(key: str) -> str:
@@ -42,27 +49,34 @@ def _private(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
-def _update_keys(town: Path, change: str, key: str, now: float) -> bool:
-    """Under an exclusive lock: drop expired keys, then add (`mint`) or spend (`spend`) one.
-    Returns whether `spend` found the key good."""
-    path = run_dir(town) / KEYS_FILE
+def _update(path: Path, now: float, change: Callable[[dict[str, float]], T]) -> T:
+    """Under an exclusive lock on `path` (a JSON map of entry to when it expires): drop the
+    expired entries, let `change` change the rest, write them back; returns what it returns."""
     _private(path)
     with open(path, "r+", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            keys: dict[str, float] = json.loads(handle.read() or "{}")
+            entries: dict[str, float] = json.loads(handle.read() or "{}")
         except ValueError:
-            keys = {}
-        keys = {k: v for k, v in keys.items() if isinstance(v, int | float) and v > now}
-        found = False
-        if change == "mint":
-            keys[_digest(key)] = now + KEY_TTL
-        else:
-            found = keys.pop(_digest(key), None) is not None
+            entries = {}
+        entries = {k: v for k, v in entries.items() if isinstance(v, int | float) and v > now}
+        result = change(entries)
         handle.seek(0)
         handle.truncate()
-        handle.write(json.dumps(keys))
-    return found
+        handle.write(json.dumps(entries))
+    return result
+
+
+def _update_keys(town: Path, change: str, key: str, now: float) -> bool:
+    """Add (`mint`) or spend (`spend`) one login key. Returns whether `spend` found it good."""
+
+    def apply(keys: dict[str, float]) -> bool:
+        if change == "mint":
+            keys[_digest(key)] = now + KEY_TTL
+            return False
+        return keys.pop(_digest(key), None) is not None
+
+    return _update(run_dir(town) / KEYS_FILE, now, apply)
 
 
 def mint_key(town: Path, now: float) -> str:
@@ -122,3 +136,27 @@ def session_nonce(secret_key: bytes, cookie: str, now: float) -> str | None:
 def csrf_token(secret_key: bytes, nonce: str) -> str:
     """The CSRF token of the session with `nonce`: pages carry it, writes must send it back."""
     return _mac(secret_key, "csrf." + nonce)
+
+
+class EndedSessions:
+    """The sessions ended before their time, so their cookies (still signed, not yet expired)
+    let nobody in. Read from `run/ended-sessions.json` when made; `end` writes it first, so a
+    session ended here stays ended for the next town process too."""
+
+    def __init__(self, town: Path, now: float) -> None:
+        self.path = run_dir(town) / ENDED_FILE
+        self._ended: frozenset[str] = frozenset(_update(self.path, now, set))
+        self._ending = threading.Lock()  # two logouts at once: the later set is the larger
+
+    def __contains__(self, nonce: str) -> bool:
+        return nonce in self._ended
+
+    def end(self, nonce: str, now: float) -> None:
+        """End the session with `nonce`; it is remembered until it would have expired."""
+
+        def add(ended: dict[str, float]) -> set[str]:
+            ended[nonce] = now + SESSION_TTL  # it was issued before now: expired by then
+            return set(ended)
+
+        with self._ending:
+            self._ended = frozenset(_update(self.path, now, add))  # whole: readers need no lock

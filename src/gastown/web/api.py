@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -56,6 +57,7 @@ def create_app(
     app.state.token = token
     app.state.environ = os.environ if environ is None else environ
     app.state.secret = login.secret(town.path) if secret is None else secret
+    app.state.ended_sessions = login.EndedSessions(town.path, time.time())
     app.state.live = live.Hub(town.open_store)
     routes = APIRouter(dependencies=[Depends(caller)])
     mayor_turn = threading.Lock()  # one conversation: its turns must not interleave
@@ -169,6 +171,8 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(agent_api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(auth.Gate, town_token=token, secret=app.state.secret)
+    app.add_middleware(
+        auth.Gate, town_token=token, secret=app.state.secret, ended=app.state.ended_sessions
+    )
     app.add_middleware(auth.SecureHeaders)
     return app

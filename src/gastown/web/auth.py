@@ -9,7 +9,8 @@ are public; the agent routes (`/api/agent/...`) take run tokens and check them t
 A state-changing request made with a cookie must also carry the session's CSRF token, in the
 `X-CSRF-Token` header (htmx and the dashboard's scripts send it) or a `csrf_token` form field
 (plain forms); a cross-origin `Origin` is refused outright. Bearer requests need neither: a
-browser never adds that header by itself.
+browser never adds that header by itself. Logging out ends the session here as well as in the
+browser (`login.EndedSessions`): a copy of its cookie is refused like a forged one.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class Identity(Record):
     via: str
     csrf: str = ""
     """The session's CSRF token (empty for token callers, who need none)."""
+    session: str = ""
+    """The session's nonce, which logging out ends (empty for token callers)."""
 
 
 def public(path: str) -> bool:
@@ -65,11 +68,13 @@ class Gate:
         app: ASGIApp,
         town_token: str,
         secret: bytes,
+        ended: login.EndedSessions,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
         self.token = town_token
         self.secret = secret
+        self.ended = ended
         self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -92,7 +97,7 @@ class Gate:
             identity = Identity("token")
         else:
             nonce = login.session_nonce(self.secret, _cookie(headers), self.clock())
-            if nonce is None:
+            if nonce is None or nonce in self.ended:
                 if is_page(path) and method in SAFE_METHODS:
                     await _to_login(scope, send)
                 else:
@@ -103,7 +108,7 @@ class Gate:
                         "token (see <town>/run/token).",
                     )
                 return
-            identity = Identity("session", login.csrf_token(self.secret, nonce))
+            identity = Identity("session", login.csrf_token(self.secret, nonce), nonce)
             if method not in SAFE_METHODS:
                 if not _same_origin(headers):
                     await _deny(send, 403, "A request from another site was refused.")
@@ -307,9 +312,13 @@ async def login_with_token(request: Request) -> Response:
 
 @router.post("/logout")
 def logout(request: Request) -> Response:
-    """End this browser's session (the gate has checked its CSRF token)."""
-    if identity(request.state) is None:
+    """End this browser's session (the gate has checked its CSRF token): here, so the cookie
+    lets nobody in again though a copy of it is kept, and in the browser."""
+    caller = identity(request.state)
+    if caller is None:
         return JSONResponse({"detail": "Not logged in."}, status_code=401)
+    if caller.session:
+        request.app.state.ended_sessions.end(caller.session, time.time())
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return response
