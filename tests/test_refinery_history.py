@@ -8,11 +8,14 @@ refinery's worktree), so a test can compare what landed with what was tested.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from gastown.model import CLOSED, IN_PROGRESS, IN_REVIEW, MR_TESTING, OPEN
 from gastown.polecat.context import feature_branch
+from gastown.services import beads
 from tests.conftest import run_git
 from tests.test_refinery import CALC, GATE, Yard, remote, show, yard
 
@@ -143,3 +146,34 @@ def test_a_convoy_lands_on_its_branch_and_then_the_target_one_gated_commit_each(
     assert bead_trailers(yard, on_trunk, "Gastown-Convoy") == [convoy]
     assert bead_trailers(yard, on_trunk) == ids
     assert show(yard.remote, on_trunk)[4].startswith(f"Land convoy {convoy}: Two notes")
+
+
+@pytest.mark.parametrize("method", ["merge", "rebase"])
+def test_a_landing_pushed_but_not_recorded_is_not_landed_or_named_again(
+    yard: Yard, method: str
+) -> None:
+    yard.gt.ok("config", "set", "refinery.merge_method", method)
+    old = tip(yard)
+    a_bead, a = yard.submit("Add a", {"a.txt": "a\n"})  # fast-forwarded, made again
+    b_bead, b = yard.submit("Add b", {"b.txt": "b\n"}, then={"b2.txt": "b2\n"})
+    yard.gt.ok("config", "set", "refinery.batch_size", "1")
+    assert yard.drain().landed == [a, b]  # a as a commit made again, b as a merge commit
+    yard.gt.ok("config", "set", "refinery.batch_size", "4")
+    ledger = yard.ledger()
+    try:  # as a step that died right after its push leaves them: testing, beads in review
+        for mr_id, bead_id in ((a, a_bead), (b, b_bead)):
+            with ledger.store.transaction() as tx:
+                got = tx.get_merge_request(mr_id)
+                assert got is not None
+                got.status, got.merged_commit, got.landed_at = MR_TESTING, None, None
+                tx.update_merge_request(got)
+            for status in (OPEN, IN_PROGRESS, IN_REVIEW):
+                beads.update(ledger, bead_id, {"status": status})
+    finally:
+        ledger.store.close()
+    c_bead, c = yard.submit("Add c", {"c.txt": "c\n"})
+    assert sorted(yard.drain().landed) == sorted([a, b, c])
+    assert all(yard.bead(x)["status"] == CLOSED for x in (a_bead, b_bead, c_bead))
+    landings = first_parents(yard, old, tip(yard))
+    named = Counter(b for commit in landings for b in bead_trailers(yard, commit))
+    assert named == {a_bead: 1, b_bead: 1, c_bead: 1} and len(landings) == 3

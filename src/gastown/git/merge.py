@@ -75,6 +75,16 @@ def is_ancestor(repo: Path, older: str, newer: str) -> bool:
     return git("merge-base", "--is-ancestor", older, newer, cwd=repo, check=False).code == 0
 
 
+def brings(repo: Path, base: str, head: str) -> bool:
+    """Whether `head` has a change `base` lacks. A commit whose change is in `base` already
+    counts as in: a landing made it again (to add its trailers) or rebased it, and a step that
+    stopped after its push but before recording it must not land it twice."""
+    if is_ancestor(repo, head, base):
+        return False
+    out = git("rev-list", "--right-only", "--cherry-pick", f"{base}...{head}", cwd=repo).out
+    return bool(out.strip())
+
+
 def put_on(
     worktree: Path,
     head: str,
@@ -90,7 +100,7 @@ def put_on(
     A conflict leaves the worktree as it was and names the conflicting files."""
     env = identity.env()
     current = git("rev-parse", "HEAD", cwd=worktree).out.strip()
-    if is_ancestor(worktree, head, current):  # already in: nothing to add
+    if not brings(worktree, current, head):  # already in: nothing to add
         return Applied(current, [])
     if (
         fast_forward

@@ -42,9 +42,12 @@ class Brought(Record):
 
 def commit(step: RigStep, base: str, stack: Sequence[tuple[MergeRequest, str]]) -> tuple[str, str]:
     """The one commit that lands `stack` (each merge request with its stack commit, the last
-    one's tree gated) on `base`, and how it was made."""
-    mrs = [mr for mr, _ in stack]
+    one's tree gated) on `base`, and how it was made. What `base` holds already (landed by a
+    step that stopped before recording it) is neither brought nor named again."""
     gated = stack[-1][1]
+    mrs = [mr for mr, _ in stack if gm.brings(step.clone, base, mr.head_commit)]
+    if not mrs:
+        return base, "already on the target"
     brought = describe(step, mrs)
     marks = trailers(brought)
     head = mrs[0].head_commit
@@ -59,7 +62,7 @@ def commit(step: RigStep, base: str, stack: Sequence[tuple[MergeRequest, str]]) 
         heads = [gated] if gated != base else []
     else:
         heads = gm.outermost(step.clone, base, [mr.head_commit for mr in mrs])
-    if not heads:  # all of it is on the target already
+    if not heads:  # nothing to join: the stack's change is on the target already
         return base, "already on the target"
     tree, text = gm.tree(step.clone, gated), message(brought, marks)
     made = gm.commit_tree(step.clone, tree, [base, *heads], text, step.identity)
