@@ -140,3 +140,6 @@ def test_an_agent_that_finished_while_the_town_was_down_is_not_redone(
         (mr,) = tx.list_merge_requests(bead_id=bead)
     files = run_git("ls-tree", "-r", "--name-only", mr.head_commit, cwd=town_path / "rigs" / "app")
     assert "done.txt" in files.split()
+    # The town committed what the agent left, under the bead's own name.
+    subject = run_git("log", "-1", "--format=%s", mr.head_commit, cwd=town_path / "rigs" / "app")
+    assert subject.strip() == f"{bead}: Finishes alone"

@@ -24,7 +24,7 @@ from pathlib import Path
 from gastown import config
 from gastown.errors import GastownError, RuntimeUnavailable, UserError
 from gastown.git import worktree as wt
-from gastown.model import RUNNING, STARTING, Run
+from gastown.model import RUNNING, STARTING, Bead, Run
 from gastown.polecat import group
 from gastown.polecat.context import PolecatContext, load_prompt_context
 from gastown.polecat.finish import hold_for_runtime, inspect_branch, record_finish
@@ -133,7 +133,9 @@ async def run_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable[[
         )
         code = await reaped  # negative: the wrapper itself died of that signal
         ending = Ending(exit_status, -code if code < 0 and exit_status is None else None)
-        await _finish(launch, run, handle, ready.base, target, ending, events, ready.identity)
+        await _finish(
+            launch, run, handle, ready.base, target, ending, events, ready.identity, ctx.bead
+        )
     except Exception:  # a bug of ours: end the run rather than leave its bead stuck
         log.exception("run %s failed inside the town process", run.id)
         failure = [ev.Error("internal error in the town process; see logs/town.log")]
@@ -172,7 +174,8 @@ async def adopt_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable
         )
         base = (run_dir / "base").read_text().strip()
         identity = wt.polecat_identity(run.rig, run.polecat)
-        await _finish(launch, run, handle, base, target, Ending(exit_status), events, identity)
+        ending = Ending(exit_status)
+        await _finish(launch, run, handle, base, target, ending, events, identity, ctx.bead)
     except Exception:
         log.exception("adopted run %s failed inside the town process", run.id)
         failure = [ev.Error("internal error in the town process; see logs/town.log")]
@@ -293,9 +296,10 @@ async def _finish(
     ending: Ending,
     events: list[ev.Event],
     identity: wt.Identity,
+    bead: Bead,
 ) -> None:
     worktree = launch.town.path / run.worktree
-    left = await asyncio.to_thread(inspect_branch, worktree, base, identity)
+    left = await asyncio.to_thread(inspect_branch, worktree, base, identity, bead)
     record_finish(
         launch.ledger,
         run,
