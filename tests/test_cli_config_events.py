@@ -44,7 +44,9 @@ def test_config_errors_name_the_key_and_type(rig_gt: Gt, town_path: Path) -> Non
     assert "max_polecats_per_rig" in unknown.err  # the hint suggests the near key
     wrong = rig_gt("config", "set", "max_polecats_per_rig", "lots")
     assert wrong.code == 2
-    assert "Setting 'max_polecats_per_rig' expects an integer ≥ 1, not 'lots'." in wrong.err
+    assert (
+        "Setting 'max_polecats_per_rig' expects an integer from 1 to 256, not 'lots'." in wrong.err
+    )
     boolean = rig_gt("config", "set", "refinery.code_review", "sometimes")
     assert boolean.code == 2 and "expects true or false" in boolean.err
     no_rig = rig_gt("config", "set", "runtime", "codex", "--rig", "nope")

@@ -289,6 +289,18 @@ def test_an_invalid_priority_fails_the_whole_import(db_url: str, tmp_path: Path)
         ),
         ({"id": "bd-1", "title": "T", "estimated_minutes": -5}, "negative estimated_minutes"),
         (["not", "an", "object"], "is not a JSON object"),
+        ({"id": "../../etc/passwd", "title": "T"}, "has id '../../etc/passwd', which is not an id"),
+        ({"id": "bd-1", "title": "T", "dependencies": [{"depends_on_id": "../x"}]}, "not an id"),
+        ({"id": "bd-1", "title": "Bell\u0007 ringing"}, "title with a control character (U+0007)"),
+        ({"id": "bd-1", "title": "Tab\there"}, "title with a control character (U+0009)"),
+        ({"id": "bd-1", "title": "T", "description": "x" * (256 * 1024 + 1)}, "at most 256 kB"),
+        ({"id": "bd-1", "title": "T", "description": "a\u0000b"}, "NUL character"),
+        ({"id": "bd-1", "title": "T", "notes": "a\u0000b"}, "NUL character"),
+        ({"id": "bd-1", "title": "T", "labels": ["ok", "x" * 101]}, "a label longer than 100"),
+        (
+            {"id": "bd-1", "title": "T", "dependencies": [{"depends_on_id": "bd-nowhere"}]},
+            "depends on bd-nowhere, which is neither in the file nor in this town",
+        ),
     ],
 )
 def test_bad_records_are_refused_with_their_line(
@@ -309,9 +321,46 @@ def test_an_import_that_would_close_a_cycle_is_refused(gt: Gt, tmp_path: Path) -
         {"id": "bd-b", "title": "B", "dependencies": [{"depends_on_id": "bd-a", "type": "blocks"}]},
     )
     result = gt("import", str(path))
-    assert result.code == 1
-    assert "bd-a → bd-b → bd-a" in result.err
+    assert result.code == 2  # a malformed file, as a plan with a cycle is
+    assert f"The blocks dependencies of {path} form a cycle: bd-a → bd-b → bd-a." in result.err
     assert gt.json("bead", "list") == []
+
+
+def test_an_import_that_closes_a_cycle_with_the_town_is_refused_too(gt: Gt, tmp_path: Path) -> None:
+    first, second = create(gt, "First"), create(gt, "Second")
+    gt.ok("dep", "add", second, first)
+    edge = {"depends_on_id": second, "type": "blocks"}
+    path = write_lines(
+        tmp_path / "back.jsonl",
+        {
+            "id": first,
+            "title": "First",
+            "updated_at": "2031-01-01T00:00:00Z",
+            "dependencies": [edge],
+        },
+    )
+    events = event_count(gt)
+    result = gt("import", str(path))
+    assert result.code == 2 and "form a cycle" in result.err
+    assert gt.json("bead", "show", first)["dependencies"] == [] and event_count(gt) == events
+
+
+def test_a_number_too_long_to_read_is_refused(gt: Gt, tmp_path: Path) -> None:
+    path = tmp_path / "long.jsonl"
+    path.write_text('{"id": "bd-1", "title": "T", "priority": ' + "9" * 5000 + "}\n")
+    result = gt("import", str(path))
+    assert result.code == 2
+    assert result.err.splitlines()[0] == f"gt: Line 1 of {path} has a number too long."
+
+
+def test_a_dependency_on_a_bead_already_in_the_town_is_kept(gt: Gt, tmp_path: Path) -> None:
+    here = create(gt, "Already here")
+    path = write_lines(
+        tmp_path / "dep.jsonl",
+        {"id": "bd-new", "title": "New", "dependencies": [{"depends_on_id": here}]},
+    )
+    gt.ok("import", str(path))
+    assert [d["depends_on_id"] for d in gt.json("bead", "show", "bd-new")["dependencies"]] == [here]
 
 
 def test_memories_and_tombstones_are_skipped_and_counted(gt: Gt, tmp_path: Path) -> None:

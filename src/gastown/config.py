@@ -10,14 +10,27 @@ A setting marked `secret=True` is masked in every display, and the town keeps it
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from gastown.errors import InvalidValue
+from gastown.limits import bad_character, shown
 from gastown.record import Record
 
 MASK = "••••••"
 RUNTIMES = ("claude", "codex", "opencode", "kilo", "gemini", "builtin", "scripted")
+MAX_TEXT = 16 * 1024
+"""Characters in one text value (a string, a list entry, a map value): an agent gets many of
+them in its environment or command line, which the system bounds."""
+MAX_ENTRIES = 100
+"""Entries in one list or map."""
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+"""What an environment variable may be called (POSIX's portable names)."""
+REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+DAY = 24 * 60 * 60
+
+Form = Literal["line", "text", "url", "repo"]
 
 
 class Setting(Record):
@@ -28,19 +41,34 @@ class Setting(Record):
     doc: str
     choices: tuple[str, ...] = ()
     minimum: int | None = None
+    maximum: int | None = None
+    """Bounds of an `int` or `optint` (an `optint` is never below 0)."""
     secret: bool = False
     """Values are masked in every display."""
+    form: Form = "line"
+    """What a `str` holds: one line of plain text; `text` (line breaks and tabs allowed); an
+    http(s) `url` with a host; a GitHub `repo` as owner/name. A `url` or `repo` may be empty
+    only where the default is."""
 
     @property
     def expected(self) -> str:
+        low = max(self.minimum or 0, 0)
+        span = f"from {low} to {self.maximum}" if self.maximum is not None else f"≥ {low}"
+        empty = ", or empty" if self.form in ("url", "repo") and not self.default else ""
+        text = {
+            "line": "one line of text",
+            "text": "text",
+            "url": "an http:// or https:// URL with a host (e.g. https://api.example.com)",
+            "repo": "a GitHub repository as owner/name",
+        }[self.form]
         return {
-            "str": "a string",
-            "int": "an integer" + (f" ≥ {self.minimum}" if self.minimum is not None else ""),
+            "str": text + empty,
+            "int": f"an integer {span}",
             "bool": "true or false",
             "list": 'a list of strings (JSON, e.g. ["make test"])',
             "map": 'a map of strings (JSON, e.g. {"NAME": "value"})',
             "choice": "one of " + ", ".join(self.choices),
-            "optint": "an integer ≥ 0, or off",
+            "optint": f"an integer {span}, or off",
         }[self.kind]
 
 
@@ -60,16 +88,27 @@ SETTINGS: dict[str, Setting] = {
             "",
             "Where agents reach their model API (a gateway, a local server); empty: the "
             "runtime's own.",
+            form="url",
         ),
         Setting("model_api_key", "str", "", "The key for that API; masked.", secret=True),
         Setting("role_models.polecat", "str", "", "Model for polecats."),
         Setting("role_models.refinery", "str", "", "Model for the refinery's reviewer."),
         Setting("role_models.mayor", "str", "", "Model for the mayor."),
         Setting(
-            "max_polecats_per_rig", "int", 4, "Most polecats working one rig at once.", minimum=1
+            "max_polecats_per_rig",
+            "int",
+            4,
+            "Most polecats working one rig at once.",
+            minimum=1,
+            maximum=256,
         ),
         Setting(
-            "max_dispatch_attempts", "int", 5, "Failed runs of a bead before it fails.", minimum=1
+            "max_dispatch_attempts",
+            "int",
+            5,
+            "Failed runs of a bead before it fails.",
+            minimum=1,
+            maximum=100,
         ),
         Setting(
             "merge_strategy",
@@ -93,9 +132,15 @@ SETTINGS: dict[str, Setting] = {
             "optint",
             None,
             "Merge a green pull request after this many minutes; off never merges it.",
+            maximum=366 * 24 * 60,
         ),
         Setting(
-            "refinery.max_review_cycles", "int", 3, "Review rounds before escalating.", minimum=1
+            "refinery.max_review_cycles",
+            "int",
+            3,
+            "Review rounds before escalating.",
+            minimum=1,
+            maximum=100,
         ),
         Setting(
             "refinery.max_reworks",
@@ -103,8 +148,16 @@ SETTINGS: dict[str, Setting] = {
             5,
             "Times a merge request is sent back for rework before a person is asked.",
             minimum=1,
+            maximum=100,
         ),
-        Setting("refinery.batch_size", "int", 4, "Merge requests tested together.", minimum=1),
+        Setting(
+            "refinery.batch_size",
+            "int",
+            4,
+            "Merge requests tested together.",
+            minimum=1,
+            maximum=64,
+        ),
         Setting(
             "refinery.auto_resolve_conflicts",
             "bool",
@@ -137,6 +190,7 @@ SETTINGS: dict[str, Setting] = {
             1800,
             "Stop a gate command that runs longer than this (it fails).",
             minimum=1,
+            maximum=7 * DAY,
         ),
         Setting(
             "refinery.land_on_preexisting_failure",
@@ -156,6 +210,7 @@ SETTINGS: dict[str, Setting] = {
             60,
             "How often an open pull request is checked.",
             minimum=1,
+            maximum=DAY,
         ),
         Setting(
             "github.token",
@@ -164,12 +219,15 @@ SETTINGS: dict[str, Setting] = {
             "Token for the GitHub API (pull requests); empty: GITHUB_TOKEN.",
             secret=True,
         ),
-        Setting("github.api_url", "str", "https://api.github.com", "The GitHub API to use."),
+        Setting(
+            "github.api_url", "str", "https://api.github.com", "The GitHub API to use.", form="url"
+        ),
         Setting(
             "github.repo",
             "str",
             "",
             "The rig's repository on GitHub as owner/name; empty: read from the rig's URL.",
+            form="repo",
         ),
         Setting(
             "polecat.stall_timeout_seconds",
@@ -177,6 +235,7 @@ SETTINGS: dict[str, Setting] = {
             900,
             "Stop and retry a run that prints nothing for this long.",
             minimum=1,
+            maximum=7 * DAY,
         ),
         Setting(
             "polecat.run_timeout_seconds",
@@ -184,6 +243,16 @@ SETTINGS: dict[str, Setting] = {
             7200,
             "Stop and retry a run that takes longer than this.",
             minimum=1,
+            maximum=7 * DAY,
+        ),
+        Setting(
+            "polecat.retry_backoff_seconds",
+            "int",
+            30,
+            "Wait after a bead's first failed run before it runs again; doubling after each "
+            "failure, up to 20 times this.",
+            minimum=0,
+            maximum=DAY,
         ),
         Setting("staged_convoys_default", "bool", False, "Create convoys staged unless told."),
         Setting(
@@ -193,9 +262,23 @@ SETTINGS: dict[str, Setting] = {
             "How convoys land.",
             ("review-then-land", "review-and-merge"),
         ),
-        Setting("custom_instructions.polecat", "str", "", "Added to every polecat's prompt."),
-        Setting("custom_instructions.refinery", "str", "", "Added to the reviewer's prompt."),
-        Setting("custom_instructions.mayor", "str", "", "Added to the mayor's prompt."),
+        Setting(
+            "custom_instructions.polecat",
+            "str",
+            "",
+            "Added to every polecat's prompt.",
+            form="text",
+        ),
+        Setting(
+            "custom_instructions.refinery",
+            "str",
+            "",
+            "Added to the reviewer's prompt.",
+            form="text",
+        ),
+        Setting(
+            "custom_instructions.mayor", "str", "", "Added to the mayor's prompt.", form="text"
+        ),
         Setting(
             "env_vars", "map", {}, "Environment passed to agents; values are masked.", secret=True
         ),
@@ -212,7 +295,7 @@ def setting(key: str) -> Setting:
             return SETTINGS[parent]
         near = [k for k in SETTINGS if k.startswith(key.split(".", maxsplit=1)[0])]
         raise InvalidValue(
-            f"'{key}' is not a setting.",
+            f"'{shown(key, 60)}' is not a setting.",
             hint=("Did you mean " + ", ".join(near) + "? " if near else "")
             + "`gt config show` lists them all.",
         )
@@ -220,8 +303,8 @@ def setting(key: str) -> Setting:
 
 
 def _fail(s: Setting, key: str, value: Any) -> InvalidValue:
-    shown = MASK if s.secret else repr(value)
-    return InvalidValue(f"Setting '{key}' expects {s.expected}, not {shown}.")
+    said = MASK if s.secret else shown(value if isinstance(value, int) else repr(value), 60)
+    return InvalidValue(f"Setting '{key}' expects {s.expected}, not {said}.")
 
 
 def check(key: str, value: Any) -> Any:
@@ -230,6 +313,7 @@ def check(key: str, value: Any) -> Any:
     if s.kind == "map" and key != s.key:  # one entry of a map: env_vars.NAME
         if not isinstance(value, str):
             raise _fail(s, key, value)
+        _entry(s, key.split(".", 1)[1], value)
         return value
     ok = {
         "str": isinstance(value, str),
@@ -241,9 +325,72 @@ def check(key: str, value: Any) -> Any:
         "choice": value in s.choices,
         "optint": value is None or (isinstance(value, int) and not isinstance(value, bool)),
     }[s.kind]
-    if not ok or (s.kind in ("int", "optint") and value is not None and value < (s.minimum or 0)):
+    if not ok or (s.kind in ("int", "optint") and value is not None and not _within(s, value)):
         raise _fail(s, key, value)
+    if s.kind == "str":
+        _text(s, key, value)
+    elif s.kind == "list":
+        if len(value) > MAX_ENTRIES:
+            raise InvalidValue(f"Setting '{key}' holds at most {MAX_ENTRIES} entries.")
+        for entry in value:
+            _text(s, key, entry, "\t\n")
+    elif s.kind == "map":
+        if len(value) > MAX_ENTRIES:
+            raise InvalidValue(f"Setting '{key}' holds at most {MAX_ENTRIES} entries.")
+        for name, entry in value.items():
+            _entry(s, name, entry)
     return value
+
+
+def _within(s: Setting, value: int) -> bool:
+    low = max(s.minimum or 0, 0)
+    return low <= value and (s.maximum is None or value <= s.maximum)
+
+
+def _text(s: Setting, key: str, value: str, allowed: str = "") -> None:
+    """Refuse text a program could not take: control characters, a size past `MAX_TEXT`,
+    or a URL or repository that is not one."""
+    if s.form == "text":
+        allowed = "\t\n\r"
+    if len(value) > MAX_TEXT:
+        raise InvalidValue(
+            f"Setting '{key}' is at most {MAX_TEXT} characters; this value has {len(value)}."
+        )
+    if bad := bad_character(value, allowed):
+        raise InvalidValue(
+            f"Setting '{key}' cannot hold control characters ({bad}); give it as plain text."
+        )
+    if s.form == "url" and (value or s.default) and not _is_url(value):
+        raise _fail(s, key, value)
+    if s.form == "repo" and value and not _is_repo(value):
+        raise _fail(s, key, value)
+
+
+def _is_url(text: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  # a port that is not a number raises
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in text
+
+
+def _is_repo(text: str) -> bool:
+    return REPO.fullmatch(text) is not None and not any(p in (".", "..") for p in text.split("/"))
+
+
+def _entry(s: Setting, name: str, value: str) -> None:
+    """One entry of a map: for `env_vars`, a legal variable name and a value it can hold."""
+    if not ENV_NAME.fullmatch(name):
+        raise InvalidValue(
+            f"'{shown(name, 60)}' cannot name an environment variable: use letters, digits "
+            f"and _, not starting with a digit (e.g. {s.key}.API_KEY)."
+        )
+    if not isinstance(value, str):
+        raise _fail(s, f"{s.key}.{name}", value)
+    _text(s, f"{s.key}.{name}", value, "\t\n\r")
 
 
 def parse(key: str, text: str) -> Any:
@@ -273,6 +420,11 @@ def parse(key: str, text: str) -> Any:
 
 def flatten(table: Mapping[str, Any], origin: str, prefix: str = "") -> dict[str, Any]:
     """Nested TOML tables to dotted keys, validating each; unknown keys name where they are."""
+    if not isinstance(table, Mapping):
+        raise InvalidValue(
+            f"In {origin}: [settings] must be a table of settings.",
+            hint=f"Fix it in {origin}; `gt config show` lists every setting.",
+        )
     out: dict[str, Any] = {}
     for name, value in table.items():
         key = f"{prefix}{name}"
@@ -280,7 +432,10 @@ def flatten(table: Mapping[str, Any], origin: str, prefix: str = "") -> dict[str
             try:
                 out[key] = check(key, value)
             except InvalidValue as exc:
-                raise InvalidValue(f"In {origin}: {exc.message}") from None
+                raise InvalidValue(
+                    f"In {origin}: {exc.message}",
+                    hint=f"Fix or remove it in {origin} (`gt config set` checks values first).",
+                ) from None
         elif key in GROUPS and isinstance(value, Mapping):
             out.update(flatten(value, origin, f"{key}."))
         else:

@@ -17,6 +17,10 @@ MIN_LENGTH = 5
 MAX_LENGTH = 12
 COLLISION_BOUND = 0.25
 PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*")
+"""Any id a bead or convoy may have, ours or bd's: letters, digits, `-` and `_`, in parts
+joined by dots (`gt-4k2x9`, `bd-main-idj`, `gt-4k2x9.1`); never a path."""
+MAX_ID_LENGTH = 100
 
 
 def base36(number: int) -> str:
@@ -50,6 +54,11 @@ def candidates(prefix: str, seed: str, count: int) -> Iterator[str]:
         for nonce in range(10):
             yield candidate(prefix, seed, nonce, length)
         length += 1
+
+
+def valid_id(text: str) -> bool:
+    """Whether `text` can be a bead or convoy id (an imported one too)."""
+    return len(text) <= MAX_ID_LENGTH and ID_RE.fullmatch(text) is not None
 
 
 def valid_prefix(prefix: str) -> bool:

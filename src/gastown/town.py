@@ -123,6 +123,10 @@ def load(path: Path, now: float | None = None) -> Town:
     except FileNotFoundError:
         raise _no_town(file) from None
     head = doc.get("town", {})
+    if not isinstance(head, dict):
+        raise InvalidValue(
+            f"In {file}: [town] must be a table (name, prefix, db).", hint=f"Fix it in {file}."
+        )
     settings = _settings(doc, file)
     exposed = _secrets_in(settings)
     if exposed:  # an older gt's mirror may hold them too, readable by anyone

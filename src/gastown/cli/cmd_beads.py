@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from gastown.cli import args
 from gastown.cli.app import App
 from gastown.cli.render import STATUS_MARK, beads_table, plural, table
 from gastown.model import BEAD_STATUSES, BEAD_TYPES, DEP_TYPES
@@ -65,7 +66,9 @@ def _bead_list_parser(bsub: Any, shared: argparse.ArgumentParser) -> None:
     ls.add_argument("--type", choices=BEAD_TYPES, help="only this type")
     ls.add_argument("-p", "--priority", help="only this priority, 0 (highest) to 4")
     ls.add_argument("--assignee", help="only beads held by this assignee")
-    ls.add_argument("--limit", type=int, help="at most N beads, highest priority first")
+    ls.add_argument(
+        "--limit", type=args.limit, help="at most N beads, highest priority first (0: all)"
+    )
     ls.set_defaults(handler=bead_list)
 
 
@@ -168,7 +171,7 @@ def _rig_and_limit(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rig", help="only this rig")
     p.add_argument(
         "--limit",
-        type=int,
+        type=args.limit,
         default=100,
         help="at most N beads, highest priority first (default 100; 0: all)",
     )
@@ -283,7 +286,7 @@ def bead_list(app: App) -> int:
         type=app.args.type,
         priority=wanted,
         assignee=app.args.assignee,
-        limit=app.args.limit,
+        limit=app.args.limit or None,
     )
     _show_beads(app, flt, "No beads match.")
     return 0

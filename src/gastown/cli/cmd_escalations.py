@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from gastown.cli import args
 from gastown.cli.app import App
 from gastown.cli.render import plural, table
 
@@ -22,7 +23,7 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     one = sub.add_parser("escalation", parents=[shared], help="acknowledge an escalation")
     verbs = one.add_subparsers(dest="verb", metavar="VERB", required=True)
     ack = verbs.add_parser("ack", parents=[shared], help="say you have seen to it")
-    ack.add_argument("id", type=int, metavar="ID", help="the escalation's number")
+    ack.add_argument("id", type=args.record_id, metavar="ID", help="the escalation's number")
     ack.set_defaults(handler=ack_escalation)
 
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gastown.cli import args
 from gastown.cli.app import App
 from gastown.errors import RuntimeFailure
 
@@ -41,7 +42,7 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface, still "
         "behind the token)",
     )
-    up.add_argument("--port", type=int, default=0, help="port (default: any free port)")
+    up.add_argument("--port", type=args.port, default=0, help="port (default: any free port)")
     up.set_defaults(handler=town_up)
     down = sub.add_parser("down", parents=[shared], help="stop the town process")
     down.set_defaults(handler=town_down)

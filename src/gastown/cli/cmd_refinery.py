@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from gastown.cli import args
 from gastown.cli.app import App
 from gastown.cli.render import plural, table
 
@@ -33,7 +34,11 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     log = verbs.add_parser("log", parents=[shared], help="the full output of one gate")
     log.add_argument("id", metavar="ID", help="the merge request id")
     log.add_argument(
-        "--gate", type=int, default=0, metavar="N", help="which gate (default: the failing one)"
+        "--gate",
+        type=args.count,
+        default=0,
+        metavar="N",
+        help="which gate (default: the failing one)",
     )
     log.set_defaults(handler=gate_log)
     retry = verbs.add_parser("retry", parents=[shared], help="queue a held merge request again")

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gastown.cli import args
 from gastown.cli.app import App
 from gastown.cli.render import table
 from gastown.errors import NotFound
@@ -33,7 +34,7 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     runs.add_argument("--bead", help="only this bead's runs")
     runs.add_argument("--rig", help="only this rig")
     runs.add_argument("--active", action="store_true", help="only runs still going")
-    runs.add_argument("--limit", type=int, default=50, help="newest N (default 50; 0: all)")
+    runs.add_argument("--limit", type=args.limit, default=50, help="newest N (default 50; 0: all)")
     runs.set_defaults(handler=list_runs)
     peek = sub.add_parser(
         "peek",
@@ -43,7 +44,7 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     )
     peek.add_argument("target", metavar="POLECAT|RUN", help="a polecat's name or a run id")
     peek.add_argument("-f", "--follow", action="store_true", help="keep printing until it ends")
-    peek.add_argument("-n", "--lines", type=int, default=0, help="only the last N events")
+    peek.add_argument("-n", "--lines", type=args.count, default=0, help="only the last N events")
     peek.add_argument("--interval", type=float, default=0.25, help=argparse.SUPPRESS)
     peek.set_defaults(handler=peek_run)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from gastown.cli import args
 from gastown.cli.app import App
 
 
@@ -20,7 +21,7 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     )
     cmd.add_argument("--script", required=True, metavar="FILE", help="the replies to give")
     cmd.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    cmd.add_argument("--port", type=int, default=0, help="port to listen on (0: a free one)")
+    cmd.add_argument("--port", type=args.port, default=0, help="port to listen on (0: a free one)")
     cmd.add_argument("--log", metavar="FILE", help="append every request received, as JSONL")
     cmd.set_defaults(handler=scripted_model)
 

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from gastown import config
+from gastown.cli import args
 from gastown.cli.app import App
 from gastown.cli.render import table
 from gastown.model import Event
@@ -72,7 +73,9 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         description="The append-only record of every change, oldest first.",
     )
     _event_filters(ev)
-    ev.add_argument("--limit", type=int, default=50, help="newest N events (default 50; 0: all)")
+    ev.add_argument(
+        "--limit", type=args.limit, default=50, help="newest N events (default 50; 0: all)"
+    )
     ev.set_defaults(handler=events)
 
     feed = sub.add_parser(
@@ -84,13 +87,13 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     _event_filters(feed)
     feed.add_argument(
         "--since",
-        type=int,
+        type=args.event_id,
         default=None,
         metavar="EVENT_ID",
         help="start after this event id (default: now)",
     )
     feed.add_argument("--interval", type=float, default=0.25, help=argparse.SUPPRESS)
-    feed.add_argument("--max-events", type=int, default=None, help=argparse.SUPPRESS)
+    feed.add_argument("--max-events", type=args.count, default=None, help=argparse.SUPPRESS)
     feed.set_defaults(handler=feed_events)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gastown.git import merge as gm
+from gastown.limits import printable
 from gastown.model import MergeRequest
 from gastown.refinery import outcome, queue
 from gastown.refinery.gates import GateResult, first_failure, run_gate, run_gates
@@ -98,7 +99,7 @@ def run_on(
 
 
 def preexisting(step: RigStep, failed: GateResult, target: str) -> None:
-    title = f"Gate fails on {step.rig.branch}: {failed.command}"[:200]
+    title = printable(f"Gate fails on {step.rig.branch}: {failed.command}", one_line=True)[:200]
     with step.ledger.store.transaction() as tx:
         found = tx.list_beads(
             BeadFilter(rig=step.rig.name, statuses=["open", "in_progress"], limit=None)
@@ -109,7 +110,7 @@ def preexisting(step: RigStep, failed: GateResult, target: str) -> None:
         step.ledger,
         NewBead(
             title=title,
-            body=(
+            body=printable(
                 f"The refinery's gate `{failed.command}` fails on `{step.rig.branch}` at "
                 f"{target[:10]} without any merge request on top, so it is not blamed on "
                 f"one. Make it pass.\n\nThe end of its output:\n\n```\n{failed.log_tail}\n```"

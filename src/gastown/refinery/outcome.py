@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from gastown.limits import printable
 from gastown.model import (
     CLOSED,
     DISCOVERED_FROM,
@@ -174,9 +175,9 @@ def send_back(
         if current is None:
             return None
         source = tx.get_bead(current.bead_id) if current.bead_id else None
-        spec = NewBead(
-            title=title[:200],
-            body=body,
+        spec = NewBead(  # what programs wrote (logs, comments) made fit for a bead
+            title=printable(title, one_line=True)[:200],
+            body=printable(body),
             type="bug" if "conflict" not in labels else "task",
             priority=current.priority,
             labels=["rework", *labels],

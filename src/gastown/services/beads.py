@@ -7,7 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 from gastown.clock import stamp
+from gastown.config import RUNTIMES
 from gastown.errors import Conflict, IllegalTransition, InvalidValue
+from gastown.limits import MAX_BODY, MAX_TITLE, bad_character, row_limit, shown, utf8_size
 from gastown.model import (
     BEAD_STATUSES,
     BEAD_TYPES,
@@ -35,51 +37,137 @@ from gastown.services.ledger import Ledger, append, changes, get_bead
 from gastown.services.listing import require_rig
 from gastown.store import BeadFilter, Tx
 
-MAX_TITLE = 500
+__all__ = ["MAX_BODY", "MAX_TITLE"]
+
 MAX_CHILD_DEPTH = 3
+MAX_LABEL = 100
+"""Characters in one label."""
+MAX_REASON = 4000
+"""Characters in the reason given for a change."""
 
 
 def priority(value: object) -> int:
     """0–4, also written P0–P4."""
-    text = str(value).strip().upper().removeprefix("P")
-    if text.isdigit() and int(text) in range(5):
+    if isinstance(value, int) and not isinstance(value, bool) and value in range(5):
+        return value
+    text = value.strip().upper().removeprefix("P") if isinstance(value, str) else None
+    if text in ("0", "1", "2", "3", "4"):
         return int(text)
     raise InvalidValue(
-        f"Priority must be 0 to 4 (0 is highest), not '{value}'.", hint="For example: -p 1"
+        f"Priority must be 0 to 4 (0 is highest), not '{shown(value)}'.",
+        hint="For example: -p 1",
     )
 
 
 def bead_type(value: str) -> str:
     if value not in BEAD_TYPES:
-        raise InvalidValue(f"Bead type must be one of {', '.join(BEAD_TYPES)}, not '{value}'.")
+        raise InvalidValue(
+            f"Bead type must be one of {', '.join(BEAD_TYPES)}, not '{shown(value)}'."
+        )
     return value
 
 
 def status(value: str) -> str:
     if value not in BEAD_STATUSES:
-        raise InvalidValue(f"Bead status must be one of {', '.join(BEAD_STATUSES)}, not '{value}'.")
+        raise InvalidValue(
+            f"Bead status must be one of {', '.join(BEAD_STATUSES)}, not '{shown(value)}'."
+        )
     return value
 
 
 def title(value: str) -> str:
-    text = value.strip()
+    """A title as kept: stripped, one line of at most `MAX_TITLE` characters, plain text."""
+    text = _text(value, "A bead title").strip()
     if not text:
         raise InvalidValue("A bead needs a title.")
     if len(text) > MAX_TITLE or "\n" in text:
         raise InvalidValue(f"A bead title is one line of at most {MAX_TITLE} characters.")
+    if bad := bad_character(text):
+        raise InvalidValue(
+            f"A bead title cannot hold control characters ({bad}): write it as plain text."
+        )
     return text
+
+
+def body(value: str) -> str:
+    """A body as kept: at most `MAX_BODY` bytes of text, with tabs and line breaks but no
+    other control characters."""
+    text = _text(value, "A bead body")
+    size = utf8_size(text)
+    if size > MAX_BODY:
+        raise InvalidValue(
+            f"A bead body is at most {MAX_BODY // 1024} kB; this one is {-(-size // 1024)} kB.",
+            hint="Keep long material (logs, specifications) in a file and point to it.",
+        )
+    if bad := bad_character(text, "\t\n\r"):
+        raise InvalidValue(
+            f"A bead body cannot hold control characters other than tabs and line breaks ({bad})."
+        )
+    return text
+
+
+def line(value: str | None, what: str, limit: int = MAX_TITLE) -> str | None:
+    """A short one-line field (an assignee, a reason), or None: plain text of at most `limit`
+    characters."""
+    if value is None:
+        return None
+    text = _text(value, what)
+    if len(text) > limit:
+        raise InvalidValue(f"{what} is at most {limit} characters; this one has {len(text)}.")
+    if bad := bad_character(text):
+        raise InvalidValue(f"{what} cannot hold control characters ({bad}).")
+    return text
+
+
+def _reason(value: str | None) -> str | None:
+    """Why a change was made, for the event log: text of at most `MAX_REASON` characters,
+    with tabs and line breaks but no other control characters."""
+    if value is None:
+        return None
+    text = _text(value, "A reason")
+    if len(text) > MAX_REASON:
+        raise InvalidValue(
+            f"A reason is at most {MAX_REASON} characters; this one has {len(text)}."
+        )
+    if bad := bad_character(text, "\t\n\r"):
+        raise InvalidValue(
+            f"A reason cannot hold control characters other than tabs and line breaks ({bad})."
+        )
+    return text
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidValue(f"{what} must be text, not {type(value).__name__}.")
+    return value
 
 
 def labels(values: Sequence[str]) -> list[str]:
     out = set()
     for value in values:
-        for part in value.split(","):
+        for part in _text(value, "A label").split(","):
             label = part.strip()
             if label:
                 if any(c.isspace() for c in label):
                     raise InvalidValue(f"A label cannot contain spaces: '{label}'.")
+                line(label, "A label", MAX_LABEL)
                 out.add(label)
     return sorted(out)
+
+
+def runtime(value: str | None) -> str | None:
+    """An agent runtime asked for by name (None: the rig's `runtime` setting)."""
+    if value is not None and value not in RUNTIMES:
+        raise InvalidValue(f"Runtime must be one of {', '.join(RUNTIMES)}, not '{shown(value)}'.")
+    return value
+
+
+def check_filter(flt: BeadFilter) -> BeadFilter:
+    """A listing's filter with its statuses and limit checked (a limit of 0 asks for all)."""
+    for name in flt.statuses or ():
+        status(name)
+    flt.limit = row_limit(flt.limit)
+    return flt
 
 
 class NewBead(Record):
@@ -113,15 +201,15 @@ def build(
             Bead(
                 id="",
                 title=title(spec.title),
-                body=spec.body,
+                body=body(spec.body),
                 type=bead_type(spec.type),
                 priority=priority(spec.priority),
                 labels=labels(spec.labels),
                 rig=spec.rig,
-                assignee=spec.assignee or None,
+                assignee=line(spec.assignee, "An assignee") or None,
                 held=spec.held,
                 slung=spec.slung,
-                runtime=spec.runtime,
+                runtime=runtime(spec.runtime),
                 convoy_id=convoy_id,
                 created_at=made_at,
                 updated_at=made_at,
@@ -182,6 +270,7 @@ def show(ledger: Ledger, bead_id: str) -> tuple[Bead, list[Dependency]]:
 
 
 def list_beads(ledger: Ledger, flt: BeadFilter) -> list[Bead]:
+    check_filter(flt)
     with ledger.store.reader() as tx:
         if flt.rig is not None:
             require_rig(tx, flt.rig)
@@ -190,6 +279,7 @@ def list_beads(ledger: Ledger, flt: BeadFilter) -> list[Bead]:
 
 def list_json(ledger: Ledger, flt: BeadFilter) -> str:
     """`list_beads` as JSON text, built by the database (the fast path for `--json`)."""
+    check_filter(flt)
     with ledger.store.reader() as tx:
         if flt.rig is not None:
             require_rig(tx, flt.rig)
@@ -272,6 +362,7 @@ def update(
     A caller that computed `fields` from an earlier read passes that read's version as
     `expected_version`: if anyone wrote the bead since, the change is refused (Conflict)
     instead of silently undoing theirs."""
+    reason = _reason(reason)
     with ledger.store.transaction() as tx:
         bead = get_bead(tx, ledger.prefix, bead_id, lock=True)
         if expected_version is not None and bead.version != expected_version:
@@ -285,6 +376,10 @@ def update(
             require_rig(tx, fields["rig"])
         if "title" in fields:
             fields["title"] = title(fields["title"])
+        if "body" in fields:
+            fields["body"] = body(fields["body"])
+        if "assignee" in fields:
+            fields["assignee"] = line(fields["assignee"], "An assignee")
         if "priority" in fields:
             fields["priority"] = priority(fields["priority"])
         if "type" in fields:
@@ -304,6 +399,7 @@ def open_blockers(tx: Tx, bead: Bead) -> list[str]:
 
 
 def close(ledger: Ledger, bead_id: str, reason: str | None = None, force: bool = False) -> Bead:
+    reason = _reason(reason)
     with ledger.store.transaction() as tx:
         bead = get_bead(tx, ledger.prefix, bead_id, lock=True)
         if bead.status == CLOSED:
@@ -330,6 +426,7 @@ def close(ledger: Ledger, bead_id: str, reason: str | None = None, force: bool =
 
 
 def reopen(ledger: Ledger, bead_id: str, reason: str | None = None) -> Bead:
+    reason = _reason(reason)
     with ledger.store.transaction() as tx:
         bead = get_bead(tx, ledger.prefix, bead_id, lock=True)
         if bead.status not in (CLOSED, FAILED):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gastown import dag
 from gastown.errors import Conflict, CycleError, InvalidValue, NotFound
+from gastown.limits import row_limit
 from gastown.model import BLOCKS, DEP_TYPES, Bead, Dependency
 from gastown.record import Record, field
 from gastown.services.ledger import Ledger, append, get_bead
@@ -169,6 +170,7 @@ UNFINISHED = ("open", "in_progress", "in_review")
 
 def blocked(ledger: Ledger, rig: str | None = None, limit: int | None = None) -> list[BlockedBead]:
     """Unfinished beads that are blocked, by priority then age, each with why."""
+    limit = row_limit(limit)
     with ledger.store.reader() as tx:
         require_rig(tx, rig)
         beads = tx.list_beads(BeadFilter(blocked=True, statuses=UNFINISHED, rig=rig, limit=limit))
@@ -227,6 +229,7 @@ def readiness(ledger: Ledger, bead: Bead) -> Readiness:
 
 def ready(ledger: Ledger, rig: str | None = None, limit: int | None = None) -> list[Bead]:
     """Open, unheld, unblocked beads outside staged convoys, by priority then age."""
+    limit = row_limit(limit)
     with ledger.store.reader() as tx:
         require_rig(tx, rig)
         return tx.list_beads(BeadFilter(ready=True, rig=rig, limit=limit))
@@ -234,6 +237,7 @@ def ready(ledger: Ledger, rig: str | None = None, limit: int | None = None) -> l
 
 def ready_json(ledger: Ledger, rig: str | None = None, limit: int | None = None) -> str:
     """`ready` as JSON text, built by the database (the fast path for `gt ready --json`)."""
+    limit = row_limit(limit)
     with ledger.store.reader() as tx:
         require_rig(tx, rig)
         return tx.beads_json(BeadFilter(ready=True, rig=rig, limit=limit))

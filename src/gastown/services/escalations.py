@@ -4,6 +4,7 @@ acknowledged by people (`gt escalation ack`)."""
 from __future__ import annotations
 
 from gastown.errors import Conflict, InvalidValue, NotFound
+from gastown.limits import MAX_INT, shown
 from gastown.model import SEVERITIES, Escalation
 from gastown.services.ledger import Ledger
 from gastown.store import Tx
@@ -78,11 +79,13 @@ def list_(ledger: Ledger, *, include_acknowledged: bool = False) -> list[Escalat
 
 def acknowledge(ledger: Ledger, escalation_id: int) -> Escalation:
     """Acknowledge an open escalation as the ledger's actor."""
+    if isinstance(escalation_id, bool) or not isinstance(escalation_id, int):
+        raise InvalidValue(f"An escalation is named by its number, not '{shown(escalation_id)}'.")
     with ledger.store.transaction() as tx:
-        found = tx.get_escalation(escalation_id)
+        found = tx.get_escalation(escalation_id) if 0 < escalation_id <= MAX_INT else None
         if found is None:
             raise NotFound(
-                f"There is no escalation {escalation_id}.",
+                f"There is no escalation {shown(escalation_id)}.",
                 hint="`gt escalations --all` lists them.",
             )
         now = ledger.now()

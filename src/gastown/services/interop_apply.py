@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from gastown import dag
-from gastown.errors import Conflict, CycleError, ImportFormatError
+from gastown.errors import Conflict, ImportFormatError
 from gastown.model import BLOCKS, CLOSED, PARENT_CHILD, Bead, Convoy, Event
 from gastown.record import Record, field, replace
 from gastown.services.interop import DEP_FIELDS, ImportSummary
@@ -68,7 +68,8 @@ def plan(tx: Tx, records: list[Incoming], summary: ImportSummary, now: str) -> P
                 raise Conflict(f"{where} is a bead, but {rec.record.id} is a convoy in this town.")
             _join_convoy(rec, convoy_ids, where)
             _plan_bead(rec, stored.get(rec.record.id), out, summary, now)
-    _check_cycles(tx, out)
+    _check_targets(tx, latest, summary.file)
+    _check_cycles(tx, out, summary.file)
     rigs = {r.name for r in tx.list_rigs()}
     named = {b.rig for b in out.new_beads} | {b.rig for _, b in out.changed_beads}
     named |= {c.rig for c in out.new_convoys}
@@ -198,7 +199,26 @@ def _plan_convoy(
         summary.updated += 1
 
 
-def _check_cycles(tx: Tx, out: Plan) -> None:
+def _check_targets(tx: Tx, latest: dict[str, Incoming], shown: str) -> None:
+    """Refuse an edge to a bead that is neither in the file nor in the town."""
+    wanted: dict[str, Incoming] = {}
+    for rec in latest.values():
+        if isinstance(rec.record, Bead):
+            for d in rec.record.dependencies:
+                if d.depends_on_id not in latest:
+                    wanted.setdefault(d.depends_on_id, rec)
+    found = tx.existing_ids(sorted(wanted))
+    missing = sorted(set(wanted) - found)
+    if missing:
+        rec = wanted[missing[0]]
+        raise ImportFormatError(
+            f"Line {rec.line} of {shown} ({rec.record.id}) depends on {missing[0]}, which is "
+            "neither in the file nor in this town.",
+            hint="Import the file that holds it too, or drop the dependency.",
+        )
+
+
+def _check_cycles(tx: Tx, out: Plan, shown: str) -> None:
     """Refuse the import if its new `blocks` edges close a cycle, naming it."""
     fresh = [
         (b.id, d.depends_on_id) for b in out.new_beads for d in b.dependencies if d.type == BLOCKS
@@ -214,7 +234,10 @@ def _check_cycles(tx: Tx, out: Plan) -> None:
         return
     cycle = dag.find_cycle(sorted({a for a, _ in fresh}), [*tx.edges(BLOCKS), *fresh])
     if cycle is not None:
-        raise CycleError(cycle)
+        raise ImportFormatError(
+            f"The blocks dependencies of {shown} form a cycle: {' → '.join(cycle)}.",
+            hint="Remove one of those dependencies from the file.",
+        )
 
 
 def write(ledger: Ledger, tx: Tx, out: Plan, reason: str) -> None:

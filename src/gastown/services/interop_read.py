@@ -15,7 +15,10 @@ from typing import Any, NoReturn
 
 from gastown.clock import parse_stamp, stamp
 from gastown.config import RUNTIMES
-from gastown.errors import ImportFormatError
+from gastown.errors import ImportFormatError, InvalidValue
+from gastown.ids import valid_id
+from gastown.limits import bad_character
+from gastown.limits import shown as quoted
 from gastown.model import (
     BEAD_STATUSES,
     BLOCKS,
@@ -32,7 +35,8 @@ from gastown.model import (
     Dependency,
 )
 from gastown.record import Record
-from gastown.services.beads import MAX_TITLE
+from gastown.services import beads
+from gastown.services.beads import MAX_LABEL, MAX_TITLE
 from gastown.services.interop import (
     CONVOY_KIND,
     DEP_FIELDS,
@@ -49,6 +53,7 @@ from gastown.services.interop import (
 
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)")
 MAX_DEP_TYPE = 50
+NOT_AN_ID = "which is not an id (letters, digits, - and _, in parts joined by dots)"
 
 
 class Incoming(Record):
@@ -123,8 +128,12 @@ def read(
             raise ImportFormatError(
                 f"Line {number} of {shown} is not valid JSON: {exc.msg} (column {exc.colno})."
             ) from None
+        except ValueError:  # a number of more digits than Python reads
+            raise ImportFormatError(f"Line {number} of {shown} has a number too long.") from None
         if not isinstance(doc, dict):
             raise ImportFormatError(f"Line {number} of {shown} is not a JSON object.")
+        if b"\\u0000" in raw and _has_nul(doc):  # neither database keeps a NUL in text
+            raise ImportFormatError(f"Line {number} of {shown} has a NUL character in a string.")
         lines.append(Line(number, shown, doc))
     if progress is not None and len(lines) >= PROGRESS_AT:
         progress(f"Read {len(lines):,} lines of {shown}; checking them.")
@@ -146,12 +155,16 @@ def decode(ln: Line) -> Incoming | None:
     record_id = doc.get("id")
     if not isinstance(record_id, str) or not record_id or any(c.isspace() for c in record_id):
         ln.fail("has no usable id")
+    if not valid_id(record_id):
+        ln.fail(f"has id '{quoted(record_id)}', {NOT_AN_ID}")
     ln.id = record_id
     title = ln.text("title") or ""
     if not title.strip():
         ln.fail("has no title")
     if len(title) > MAX_TITLE:
         ln.fail(f"has a title longer than {MAX_TITLE} characters")
+    if bad := bad_character(title):
+        ln.fail(f"has a title with a control character ({bad})")
     meta = doc.get("metadata")
     if meta is not None and not isinstance(meta, dict):
         ln.fail("has metadata that is not a JSON object")
@@ -202,10 +215,18 @@ def decode(ln: Line) -> Incoming | None:
     if meta:
         extra["metadata"] = meta
     runtime = gastown.get("runtime")
+    body = ln.text("description") or ""
+    try:
+        beads.body(body)
+    except InvalidValue as exc:
+        ln.fail("has a description that breaks a rule: " + exc.message.rstrip("."))
+    convoy_id = ln.text("convoy_id", gastown)
+    if convoy_id is not None and not valid_id(convoy_id):
+        ln.fail(f"names convoy '{quoted(convoy_id)}', {NOT_AN_ID}")
     bead = Bead(
         id=record_id,
         title=title,
-        body=ln.text("description") or "",
+        body=body,
         type=our_type(bd_type),
         priority=priority,
         status=status,
@@ -214,7 +235,7 @@ def decode(ln: Line) -> Incoming | None:
         held=held,
         slung=ln.flag("slung", gastown),
         runtime=None if runtime is None else ln.choice("runtime", runtime, RUNTIMES),
-        convoy_id=ln.text("convoy_id", gastown),
+        convoy_id=convoy_id,
         labels=_labels(ln),
         created_at=created,
         updated_at=updated,
@@ -254,7 +275,21 @@ def _labels(ln: Line) -> list[str]:
     raw = ln.doc.get("labels") or []
     if not isinstance(raw, list) or not all(isinstance(x, str) and x.strip() for x in raw):
         ln.fail("has labels that are not a list of non-empty strings")
+    for label in raw:
+        if len(label) > MAX_LABEL or bad_character(label):
+            ln.fail(f"has a label longer than {MAX_LABEL} characters or with a control character")
     return sorted({x.strip() for x in raw})
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether a NUL is in any string (or key) of a parsed JSON value."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _dependencies(ln: Line, bead: Bead) -> None:
@@ -269,6 +304,8 @@ def _dependencies(ln: Line, bead: Bead) -> None:
         kind = ln.text("type", item) or BLOCKS
         if not target:
             ln.fail("has a dependency without a depends_on_id")
+        if not valid_id(target):
+            ln.fail(f"depends on '{quoted(target)}', {NOT_AN_ID}")
         if ln.text("issue_id", item) not in (None, bead.id):
             ln.fail(f"lists a dependency of {item['issue_id']}")
         if target == bead.id:

@@ -30,6 +30,9 @@ from gastown.services import beads
 
 TOP_FIELDS = {"title", "rig", "staged", "merge_mode", "tasks"}
 TASK_FIELDS = {"key", "title", "body", "priority", "type", "labels", "needs"}
+MAX_KEY = 100
+"""Characters in a task's key."""
+MAX_KEY_NUMBER = 10**MAX_KEY
 
 
 class PlanTask(Record):
@@ -59,7 +62,7 @@ def read(path: Path) -> Plan:
         raise PlanError(f"Cannot read the plan file {path}: {exc.strerror}.") from None
     try:
         doc = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (ValueError, tomllib.TOMLDecodeError) as exc:  # ValueError: also too long a number
         raise PlanError(
             f"{path} is not valid {'JSON' if path.suffix == '.json' else 'TOML'}: {exc}."
         ) from None
@@ -108,6 +111,13 @@ def parse(doc: Any, origin: str = "the plan") -> Plan:
     return Plan(tasks, doc.get("title"), doc.get("rig"), staged, merge_mode)
 
 
+def _is_key(value: Any) -> bool:
+    """A string, or a number short enough to be written as one (`needs = [1, 2]`)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return bool(abs(value) < MAX_KEY_NUMBER)
+    return isinstance(value, str)
+
+
 def _task(raw: Any, index: int, origin: str) -> PlanTask:
     where = f"{origin}, task {index}"
     if not isinstance(raw, dict):
@@ -119,10 +129,12 @@ def _task(raw: Any, index: int, origin: str) -> PlanTask:
             hint="A task may have " + ", ".join(sorted(TASK_FIELDS)) + ".",
         )
     key = raw.get("key", str(index))
-    if not isinstance(key, str | int) or not str(key).strip():
-        raise PlanError(f"{where}: key must be a non-empty string.")
+    if isinstance(key, int) and not isinstance(key, bool) and abs(key) < MAX_KEY_NUMBER:
+        key = str(key)
+    if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY:
+        raise PlanError(f"{where}: key must be a non-empty string of at most {MAX_KEY} characters.")
     needs = raw.get("needs", [])
-    if not isinstance(needs, list) or not all(isinstance(n, str | int) for n in needs):
+    if not isinstance(needs, list) or not all(_is_key(n) for n in needs):
         raise PlanError(f"{where}: needs must be a list of task keys.")
     labels = raw.get("labels", [])
     if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
@@ -134,7 +146,7 @@ def _task(raw: Any, index: int, origin: str) -> PlanTask:
         return PlanTask(
             key=str(key).strip(),
             title=beads.title(str(raw.get("title", ""))),
-            body=body,
+            body=beads.body(body),
             priority=beads.priority(raw.get("priority", DEFAULT_PRIORITY)),
             type=beads.bead_type(str(raw.get("type", "task"))),
             labels=beads.labels(labels),

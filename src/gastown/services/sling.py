@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from gastown.config import RUNTIMES
 from gastown.errors import Conflict, InvalidValue
 from gastown.model import CLOSED, IN_PROGRESS, IN_REVIEW, Bead
 from gastown.services import beads
 from gastown.services.ledger import Ledger, get_bead
 
-
-def runtime(value: str | None) -> str | None:
-    if value is not None and value not in RUNTIMES:
-        raise InvalidValue(f"Runtime must be one of {', '.join(RUNTIMES)}, not '{value}'.")
-    return value
+runtime = beads.runtime
 
 
 def sling_new(ledger: Ledger, spec: beads.NewBead) -> Bead:

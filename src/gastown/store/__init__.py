@@ -64,3 +64,18 @@ def redact(url: str) -> str:
         )
         parts = parts._replace(query="&".join(hidden))
     return urlunsplit(parts)
+
+
+def unstorable(exc: Exception) -> InvalidValue:
+    """A value the database cannot keep, as the input error it is: a NUL in text (PostgreSQL),
+    a lone surrogate (not Unicode text), or a number wider than 64 bits. The edges refuse these
+    first; this keeps a path they missed from failing as a crash."""
+    text = str(exc)
+    if isinstance(exc, UnicodeEncodeError):
+        return InvalidValue("Text must be valid Unicode: this holds an unpaired surrogate.")
+    if "NUL" in text or "0x00" in text:
+        return InvalidValue("Text cannot hold a NUL character (U+0000).")
+    if isinstance(exc, OverflowError) or "out of range" in text:
+        return InvalidValue("A number is too large to keep: at most 9223372036854775807.")
+    said = (text.strip().splitlines() or ["no reason given"])[0].rstrip(".")
+    return InvalidValue(f"The database refused a value: {said}.")

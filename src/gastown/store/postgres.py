@@ -12,7 +12,7 @@ import psycopg
 import psycopg.errors
 
 from gastown.errors import RuntimeFailure
-from gastown.store import redact
+from gastown.store import redact, unstorable
 from gastown.store.migrate import apply_pending, current_version, needs_migration
 from gastown.store.projection import JsonDialect, PostgresJson
 from gastown.store.sql import Tx
@@ -35,13 +35,19 @@ class _Executor:
         self.conn = conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
-        return self.conn.execute(_translate(sql), params)
+        try:
+            return self.conn.execute(_translate(sql), params)
+        except (psycopg.DataError, UnicodeEncodeError) as exc:  # a value PostgreSQL refuses
+            raise unstorable(exc) from None
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         batch = list(rows)
         if batch:
             with self.conn.cursor() as cur:
-                cur.executemany(_translate(sql), batch)
+                try:
+                    cur.executemany(_translate(sql), batch)
+                except (psycopg.DataError, UnicodeEncodeError) as exc:
+                    raise unstorable(exc) from None
 
 
 class PostgresStore:

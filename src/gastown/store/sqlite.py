@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gastown.errors import RuntimeFailure
+from gastown.store import unstorable
 from gastown.store.migrate import apply_pending, current_version, needs_migration
 from gastown.store.projection import JsonDialect, SqliteJson, doc_schema, rebuild_docs
 from gastown.store.sql import Executor, Tx
@@ -43,10 +44,16 @@ class _Executor:
         self.conn = conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        return self.conn.execute(sql, params)
+        try:
+            return self.conn.execute(sql, params)
+        except (OverflowError, UnicodeEncodeError) as exc:  # a value SQLite cannot hold
+            raise unstorable(exc) from None
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self.conn.executemany(sql, rows)
+        try:
+            self.conn.executemany(sql, rows)
+        except (OverflowError, UnicodeEncodeError) as exc:
+            raise unstorable(exc) from None
 
 
 class SqliteStore:

@@ -17,12 +17,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 
 from gastown import __version__
 from gastown.errors import GastownError, InvalidValue
+from gastown.limits import MAX_INT, MAX_LIMIT
 from gastown.process import login
 from gastown.services import beads as bead_service
 from gastown.services import deps as dep_service
@@ -34,6 +37,16 @@ from gastown.web.chat import AskBody
 from gastown.web.common import Led, caller, status_of
 
 STATIC = Path(__file__).parent / "static"
+Limit = Annotated[int, Query(ge=0, le=MAX_LIMIT, description="At most this many; 0 for all.")]
+
+
+class AgentAction(BaseModel):
+    """What `POST /api/agents/{name}/{action}` may carry."""
+
+    actor: str | None = None
+    """Who asks, for the event log (default: user)."""
+    text: str = ""
+    """The message of a nudge."""
 
 
 def create_app(
@@ -66,6 +79,12 @@ def create_app(
     @app.exception_handler(GastownError)
     def user_error(_: Request, exc: GastownError) -> JSONResponse:
         return JSONResponse({"error": exc.to_json()}, status_code=status_of(exc))
+
+    @app.exception_handler(RequestValidationError)
+    def malformed(_: Request, exc: RequestValidationError) -> JSONResponse:
+        """A request that does not fit the schema: 422, with the first problem in a sentence
+        (and every problem, without the input, under `detail`)."""
+        return JSONResponse(invalid_request(exc), status_code=422)
 
     @routes.get("/api/health")
     def health() -> dict[str, Any]:
@@ -100,14 +119,15 @@ def create_app(
         status: Annotated[list[str] | None, Query()] = None,
         rig: str | None = None,
         label: Annotated[list[str] | None, Query()] = None,
-        limit: int | None = None,
+        limit: Limit = 0,
     ) -> Response:
-        """Beads by priority then age, filtered like `gt bead list`."""
-        flt = BeadFilter(statuses=status, rig=rig, labels=label, limit=limit)
+        """Beads by priority then age, filtered like `gt bead list` (every one unless
+        `limit`)."""
+        flt = BeadFilter(statuses=status, rig=rig, labels=label, limit=limit or None)
         return Response(bead_service.list_json(led, flt), media_type="application/json")
 
     @routes.get("/api/ready")
-    def ready(led: Led, rig: str | None = None, limit: int = 100) -> Response:
+    def ready(led: Led, rig: str | None = None, limit: Limit = 100) -> Response:
         """Beads ready for work, like `gt ready`."""
         return Response(
             dep_service.ready_json(led, rig, limit or None), media_type="application/json"
@@ -121,10 +141,15 @@ def create_app(
         return {**bead.to_json(), "dependents": [d.to_json() for d in dependents], **why.to_json()}
 
     @routes.get("/api/events")
-    def events(led: Led, after_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    def events(
+        led: Led,
+        after_id: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
+        limit: Limit = 100,
+    ) -> list[dict[str, Any]]:
         """Events in order, after an id (for following them)."""
         with led.store.reader() as tx:
-            return [e.to_json() for e in tx.list_events(after_id=after_id, limit=limit)]
+            found = tx.list_events(after_id=after_id, limit=limit or None)
+        return [e.to_json() for e in found]
 
     @routes.post("/api/mayor/ask")
     def mayor_ask(request: Request, led: Led, body: AskBody) -> dict[str, Any]:
@@ -141,23 +166,27 @@ def create_app(
         loop = getattr(request.app.state, "loop", None)
         control = on_loop(loop.control) if loop is not None else None
         with mayor_turn:
-            mayor = open_mayor(replace(led, actor="mayor"), town, os.environ, control)
+            mayor = open_mayor(replace(led, actor="mayor"), town, app.state.environ, control)
             try:
                 return mayor.ask(text).to_json()
             finally:
                 mayor.close()
 
     @routes.post("/api/agents/{name}/{action}")
-    async def control_agent(request: Request, name: str, action: str) -> dict[str, Any]:
+    async def control_agent(
+        request: Request,
+        name: str,
+        action: str,
+        body: Annotated[AgentAction | None, Body()] = None,
+    ) -> dict[str, Any]:
         """Stop a polecat's run (its bead is held), reset it (its bead is retried afresh), or
         nudge it (a message it reads with `gt mail check`). Needs the town process's loop; an
         async route, so it runs on the loop's own thread."""
         loop = getattr(request.app.state, "loop", None)
         if loop is None:
             raise HTTPException(503, "This town process does not supervise agents.")
-        body = await request.json() if await request.body() else {}
-        actor = str(body.get("actor") or "user")
-        result: dict[str, Any] = loop.control(name, action, actor, str(body.get("text", "")))
+        asked = body or AgentAction()
+        result: dict[str, Any] = loop.control(name, action, asked.actor or "user", asked.text)
         return result
 
     @routes.get("/api/openapi.json", include_in_schema=False)
@@ -176,3 +205,21 @@ def create_app(
     )
     app.add_middleware(auth.SecureHeaders)
     return app
+
+
+PLACES = {"query": "query parameter", "path": "path parameter", "body": "body field"}
+
+
+def invalid_request(exc: RequestValidationError) -> dict[str, Any]:
+    """A request that does not fit the schema, as our errors read: a sentence naming the
+    first field at fault, and every problem (where and what, never the input) for programs."""
+    problems: list[dict[str, Any]] = [
+        {"loc": [str(part) for part in e.get("loc", ())], "msg": str(e.get("msg", ""))}
+        for e in exc.errors()
+    ]
+    first = problems[0] if problems else {"loc": [], "msg": ""}
+    place, *field = first["loc"] or ["request"]
+    named = f"{PLACES.get(place, place)} '{'.'.join(field)}'" if field else place
+    said = str(first["msg"]).rstrip(".") or "it does not fit the API's schema"
+    message = f"The {named} is not valid: {said}."
+    return {"error": {"code": "invalid_value", "message": message}, "detail": problems}

@@ -3,13 +3,14 @@ schema, each calling the same services as the CLI (or the same read model as the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
 from gastown.clock import SystemClock
 from gastown.errors import InvalidValue
+from gastown.limits import MAX_INT
 from gastown.services import beads as bead_service
 from gastown.services import convoys as convoy_service
 from gastown.services import escalations as escalation_service
@@ -230,7 +231,9 @@ def list_escalations(led: Led, all: bool = False) -> dict[str, Any]:
 
 
 @router.post("/escalations/{escalation_id}/ack")
-def ack_escalation(led: Led, escalation_id: int) -> dict[str, Any]:
+def ack_escalation(
+    led: Led, escalation_id: Annotated[int, Path(ge=1, le=MAX_INT)]
+) -> dict[str, Any]:
     """Acknowledge an open escalation, like `gt escalation ack`."""
     return escalation_service.acknowledge(led, escalation_id).to_json()
 

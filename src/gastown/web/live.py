@@ -17,12 +17,13 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from gastown.errors import NotFound
+from gastown.limits import MAX_INT
 from gastown.model import Event
 from gastown.store import Store
 from gastown.town import Town
@@ -191,7 +192,9 @@ async def stream(request: Request) -> StreamingResponse:
 
 
 @router.get("/api/runs/{run_id}/transcript/stream", response_class=StreamingResponse)
-async def transcript_stream(request: Request, run_id: str, offset: int = 0) -> StreamingResponse:
+async def transcript_stream(
+    request: Request, run_id: str, offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0
+) -> StreamingResponse:
     """Server-sent events: a `line` (`text`, `event`) for each transcript event written after
     byte `offset`, then `end` once the run is over and its transcript read to the end."""
     hub: Hub = request.app.state.live
