@@ -82,19 +82,19 @@ def test_a_limit_of_zero_means_all_on_every_listing(rig_gt: Gt) -> None:
 
 
 def test_bead_titles_and_bodies_past_their_limits_are_refused(rig_gt: Gt, tmp_path: Path) -> None:
-    """Given a town, when a bead is made or changed with a body over 256 kB, a title over
+    """Given a town, when a bead is made or changed with a body over 64 kB, a title over
     500 characters, or control characters, then the command exits 2 and nothing is kept."""
     bead = rig_gt.json("bead", "create", "Fine")["id"]
     events = event_count(rig_gt)
     big = "x" * (MAX_BODY + 1)
     for argv, said in (
-        (["bead", "create", "Big", "-b", big], "A bead body is at most 256 kB; this one is 257 kB"),
+        (["bead", "create", "Big", "-b", big], "A bead body is at most 64 kB; this one is 65 kB"),
         (["bead", "create", "T" * 501], "A bead title is one line of at most 500 characters"),
         (["bead", "create", "Bell\x07"], "cannot hold control characters (U+0007)"),
         (["bead", "create", "T", "-b", "a\x00b"], "other than tabs and line breaks (U+0000)"),
-        (["bead", "update", bead, "--body", big], "at most 256 kB"),
+        (["bead", "update", bead, "--body", big], "at most 64 kB"),
         (["bead", "update", bead, "--title", "Esc\x1b[31m"], "control characters (U+001B)"),
-        (["sling", "Big", "--rig", "app", "-b", big], "at most 256 kB"),
+        (["sling", "Big", "--rig", "app", "-b", big], "at most 64 kB"),
         (["sling", "Odd", "--rig", "app", "--runtime", "bogus"], "Runtime must be one of"),
         (["bead", "create", "T", "-l", "x" * 101], "A label is at most 100 characters"),
         (["bead", "close", bead, "--reason", "r\x00"], "A reason cannot hold control"),
@@ -105,7 +105,7 @@ def test_bead_titles_and_bodies_past_their_limits_are_refused(rig_gt: Gt, tmp_pa
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({"title": "Big", "tasks": [{"title": "One", "body": big}]}))
     result = rig_gt("convoy", "create", "--file", str(plan))
-    assert result.code == 2 and "task 1: A bead body is at most 256 kB" in result.err
+    assert result.code == 2 and "task 1: A bead body is at most 64 kB" in result.err
     assert len(rig_gt.json("bead", "list")) == 1 and event_count(rig_gt) == events
     # At the limit, a body with tabs and line breaks is kept as it was given.
     fits = "\tline\r\n" * (MAX_BODY // 8)
@@ -224,7 +224,7 @@ def test_the_api_refuses_what_the_cli_refuses(api: TestClient, town_path: Path) 
 
     big = "x" * (MAX_BODY + 1)
     for body, said in (
-        ({"title": "T", "rig": "app", "body": big}, "A bead body is at most 256 kB"),
+        ({"title": "T", "rig": "app", "body": big}, "A bead body is at most 64 kB"),
         ({"title": "Nul\x00", "rig": "app"}, "cannot hold control characters (U+0000)"),
         ({"title": "T" * 501, "rig": "app"}, "at most 500 characters"),
         ({"title": "T", "rig": "app", "runtime": "bogus"}, "Runtime must be one of"),
@@ -233,12 +233,12 @@ def test_the_api_refuses_what_the_cli_refuses(api: TestClient, town_path: Path) 
         assert answer.status_code == 400 and said in error_of(answer)
     made = api.post("/api/sling", json={"title": "Fine", "rig": "app"}).json()
     patched = api.patch(f"/api/beads/{made['id']}", json={"body": big})
-    assert patched.status_code == 400 and "at most 256 kB" in error_of(patched)
+    assert patched.status_code == 400 and "at most 64 kB" in error_of(patched)
     convoy = api.post(
         "/api/convoys",
         json={"title": "C", "rig": "app", "tasks": [{"key": "a", "title": "A", "body": big}]},
     )
-    assert convoy.status_code == 400 and "at most 256 kB" in error_of(convoy)
+    assert convoy.status_code == 400 and "at most 64 kB" in error_of(convoy)
     assert [b["title"] for b in api.get("/api/beads?limit=0").json()] == ["Fine"]
 
 
@@ -273,7 +273,7 @@ def test_a_value_the_database_cannot_keep_is_an_input_error(db_url: str, tmp_pat
 
 def test_what_programs_print_is_made_fit_for_a_bead() -> None:
     """The refinery quotes gate logs and review comments into beads: colour codes are dropped,
-    other control characters shown as U+FFFD, and a log past 256 kB cut, so that such a bead
+    other control characters shown as U+FFFD, and a log past 64 kB cut, so that such a bead
     is never refused."""
     log = "\x1b[31mFAILED\x1b[0m test_x\r\n\tassert 1 == 2\x00\x07\n" * 20_000
     body = beads.body(printable(log))

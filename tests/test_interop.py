@@ -67,7 +67,7 @@ def event_count(gt: Gt) -> int:
 
 def busy_town(gt: Gt) -> None:
     """Beads of every status, labels, every dependency type, a child, held and slung beads,
-    a staged convoy and a landed one."""
+    a staged convoy, a landed one and a cancelled one."""
     plain = create(gt, "Plain open work", "-b", "Line one\nline <two> & three", "-l", "ui,api")
     doing = create(gt, "Being done", "-p", "0", "--assignee", "ann")
     gt.ok("bead", "update", doing, "--status", "in_progress")
@@ -90,7 +90,9 @@ def busy_town(gt: Gt) -> None:
     staged = gt.json("convoy", "create", "Waiting", "--rig", "app", "--task", "c", "--staged")
     gt.ok("convoy", "add", staged["id"], broke)
     landed = gt.json("convoy", "create", "Landed", "--rig", "app", "--task", "d")
-    gt.ok("convoy", "close", landed["id"], "--force", "--reason", "all in")
+    gt.ok("bead", "close", landed["beads"][0]["id"], "--reason", "all in")
+    dropped = gt.json("convoy", "create", "Dropped", "--rig", "app", "--task", "e")
+    gt.ok("convoy", "close", dropped["id"], "--force", "--reason", "not needed")
 
 
 def test_a_town_round_trips_through_export_and_import(
@@ -151,10 +153,15 @@ def test_export_is_bd_shaped_and_byte_for_byte_stable(rig_gt: Gt, tmp_path: Path
 
     by_id = {str(r["id"]): r for r in records}
     convoys = [r for r in records if r.get("metadata", {}).get("gastown", {}).get("kind")]
-    assert len(convoys) == 3 and all(c["issue_type"] == "epic" for c in convoys)
+    assert len(convoys) == 4 and all(c["issue_type"] == "epic" for c in convoys)
     landed = next(c for c in convoys if c["title"] == "Landed")
     assert landed["status"] == "closed" and landed["closed_at"]
     assert landed["metadata"]["gastown"]["status"] == "landed"
+    dropped = next(c for c in convoys if c["title"] == "Dropped")
+    assert dropped["status"] == "closed" and dropped["close_reason"] == "not needed"
+    gastown = dropped["metadata"]["gastown"]
+    assert gastown["status"] == "cancelled" and gastown["cancelled_at"] == dropped["closed_at"]
+    assert "landed_at" not in gastown
     members = [r for r in records if r.get("metadata", {}).get("gastown", {}).get("convoy_id")]
     for member in members:
         convoy_id = member["metadata"]["gastown"]["convoy_id"]
@@ -293,7 +300,7 @@ def test_an_invalid_priority_fails_the_whole_import(db_url: str, tmp_path: Path)
         ({"id": "bd-1", "title": "T", "dependencies": [{"depends_on_id": "../x"}]}, "not an id"),
         ({"id": "bd-1", "title": "Bell\u0007 ringing"}, "title with a control character (U+0007)"),
         ({"id": "bd-1", "title": "Tab\there"}, "title with a control character (U+0009)"),
-        ({"id": "bd-1", "title": "T", "description": "x" * (256 * 1024 + 1)}, "at most 256 kB"),
+        ({"id": "bd-1", "title": "T", "description": "x" * (64 * 1024 + 1)}, "at most 64 kB"),
         ({"id": "bd-1", "title": "T", "description": "a\u0000b"}, "NUL character"),
         ({"id": "bd-1", "title": "T", "notes": "a\u0000b"}, "NUL character"),
         ({"id": "bd-1", "title": "T", "labels": ["ok", "x" * 101]}, "a label longer than 100"),

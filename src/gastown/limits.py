@@ -18,8 +18,10 @@ MAX_LIMIT = 1_000_000
 """The most rows one listing may ask for (`--limit`, `?limit=`); 0 asks for all of them."""
 MAX_TITLE = 500
 """Characters in a bead's title (one line)."""
-MAX_BODY = 256 * 1024
-"""Bytes (UTF-8) in a bead's body: 256 kB."""
+MAX_BODY = 64 * 1024
+"""Bytes (UTF-8) in a bead's body: 64 kB. A body goes into the agent's prompt, which most agent
+CLIs take as one command-line argument, and Linux caps one argument at 128 kB: the body leaves
+room for the rest of the prompt."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 """Control characters (C0, DEL, C1) and lone surrogates, which are not text."""
