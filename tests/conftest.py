@@ -17,6 +17,8 @@ import pytest
 
 from gastown.cli.main import main
 
+pytest_plugins = ("tests.github_openapi",)
+
 PG_BASE = os.environ.get("GT_TEST_PG", "postgresql://127.0.0.1:5432/test")
 
 

@@ -18,19 +18,19 @@ import pytest
 
 from gastown.clock import FakeClock
 from gastown.errors import Refused
+from gastown.forge.github import GitHubForge
 from gastown.git import merge as gm
 from gastown.model import IN_PROGRESS, IN_REVIEW, MergeRequest
 from gastown.refinery import queue
-from gastown.refinery.github import GitHub
 from gastown.refinery.outcome import rework_done
 from gastown.refinery.step import Progress, Seams, rig_lock, run_step
+from gastown.scripted.github import FakeGitHub
 from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
 from gastown.services import beads, status
 from gastown.services.ledger import Ledger
 from gastown.town import Town, load
 from tests.conftest import Gt, run_git
-from tests.fakes.github import FakeGitHub
 
 CALC = "def add(a, b):\n    return a + b\n"
 GATE = "python3 -c 'import calc; assert calc.add(2, 2) == 4, \"add is broken\"'"
@@ -573,7 +573,9 @@ def test_a_review_and_merge_convoy_lands_each_bead_on_the_target(yard: Yard) -> 
 def github_seams(fake: FakeGitHub, clock: FakeClock) -> Seams:
     """The real GitHub client, pointed at the fake GitHub server, on a fake clock."""
     return Seams(
-        github=lambda settings, rig: GitHub(token="ghs-test", repo="acme/app", api_url=fake.url),
+        forge=lambda settings, rig: GitHubForge(
+            token="ghs-test", repo="acme/app", api_url=fake.url
+        ),
         clock=clock,
     )
 

@@ -230,6 +230,28 @@ SETTINGS: dict[str, Setting] = {
             form="repo",
         ),
         Setting(
+            "github.app_id",
+            "int",
+            0,
+            "A GitHub App's id, to act as its installation when there is no token; 0: none.",
+            minimum=0,
+        ),
+        Setting(
+            "github.app_private_key",
+            "str",
+            "",
+            "That app's private key (PEM); masked.",
+            secret=True,
+            form="text",
+        ),
+        Setting(
+            "github.app_installation_id",
+            "int",
+            0,
+            "The id of that app's installation on the rig's repository.",
+            minimum=0,
+        ),
+        Setting(
             "polecat.stall_timeout_seconds",
             "int",
             900,

@@ -143,9 +143,14 @@ class LineComment(Record):
 class Forge(Protocol):
     """One repository on one forge."""
 
-    kind: ForgeKind
-    repo: str
-    """`owner/name` (GitLab: the project's full path, groups included)."""
+    # Read-only, so an adapter may narrow them (`kind: Literal["gitlab"]`).
+    @property
+    def kind(self) -> ForgeKind: ...
+
+    @property
+    def repo(self) -> str:
+        """`owner/name` (GitLab: the project's full path, groups included)."""
+        ...
 
     # --- issues -------------------------------------------------------------------------
 

@@ -11,17 +11,16 @@ pushed to the same pull request.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from gastown import config
 from gastown.clock import stamp
 from gastown.errors import GastownError
+from gastown.forge.base import CheckRun, Forge, PullRequest
 from gastown.git import merge as gm
-from gastown.model import FAILED, IN_REVIEW, MR_PR, MergeRequest, Rig
+from gastown.model import FAILED, IN_REVIEW, MR_PR, MergeRequest
 from gastown.refinery import land, outcome, prepare
-from gastown.refinery.github import CheckRun, GitHub, PullRequest, repo_from_url
 from gastown.services import beads
 
 if TYPE_CHECKING:
@@ -30,24 +29,16 @@ if TYPE_CHECKING:
 FAILING = frozenset({"failure", "timed_out", "cancelled", "action_required", "startup_failure"})
 
 
-def github_for(settings: config.Resolved, rig: Rig, environ: Mapping[str, str]) -> GitHub | None:
-    """The rig's GitHub repository, or None when there is no token or no repository name."""
-    token = settings["github.token"] or environ.get("GITHUB_TOKEN", "")
-    repo = settings["github.repo"] or repo_from_url(rig.url)
-    if not token or not repo:
-        return None
-    return GitHub(token=token, repo=repo, api_url=settings["github.api_url"])
-
-
 def open_pull(step: RigStep, mr: MergeRequest, gates: list[dict[str, Any]]) -> None:
     """Push the branch (never forced) and open its pull request (or find the one it has)."""
-    gh: GitHub | None = step.github()
+    gh = step.forge()
     if gh is None:
         outcome.hold(
             step.ledger,
             mr,
-            "merge_strategy is pr, but there is no GitHub token (github.token or GITHUB_TOKEN) "
-            "or no repository name (github.repo, or a github.com rig URL).",
+            "merge_strategy is pr, but there is no forge token (github.token or GITHUB_TOKEN, "
+            "gitlab.token or GITLAB_TOKEN) or no repository name (github.repo or gitlab.repo, "
+            "or a github.com or gitlab.com rig URL).",
             gates=gates,
         )
         step.progress.held.append(mr.id)
@@ -100,7 +91,7 @@ def _gates_text(gates: Sequence[dict[str, Any]]) -> str:
 
 
 def follow_all(step: RigStep, mrs: Sequence[MergeRequest]) -> None:
-    gh: GitHub | None = step.github()
+    gh = step.forge()
     if gh is None:
         return
     now = step.seams.clock.now()
@@ -121,7 +112,7 @@ def follow_all(step: RigStep, mrs: Sequence[MergeRequest]) -> None:
             )
 
 
-def follow(step: RigStep, gh: GitHub, mr: MergeRequest) -> None:
+def follow(step: RigStep, gh: Forge, mr: MergeRequest) -> None:
     """One look at the merge request's pull request, and what it calls for."""
     assert mr.pr_number is not None
     pull = gh.get_pull(mr.pr_number)
@@ -178,7 +169,7 @@ def _closed(step: RigStep, mr: MergeRequest, pull: PullRequest) -> None:
 
 
 def _feedback(
-    gh: GitHub, pull: PullRequest, state: dict[str, Any]
+    gh: Forge, pull: PullRequest, state: dict[str, Any]
 ) -> tuple[list[str], dict[str, Any]]:
     """What is new on the pull request since it was last handled: line comments, requested
     changes, conversation comments and failing checks, as lines for a fix-up bead."""
@@ -195,7 +186,7 @@ def _feedback(
             where = f"{c.path}:{c.line}" if c.line else c.path
             lines.append(f"- {where} ({c.user}): {c.body}")
             seen_comment = max(seen_comment, c.id)
-    for ic in gh.list_issue_comments(pull.number):
+    for ic in gh.list_comments(pull.number):
         if ic.id > seen_issue:
             lines.append(f"- comment by {ic.user}: {ic.body}")
             seen_issue = max(seen_issue, ic.id)
@@ -247,7 +238,7 @@ def _feedback_bead(
     step.progress.reworked.append(mr.id)
 
 
-def _green(gh: GitHub, pull: PullRequest) -> bool:
+def _green(gh: Forge, pull: PullRequest) -> bool:
     """Mergeable, nothing requested, every check finished and passed."""
     if pull.mergeable is not True or pull.mergeable_state not in ("clean", "has_hooks"):
         return False

@@ -20,11 +20,11 @@ import secrets
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 from gastown import config
 from gastown.clock import Clock, SystemClock
 from gastown.errors import GastownError
+from gastown.forge.base import Forge
 from gastown.git import merge as gm
 from gastown.git import worktree as wt
 from gastown.model import (
@@ -51,10 +51,11 @@ def reviewer_for(settings: config.Resolved) -> Reviewer:
 
 
 class Seams(Record):
-    """What a step reaches outside the town: the reviewer (a model or an agent) and GitHub."""
+    """What a step reaches outside the town: the reviewer (a model or an agent) and the rig's
+    forge (GitHub or GitLab; None: the one `forge.select` picks)."""
 
     reviewer: Callable[[config.Resolved], Reviewer] = reviewer_for
-    github: Callable[[config.Resolved, Rig], Any] | None = None
+    forge: Callable[[config.Resolved, Rig], Forge | None] | None = None
     clock: Clock = field(default_factory=SystemClock)
     stop: threading.Event = field(default_factory=threading.Event)
     """Set when the town process stops: a running gate is killed, the batch requeued."""
@@ -185,13 +186,13 @@ class RigStep:
 
     # --- what the stages share --------------------------------------------------------
 
-    def github(self) -> Any:
-        """The rig's GitHub client (None without a token or a repository name)."""
-        if self.seams.github is not None:
-            return self.seams.github(self.settings, self.rig)
-        from gastown.refinery import pr
+    def forge(self) -> Forge | None:
+        """The rig's forge client (None without a token or a repository)."""
+        if self.seams.forge is not None:
+            return self.seams.forge(self.settings, self.rig)
+        from gastown.forge.select import forge_for
 
-        return pr.github_for(self.settings, self.rig, self.environ)
+        return forge_for(self.settings, self.rig, self.environ)
 
     def fetch(self) -> None:
         with wt.clone_lock(self.clone):  # a dispatch to this rig may be fetching too

@@ -1,0 +1,541 @@
+"""GitHub behind the `Forge` protocol, on githubkit: one repository's issues, pull requests,
+reviews, comments, labels and checks.
+
+`GitHubForge(repo="owner/name", token=...)` (or `app=AppCredentials(...)`, a GitHub App
+installation: githubkit trades the app's JWT for installation tokens and renews them) talks to
+`api_url` (GitHub Enterprise, or the fake in `gastown.scripted.github`). githubkit is imported
+when the first forge is made, never on the CLI's start-up path. Calls block; the refinery makes
+them from a worker thread.
+
+    listings      every page, following `Link: rel="next"`, 100 at a time
+    list_issues   a conditional request: the first page's ETag is kept, and an answer 304 (which
+                  GitHub does not count against the rate limit) is None. Issues are asked for
+                  most recently updated first, so any change shows on the first page.
+    failures      `ForgeError`, one sentence naming what failed and what to do, never the token;
+                  a used-up rate limit is `RateLimited` with its reset time. Nothing is retried
+                  here: the caller polls again later.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from gastown import config
+from gastown.forge.base import (
+    CheckRun,
+    Comment,
+    ForgeError,
+    ForgeKind,
+    Issue,
+    LineComment,
+    PullRequest,
+    RateLimited,
+    Review,
+    ReviewComment,
+    ReviewEvent,
+)
+from gastown.record import Record
+
+if TYPE_CHECKING:
+    import httpx
+    from githubkit import GitHub
+
+DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_TIMEOUT = 30.0
+PER_PAGE = 100
+USER_AGENT = "gastown"
+SCOPES = (
+    "the `repo` scope (fine-grained: Issues: read and write, Pull requests: read and write, "
+    "Contents: read and write)"
+)
+APP_SETTINGS = "`github.app_id`, `github.app_private_key` and `github.app_installation_id`"
+
+
+class AppCredentials(Record):
+    """A GitHub App installation the town acts as."""
+
+    app_id: int
+    private_key: str
+    """The app's PEM private key; it signs the JWTs traded for installation tokens."""
+    installation_id: int
+
+
+def connect(settings: config.Resolved, repo: str, environ: Mapping[str, str]) -> GitHubForge | None:
+    """The forge for `repo` with the rig's credentials: `github.token` (else GITHUB_TOKEN),
+    else a GitHub App's; None when there are none."""
+    token = settings["github.token"] or environ.get("GITHUB_TOKEN", "")
+    app = None
+    if not token and settings["github.app_id"] and settings["github.app_private_key"]:
+        app = AppCredentials(
+            app_id=int(settings["github.app_id"]),
+            private_key=settings["github.app_private_key"],
+            installation_id=int(settings["github.app_installation_id"]),
+        )
+    if not token and app is None:
+        return None
+    return GitHubForge(repo=repo, token=token, app=app, api_url=settings["github.api_url"])
+
+
+class GitHubForge:
+    """One GitHub repository (`repo` is "owner/name") through the REST API."""
+
+    kind: ForgeKind = "github"
+
+    def __init__(
+        self,
+        *,
+        repo: str,
+        token: str = "",
+        app: AppCredentials | None = None,
+        api_url: str = DEFAULT_API_URL,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        from githubkit import AppInstallationAuthStrategy, GitHub
+        from githubkit.cache import MemCacheStrategy
+
+        self.repo = repo
+        self.api_url = api_url.rstrip("/")
+        self.timeout = timeout
+        self.owner, _, self.name = repo.partition("/")
+        self._app = app is not None and not token
+        auth: Any = token
+        if not token and app is not None:
+            auth = AppInstallationAuthStrategy(app.app_id, app.private_key, app.installation_id)
+        self._gh: GitHub[Any] = GitHub(
+            auth,
+            base_url=self.api_url,
+            timeout=timeout,
+            user_agent=USER_AGENT,
+            http_cache=False,  # conditional requests are made by hand, where they are wanted
+            auto_retry=False,  # the refinery polls again; a sleeping retry would hold its step
+            cache_strategy=MemCacheStrategy(),  # installation tokens kept per forge
+        )
+        self._etags: dict[tuple[object, ...], str] = {}
+
+    # --- issues -----------------------------------------------------------------------------
+
+    def get_issue(self, number: int) -> Issue:
+        data = self._json("GET", f"issue #{number}", self._gh.rest.issues.get, number)
+        return _issue(data)
+
+    def list_issues(
+        self, *, labels: Sequence[str] = (), state: str = "open", since: str | None = None
+    ) -> list[Issue] | None:
+        key: tuple[object, ...] = (tuple(labels), state, since)
+        query: dict[str, Any] = {"state": state, "sort": "updated", "direction": "desc"}
+        if labels:
+            query["labels"] = ",".join(labels)
+        if since:
+            query["since"] = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        etag = self._etags.get(key)
+        headers = {"If-None-Match": etag} if etag else None
+        call = self._gh.rest.issues.list_for_repo
+        first = self._send(
+            "GET", "issues", lambda: call(*self._at, **query, per_page=PER_PAGE, headers=headers)
+        )
+        if first.status_code == 304:
+            return None
+        items = self._rest_of(first, None, "issues")
+        if first.headers.get("ETag"):
+            self._etags[key] = first.headers["ETag"]
+        return [_issue(i) for i in items if "pull_request" not in i]
+
+    def comment(self, number: int, body: str) -> int:
+        data = self._json(
+            "POST", f"issue #{number}", self._gh.rest.issues.create_comment, number, body=body
+        )
+        return int(data["id"])
+
+    def add_labels(self, number: int, labels: Sequence[str]) -> None:
+        """Add `labels` to issue or pull request `number`; GitHub makes a label the repository
+        does not have yet (grey, no description) rather than refuse it."""
+        self._json(
+            "POST", f"issue #{number}", self._gh.rest.issues.add_labels, number, labels=list(labels)
+        )
+
+    def list_labels(self) -> list[str]:
+        return [
+            str(label["name"])
+            for label in self._pages(self._gh.rest.issues.list_labels_for_repo, None, None)
+        ]
+
+    def close_issue(self, number: int, comment: str | None = None) -> None:
+        if comment:
+            self.comment(number, comment)
+        self._json(
+            "PATCH",
+            f"issue #{number}",
+            self._gh.rest.issues.update,
+            number,
+            state="closed",
+            state_reason="completed",
+        )
+
+    # --- pull requests ----------------------------------------------------------------------
+
+    def create_pull(self, head: str, base: str, title: str, body: str = "") -> PullRequest:
+        """Open a pull request of branch `head` into `base`; if one is already open for the
+        two, that one is returned instead, so asking twice opens one."""
+        try:
+            data = self._json(
+                "POST",
+                None,
+                self._gh.rest.pulls.create,
+                title=title,
+                head=head,
+                base=base,
+                body=body,
+            )
+        except ForgeError as exc:
+            if exc.status != 422:
+                raise
+            existing = self.find_open_pull(head, base) if "already exists" in exc.detail else None
+            if existing is not None:
+                return existing
+            raise ForgeError(
+                f"GitHub would not open a pull request of {head} into {base} in {self.repo}: "
+                f"{exc.detail}; check that both branches are pushed and differ.",
+                status=422,
+                detail=exc.detail,
+            ) from None
+        return _pull(data)
+
+    def find_open_pull(self, head: str, base: str | None = None) -> PullRequest | None:
+        """The open pull request of branch `head` (into `base`, if given), or None."""
+        query: dict[str, Any] = {"state": "open", "head": f"{self.owner}:{head}"}
+        if base is not None:
+            query["base"] = base
+        found = self._pages(self._gh.rest.pulls.list, None, None, **query)
+        return _pull(found[0]) if found else None
+
+    def get_pull(self, number: int) -> PullRequest:
+        """Pull request `number` as it is now (state, mergeability, head commit)."""
+        return _pull(self._json("GET", _pr(number), self._gh.rest.pulls.get, number))
+
+    def list_pulls(self, state: str = "open") -> list[PullRequest]:
+        return [_pull(p) for p in self._pages(self._gh.rest.pulls.list, None, None, state=state)]
+
+    def merge_pull(self, number: int, sha: str, method: str = "merge") -> str:
+        """Merge pull request `number` if its head is still `sha`; the merge commit's sha."""
+        try:
+            data = self._json(
+                "PUT", _pr(number), self._gh.rest.pulls.merge, number, sha=sha, merge_method=method
+            )
+        except ForgeError as exc:
+            if exc.status == 405:
+                raise ForgeError(
+                    f"GitHub will not merge pull request #{number} in {self.repo}: "
+                    f"{exc.detail}; resolve that and poll again.",
+                    status=405,
+                    detail=exc.detail,
+                ) from None
+            if exc.status == 409:
+                raise ForgeError(
+                    f"Pull request #{number} in {self.repo} was not merged because its head "
+                    f"moved past {sha[:12]} ({exc.detail}); poll it again before merging.",
+                    status=409,
+                    detail=exc.detail,
+                ) from None
+            raise
+        return str(data["sha"])
+
+    def close_pull(self, number: int) -> PullRequest:
+        """Close pull request `number` without merging it."""
+        data = self._json("PATCH", _pr(number), self._gh.rest.pulls.update, number, state="closed")
+        return _pull(data)
+
+    def list_reviews(self, number: int) -> list[Review]:
+        """Every review submitted on pull request `number`, oldest first."""
+        return [
+            Review(
+                id=int(r["id"]),
+                state=str(r.get("state") or ""),
+                body=str(r.get("body") or ""),
+                user=_login(r),
+                submitted_at=r.get("submitted_at"),
+                commit_id=r.get("commit_id"),
+            )
+            for r in self._pages(self._gh.rest.pulls.list_reviews, number, _pr(number))
+        ]
+
+    def list_review_comments(self, number: int) -> list[ReviewComment]:
+        """Every comment on the diff of pull request `number`, oldest first."""
+        return [
+            ReviewComment(
+                id=int(c["id"]),
+                path=str(c.get("path") or ""),
+                line=c.get("line"),
+                body=str(c.get("body") or ""),
+                user=_login(c),
+                created_at=str(c.get("created_at") or ""),
+            )
+            for c in self._pages(self._gh.rest.pulls.list_review_comments, number, _pr(number))
+        ]
+
+    def list_comments(self, number: int) -> list[Comment]:
+        """Every conversation comment on issue or pull request `number`, oldest first."""
+        return [
+            Comment(
+                id=int(c["id"]),
+                body=str(c.get("body") or ""),
+                user=_login(c),
+                created_at=str(c.get("created_at") or ""),
+            )
+            for c in self._pages(self._gh.rest.issues.list_comments, number, f"#{number}")
+        ]
+
+    def list_check_runs(self, sha: str) -> list[CheckRun]:
+        """Every check run reported on commit `sha`."""
+        return [
+            CheckRun(
+                id=int(c["id"]),
+                name=str(c.get("name") or ""),
+                status=str(c.get("status") or ""),
+                conclusion=c.get("conclusion"),
+                head_sha=str(c.get("head_sha") or sha),
+            )
+            for c in self._pages(
+                self._gh.rest.checks.list_for_ref, sha, f"commit {sha}", key="check_runs"
+            )
+        ]
+
+    def post_review(
+        self,
+        number: int,
+        sha: str,
+        body: str,
+        comments: Sequence[LineComment] = (),
+        event: ReviewEvent = "COMMENT",
+    ) -> int:
+        """A review of pull request `number` at head `sha`, with comments on lines; its id."""
+        lines = [
+            {"path": c.path, "line": c.line, "side": "RIGHT", "body": c.body} for c in comments
+        ]
+        try:
+            data = self._json(
+                "POST",
+                _pr(number),
+                self._gh.rest.pulls.create_review,
+                number,
+                commit_id=sha,
+                body=body,
+                event=event,
+                comments=lines,
+            )
+        except ForgeError as exc:
+            if exc.status != 422:
+                raise
+            raise ForgeError(
+                f"GitHub would not take the review of pull request #{number} in {self.repo}: "
+                f"{exc.detail}; comment only on lines the pull request changes.",
+                status=422,
+                detail=exc.detail,
+            ) from None
+        return int(data["id"])
+
+    # --- HTTP -------------------------------------------------------------------------------
+
+    @property
+    def _at(self) -> tuple[str, str]:
+        return self.owner, self.name
+
+    def _json(
+        self, method: str, what: str | None, call: Callable[..., Any], *args: Any, **data: Any
+    ) -> Any:
+        """One call of a githubkit REST method on this repository; the JSON answered."""
+        body = {"data": data} if data else {}
+        response = self._send(method, what, lambda: call(*self._at, *args, **body))
+        return self._decode(method, response)
+
+    def _pages(
+        self,
+        call: Callable[..., Any],
+        arg: object,
+        what: str | None,
+        *,
+        key: str | None = None,
+        **query: Any,
+    ) -> list[Any]:
+        """Every item of a listing, following `Link: <...>; rel="next"`."""
+        args = () if arg is None else (arg,)
+        first = self._send("GET", what, lambda: call(*self._at, *args, **query, per_page=PER_PAGE))
+        return self._rest_of(first, key, what)
+
+    def _rest_of(self, first: httpx.Response, key: str | None, what: str | None) -> list[Any]:
+        items: list[Any] = []
+        response: httpx.Response | None = first
+        while response is not None:
+            data = self._decode("GET", response)
+            items.extend(data[key] if key is not None else data)
+            url: str | None = response.links.get("next", {}).get("url")
+            response = None
+            if url:
+                response = self._send("GET", what, _get(self._gh, url))
+        return items
+
+    def _send(self, method: str, what: str | None, call: Callable[[], Any]) -> httpx.Response:
+        from githubkit.exception import GitHubException, RequestError, RequestFailed, RequestTimeout
+
+        where = f"{what} in {self.repo}" if what else f"repository {self.repo}"
+        try:
+            return call().raw_response  # type: ignore[no-any-return]
+        except RequestFailed as exc:
+            raise self._refused(method, exc.response.raw_response, where) from None
+        except RequestTimeout:
+            raise self._unreachable(f"no answer within {self.timeout:g} s") from None
+        except RequestError as exc:
+            inner = exc.exc
+            if isinstance(inner, RequestFailed):  # refused while trading the app's JWT
+                raise self._refused(method, inner.response.raw_response, where) from None
+            raise self._unreachable(_reason(inner)) from None
+        except GitHubException as exc:
+            raise ForgeError(
+                f"GitHub could not be asked about {where} ({type(exc).__name__}); "
+                f"check {APP_SETTINGS}."
+            ) from None
+
+    def _decode(self, method: str, response: httpx.Response) -> Any:
+        try:
+            return response.json() if response.content.strip() else None
+        except ValueError:
+            raise ForgeError(
+                f"{self.api_url} answered {method} with something that is not JSON; "
+                "check that `github.api_url` points at the GitHub REST API."
+            ) from None
+
+    def _unreachable(self, reason: object) -> ForgeError:
+        return ForgeError(
+            f"Cannot reach {self.api_url} ({reason}); check `github.api_url` and the network."
+        )
+
+    def _refused(self, method: str, response: httpx.Response, what: str) -> ForgeError:
+        status, detail = response.status_code, _message(response)
+        headers = response.headers
+        if status in (403, 429) and (
+            headers.get("X-RateLimit-Remaining") == "0" or "retry-after" in headers
+        ):
+            reset = _reset_at(headers)
+            return RateLimited(
+                f"GitHub is rate limiting this token until {_clock(reset)}; "
+                "wait until then or use another token.",
+                reset_at=reset,
+                status=status,
+            )
+        if status == 401 and self._app:
+            message = (
+                f"GitHub refused the app's credentials for {self.repo} ({detail}); "
+                f"check {APP_SETTINGS}."
+            )
+        elif status == 401:
+            message = (
+                f"GitHub refused the token for {self.repo} ({detail}); set `github.token` or "
+                f"GITHUB_TOKEN to a valid token with {SCOPES}."
+            )
+        elif status == 403:
+            grant = "the app" if self._app else "the token"
+            message = f"GitHub forbade {method} on {what} ({detail}); give {grant} {SCOPES}."
+        elif status == 404:
+            message = (
+                f"GitHub found no {what}; check the repository name and that the token can see it."
+            )
+        elif status >= 500:
+            message = (
+                f"GitHub failed on {method} on {what} ({status}: {detail}); "
+                "it is retried on the next poll."
+            )
+        else:
+            message = f"GitHub answered {status} to {method} on {what}: {detail}."
+        return ForgeError(message, status=status, detail=detail)
+
+
+def _get(gh: GitHub[Any], url: str) -> Callable[[], Any]:
+    return lambda: gh.request("GET", url)
+
+
+def _pr(number: int) -> str:
+    return f"pull request #{number}"
+
+
+def _login(item: dict[str, Any]) -> str:
+    user = item.get("user") or {}
+    return str(user.get("login") or "")
+
+
+def _issue(data: dict[str, Any]) -> Issue:
+    state: Literal["open", "closed"] = "closed" if data.get("state") == "closed" else "open"
+    return Issue(
+        number=int(data["number"]),
+        title=str(data.get("title") or ""),
+        body=str(data.get("body") or ""),
+        state=state,
+        url=str(data.get("html_url") or ""),
+        labels=[str(n.get("name") if isinstance(n, dict) else n) for n in data.get("labels") or []],
+        author=_login(data),
+        updated_at=str(data.get("updated_at") or ""),
+    )
+
+
+def _pull(data: dict[str, Any]) -> PullRequest:
+    head, base = data.get("head") or {}, data.get("base") or {}
+    state: Literal["open", "closed"] = "closed" if data.get("state") == "closed" else "open"
+    return PullRequest(
+        number=int(data["number"]),
+        url=str(data.get("html_url") or ""),
+        state=state,
+        # Listings carry `merged_at` but not `merged`.
+        merged=bool(data.get("merged") or data.get("merged_at")),
+        mergeable=data.get("mergeable"),
+        mergeable_state=str(data.get("mergeable_state") or "unknown"),
+        head_ref=str(head.get("ref") or ""),
+        head_sha=str(head.get("sha") or ""),
+        base_ref=str(base.get("ref") or ""),
+        title=str(data.get("title") or ""),
+        body=str(data.get("body") or ""),
+        author=_login(data),
+        draft=bool(data.get("draft")),
+    )
+
+
+def _message(response: httpx.Response) -> str:
+    """GitHub's own words from an error body: `message`, then any `errors[].message`."""
+    fallback = response.reason_phrase or f"HTTP {response.status_code}"
+    try:
+        body = response.json()
+    except ValueError:
+        return fallback
+    if not isinstance(body, dict):
+        return f"HTTP {response.status_code}"
+    parts = [str(body.get("message") or fallback).rstrip(".")]
+    for item in body.get("errors") or []:
+        if isinstance(item, str):
+            parts.append(item.rstrip("."))
+        elif isinstance(item, dict) and item.get("message"):
+            parts.append(str(item["message"]).rstrip("."))
+        elif isinstance(item, dict) and item.get("field"):
+            parts.append(f"{item['field']} {item.get('code') or 'invalid'}")
+    return ": ".join(parts)
+
+
+def _reset_at(headers: httpx.Headers) -> float:
+    retry = headers.get("retry-after", "")
+    if retry.isdigit():
+        return time.time() + int(retry)
+    reset = headers.get("X-RateLimit-Reset", "")
+    return float(reset) if reset.isdigit() else time.time() + 60
+
+
+def _clock(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
+
+
+def _reason(exc: BaseException) -> str:
+    """The plainest words for why a connection failed: the OS's, when there are any."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+        seen = seen.__cause__ or seen.__context__
+    return str(exc) or type(exc).__name__
