@@ -230,6 +230,27 @@ SETTINGS: dict[str, Setting] = {
             form="repo",
         ),
         Setting(
+            "gitlab.token",
+            "str",
+            "",
+            "Token for the GitLab API, with the api scope; empty: GITLAB_TOKEN.",
+            secret=True,
+        ),
+        Setting(
+            "gitlab.api_url",
+            "str",
+            "https://gitlab.com",
+            "The GitLab instance to use (its address, without /api/v4).",
+            form="url",
+        ),
+        Setting(
+            "gitlab.repo",
+            "str",
+            "",
+            "The rig's project on GitLab as its full path (group/subgroup/name); empty: read "
+            "from the rig's URL.",
+        ),
+        Setting(
             "github.app_id",
             "int",
             0,
