@@ -19,6 +19,7 @@ from gastown import config
 from gastown.forge.base import (
     CheckRun,
     Comment,
+    Forge,
     ForgeError,
     Issue,
     LineComment,
@@ -106,8 +107,9 @@ def test_connect_needs_a_token_from_the_setting_or_the_environment(fake: FakeGit
     by_setting = connect(settings(gitlab__api_url=fake.url, gitlab__token=TOKEN), "x/y", {})
 
     assert by_env is not None and by_env.repo == REPO and by_env.kind == "gitlab"
+    as_forge: Forge = by_env  # mypy checks GitLabForge against the protocol here
+    assert as_forge.list_labels() == []
     assert by_setting is not None and by_setting.repo == "x/y"
-    assert by_env.list_labels() == []
     pinned = connect(settings(gitlab__token=TOKEN, gitlab__repo="acme/other"), REPO, {})
     assert pinned is not None and pinned.repo == "acme/other"
     assert config.resolve({"gitlab.token": TOKEN}).display("gitlab.token") == config.MASK
