@@ -102,7 +102,7 @@ class FakePull(Record):
 class GitHubAnswer(Exception):
     """An error answer, raised from deep inside a route and sent as GitHub would."""
 
-    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None):
+    def __init__(self, status: int, message: str, errors: list[Any] | None = None):
         super().__init__(message)
         self.status = status
         self.body = shapes.error(status, message, errors)

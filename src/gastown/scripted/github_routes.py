@@ -338,26 +338,22 @@ def _post_review(fake: FakeGitHub, pull: FakePull, body: dict[str, Any]) -> dict
 
     event = body.get("event")
     if event not in REVIEW_STATES:
-        raise GitHubAnswer(422, "Unprocessable Entity", [{"code": "invalid", "field": "event"}])
+        raise GitHubAnswer(422, "Unprocessable Entity", ["Event is invalid"])
     if event != "COMMENT" and pull.user == fake.login:
         verb = "approve" if event == "APPROVE" else "request changes on"
         raise GitHubAnswer(
             422,
             "Unprocessable Entity",
-            [{"code": "custom", "message": f"Can not {verb} your own pull request"}],
+            [f"Can not {verb} your own pull request"],
         )
     if event != "APPROVE" and not body.get("body") and not body.get("comments"):
-        raise GitHubAnswer(
-            422, "Unprocessable Entity", [{"code": "custom", "message": "Review body is required"}]
-        )
+        raise GitHubAnswer(422, "Unprocessable Entity", ["Review body is required"])
     commit = str(body.get("commit_id") or pull.head_sha)
     comments = body.get("comments") or []
     for comment in comments:
         problem = _line_problem(fake, pull, commit, comment)
         if problem is not None:
-            raise GitHubAnswer(
-                422, "Unprocessable Entity", [{"code": "custom", "message": problem}]
-            )
+            raise GitHubAnswer(422, "Unprocessable Entity", [problem])
     review_id = fake._store_review(
         pull, REVIEW_STATES[event], str(body.get("body") or ""), comments, fake.login, commit
     )

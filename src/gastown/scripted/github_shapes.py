@@ -178,8 +178,9 @@ def links(**hrefs: str) -> dict[str, dict[str, str]]:
     return {name: {"href": href} for name, href in hrefs.items()}
 
 
-def error(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> Any:
-    """GitHub's error body: `message`, `documentation_url`, `errors` on a validation failure."""
+def error(status: int, message: str, errors: list[Any] | None = None) -> Any:
+    """GitHub's error body: `message`, `documentation_url`, `errors` on a validation failure
+    (objects for most, plain sentences for a refused review, as GitHub sends them)."""
     body: dict[str, Any] = {"message": message, "documentation_url": DOCS}
     if errors is not None:
         body["errors"] = errors
