@@ -88,6 +88,7 @@ def test_an_unchanged_listing_is_none_and_costs_no_rate_limit(
 
     assert again is None
     assert (fake.not_modified, fake.counted) == (1, counted)
+    assert fake.rate_limit - fake.rate_remaining == counted
     fake.edit_issue(1, title="Crash on start (Linux only)")
     changed = forge.list_issues(labels=["gastown"])
     assert changed is not None and changed[0].title == "Crash on start (Linux only)"

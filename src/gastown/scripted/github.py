@@ -412,6 +412,7 @@ class FakeGitHub:
             extra = {**extra, "ETag": etag}
             if etag in (t.strip() for t in headers.get("if-none-match", "").split(",")):
                 self.not_modified += 1
+                self.rate_remaining += 1  # GitHub gives back what a 304 took
                 return 304, None, {**extra, **self._rate_headers()}
         if status not in (401, 403) or "rate limit" not in str(body.get("message", "")):
             self.counted += 1
