@@ -138,8 +138,7 @@ async def run_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable[[
         )
     except Exception:  # a bug of ours: end the run rather than leave its bead stuck
         log.exception("run %s failed inside the town process", run.id)
-        failure = [ev.Error("internal error in the town process; see logs/town.log")]
-        record_finish(ledger, run, "", target, None, failure, None, None)
+        await _end_internal(ledger, run, handle, target)
     finally:
         woke()
 
@@ -178,10 +177,18 @@ async def adopt_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable
         await _finish(launch, run, handle, base, target, ending, events, identity, ctx.bead)
     except Exception:
         log.exception("adopted run %s failed inside the town process", run.id)
-        failure = [ev.Error("internal error in the town process; see logs/town.log")]
-        record_finish(ledger, run, "", target, None, failure, None, None)
+        await _end_internal(ledger, run, handle, target)
     finally:
         woke()
+
+
+async def _end_internal(ledger: Ledger, run: Run, handle: Handle, target: str) -> None:
+    """End a run the town itself failed: its agent is stopped first (the whole group), so
+    the retry that follows never shares the worktree with it."""
+    if handle.pid is not None:
+        await group.empty(handle.pid, run.id)
+    failure = [ev.Error("internal error in the town process; see logs/town.log")]
+    record_finish(ledger, run, "", target, None, failure, None, None)
 
 
 def _request(
