@@ -164,8 +164,9 @@ class Forge(Protocol):
         forge answered 304, which costs no rate limit)."""
         ...
 
-    def comment(self, number: int, body: str) -> int:
-        """Comment on issue or pull request `number`; the comment's id."""
+    def comment(self, number: int, body: str, *, pull: bool = False) -> int:
+        """Comment on issue `number` (pull request `number` with `pull`: GitLab numbers the
+        two apart); the comment's id."""
         ...
 
     def add_labels(self, number: int, labels: Sequence[str]) -> None: ...
@@ -196,8 +197,8 @@ class Forge(Protocol):
 
     def list_review_comments(self, number: int) -> list[ReviewComment]: ...
 
-    def list_comments(self, number: int) -> list[Comment]:
-        """The conversation of issue or pull request `number`, oldest first."""
+    def list_comments(self, number: int, *, pull: bool = False) -> list[Comment]:
+        """The conversation of issue `number` (pull request with `pull`), oldest first."""
         ...
 
     def list_check_runs(self, sha: str) -> list[CheckRun]: ...

@@ -143,7 +143,8 @@ class GitHubForge:
             self._etags[key] = first.headers["ETag"]
         return [_issue(i) for i in items if "pull_request" not in i]
 
-    def comment(self, number: int, body: str) -> int:
+    def comment(self, number: int, body: str, *, pull: bool = False) -> int:
+        """One comment on the conversation (GitHub numbers issues and pulls alike)."""
         data = self._json(
             "POST", f"issue #{number}", self._gh.rest.issues.create_comment, number, body=body
         )
@@ -275,7 +276,7 @@ class GitHubForge:
             for c in self._pages(self._gh.rest.pulls.list_review_comments, number, _pr(number))
         ]
 
-    def list_comments(self, number: int) -> list[Comment]:
+    def list_comments(self, number: int, *, pull: bool = False) -> list[Comment]:
         """Every conversation comment on issue or pull request `number`, oldest first."""
         return [
             Comment(

@@ -186,7 +186,7 @@ def _feedback(
             where = f"{c.path}:{c.line}" if c.line else c.path
             lines.append(f"- {where} ({c.user}): {c.body}")
             seen_comment = max(seen_comment, c.id)
-    for ic in gh.list_comments(pull.number):
+    for ic in gh.list_comments(pull.number, pull=True):
         if ic.id > seen_issue:
             lines.append(f"- comment by {ic.user}: {ic.body}")
             seen_issue = max(seen_issue, ic.id)
