@@ -74,25 +74,30 @@ def test_dep_tree_both_ways(rig_gt: Gt) -> None:
 
 
 def test_ready_skips_held_blocked_parents_and_filters_by_rig(rig_gt: Gt, git_repo: Path) -> None:
+    """An epic is not ready while its child is open (the child is); a blocked epic holds its
+    child back; closing the child makes the epic ready."""
     rig_gt.ok("rig", "add", "other", str(git_repo))
     gate = rig_gt.json("bead", "create", "Gate", "--rig", "app")["id"]
     epic = rig_gt.json("bead", "create", "Epic", "--rig", "app", "-t", "epic")["id"]
-    rig_gt.ok("bead", "create", "Child", "--parent", epic)
+    child = rig_gt.json("bead", "create", "Child", "--parent", epic)["id"]
     rig_gt.ok("bead", "create", "Held", "--rig", "app", "--hold")
     rig_gt.ok("bead", "create", "Elsewhere", "--rig", "other", "-p", "0")
-    assert ready_titles(rig_gt) == ["Elsewhere", "Gate", "Epic", "Child"]
+    assert ready_titles(rig_gt) == ["Elsewhere", "Gate", "Child"]
     rig_gt.ok("dep", "add", epic, gate)
     assert ready_titles(rig_gt, "--rig", "app") == ["Gate"]
     rig_gt.ok("bead", "close", gate)
-    assert ready_titles(rig_gt, "--rig", "app") == ["Epic", "Child"]
+    assert ready_titles(rig_gt, "--rig", "app") == ["Child"]
+    rig_gt.ok("bead", "close", child)
+    assert ready_titles(rig_gt, "--rig", "app") == ["Epic"]
     assert rig_gt("ready", "--rig", "nope").code == 1
 
 
 def test_blocked_lists_what_each_bead_waits_on(rig_gt: Gt, git_repo: Path) -> None:
     """Given a bead blocked by two others, an epic blocked by one and its child, then `gt
     blocked` lists the unfinished blocked beads by priority, each with the unclosed beads it
-    waits for, or the blocked parent it is under; closing one blocker updates the list; a
-    closed bead is not listed; and an unknown rig is refused."""
+    waits for, its open children, or the blocked parent it is under; closing one blocker
+    updates the list (the epic still waits for its child); a closed bead is not listed; and
+    an unknown rig is refused."""
     rig_gt.ok("rig", "add", "other", str(git_repo))
     ids = {t: rig_gt.json("bead", "create", t, "--rig", "app")["id"] for t in ("A", "B", "Late")}
     epic = rig_gt.json("bead", "create", "Epic", "--rig", "app", "-t", "epic", "-p", "1")["id"]
@@ -114,13 +119,16 @@ def test_blocked_lists_what_each_bead_waits_on(rig_gt: Gt, git_repo: Path) -> No
     ]
     assert listed[0]["waiting_on"][0] == {"id": ids["A"], "status": "open", "title": "A"}
     assert [b["under"] for b in listed] == [None, None, epic]
+    assert [[c["id"] for c in b["open_children"]] for b in listed] == [[child], [], []]
     table = rig_gt.ok("blocked").out
-    assert f"{ids['A']} (open)" in table and f"under {epic}" in table and "3 beads" in table
+    assert f"{ids['A']} (open); its children {child} (open)" in table
+    assert f"under {epic}" in table and "3 beads" in table
 
     rig_gt.ok("bead", "close", ids["A"])
     assert [
-        (b["title"], [w["title"] for w in b["waiting_on"]]) for b in rig_gt.json("blocked")
-    ] == [("Late", ["B"])]
+        (b["title"], [w["title"] for w in b["waiting_on"]], len(b["open_children"]))
+        for b in rig_gt.json("blocked")
+    ] == [("Epic", [], 1), ("Late", ["B"], 0)]
     assert rig_gt.json("blocked", "--rig", "other") == []
     assert rig_gt.ok("blocked", "--rig", "other").out == "Nothing is blocked.\n"
     unknown = rig_gt("blocked", "--rig", "nope")
@@ -130,7 +138,7 @@ def test_blocked_lists_what_each_bead_waits_on(rig_gt: Gt, git_repo: Path) -> No
 def test_bead_show_says_why_a_bead_is_or_is_not_ready(rig_gt: Gt) -> None:
     """`gt bead show` ends its facts with whether the bead is ready and, if not, everything
     that holds it back; `--json` carries the same as `ready`, `waiting_on`, `under` and
-    `staged_convoy`."""
+    `staged_convoy`, and the open children a parent waits for as `open_children`."""
     gate = rig_gt.json("bead", "create", "Gate", "--rig", "app")["id"]
     slung = rig_gt.json("sling", "Slung", "--rig", "app")["id"]
     epic = rig_gt.json("bead", "create", "Epic", "--rig", "app", "-t", "epic", "--hold")["id"]
@@ -143,7 +151,9 @@ def test_bead_show_says_why_a_bead_is_or_is_not_ready(rig_gt: Gt) -> None:
 
     assert last_line(gate) == f"  ready; `gt sling {gate}` hands it to a polecat"
     assert last_line(slung) == "  ready: the next free polecat of rig app takes it"
-    assert last_line(epic) == f"  not ready: held; waiting on {gate} (open)"
+    assert last_line(epic) == (
+        f"  not ready: held; waiting on {gate} (open); waiting on its children {child} (open)"
+    )
     assert last_line(child) == f"  not ready: under {epic}, which is blocked"
     (waits,) = rig_gt.json("convoy", "show", staged["id"])["beads"]
     assert last_line(waits["id"]) == f"  not ready: in staged convoy {staged['id']}"
@@ -154,6 +164,7 @@ def test_bead_show_says_why_a_bead_is_or_is_not_ready(rig_gt: Gt) -> None:
     shown = rig_gt.json("bead", "show", epic)
     assert shown["ready"] is False and shown["under"] is None
     assert shown["waiting_on"] == [{"id": gate, "status": "in_progress", "title": "Gate"}]
+    assert shown["open_children"] == [{"id": child, "status": "open", "title": "Child"}]
     assert rig_gt.json("bead", "show", slung)["ready"] is True
     assert rig_gt.json("bead", "show", waits["id"])["staged_convoy"] == staged["id"]
 

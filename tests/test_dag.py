@@ -40,7 +40,9 @@ def test_held_staged_and_not_open_are_never_ready() -> None:
     assert [c.id for c in dag.ready(beads, [])] == ["o"]
 
 
-def test_blocked_parent_blocks_children_transitively_but_open_parent_does_not() -> None:
+def test_a_blocked_parent_blocks_its_children_and_a_parent_waits_for_them() -> None:
+    """`epic` waits on `gate`, and everything under it with it; `free` waits for its open
+    child, which its parent does not hold back; `done`'s only child is closed."""
     beads = [
         cand("epic"),
         cand("epic.1"),
@@ -48,15 +50,26 @@ def test_blocked_parent_blocks_children_transitively_but_open_parent_does_not() 
         cand("gate"),
         cand("free"),
         cand("free.1"),
+        cand("done"),
+        cand("done.1", "closed"),
     ]
-    parents = [("epic.1", "epic"), ("epic.1.1", "epic.1"), ("free.1", "free")]
+    parents = [("epic.1", "epic"), ("epic.1.1", "epic.1"), ("free.1", "free"), ("done.1", "done")]
     ready = dag.ready(beads, [("epic", "gate")], parents)
-    assert [c.id for c in ready] == ["free", "free.1", "gate"]
+    assert [c.id for c in ready] == ["done", "free.1", "gate"]
+    assert dag.blocked_set({c.id: c.status for c in beads}, [("epic", "gate")], parents) == {
+        "epic",
+        "epic.1",
+        "epic.1.1",
+        "free",
+    }
 
 
-def test_missing_blocker_does_not_block() -> None:
+def test_missing_blocker_or_child_does_not_block() -> None:
     assert [
         c.id for c in dag.ready([cand("a")], [("a", "elsewhere-1")], status_of={"a": "open"})
+    ] == ["a"]
+    assert [
+        c.id for c in dag.ready([cand("a")], [], [("elsewhere-1", "a")], status_of={"a": "open"})
     ] == ["a"]
 
 

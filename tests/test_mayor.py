@@ -151,6 +151,7 @@ def test_why_isnt_it_moving_calls_list_blocked(rig_gt: Gt) -> None:
             "status": "open",
             "rig": "app",
             "waiting_on": [{"id": gate, "status": "open"}],
+            "open_children": [],
             "under": None,
         }
     ]

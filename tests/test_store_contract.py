@@ -468,9 +468,9 @@ def reopen(store: Store, bead_id: str, status: str) -> None:
 
 def test_the_blocked_table_follows_every_write_that_can_change_it(store: Store) -> None:
     """Given beads with blocks and parent edges, then the `blocked` table names exactly the
-    beads with an unclosed blocker or a blocked ancestor, after each kind of write: closing
-    and reopening a blocker, adding and removing edges, a missing blocker arriving, and a
-    transaction that fails (which leaves it as it was)."""
+    beads with an unclosed blocker, an unclosed child or a blocked ancestor, after each kind
+    of write: closing and reopening a blocker, adding and removing edges, a missing blocker
+    arriving, and a transaction that fails (which leaves it as it was)."""
     with store.transaction() as tx:
         tx.insert_beads(
             [
@@ -489,7 +489,7 @@ def test_the_blocked_table_follows_every_write_that_can_change_it(store: Store) 
             ]
         )
         tx.insert_beads([bead("gt-r2"), bead("gt-r7"), bead("gt-r8")])
-    assert blocked(store) == ["gt-r4"]
+    assert blocked(store) == ["gt-r1", "gt-r4", "gt-r7"]  # r1 and r7 wait for their children
 
     reopen(store, "gt-r5", "open")  # r1's blocker reopens: r1 and its descendants are blocked
     assert blocked(store) == ["gt-r1", "gt-r4", "gt-r7", "gt-r8"]
@@ -500,19 +500,60 @@ def test_the_blocked_table_follows_every_write_that_can_change_it(store: Store) 
 
     with store.transaction() as tx:
         assert tx.delete_dep("gt-r7", "gt-r1")  # r7 leaves its blocked parent
-    assert blocked(store) == ["gt-r1"]
+    assert blocked(store) == ["gt-r1", "gt-r7"]  # r7 still waits for r8
 
     with store.transaction() as tx:  # a blocker that is not in the town does not block
         tx.insert_deps([Dependency("gt-r2", "gt-later", BLOCKS, at(9), "tester")])
-    assert blocked(store) == ["gt-r1"]
+    assert blocked(store) == ["gt-r1", "gt-r7"]
     with store.transaction() as tx:  # until it arrives, open
         tx.insert_beads([bead("gt-later")])
-    assert blocked(store) == ["gt-r1", "gt-r2"]
+    assert blocked(store) == ["gt-r1", "gt-r2", "gt-r7"]
 
     with pytest.raises(RuntimeError), store.transaction() as tx:
         tx.insert_deps([Dependency("gt-r8", "gt-r5", BLOCKS, at(9), "tester")])
         raise RuntimeError("the caller gives up")
-    assert blocked(store) == ["gt-r1", "gt-r2"]
+    assert blocked(store) == ["gt-r1", "gt-r2", "gt-r7"]
+
+
+def test_a_parent_is_blocked_while_a_child_of_it_is_not_closed(store: Store) -> None:
+    """Given an epic, then the `blocked` table holds it exactly while one of its children is
+    unclosed, after each write that can change that: a child arriving (its edge before it or
+    with it), closing and reopening, a failed child, an edge removed; an unclosed child holds
+    back its parent alone (its sibling stays unblocked), and a child not in the town does
+    not count."""
+    with store.transaction() as tx:
+        tx.insert_beads([bead("gt-e")])
+        tx.insert_deps([Dependency("gt-e.1", "gt-e", PARENT_CHILD, at(1), "t")])
+    assert blocked(store) == []  # its child is not in the town
+    with store.transaction() as tx:
+        tx.insert_beads([bead("gt-e.1")])
+    assert blocked(store) == ["gt-e"]
+    with store.transaction() as tx:
+        tx.insert_beads(
+            [
+                bead(
+                    "gt-e.2",
+                    status="closed",
+                    closed_at=at(2),
+                    dependencies=[Dependency("gt-e.2", "gt-e", PARENT_CHILD, at(2), "t")],
+                )
+            ]
+        )
+    assert blocked(store) == ["gt-e"]
+    reopen(store, "gt-e.1", "closed")
+    assert blocked(store) == []
+    reopen(store, "gt-e.2", "failed")  # failed is not closed: the epic waits for it
+    assert blocked(store) == ["gt-e"]
+    with store.transaction() as tx:
+        assert tx.delete_dep("gt-e.2", "gt-e")
+    assert blocked(store) == []
+    reopen(store, "gt-e.1", "open")
+    assert blocked(store) == ["gt-e"]
+    with store.reader() as tx:
+        assert tx.open_children(["gt-e", "gt-e.1"]) == {
+            "gt-e": [("gt-e.1", "open", "Work on gt-e.1")]
+        }
+        assert listed(tx, ready=True) == ["gt-e.1"]  # its parent waits; it is not held back
 
 
 def test_blocked_beads_are_listed_with_their_blockers_or_blocked_ancestor(store: Store) -> None:
@@ -909,7 +950,8 @@ def ready_titles(ledger: Ledger) -> list[str]:
 def test_the_ready_set_follows_holds_blockers_parents_and_staging(ledger: Ledger) -> None:
     """Given free, held and blocked beads, a blocked epic with a child, and a staged convoy,
     then only the free and unblocked beads are ready, by priority then age; starting the
-    convoy releases its first wave, and closing a blocker makes its dependents ready."""
+    convoy releases its first wave, closing a blocker makes its dependents ready (the epic
+    still waits for its child), and closing the child makes the epic ready."""
     free = beads.create(ledger, NewBead("free", rig="app", priority=1))
     beads.create(ledger, NewBead("held", rig="app", held=True))
     blocker = beads.create(ledger, NewBead("blocker", rig="app"))
@@ -935,8 +977,10 @@ def test_the_ready_set_follows_holds_blockers_parents_and_staging(ledger: Ledger
     assert ready_titles(ledger) == ["free", "blocker", "convoy first"]
 
     beads.close(ledger, blocker.id)
-    assert ready_titles(ledger) == ["free", "blocked", "epic", "child", "convoy first"]
+    assert ready_titles(ledger) == ["free", "blocked", "child", "convoy first"]
     assert free.id in {b.id for b in deps.ready(ledger, rig="app")}
+    beads.close(ledger, child.id)
+    assert ready_titles(ledger) == ["free", "blocked", "epic", "convoy first"]
 
 
 def test_closing_a_convoys_beads_lands_it(ledger: Ledger) -> None:

@@ -32,19 +32,23 @@ def blocked_set(
     blocks: Iterable[tuple[str, str]],
     parent_of: Iterable[tuple[str, str]] = (),
 ) -> set[str]:
-    """Beads with an unclosed `blocks` blocker, or under a parent that is itself blocked.
+    """Beads with an unclosed `blocks` blocker, or under a parent that has one (at any depth),
+    and parents with an unclosed child.
 
-    A blocker missing from `status_of` (deleted, or from another tracker) does not block.
+    An unclosed child holds back its parent alone: the parent's other children are the work
+    it waits for, so they are not under a blocked parent on that account. A blocker or child
+    missing from `status_of` (deleted, or from another tracker) does not block.
     """
     # Iterate in C (map/compress): this runs over every edge of a large town.
     pairs = blocks if isinstance(blocks, list) else list(blocks)
     states = map(status_of.get, map(_second, pairs), repeat("closed"))
     blocked = set(compress(map(_first, pairs), map("closed".__ne__, states)))
-    if not blocked:
-        return blocked
     children: dict[str, list[str]] = defaultdict(list)
+    waiting: set[str] = set()
     for child, parent in parent_of:
         children[parent].append(child)
+        if status_of.get(child, "closed") != "closed":
+            waiting.add(parent)
     # Walk down from blocked parents only: most blocked beads have no children.
     queue = deque(parent for parent in children if parent in blocked)
     while queue:
@@ -53,7 +57,7 @@ def blocked_set(
                 blocked.add(child)
                 if child in children:
                     queue.append(child)
-    return blocked
+    return blocked | waiting
 
 
 def ready(

@@ -62,7 +62,8 @@ class Dependency(Record):
     depends_on_id: str
     """The blocker (for `parent-child`, the parent)."""
     type: str = BLOCKS
-    """One of `DEP_TYPES`; only `blocks` and a blocked parent affect readiness."""
+    """One of `DEP_TYPES`; only `blocks` and `parent-child` affect readiness (a blocked parent
+    blocks its children, and a parent waits for its unclosed children)."""
     created_at: str = ""
     """When the edge was added (RFC 3339, UTC)."""
     created_by: str = ""
@@ -114,6 +115,8 @@ class Bead(Record):
     closed_at: str | None = None
     """Set exactly when status is `closed`."""
     close_reason: str | None = None
+    """Why it closed. On an `in_review` bead: why it will close once its open children have
+    (its work landed after a child was added to it)."""
     created_by: str = ""
     version: int = 1
     """Bumped on every write; lets readers notice a lost race."""

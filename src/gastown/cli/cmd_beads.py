@@ -331,6 +331,8 @@ def bead_show(app: App) -> int:
         if bead.closed_at:
             reason = f": {bead.close_reason}" if bead.close_reason else ""
             app.print(f"  closed {bead.closed_at}{reason}")
+        elif bead.close_reason:  # its work landed while a child was open
+            app.print(f"  closes when its children have: {bead.close_reason}")
         for d in bead.dependencies:
             app.print(f"  depends on {d.depends_on_id} ({d.type})")
         for d in dependents:
@@ -424,8 +426,7 @@ def blocked_list(app: App) -> int:
                 f"{STATUS_MARK.get(b.bead.status, ' ')} {b.bead.status}",
                 b.bead.rig or "-",
                 b.bead.title,
-                ", ".join(f"{w.id} ({w.status})" for w in b.waiting_on)
-                or (f"under {b.under}" if b.under else "-"),
+                b.waits() or "-",
             )
             for b in found
         ]

@@ -131,6 +131,7 @@ def _list_blocked(ctx: Context, a: dict[str, Any]) -> Any:
             "status": b.bead.status,
             "rig": b.bead.rig,
             "waiting_on": [{"id": w.id, "status": w.status} for w in b.waiting_on],
+            "open_children": [{"id": c.id, "status": c.status} for c in b.open_children],
             "under": b.under,
         }
         for b in deps.blocked(ctx.ledger, a.get("rig"), a.get("limit", 50))
@@ -253,7 +254,8 @@ TOOLS: dict[str, Tool] = {
         Tool(
             "list_blocked",
             "Unfinished beads that cannot be worked yet, each with the unclosed beads it "
-            "waits on (or the blocked parent it is under): why work is not moving.",
+            "waits on, its unclosed children (a parent waits for them), or the blocked parent "
+            "it is under: why work is not moving.",
             [
                 Arg("rig", "string", "only this rig"),
                 Arg("limit", "integer", "at most this many (default 50)"),

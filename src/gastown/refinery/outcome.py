@@ -204,7 +204,9 @@ def landed(
     ledger: Ledger, mrs: Sequence[tuple[MergeRequest, dict[str, Any]]], commit: str, how: str
 ) -> list[MergeRequest]:
     """The merge requests are on their target at `commit`: merged, their beads closed (their
-    convoys advance, their dependents become ready), a convoy's landing lands the convoy."""
+    convoys advance, their dependents become ready), a convoy's landing lands the convoy. A
+    bead that gained a child after it was dispatched does not close before that child: it
+    stays `in_review`, its work landed, and closes when its last open child does."""
     done = []
     with ledger.store.transaction() as tx:
         now = ledger.now()
@@ -222,7 +224,7 @@ def landed(
             if current.bead_id:
                 bead = tx.get_bead(current.bead_id, lock=True)
                 if bead is not None and bead.status in (IN_REVIEW, IN_PROGRESS, OPEN):
-                    beads.write(ledger, tx, bead, {"status": CLOSED}, reason=current.note)
+                    beads.close_or_wait(ledger, tx, bead, current.note)
                 elif bead is not None and bead.convoy_id:
                     beads.refresh_convoy(ledger, tx, bead.convoy_id)
             if current.kind == MR_LANDING and current.convoy_id:
@@ -233,7 +235,8 @@ def landed(
 
 def rework_done(ledger: Ledger, tx: Tx, bead: Bead, head: str, run_id: str) -> bool:
     """Inside a run's finish: if `bead` is a rework bead, its merge request takes the new
-    head and queues again, and the bead closes. False when it is not a rework bead."""
+    head and queues again, and the bead closes (or, with an open child, waits for it to
+    close). False when it is not a rework bead."""
     waiting = tx.list_merge_requests(rework_bead_id=bead.id, status=MR_REWORK)
     if not waiting:
         return False
@@ -243,5 +246,5 @@ def rework_done(ledger: Ledger, tx: Tx, bead: Bead, head: str, run_id: str) -> b
         tx.update_merge_request(mr)
         _event(ledger, tx, mr, "mr.requeued", mr.note, {"head": head})
     if bead.status != CLOSED:
-        beads.write(ledger, tx, bead, {"status": CLOSED}, reason=f"reworked at {head[:10]}")
+        beads.close_or_wait(ledger, tx, bead, f"reworked at {head[:10]}")
     return True

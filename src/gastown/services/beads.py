@@ -21,6 +21,7 @@ from gastown.model import (
     DEFAULT_PRIORITY,
     FAILED,
     IN_PROGRESS,
+    IN_REVIEW,
     MR_BEAD,
     MR_LANDING,
     MR_MERGED,
@@ -293,9 +294,15 @@ def write(
     fields: dict[str, Any],
     kind: str = "bead.updated",
     reason: str | None = None,
+    quiet_convoy: str | None = None,
 ) -> bool:
-    """Apply `fields` to a locked bead, record the change, and keep its convoy's status true.
-    Returns False when nothing changed."""
+    """Apply `fields` to a locked bead, record the change, and keep its convoy's status true
+    (unless it is `quiet_convoy`, whose status the caller settles itself). Returns False when
+    nothing changed.
+
+    A bead closes only when its children have: closing one with an unclosed child is refused
+    here, on every path. A bead that closes may close its parent, when that parent's own work
+    had landed and it waited only for its children (`close_or_wait`)."""
     now = ledger.now()
     new_status = fields.get("status", bead.status)
     if new_status != bead.status:
@@ -310,11 +317,17 @@ def write(
         if new_status == IN_PROGRESS and bead.started_at is None:
             fields["started_at"] = now
         if new_status == CLOSED:
+            if children := open_children(tx, bead.id):
+                raise Conflict(
+                    f"Bead {bead.id} has open children: {', '.join(children)}.",
+                    hint="A bead closes only when its children have: close them first "
+                    f"(`gt bead close {bead.id} --force` closes them with it).",
+                )
             fields["closed_at"] = now
             fields.setdefault("close_reason", reason)
-        elif bead.status == CLOSED:
+        else:  # reopened, or a bead that was to close with its children goes another way
             fields["closed_at"] = None
-            fields["close_reason"] = None
+            fields.setdefault("close_reason", None)
     old, new = changes(bead, fields)
     if not new:
         return False
@@ -345,9 +358,99 @@ def write(
             )
         ],
     )
-    if "status" in new and bead.convoy_id:
+    if "status" in new and bead.convoy_id and bead.convoy_id != quiet_convoy:
         refresh_convoy(ledger, tx, bead.convoy_id)
+    if new.get("status") == CLOSED:
+        for edge in bead.dependencies:
+            if edge.type == PARENT_CHILD:
+                close_if_children_closed(ledger, tx, edge.depends_on_id, quiet_convoy)
     return True
+
+
+def open_children(tx: Tx, bead_id: str) -> list[str]:
+    """The ids of a bead's children (through `parent-child` edges) that are not closed."""
+    return [child[0] for child in tx.open_children([bead_id]).get(bead_id, [])]
+
+
+def close_or_wait(ledger: Ledger, tx: Tx, bead: Bead, reason: str) -> bool:
+    """A locked bead whose own work is done (it landed): closed with `reason`; or, while it
+    has unclosed children (one added after it was dispatched), kept `in_review` with `reason`
+    as its close reason, to close when the last of them does. True when it closed."""
+    children = open_children(tx, bead.id)
+    if not children:
+        write(ledger, tx, bead, {"status": CLOSED}, reason=reason)
+        return True
+    if bead.status == OPEN:  # reopened while its work was landing: in_review is two steps away
+        write(ledger, tx, bead, {"status": IN_PROGRESS}, reason=reason)
+    write(
+        ledger,
+        tx,
+        bead,
+        {"status": IN_REVIEW, "close_reason": reason},
+        kind="bead.awaiting_children",
+        reason=f"{reason}; it closes when its children have: {', '.join(children)}",
+    )
+    return False
+
+
+def close_if_children_closed(
+    ledger: Ledger, tx: Tx, parent_id: str, quiet_convoy: str | None = None
+) -> None:
+    """A child of `parent_id` closed (or left it): the parent closes too if it waited for
+    nothing else (in review with a close reason, as `close_or_wait` leaves it) and no child
+    is left open. Read before it is locked: most parents are not waiting so."""
+    parent = tx.get_bead(parent_id)
+    if parent is None or parent.status != IN_REVIEW or parent.close_reason is None:
+        return
+    parent = tx.get_bead(parent_id, lock=True)
+    if parent is None or parent.status != IN_REVIEW or parent.close_reason is None:
+        return
+    if not open_children(tx, parent.id):
+        write(
+            ledger,
+            tx,
+            parent,
+            {"status": CLOSED, "close_reason": parent.close_reason},
+            reason=f"its children have closed; {parent.close_reason}",
+            quiet_convoy=quiet_convoy,
+        )
+
+
+def close_all(
+    ledger: Ledger,
+    tx: Tx,
+    bead_ids: Sequence[str],
+    reason: str | None,
+    quiet_convoy: str | None = None,
+) -> None:
+    """Close the beads `bead_ids` names and, first, every unclosed bead under them, children
+    before their parents (a failed one reopened first, as the lifecycle asks): what `--force`
+    does to a parent. They are locked in id order before any is written, so two such closes
+    over trees that overlap cannot deadlock. Beads of `quiet_convoy` leave their convoy's
+    status to the caller."""
+    order: list[tuple[str, str | None]] = []  # (bead, the parent it is closed with), post-order
+    seen: set[str] = set()
+    for root in bead_ids:
+        stack: list[tuple[str, str | None, bool]] = [(root, None, False)]
+        while stack:
+            bead_id, via, expanded = stack.pop()
+            if expanded:
+                order.append((bead_id, via))
+            elif bead_id not in seen:
+                seen.add(bead_id)
+                stack.append((bead_id, via, True))
+                stack.extend((child, bead_id, False) for child in open_children(tx, bead_id))
+    for bead_id in sorted(seen):
+        tx.get_bead(bead_id, lock=True)
+    for bead_id, via in order:
+        bead = tx.get_bead(bead_id)  # read again: closing a child may have closed its parent
+        if bead is None or bead.status == CLOSED:
+            continue
+        why = reason if via is None else f"closed with {via}" + (f": {reason}" if reason else "")
+        if bead.status == FAILED:
+            write(ledger, tx, bead, {"status": OPEN}, reason=why, quiet_convoy=quiet_convoy)
+        fields = {"status": CLOSED, "close_reason": why}
+        write(ledger, tx, bead, fields, reason=why, quiet_convoy=quiet_convoy)
 
 
 def update(
@@ -399,28 +502,25 @@ def open_blockers(tx: Tx, bead: Bead) -> list[str]:
 
 
 def close(ledger: Ledger, bead_id: str, reason: str | None = None, force: bool = False) -> Bead:
+    """Close a bead whose blockers and children are closed; `force` closes it anyway, with
+    every unclosed bead under it (so a parent still closes only after its children)."""
     reason = _reason(reason)
     with ledger.store.transaction() as tx:
-        bead = get_bead(tx, ledger.prefix, bead_id, lock=True)
+        # With `force`, the bead is locked with those under it, in id order (`close_all`).
+        bead = get_bead(tx, ledger.prefix, bead_id, lock=not force)
         if bead.status == CLOSED:
             raise IllegalTransition(f"Bead {bead.id} is already closed.")
-        if not force:
-            blockers = open_blockers(tx, bead)
-            if blockers:
-                raise Conflict(
-                    f"Bead {bead.id} is still blocked by {', '.join(blockers)}.",
-                    hint="Close those first, or pass --force.",
-                )
-            children = [
-                d.bead_id
-                for d in tx.dependents_of(bead.id)
-                if d.type == PARENT_CHILD and tx.statuses([d.bead_id]).get(d.bead_id) != CLOSED
-            ]
-            if children:
-                raise Conflict(
-                    f"Bead {bead.id} has open children: {', '.join(children)}.",
-                    hint="Close them first, or pass --force.",
-                )
+        if force:
+            close_all(ledger, tx, [bead.id], reason)
+            closed = tx.get_bead(bead.id)
+            assert closed is not None
+            return closed
+        blockers = open_blockers(tx, bead)
+        if blockers:
+            raise Conflict(
+                f"Bead {bead.id} is still blocked by {', '.join(blockers)}.",
+                hint="Close those first, or pass --force.",
+            )
         write(ledger, tx, bead, {"status": CLOSED, "close_reason": reason}, reason=reason)
         return bead
 

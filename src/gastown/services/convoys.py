@@ -229,12 +229,8 @@ def close(ledger: Ledger, convoy_id: str, reason: str | None = None, force: bool
                 hint="Close them first, or pass --force to close them with the convoy.",
             )
         why = reason or "convoy closed"
-        for bead in unfinished:
-            locked = tx.get_bead(bead.id, lock=True)
-            assert locked is not None
-            if locked.status == "failed":
-                beads.write(ledger, tx, locked, {"status": "open"}, reason=why)
-            beads.write(ledger, tx, locked, {"status": CLOSED, "close_reason": why}, reason=why)
+        # Any bead under one of them closes first: a parent closes only after its children.
+        beads.close_all(ledger, tx, [b.id for b in unfinished], why)
         fresh = tx.get_convoy(convoy.id, lock=True)
         assert fresh is not None
         if fresh.status != CONVOY_LANDED:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from gastown import dag
 from gastown.errors import Conflict, CycleError, InvalidValue, NotFound
 from gastown.limits import row_limit
-from gastown.model import BLOCKS, DEP_TYPES, Bead, Dependency
+from gastown.model import BLOCKS, DEP_TYPES, PARENT_CHILD, Bead, Dependency
 from gastown.record import Record, field
+from gastown.services import beads
 from gastown.services.ledger import Ledger, append, get_bead
 from gastown.services.listing import require_rig
 from gastown.store import BeadFilter, Turn, Tx
@@ -80,6 +81,8 @@ def remove(ledger: Ledger, bead_id: str, blocker_id: str) -> Dependency:
                 )
             ],
         )
+        if edge.type == PARENT_CHILD:  # the parent may have waited only for this child
+            beads.close_if_children_closed(ledger, tx, blocker.id)
         return edge
 
 
@@ -136,7 +139,7 @@ def tree(ledger: Ledger, bead_id: str, reverse: bool = False, max_depth: int = 2
 
 
 class Blocker(Record):
-    """An unclosed bead another one waits for."""
+    """An unclosed bead another one waits for: a `blocks` blocker, or a child."""
 
     id: str
     status: str
@@ -144,24 +147,41 @@ class Blocker(Record):
 
 
 class BlockedBead(Record):
-    """A bead that cannot be worked yet, and why: the unclosed beads it waits for, or (when
-    it waits for none itself) the nearest ancestor that does."""
+    """A bead that cannot be worked (or closed) yet, and why: the unclosed beads it waits
+    for, its unclosed children, or (when it has no blocker itself) the nearest ancestor that
+    has one."""
 
     bead: Bead
     waiting_on: list[Blocker] = field(default_factory=list)
     under: str | None = None
     """The blocked ancestor (through `parent-child` edges) that holds this bead back."""
+    open_children: list[Blocker] = field(default_factory=list)
+    """Its children that are not closed: a parent waits for them."""
+
+    def waits(self) -> str:
+        """What it waits on, in words, as `gt blocked` shows it ("" when nothing)."""
+        waits = [_listed(self.waiting_on)] if self.waiting_on else []
+        if self.open_children:
+            waits.append(f"its children {_listed(self.open_children)}")
+        if self.under:
+            waits.append(f"under {self.under}")
+        return "; ".join(waits)
 
     def to_json(self) -> dict[str, object]:
         return {
             **self.bead.to_json(),
             "waiting_on": _blockers_json(self.waiting_on),
+            "open_children": _blockers_json(self.open_children),
             "under": self.under,
         }
 
 
 def _blockers_json(blockers: list[Blocker]) -> list[dict[str, str]]:
     return [{"id": b.id, "status": b.status, "title": b.title} for b in blockers]
+
+
+def _listed(beads: list[Blocker]) -> str:
+    return ", ".join(f"{b.id} ({b.status})" for b in beads)
 
 
 UNFINISHED = ("open", "in_progress", "in_review")
@@ -173,15 +193,17 @@ def blocked(ledger: Ledger, rig: str | None = None, limit: int | None = None) ->
     limit = row_limit(limit)
     with ledger.store.reader() as tx:
         require_rig(tx, rig)
-        beads = tx.list_beads(BeadFilter(blocked=True, statuses=UNFINISHED, rig=rig, limit=limit))
-        waits = tx.waiting_on([b.id for b in beads])
+        found = tx.list_beads(BeadFilter(blocked=True, statuses=UNFINISHED, rig=rig, limit=limit))
+        ids = [b.id for b in found]
+        waits, children = tx.waiting_on(ids), tx.open_children(ids)
         return [
             BlockedBead(
                 bead,
                 [Blocker(*w) for w in waits.get(bead.id, [])],
                 None if bead.id in waits else tx.blocked_ancestor(bead.id),
+                [Blocker(*c) for c in children.get(bead.id, [])],
             )
-            for bead in beads
+            for bead in found
         ]
 
 
@@ -195,6 +217,8 @@ class Readiness(Record):
     waiting_on: list[Blocker] = field(default_factory=list)
     under: str | None = None
     """The blocked ancestor (through `parent-child` edges), when it has no blocker itself."""
+    open_children: list[Blocker] = field(default_factory=list)
+    """Its children that are not closed: it is not dispatched, nor closed, before they are."""
 
     def reasons(self) -> str:
         """What holds the bead back, in words ("" when nothing does)."""
@@ -202,7 +226,9 @@ class Readiness(Record):
         if self.staged:
             holds.append(f"in staged convoy {self.staged}")
         if self.waiting_on:
-            holds.append("waiting on " + ", ".join(f"{w.id} ({w.status})" for w in self.waiting_on))
+            holds.append(f"waiting on {_listed(self.waiting_on)}")
+        if self.open_children:
+            holds.append(f"waiting on its children {_listed(self.open_children)}")
         if self.under:
             holds.append(f"under {self.under}, which is blocked")
         return "; ".join(holds)
@@ -211,6 +237,7 @@ class Readiness(Record):
         return {
             "ready": self.ready,
             "waiting_on": _blockers_json(self.waiting_on),
+            "open_children": _blockers_json(self.open_children),
             "under": self.under,
             "staged_convoy": self.staged,
         }
@@ -222,9 +249,10 @@ def readiness(ledger: Ledger, bead: Bead) -> Readiness:
         ready = bool(tx.bead_ids(BeadFilter(ids=[bead.id], ready=True)))
         waits = [Blocker(*w) for w in tx.waiting_on([bead.id]).get(bead.id, [])]
         under = None if waits else tx.blocked_ancestor(bead.id)
+        children = [Blocker(*c) for c in tx.open_children([bead.id]).get(bead.id, [])]
         convoy = tx.get_convoy(bead.convoy_id) if bead.convoy_id else None
     staged = convoy.id if convoy is not None and convoy.staged else None
-    return Readiness(ready, bead.held, staged, waits, under)
+    return Readiness(ready, bead.held, staged, waits, under, children)
 
 
 def ready(ledger: Ledger, rig: str | None = None, limit: int | None = None) -> list[Bead]:

@@ -70,6 +70,7 @@ def plan(tx: Tx, records: list[Incoming], summary: ImportSummary, now: str) -> P
             _plan_bead(rec, stored.get(rec.record.id), out, summary, now)
     _check_targets(tx, latest, summary.file)
     _check_cycles(tx, out, summary.file)
+    _check_children(tx, out, summary.file)
     rigs = {r.name for r in tx.list_rigs()}
     named = {b.rig for b in out.new_beads} | {b.rig for _, b in out.changed_beads}
     named |= {c.rig for c in out.new_convoys}
@@ -238,6 +239,35 @@ def _check_cycles(tx: Tx, out: Plan, shown: str) -> None:
             f"The blocks dependencies of {shown} form a cycle: {' → '.join(cycle)}.",
             hint="Remove one of those dependencies from the file.",
         )
+
+
+def _check_children(tx: Tx, out: Plan, shown: str) -> None:
+    """Refuse the import if it closes a bead while a child of it (in the file or in the town)
+    stays unclosed: a bead closes only when its children have."""
+    after = {b.id: b for b in out.new_beads} | {new.id: new for _, new in out.changed_beads}
+    closing = sorted(
+        [b.id for b in out.new_beads if b.status == CLOSED]
+        + [new.id for old, new in out.changed_beads if CLOSED == new.status != old.status]
+    )
+    if not closing:
+        return
+    unclosed: dict[str, dict[str, str]] = {parent: {} for parent in closing}
+    for bead in after.values():
+        for d in bead.dependencies:
+            if d.type == PARENT_CHILD and d.depends_on_id in unclosed and bead.status != CLOSED:
+                unclosed[d.depends_on_id][bead.id] = bead.status
+    for parent, found in tx.open_children(closing).items():
+        for child_id, status, _ in found:
+            if child_id not in after:  # the file's word on a child wins over the town's
+                unclosed[parent][child_id] = status
+    for parent in closing:
+        if unclosed[parent]:
+            child_id, status = min(unclosed[parent].items())
+            raise ImportFormatError(
+                f"{shown} closes {parent} while its child {child_id} is {status}; a bead "
+                "closes only when its children have.",
+                hint="Close the child in the file too, or leave its parent open.",
+            )
 
 
 def write(ledger: Ledger, tx: Tx, out: Plan, reason: str) -> None:

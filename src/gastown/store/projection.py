@@ -24,15 +24,23 @@ _UNCLOSED_BLOCKER = (
     "SELECT 1 FROM deps d JOIN beads t ON t.id = d.depends_on_id "
     "WHERE d.bead_id = {bead} AND d.type = 'blocks' AND t.status <> 'closed'"
 )
+_UNCLOSED_CHILD = (
+    "SELECT 1 FROM deps c JOIN beads k ON k.id = c.bead_id "
+    "WHERE c.depends_on_id = {bead} AND c.type = 'parent-child' AND k.status <> 'closed'"
+)
 
 
 def blocked_clause(bead: str) -> str:
     """True when the bead whose id is the SQL expression `bead` is blocked: it has an
-    unclosed `blocks` blocker, or an ancestor through `parent-child` edges has one. A
-    blocker that is not in the town does not block (the join drops it); UNION ends the walk
-    up even if `parent-child` edges form a cycle. This is what the `blocked` table holds."""
+    unclosed `blocks` blocker, or an unclosed child (a parent is done only when its children
+    are), or an ancestor through `parent-child` edges has an unclosed blocker. A blocker or
+    child that is not in the town does not block (the join drops it); UNION ends the walk
+    up even if `parent-child` edges form a cycle. An unclosed child holds back its parent
+    only, not the parent's other children: they are the work it waits for. This is what the
+    `blocked` table holds."""
     return (
-        f"(EXISTS ({_UNCLOSED_BLOCKER.format(bead=bead)}) OR EXISTS ("
+        f"(EXISTS ({_UNCLOSED_BLOCKER.format(bead=bead)}) "
+        f"OR EXISTS ({_UNCLOSED_CHILD.format(bead=bead)}) OR EXISTS ("
         "WITH RECURSIVE up(id) AS ("
         f"SELECT p.depends_on_id FROM deps p WHERE p.bead_id = {bead} "
         "AND p.type = 'parent-child' "
@@ -49,10 +57,11 @@ READY_CLAUSE = (
     "AND NOT EXISTS (SELECT 1 FROM convoys c WHERE c.id = b.convoy_id AND c.staged = 1)"
 )
 """`dag.ready` in SQL: open, unheld, not blocked, outside staged convoys. Whether a bead is
-blocked depends on other beads (its blockers, its ancestors), so it is not worked out here
-for every candidate but kept in the table `blocked`, which each writing transaction brings up
-to date before it commits (`Tx.settle`). Each check is by key on one candidate as rows are
-read in priority order, so a LIMIT stops the work early (`gt ready` shows 100)."""
+blocked depends on other beads (its blockers, its children, its ancestors), so it is not
+worked out here for every candidate but kept in the table `blocked`, which each writing
+transaction brings up to date before it commits (`Tx.settle`). Each check is by key on one
+candidate as rows are read in priority order, so a LIMIT stops the work early (`gt ready`
+shows 100)."""
 
 
 class JsonDialect(Protocol):

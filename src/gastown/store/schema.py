@@ -336,6 +336,18 @@ change them (`Tx.settle`), so the ready filter checks one key per candidate inst
 each candidate's blockers and ancestors; and `beads_ready` also holds what a line of `gt
 ready` shows (`projection.BeadLine`), so listing the ready set reads no bead's row."""
 
+MIGRATIONS.append(
+    (
+        10,
+        f"""
+DELETE FROM blocked;
+INSERT INTO blocked (bead_id) SELECT b.id FROM beads b WHERE {blocked_clause("b.id")};
+""",
+    )
+)
+"""10: a bead with an unclosed child is blocked too (it is neither dispatched nor closed before
+its children are): the `blocked` table is worked out again with that rule."""
+
 LATEST = MIGRATIONS[-1][0]
 
 

@@ -77,22 +77,30 @@ _BLOCKING = (BLOCKS, PARENT_CHILD)
 class _Unsettled:
     """What a transaction wrote that may change which beads are blocked (see `Tx.settle`)."""
 
-    __slots__ = ("arrived", "reopened_or_closed", "rewired")
+    __slots__ = ("arrived", "parents", "reopened_or_closed", "rewired")
 
     def __init__(self) -> None:
         self.arrived: set[str] = set()
-        """New beads: they may be the missing blocker or parent of beads already here."""
+        """New beads: they may be the missing blocker, parent or child of beads already here."""
         self.reopened_or_closed: set[str] = set()
-        """Beads whose status went to or from closed: their `blocks` dependents change."""
+        """Beads whose status went to or from closed: their `blocks` dependents change, and
+        so may their parents."""
         self.rewired: set[str] = set()
         """Beads that gained or lost a `blocks` or `parent-child` edge of their own."""
+        self.parents: set[str] = set()
+        """Beads that gained or lost a child (or may have): whether one of their children is
+        unclosed changes them alone, not their descendants."""
 
     def __len__(self) -> int:
-        return len(self.arrived) + len(self.reopened_or_closed) + len(self.rewired)
+        return (
+            len(self.arrived) + len(self.reopened_or_closed) + len(self.rewired) + len(self.parents)
+        )
 
-    def seeds(self, db: Executor) -> set[str]:
-        """The beads to check again; their descendants through `parent-child` follow them."""
+    def seeds(self, db: Executor) -> tuple[set[str], set[str]]:
+        """The beads to check again whose descendants through `parent-child` follow them, and
+        those to check again alone (the parents of beads that arrived, closed or reopened)."""
         seeds = self.arrived | self.rewired
+        parents = set(self.parents)
         # Any edge onto a new bead counts (a child of it is also found by walking down).
         for ids, types in ((self.arrived, _BLOCKING), (self.reopened_or_closed, (BLOCKS,))):
             for chunk in _chunks(sorted(ids)):
@@ -104,7 +112,16 @@ class _Unsettled:
                         [*chunk, *types],
                     ).fetchall()
                 )
-        return seeds
+        for chunk in _chunks(sorted(self.arrived | self.reopened_or_closed)):
+            parents.update(
+                r[0]
+                for r in db.execute(
+                    f"SELECT depends_on_id FROM deps WHERE bead_id IN ({marks(chunk)}) "
+                    f"AND type = '{PARENT_CHILD}'",
+                    chunk,
+                ).fetchall()
+            )
+        return seeds, parents
 
 
 _CHUNK = 500
@@ -148,8 +165,7 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
                 f"WHERE {blocked_clause('b.id')}"
             )
             return
-        seeds = unsettled.seeds(self.db)
-        affected: set[str] = set()
+        seeds, affected = unsettled.seeds(self.db)
         for chunk in _chunks(sorted(seeds)):
             affected.update(
                 r[0]
@@ -415,6 +431,7 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
             [(d.bead_id, d.depends_on_id, d.type, d.created_at, d.created_by) for d in deps],
         )
         self._unsettled.rewired.update(d.bead_id for d in deps if d.type in _BLOCKING)
+        self._unsettled.parents.update(d.depends_on_id for d in deps if d.type == PARENT_CHILD)
 
     def delete_dep(self, bead_id: str, depends_on_id: str) -> bool:
         cur = self.db.execute(
@@ -423,6 +440,7 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
         if cur.rowcount == 0:
             return False
         self._unsettled.rewired.add(bead_id)
+        self._unsettled.parents.add(depends_on_id)  # if it was a child, it is one no longer
         return True
 
     def deps_of(self, bead_id: str) -> list[Dependency]:
@@ -446,6 +464,21 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
                 chunk,
             ).fetchall():
                 out.setdefault(bead_id, []).append((blocker[0], blocker[1], blocker[2]))
+        return out
+
+    def open_children(self, ids: Sequence[str]) -> dict[str, list[tuple[str, str, str]]]:
+        """The unclosed children of each bead through `parent-child` edges (id, status,
+        title), by bead, in id order; a bead without any is left out."""
+        out: dict[str, list[tuple[str, str, str]]] = {}
+        for chunk in _chunks(ids):
+            for parent_id, *child in self.db.execute(
+                "SELECT d.depends_on_id, k.id, k.status, k.title FROM deps d "
+                "JOIN beads k ON k.id = d.bead_id "
+                f"WHERE d.depends_on_id IN ({marks(chunk)}) AND d.type = '{PARENT_CHILD}' "
+                f"AND k.status <> '{CLOSED}' ORDER BY k.id",
+                chunk,
+            ).fetchall():
+                out.setdefault(parent_id, []).append((child[0], child[1], child[2]))
         return out
 
     def blocked_ancestor(self, bead_id: str) -> str | None:

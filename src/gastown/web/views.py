@@ -111,13 +111,8 @@ def board(tx: Tx, rig: str, limit: int = BOARD_LIMIT) -> dict[str, Any]:
     waiting = [b["id"] for b in columns[0]["beads"]]
     ready = set(tx.bead_ids(BeadFilter(ids=waiting, ready=True))) if waiting else set()
     blocked = tx.bead_ids(BeadFilter(ids=waiting, blocked=True)) if waiting else []
-    waits = tx.waiting_on(blocked)
-    why = {
-        b: "waiting on " + ", ".join(f"{w[0]} ({w[1]})" for w in waits[b])
-        if b in waits
-        else "under a blocked parent"
-        for b in blocked
-    }
+    waits, children = tx.waiting_on(blocked), tx.open_children(blocked)
+    why = {b: _waits(waits.get(b), children.get(b)) for b in blocked}
     for column in columns:
         for bead in column["beads"]:
             bead.pop("body", None)
@@ -130,6 +125,18 @@ def board(tx: Tx, rig: str, limit: int = BOARD_LIMIT) -> dict[str, Any]:
         "convoys": [c.to_json() for c in tx.list_convoys(rig, "open")],
         "agents": [r.to_json() for r in tx.list_runs(rig=rig, statuses=ACTIVE_RUN_STATUSES)],
     }
+
+
+def _waits(
+    blockers: list[tuple[str, str, str]] | None, children: list[tuple[str, str, str]] | None
+) -> str:
+    """What a blocked bead on a board waits on, as its tag's title says it."""
+    waits = []
+    if blockers:
+        waits.append("waiting on " + ", ".join(f"{w[0]} ({w[1]})" for w in blockers))
+    if children:
+        waits.append("waiting on its children " + ", ".join(f"{c[0]} ({c[1]})" for c in children))
+    return "; ".join(waits) or "under a blocked parent"
 
 
 def bead(ledger: Ledger, bead_id: str) -> dict[str, Any]:
