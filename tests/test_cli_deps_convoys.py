@@ -241,8 +241,11 @@ def test_convoy_add_remove_close(rig_gt: Gt) -> None:
     unfinished = rig_gt("convoy", "close", made["id"])
     assert unfinished.code == 1 and "1 of 1 beads not closed" in unfinished.err
     closed = rig_gt.json("convoy", "close", made["id"], "--force", "--reason", "descoped")
-    assert closed["status"] == "landed" and closed["close_reason"] == "descoped"
-    assert [c["status"] for c in rig_gt.json("convoy", "list", "--status", "landed")] == ["landed"]
+    assert closed["status"] == "cancelled" and closed["close_reason"] == "descoped"
+    assert closed["cancelled_at"] and closed["landed_at"] is None
+    listed = rig_gt.json("convoy", "list", "--status", "cancelled")
+    assert [c["id"] for c in listed] == [made["id"]]
+    assert rig_gt.json("convoy", "list", "--status", "landed") == []
     assert len(rig_gt.json("convoy", "list")) == 2
     assert rig_gt("convoy", "show", "gt-cv-nope").code == 1
 

@@ -325,27 +325,27 @@ CONVOYS = 6
 def close_or_land(url: str, index: int, start: Start, convoy_ids: list[str]) -> list[str]:
     """Close this worker's bead in every convoy; the last worker force-closes the convoys."""
     ledger = polecat(url, index)
-    landed = []
+    cancelled = []
     start()
     for convoy_id in shuffled(convoy_ids, index):
         members = convoys.show(ledger, convoy_id).beads
         try:
             if index == WORKERS - 1:
                 convoys.close(ledger, convoy_id, reason="forced", force=True)
-                landed.append(convoy_id)
+                cancelled.append(convoy_id)
             else:
                 beads.close(ledger, members[index].id, reason=f"merged by {ledger.actor}")
-        except Conflict:  # the bead was closed, or the convoy landed, by the other side
+        except Conflict:  # the bead was closed, or the convoy ended, by the other side
             continue
     ledger.store.close()
-    return landed
+    return cancelled
 
 
-def test_a_convoy_lands_exactly_once_while_its_beads_close_at_once(db_url: str) -> None:
+def test_a_convoy_ends_exactly_once_while_its_beads_close_at_once(db_url: str) -> None:
     """Given six convoys of seven beads, when seven workers each close their bead in every
-    convoy while an eighth force-closes the convoys, then every bead is closed once, every
-    convoy lands exactly once (by the eighth worker only where its force-close won), and
-    nobody deadlocks."""
+    convoy while an eighth force-closes the convoys, then every bead is closed once, and
+    every convoy ends exactly once: cancelled where the eighth worker's force-close won (by
+    it), landed where the workers closed every bead first; and nobody deadlocks."""
     ledger = Ledger(open_store(db_url), prefix="gt", actor="mayor")
     with ledger.store.transaction() as tx:
         tx.insert_rig(
@@ -367,16 +367,18 @@ def test_a_convoy_lands_exactly_once_while_its_beads_close_at_once(db_url: str) 
             return (
                 [tx.get_convoy(c) for c in convoy_ids],
                 tx.list_events(kind="convoy.landed"),
+                tx.list_events(kind="convoy.cancelled"),
                 tx.list_events(kind="bead.closed"),
                 tx.count_by_status(),
             )
 
-    final, landed, closed, counts = read(db_url, snapshot)
-    assert all(c is not None and c.status == "landed" and c.closed == c.total for c in final)
-    assert sorted(e.convoy_id for e in landed) == sorted(convoy_ids)
-    assert {e.convoy_id: e.actor for e in landed if e.actor == "polecat-7"} == dict.fromkeys(
-        forced, "polecat-7"
-    )
+    final, landed, cancelled, closed, counts = read(db_url, snapshot)
+    assert all(c is not None and c.closed == c.total for c in final)
+    ended = {c.id: c.status for c in final if c is not None}
+    assert ended == {c: "cancelled" if c in forced else "landed" for c in convoy_ids}
+    assert sorted(e.convoy_id for e in landed + cancelled) == sorted(convoy_ids)
+    assert {e.convoy_id: e.actor for e in cancelled} == dict.fromkeys(forced, "polecat-7")
+    assert all(e.actor != "polecat-7" for e in landed)
     assert len(closed) == len({e.bead_id for e in closed}) == CONVOYS * (WORKERS - 1)
     assert counts == {"closed": CONVOYS * (WORKERS - 1)}
 

@@ -515,7 +515,7 @@ def test_a_convoy_from_the_form_with_dependencies_and_its_graph(
         api_made.json()["beads"][1]["id"]
     ]
     closed = browser.api("POST", f"/api/convoys/{api_made.json()['id']}/close", {"force": True})
-    assert closed.json()["status"] == "landed"
+    assert closed.json()["status"] == "cancelled" and closed.json()["cancelled_at"]
 
 
 def test_settings_change_through_the_service_and_say_why_not(

@@ -508,6 +508,8 @@ def test_what_happened_while_idle_is_told_once_at_the_next_turn(rig_gt: Gt) -> N
     rig_gt.ok("bead", "update", bead, "--status", "failed", "--reason", "tests kept failing")
     convoy = rig_gt.json("convoy", "create", "Docs", "--task", "Write docs", "--staged")["id"]
     rig_gt.ok("convoy", "close", convoy, "--force", "--reason", "dropped")
+    done = rig_gt.json("convoy", "create", "Typos", "--task", "Fix typos")
+    rig_gt.ok("bead", "close", done["beads"][0]["id"])
     town = find(str(rig_gt.cwd), {}, rig_gt.cwd)
     store = town.open_store()
     try:
@@ -527,7 +529,8 @@ def test_what_happened_while_idle_is_told_once_at_the_next_turn(rig_gt: Gt) -> N
     assert told.startswith("[Town notes since your last turn]")
     assert f"- Bead {bead} failed: tests kept failing" in told
     assert f"raised, high (bead {bead}): Needs a database password" in told
-    assert f"- Convoy {convoy} landed" in told
+    assert f"- Convoy {convoy} was cancelled before its work landed: dropped" in told
+    assert f"- Convoy {done['id']} landed: 1/1 beads closed" in told
     assert "- The circuit breaker paused dispatch: 5 runs failed in a row" in told
     assert told.endswith("\n\nAnything new?")
     assert first["notes"] and told.startswith(first["notes"])

@@ -46,8 +46,9 @@ DEP_TYPES: Final = (BLOCKS, PARENT_CHILD, RELATED, DISCOVERED_FROM)
 
 CONVOY_OPEN: Final = "open"
 CONVOY_LANDED: Final = "landed"
+CONVOY_CANCELLED: Final = "cancelled"
 CONVOY_FAILED: Final = "failed"
-CONVOY_STATUSES: Final = (CONVOY_OPEN, CONVOY_LANDED, CONVOY_FAILED)
+CONVOY_STATUSES: Final = (CONVOY_OPEN, CONVOY_LANDED, CONVOY_CANCELLED, CONVOY_FAILED)
 
 REVIEW_THEN_LAND: Final = "review-then-land"
 REVIEW_AND_MERGE: Final = "review-and-merge"
@@ -158,7 +159,8 @@ class Convoy(Record):
     rig: str
     """The rig every bead of the convoy works on."""
     status: str = CONVOY_OPEN
-    """`open`, `landed` (every bead closed) or `failed`."""
+    """`open`, `landed` (every bead closed, its work on the target), `cancelled` (closed by a
+    person before its work landed: `gt convoy close --force`) or `failed`."""
     staged: bool = False
     """A staged convoy's beads are not dispatched until `gt convoy start`."""
     merge_mode: str = REVIEW_THEN_LAND
@@ -166,6 +168,9 @@ class Convoy(Record):
     created_at: str = ""
     updated_at: str = ""
     landed_at: str | None = None
+    """When it landed; None unless `landed`."""
+    cancelled_at: str | None = None
+    """When it was cancelled; None unless `cancelled`."""
     close_reason: str | None = None
     created_by: str = ""
     total: int = 0
@@ -184,6 +189,7 @@ class Convoy(Record):
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "landed_at": self.landed_at,
+            "cancelled_at": self.cancelled_at,
             "close_reason": self.close_reason,
             "created_by": self.created_by,
             "progress": {"closed": self.closed, "total": self.total},

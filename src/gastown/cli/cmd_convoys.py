@@ -7,7 +7,7 @@ from typing import Any
 
 from gastown.cli.app import App
 from gastown.cli.render import STATUS_MARK, plural, table
-from gastown.model import CONVOY_STATUSES, MERGE_MODES, Convoy
+from gastown.model import CONVOY_LANDED, CONVOY_STATUSES, MERGE_MODES, Convoy
 
 
 def register(sub: Any, shared: argparse.ArgumentParser) -> None:
@@ -63,10 +63,16 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     start = csub.add_parser("start", parents=[shared], help="release a staged convoy")
     start.add_argument("id", help="the convoy id")
     start.set_defaults(handler=convoy_start)
-    close = csub.add_parser("close", parents=[shared], help="land a finished convoy")
+    close = csub.add_parser(
+        "close", parents=[shared], help="land a finished convoy, or cancel one (--force)"
+    )
     close.add_argument("id", help="the convoy id")
     close.add_argument("--reason", help="why, for the event log")
-    close.add_argument("--force", action="store_true", help="close its unfinished beads too")
+    close.add_argument(
+        "--force",
+        action="store_true",
+        help="close its unfinished beads too; the convoy is cancelled, not landed",
+    )
     close.set_defaults(handler=convoy_close)
     add = csub.add_parser("add", parents=[shared], help="add beads to a convoy")
     add.add_argument("id", help="the convoy id")
@@ -175,8 +181,11 @@ def convoy_show(app: App) -> int:
             f"  {c.status}{' (staged)' if c.staged else ''}   {c.closed}/{c.total} closed"
             f"   rig: {c.rig}   {c.merge_mode}"
         )
+        why = f": {c.close_reason}" if c.close_reason else ""
         if c.landed_at:
-            app.print(f"  landed {c.landed_at}{f': {c.close_reason}' if c.close_reason else ''}")
+            app.print(f"  landed {c.landed_at}{why}")
+        if c.cancelled_at:
+            app.print(f"  cancelled {c.cancelled_at}, before its work landed{why}")
         _print_waves(app, view)
 
     app.emit(view.to_json(), human)
@@ -195,7 +204,8 @@ def convoy_close(app: App) -> int:
     from gastown.services import convoys
 
     c = convoys.close(app.ledger, app.args.id, app.args.reason, app.args.force)
-    app.emit(c.to_json(), f"Convoy {c.id} landed ({c.closed}/{c.total} closed)")
+    done = "landed" if c.status == CONVOY_LANDED else "cancelled before its work landed"
+    app.emit(c.to_json(), f"Convoy {c.id} {done} ({c.closed}/{c.total} closed)")
     return 0
 
 

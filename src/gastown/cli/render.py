@@ -15,6 +15,7 @@ STATUS_MARK = {
     "closed": "●",
     "failed": "✗",
     "landed": "●",
+    "cancelled": "⊘",
 }
 
 

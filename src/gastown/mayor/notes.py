@@ -2,10 +2,10 @@
 the event log and put at the start of the next user turn.
 
 Nothing runs while nobody talks to the mayor, so it spends no tokens while idle; the events it
-would have wanted to hear about (escalations raised, convoys landed, beads failed, the circuit
-breaker pausing dispatch) wait in the log until the next turn. Events the mayor caused itself
-are left out. The id of the last event told is
-kept in the store (`meta`), so each note is told once.
+would have wanted to hear about (escalations raised, convoys landed or cancelled, beads failed,
+the circuit breaker pausing dispatch) wait in the log until the next turn. Events the mayor
+caused itself are left out. The id of the last event told is kept in the store (`meta`), so
+each note is told once.
 """
 
 from __future__ import annotations
@@ -17,7 +17,13 @@ from gastown.model import FAILED, MAYOR, Event
 if TYPE_CHECKING:
     from gastown.store.sql import Tx
 
-KINDS = ("escalation.raised", "convoy.landed", "bead.status_changed", "bead.updated")
+KINDS = (
+    "escalation.raised",
+    "convoy.landed",
+    "convoy.cancelled",
+    "bead.status_changed",
+    "bead.updated",
+)
 """The event kinds that may become notes (with `dispatch.paused`, read separately)."""
 
 MAX_NOTES = 20
@@ -60,6 +66,8 @@ def note(e: Event) -> str:
         return f"- Escalation {after.get('id')} raised, {after.get('severity')}{where}{why}"
     if e.kind == "convoy.landed":
         return f"- Convoy {e.convoy_id} landed{why}"
+    if e.kind == "convoy.cancelled":
+        return f"- Convoy {e.convoy_id} was cancelled before its work landed{why}"
     if e.kind == "dispatch.paused":
         return f"- The circuit breaker paused dispatch{why}"
     if after.get("status") == FAILED:

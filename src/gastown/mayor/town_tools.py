@@ -156,15 +156,20 @@ TOOLS: tuple[Tool, ...] = (
         "List convoys with their status.",
         [
             Arg("rig", "string", "only this rig"),
-            Arg("status", "string", "open or landed"),
+            Arg("status", "string", "open, landed, cancelled or failed"),
         ],
         _list_convoys,
     ),
     Tool("convoy_start", "Release a staged convoy's beads for dispatch.", [_ID], _convoy_start),
     Tool(
         "convoy_close",
-        "Land a convoy whose beads are all closed (`force` closes the unfinished ones).",
-        [_ID, Arg("reason", "string", "why"), Arg("force", "boolean", "close unfinished beads")],
+        "Close a convoy: it lands when its beads are all closed; `force` closes the "
+        "unfinished ones and cancels it (its work did not land).",
+        [
+            _ID,
+            Arg("reason", "string", "why"),
+            Arg("force", "boolean", "close unfinished beads and cancel the convoy"),
+        ],
         _convoy_close,
     ),
     Tool("convoy_add", "Add beads to an open convoy.", [_ID, _BEADS], _convoy_add),

@@ -15,6 +15,7 @@ from gastown.model import (
     BEAD_TYPES,
     BLOCKS,
     CLOSED,
+    CONVOY_CANCELLED,
     CONVOY_FAILED,
     CONVOY_LANDED,
     CONVOY_OPEN,
@@ -568,24 +569,22 @@ def claim(ledger: Ledger, bead_id: str, assignee: str) -> Bead:
 
 
 def refresh_convoy(ledger: Ledger, tx: Tx, convoy_id: str) -> None:
-    """Recompute a convoy's status from its beads: all closed → landed; any failed → failed."""
+    """Recompute a convoy's status from its beads (`convoy_status`). A cancelled convoy stays
+    cancelled while all its beads are closed; one of them reopened reopens it."""
     convoy = tx.get_convoy(convoy_id, lock=True)
     if convoy is None:
         return
-    failed = tx.list_beads(BeadFilter(convoy_id=convoy_id, statuses=[FAILED], limit=1))
-    if convoy.total and convoy.closed == convoy.total and not _awaits_landing(tx, convoy):
-        target = CONVOY_LANDED
-    elif failed:
-        target = CONVOY_FAILED
-    else:
-        target = CONVOY_OPEN
+    target = convoy_status(tx, convoy)
     if target == convoy.status:
+        return
+    if convoy.status == CONVOY_CANCELLED and convoy.closed == convoy.total:
         return
     now = ledger.now()
     before = convoy.status
     convoy.status = target
     convoy.updated_at = now
     convoy.landed_at = now if target == CONVOY_LANDED else None
+    convoy.cancelled_at = None
     tx.update_convoy(convoy)
     append(
         tx,
@@ -601,6 +600,16 @@ def refresh_convoy(ledger: Ledger, tx: Tx, convoy_id: str) -> None:
             )
         ],
     )
+
+
+def convoy_status(tx: Tx, convoy: Convoy) -> str:
+    """What a convoy's beads make it: landed when all are closed (and, for review-then-land,
+    its branch is on the target), failed when one failed, else open."""
+    if convoy.total and convoy.closed == convoy.total and not _awaits_landing(tx, convoy):
+        return CONVOY_LANDED
+    if tx.list_beads(BeadFilter(convoy_id=convoy.id, statuses=[FAILED], limit=1)):
+        return CONVOY_FAILED
+    return CONVOY_OPEN
 
 
 def _awaits_landing(tx: Tx, convoy: Convoy) -> bool:

@@ -10,6 +10,7 @@ from gastown.errors import Conflict, InvalidValue, NotFound
 from gastown.model import (
     BLOCKS,
     CLOSED,
+    CONVOY_CANCELLED,
     CONVOY_LANDED,
     CONVOY_OPEN,
     CONVOY_STATUSES,
@@ -216,48 +217,49 @@ def start(ledger: Ledger, convoy_id: str) -> Convoy:
 
 
 def close(ledger: Ledger, convoy_id: str, reason: str | None = None, force: bool = False) -> Convoy:
-    """Land a convoy whose beads are all closed; `force` closes the unfinished ones first."""
+    """Close a convoy. One whose work is all in lands, as it would by itself (`convoy.landed`).
+    With `force`, its unfinished beads (and any bead under them) are closed first and the
+    convoy is `cancelled` (`convoy.cancelled`): its work did not land. A convoy with nothing
+    left to do whose work has not landed yet (review-then-land, its branch not on the target),
+    or one without beads, is cancelled too."""
     with ledger.store.transaction() as tx:
         convoy = resolve_convoy(tx, ledger.prefix, convoy_id, lock=True)
         if convoy.status == CONVOY_LANDED:
             raise Conflict(f"Convoy {convoy.id} has already landed.")
+        if convoy.status == CONVOY_CANCELLED:
+            raise Conflict(f"Convoy {convoy.id} was cancelled already.")
         members = tx.list_beads(BeadFilter(convoy_id=convoy.id))
         unfinished = [b for b in members if b.status != CLOSED]
         if unfinished and not force:
             raise Conflict(
                 f"Convoy {convoy.id} has {len(unfinished)} of {len(members)} beads not closed.",
-                hint="Close them first, or pass --force to close them with the convoy.",
+                hint="Close them first, or pass --force to close them and cancel the convoy.",
             )
-        why = reason or "convoy closed"
+        why = reason or "convoy cancelled"
         # Any bead under one of them closes first: a parent closes only after its children.
-        beads.close_all(ledger, tx, [b.id for b in unfinished], why)
+        # The convoy's own status is settled below, once, not bead by bead.
+        beads.close_all(ledger, tx, [b.id for b in unfinished], why, quiet_convoy=convoy.id)
         fresh = tx.get_convoy(convoy.id, lock=True)
         assert fresh is not None
-        if fresh.status != CONVOY_LANDED:
-            before = fresh.status
-            fresh.status = CONVOY_LANDED
-            fresh.landed_at = ledger.now()
-            fresh.close_reason = reason
-            _record(
-                ledger,
-                tx,
-                fresh,
-                "convoy.landed",
-                {"status": before},
-                {"status": CONVOY_LANDED},
-                reason=why,
-            )
-        elif reason:
-            fresh.close_reason = reason
-            tx.update_convoy(fresh)
+        before, now = fresh.status, ledger.now()
+        after: dict[str, object]
+        if not unfinished and beads.convoy_status(tx, fresh) == CONVOY_LANDED:
+            fresh.status, fresh.landed_at, kind = CONVOY_LANDED, now, "convoy.landed"
+            why = reason or "convoy closed"
+            after = {"status": CONVOY_LANDED}
+        else:
+            fresh.status, fresh.cancelled_at, kind = CONVOY_CANCELLED, now, "convoy.cancelled"
+            after = {"status": CONVOY_CANCELLED, "closed_with_it": [b.id for b in unfinished]}
+        fresh.close_reason = reason
+        _record(ledger, tx, fresh, kind, {"status": before}, after, reason=why)
         return fresh
 
 
 def add(ledger: Ledger, convoy_id: str, bead_ids: Sequence[str]) -> Convoy:
     with ledger.store.transaction() as tx:
         convoy = resolve_convoy(tx, ledger.prefix, convoy_id, lock=True)
-        if convoy.status == CONVOY_LANDED:
-            raise Conflict(f"Convoy {convoy.id} has landed; it takes no more beads.")
+        if convoy.status in (CONVOY_LANDED, CONVOY_CANCELLED):
+            raise Conflict(f"Convoy {convoy.id} is {convoy.status}; it takes no more beads.")
         # Lock in id order, so two commands over the same beads cannot deadlock.
         wanted = sorted({resolve_bead_id(tx, ledger.prefix, b) for b in bead_ids})
         chosen = [get_bead(tx, ledger.prefix, b, lock=True) for b in wanted]

@@ -25,6 +25,7 @@ from gastown.errors import UserError
 from gastown.model import (
     BEAD_TYPES,
     CLOSED,
+    CONVOY_CANCELLED,
     CONVOY_FAILED,
     CONVOY_LANDED,
     CONVOY_OPEN,
@@ -99,7 +100,12 @@ TO_BD_STATUS = {
     FAILED: "blocked",
 }
 """Gas Town status → a status every bd accepts (the exact one rides in `metadata.gastown`)."""
-CONVOY_TO_BD = {CONVOY_OPEN: "open", CONVOY_LANDED: "closed", CONVOY_FAILED: "blocked"}
+CONVOY_TO_BD = {
+    CONVOY_OPEN: "open",
+    CONVOY_LANDED: "closed",
+    CONVOY_CANCELLED: "closed",
+    CONVOY_FAILED: "blocked",
+}
 TYPE_ALIASES = {"enhancement": "feature", "feat": "feature"}
 CONVOY_KIND = "convoy"
 GO_ESCAPES = {
@@ -255,6 +261,7 @@ def convoy_line(convoy: Convoy, members: int) -> str:
     gastown = {
         "kind": CONVOY_KIND,
         "landed_at": go_time(convoy.landed_at),
+        "cancelled_at": go_time(convoy.cancelled_at),
         "merge_mode": convoy.merge_mode,
         "rig": convoy.rig,
         "staged": convoy.staged,
@@ -269,7 +276,11 @@ def convoy_line(convoy: Convoy, members: int) -> str:
         "created_at": go_time(convoy.created_at) or GO_ZERO_TIME,
         "created_by": convoy.created_by,
         "updated_at": go_time(convoy.updated_at) or GO_ZERO_TIME,
-        "closed_at": go_time(convoy.landed_at) if convoy.status == CONVOY_LANDED else None,
+        "closed_at": go_time(
+            {CONVOY_LANDED: convoy.landed_at, CONVOY_CANCELLED: convoy.cancelled_at}.get(
+                convoy.status
+            )
+        ),
         "close_reason": convoy.close_reason,
         "metadata": _metadata(None, gastown),
     }

@@ -23,6 +23,7 @@ from gastown.model import (
     BEAD_STATUSES,
     BLOCKS,
     CLOSED,
+    CONVOY_CANCELLED,
     CONVOY_LANDED,
     CONVOY_OPEN,
     CONVOY_STATUSES,
@@ -254,18 +255,22 @@ def _convoy(ln: Line, gastown: dict[str, Any], title: str, created: str, updated
     if not rig:
         ln.fail("is a convoy without a rig")
     status = CONVOY_LANDED if ln.text("status") == CLOSED else CONVOY_OPEN
+    status = ln.choice("metadata.gastown.status", gastown.get("status", status), CONVOY_STATUSES)
+    closed_at = ln.time("closed_at")
+    cancelled = status == CONVOY_CANCELLED
     return Convoy(
         id=ln.id,
         title=title,
         rig=rig,
-        status=ln.choice("metadata.gastown.status", gastown.get("status", status), CONVOY_STATUSES),
+        status=status,
         staged=ln.flag("staged", gastown),
         merge_mode=ln.choice(
             "metadata.gastown.merge_mode", gastown.get("merge_mode", REVIEW_THEN_LAND), MERGE_MODES
         ),
         created_at=created,
         updated_at=updated,
-        landed_at=ln.time("landed_at", gastown) or ln.time("closed_at"),
+        landed_at=ln.time("landed_at", gastown) or (None if cancelled else closed_at),
+        cancelled_at=ln.time("cancelled_at", gastown) or (closed_at if cancelled else None),
         close_reason=ln.text("close_reason"),
         created_by=ln.text("created_by") or "",
     )

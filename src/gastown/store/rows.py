@@ -19,7 +19,7 @@ BEAD_COLUMNS = (
 )
 CONVOY_COLUMNS = (
     "id, title, rig, status, staged, merge_mode, created_at, updated_at, landed_at, "
-    "close_reason, created_by"
+    "close_reason, created_by, cancelled_at"
 )
 EVENT_COLUMNS = "id, at, actor, kind, bead_id, convoy_id, rig, before_json, after_json, reason"
 
@@ -150,8 +150,7 @@ def convoy_of(row: Sequence[Any]) -> Convoy:
         landed_at=row[8],
         close_reason=row[9],
         created_by=row[10],
-        total=row[11] if len(row) > 11 else 0,
-        closed=row[12] if len(row) > 12 else 0,
+        cancelled_at=row[11],
     )
 
 

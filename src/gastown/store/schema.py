@@ -348,6 +348,27 @@ INSERT INTO blocked (bead_id) SELECT b.id FROM beads b WHERE {blocked_clause("b.
 """10: a bead with an unclosed child is blocked too (it is neither dispatched nor closed before
 its children are): the `blocked` table is worked out again with that rule."""
 
+MIGRATIONS.append(
+    (
+        11,
+        """
+ALTER TABLE convoys ADD COLUMN cancelled_at TEXT;
+UPDATE convoys SET status = 'cancelled', cancelled_at = landed_at, landed_at = NULL
+WHERE status = 'landed' AND EXISTS (
+    SELECT 1 FROM beads b WHERE b.convoy_id = convoys.id AND b.status = 'closed'
+    AND b.close_reason = COALESCE(convoys.close_reason, 'convoy closed')
+    AND NOT EXISTS (
+        SELECT 1 FROM merge_requests m WHERE m.bead_id = b.id AND m.status = 'merged'
+    )
+);
+""",
+    )
+)
+"""11: a convoy closed by force before its work landed is `cancelled`, not `landed`, with the
+time in `cancelled_at`. Those a gt before this one force-closed are told by their beads: one
+it closed with the convoy carries the convoy's close reason (or "convoy closed") and never
+had a merge request merged."""
+
 LATEST = MIGRATIONS[-1][0]
 
 

@@ -524,7 +524,7 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
 
     def insert_convoy(self, c: Convoy) -> None:
         self.db.execute(
-            f"INSERT INTO convoys ({CONVOY_COLUMNS}) VALUES ({marks(range(11))})",
+            f"INSERT INTO convoys ({CONVOY_COLUMNS}) VALUES ({marks(range(12))})",
             (
                 c.id,
                 c.title,
@@ -537,13 +537,14 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
                 c.landed_at,
                 c.close_reason,
                 c.created_by,
+                c.cancelled_at,
             ),
         )
 
     def update_convoy(self, c: Convoy) -> None:
         self.db.execute(
             "UPDATE convoys SET title = ?, status = ?, staged = ?, merge_mode = ?, "
-            "updated_at = ?, landed_at = ?, close_reason = ? WHERE id = ?",
+            "updated_at = ?, landed_at = ?, cancelled_at = ?, close_reason = ? WHERE id = ?",
             (
                 c.title,
                 c.status,
@@ -551,6 +552,7 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries):
                 c.merge_mode,
                 c.updated_at,
                 c.landed_at,
+                c.cancelled_at,
                 c.close_reason,
                 c.id,
             ),

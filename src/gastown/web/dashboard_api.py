@@ -196,7 +196,8 @@ def start_convoy(led: Led, request: Request, convoy_id: str) -> dict[str, Any]:
 
 @router.post("/convoys/{convoy_id}/close")
 def close_convoy(led: Led, request: Request, convoy_id: str, body: CloseBody) -> dict[str, Any]:
-    """Land a convoy, like `gt convoy close` (`force` closes its unfinished beads)."""
+    """Close a convoy, like `gt convoy close`: it lands when its work is all in; `force`
+    closes its unfinished beads and cancels it."""
     convoy = convoy_service.close(led, convoy_id, body.reason, body.force)
     changed(request)
     return convoy.to_json()

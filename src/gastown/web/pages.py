@@ -394,7 +394,8 @@ async def create_convoy(request: Request) -> Response:
 
 @router.post("/convoys/{convoy_id}/{action}")
 async def convoy_action(request: Request, convoy_id: str, action: str) -> Response:
-    """Start a staged convoy, or close (land) one."""
+    """Start a staged convoy, or close one: it lands, or, forced with beads unfinished, it is
+    cancelled."""
     form = await _form(request)
 
     def work(led: Ledger) -> Any:
