@@ -5,7 +5,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install tools browser check bench
+.PHONY: install tools browser check bench chaos
 
 install: tools browser
 	$(PY) -m venv $(VENV)
@@ -31,3 +31,6 @@ check:
 
 bench:
 	$(BIN)/python bench/run.py
+
+chaos:
+	$(BIN)/python bench/chaos.py
