@@ -213,6 +213,21 @@ SETTINGS: dict[str, Setting] = {
             maximum=DAY,
         ),
         Setting(
+            "refinery.review_mode",
+            "choice",
+            "verdict",
+            "Keep the reviewer's verdict in the town (verdict), or also post it on the town's "
+            "pull request as a review with comments on lines (comments).",
+            ("verdict", "comments"),
+        ),
+        Setting(
+            "review.human_prs",
+            "bool",
+            False,
+            "Review each open pull request not made by the town once per new head commit, "
+            "drafts skipped, and post it as comments.",
+        ),
+        Setting(
             "github.token",
             "str",
             "",

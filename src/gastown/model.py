@@ -433,6 +433,9 @@ MR_BEAD: Final = "bead"
 """A bead's branch, landing on the rig's target or its convoy's feature branch."""
 MR_LANDING: Final = "landing"
 """A review-then-land convoy's feature branch, landing on the rig's target as a whole."""
+MR_PULL: Final = "pull"
+"""A person's pull request the town babysits: its commits are pushed to the pull request's
+own branch, and it is never merged by the town."""
 
 APPROVE: Final = "approve"
 CHANGES: Final = "changes"

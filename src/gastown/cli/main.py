@@ -129,6 +129,7 @@ COMMANDS = {
     "mq": "cmd_refinery",
     "mr": "cmd_refinery",
     "refinery": "cmd_refinery",
+    "review": "cmd_review",
 }
 """Which module defines each command: a command imports and builds only its own module."""
 

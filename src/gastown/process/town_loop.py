@@ -21,6 +21,7 @@ from gastown.polecat.finish import free_polecat
 from gastown.polecat.run import Handle, Launch, adopt_polecat, run_dir_of, run_polecat
 from gastown.reconciler import Attempts, Policy, Timeouts, load_snapshot, plan
 from gastown.reconciler.apply import apply
+from gastown.refinery.human_prs import HumanReviews
 from gastown.refinery.loop import RefineryLoop
 from gastown.refinery.step import Seams
 from gastown.services import beads
@@ -64,6 +65,7 @@ class TownLoop:
         self.launch = Launch(town, ledger, api_url, town_token, dict(environ))
         self.faults = Faults(ledger)
         self.refinery = RefineryLoop(town, environ, self.wake, refinery, self.faults)
+        self.human_reviews = HumanReviews(town, environ, self.faults)
         self.clock = clock or SystemClock()
         self.policy = policy or policy_from(config.resolve(town.settings, None, environ))
         # Timeouts are only noticed on a tick: tick often enough for the shortest one.
@@ -133,6 +135,7 @@ class TownLoop:
         for run in applied.launches:
             self.start(run)
         self.refinery.poke(refining)
+        self.human_reviews.poke()
 
     def start(self, run: Run) -> None:
         handle = Handle(run)

@@ -19,8 +19,8 @@ from gastown.clock import stamp
 from gastown.errors import GastownError
 from gastown.forge.base import CheckRun, Forge, PullRequest
 from gastown.git import merge as gm
-from gastown.model import FAILED, IN_REVIEW, MR_PR, MergeRequest
-from gastown.refinery import land, outcome, prepare
+from gastown.model import FAILED, IN_REVIEW, MR_PR, MR_PULL, MergeRequest
+from gastown.refinery import land, outcome, prepare, review_out
 from gastown.services import beads
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def open_pull(step: RigStep, mr: MergeRequest, gates: list[dict[str, Any]]) -> N
         step.unfinished([mr], f"opening its pull request failed: {exc}")
         return
     now = step.ledger.now()
-    outcome.update(
+    opened = outcome.update(
         step.ledger,
         mr,
         "mr.pr_opened",
@@ -80,6 +80,8 @@ def open_pull(step: RigStep, mr: MergeRequest, gates: list[dict[str, Any]]) -> N
             "checked_at": None,
         },
     )
+    if opened is not None:
+        review_out.post_for(step, opened, pull.number, mr.head_commit)
     step.progress.changed = True
 
 
@@ -134,7 +136,8 @@ def follow(step: RigStep, gh: Forge, mr: MergeRequest) -> None:
         _feedback_bead(step, mr, pull, feedback, state)
         return
     green = _green(gh, pull)
-    delay = step.settings["refinery.auto_merge_delay_minutes"]
+    # A person's pull request the town only babysits is theirs to merge, never the town's.
+    delay = None if mr.kind == MR_PULL else step.settings["refinery.auto_merge_delay_minutes"]
     if not green or delay is None:
         state["green_since"] = None
         outcome.update(step.ledger, mr, "mr.pr_checked", None, pr_state=state)
@@ -176,18 +179,21 @@ def _feedback(
     seen_reviews = set(state.get("reviews_seen", []))
     seen_comment = int(state.get("comment_seen", 0))
     seen_issue = int(state.get("issue_comment_seen", 0))
+    town = state.get("town_user") or None  # the town's own posted reviews are not feedback
     lines = []
     for review in gh.list_reviews(pull.number):
+        if review.user == town:
+            continue
         if review.state == "CHANGES_REQUESTED" and review.id not in seen_reviews:
             lines.append(f"- {review.user} requested changes: {review.body or '(no summary)'}")
             seen_reviews.add(review.id)
     for c in gh.list_review_comments(pull.number):
-        if c.id > seen_comment:
+        if c.id > seen_comment and c.user != town:
             where = f"{c.path}:{c.line}" if c.line else c.path
             lines.append(f"- {where} ({c.user}): {c.body}")
             seen_comment = max(seen_comment, c.id)
     for ic in gh.list_comments(pull.number, pull=True):
-        if ic.id > seen_issue:
+        if ic.id > seen_issue and ic.user != town:
             lines.append(f"- comment by {ic.user}: {ic.body}")
             seen_issue = max(seen_issue, ic.id)
     failing = [r for r in gh.list_check_runs(pull.head_sha) if r.conclusion in FAILING]

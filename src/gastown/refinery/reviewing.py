@@ -86,6 +86,12 @@ def changes_requested(
 
     cycles = mr.review_cycles + 1
     fields: dict[str, Any] = {"verdict": "changes", "review": record, "review_cycles": cycles}
+    if mr.pr_number is not None:  # its pull request is open already: say it there too
+        from gastown.record import replace
+        from gastown.refinery import review_out
+
+        said = replace(mr, verdict="changes", review=record)
+        review_out.post_for(step, said, mr.pr_number, mr.head_commit)
     if cycles >= step.settings["refinery.max_review_cycles"]:
         outcome.hold(
             step.ledger,

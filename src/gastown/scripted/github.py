@@ -97,6 +97,7 @@ class FakePull(Record):
     head_sha: str = ""
     """The head branch tip when last looked at; frozen once the pull request is closed."""
     base_sha: str = ""
+    draft: bool = False
 
 
 class GitHubAnswer(Exception):
@@ -360,6 +361,43 @@ class FakeGitHub:
             else:
                 runs[runs.index(old)] = run
             return sha
+
+    def open_pull(
+        self,
+        head: str,
+        base: str,
+        title: str,
+        body: str = "",
+        *,
+        user: str = "someone",
+        draft: bool = False,
+        repo: str | None = None,
+    ) -> int:
+        """Open a pull request of branch `head` into `base` as `user` would on the web (a
+        person, unless `user` is the token's login). Its number."""
+        with self._lock:
+            repo = self._repo_for(repo)
+            head_sha, base_sha = self.resolve(repo, head), self.resolve(repo, base)
+            if head_sha is None or base_sha is None:
+                raise ValueError(f"no branch {head!r} or {base!r} in {repo}")
+            stamp = self._stamp()
+            pull = FakePull(
+                number=self._next_number(),
+                repo=repo,
+                title=title,
+                body=body,
+                head=head,
+                base=base,
+                user=user,
+                created_at=stamp,
+                updated_at=stamp,
+                head_sha=head_sha,
+                base_sha=base_sha,
+                draft=draft,
+            )
+            self._pulls[pull.number] = self._refresh(pull)
+        self._emit(repo, "pull_request", "opened", pull.number, user)
+        return pull.number
 
     def close(self, number: int) -> None:
         """Close pull request `number` unmerged, as a person would on the web."""
@@ -705,7 +743,7 @@ class FakeGitHub:
             "closed_at": pull.closed_at,
             "merged_at": pull.merged_at,
             "merge_commit_sha": pull.merge_commit_sha,
-            "draft": False,
+            "draft": pull.draft,
             "head": self._branch(owner, pull.repo, pull.head, pull.head_sha, stamp),
             "base": self._branch(owner, pull.repo, pull.base, pull.base_sha, stamp),
             "_links": shapes.links(
@@ -827,10 +865,13 @@ class FakeGitHub:
         return True, "clean" if blocker is None else "blocked"
 
     def _refresh(self, pull: FakePull) -> FakePull:
-        """Read head and base tips from git while the pull request is open."""
+        """Read head and base tips from git while the pull request is open, and keep
+        `refs/pull/N/head` at the head, as GitHub serves it to `git fetch`."""
         if pull.state == "open":
             pull.head_sha = self.resolve(pull.repo, pull.head) or pull.head_sha
             pull.base_sha = self.resolve(pull.repo, pull.base) or pull.base_sha
+        if pull.head_sha:
+            self.git(pull.repo, "update-ref", f"refs/pull/{pull.number}/head", pull.head_sha)
         return pull
 
     def resolve(self, repo: str, ref: str) -> str | None:

@@ -284,7 +284,7 @@ def _create_pull(fake: FakeGitHub, repo: str, body: dict[str, Any]) -> dict[str,
         head_sha=head_sha,
         base_sha=base_sha,
     )
-    fake._pulls[pull.number] = pull
+    fake._pulls[pull.number] = fake._refresh(pull)
     fake.queue(repo, "pull_request", "opened", pull.number)
     # GitHub works mergeability out after answering; a fresh pull request does not know it.
     return {**fake.pull_json(pull, full=True), "mergeable": None, "mergeable_state": "unknown"}

@@ -229,6 +229,38 @@ class FakeGitLab:
             p = self._project_for(project)
             return int(self._add_note(p, on, iid, body, author)["id"])
 
+    def open_merge_request(
+        self,
+        source: str,
+        target: str,
+        title: str,
+        description: str = "",
+        *,
+        by: str = "someone",
+        draft: bool = False,
+        project: str | None = None,
+    ) -> int:
+        """Open a merge request of branch `source` into `target` as `by` would on the web (a
+        person, unless `by` is the token's user). Its iid."""
+        with self._writing():
+            p = self._project_for(project)
+            stamp = self._stamp()
+            mr = FakeMergeRequest(
+                id=self._new_id(),
+                iid=max(p.merge_requests, default=0) + 1,
+                title=f"Draft: {title}" if draft else title,
+                description=description,
+                source_branch=source,
+                target_branch=target,
+                author=by,
+                created_at=stamp,
+                updated_at=stamp,
+                draft=draft,
+            )
+            p.merge_requests[mr.iid] = self._refresh(p, mr)
+            self._mr_hook(p, mr, "open", by)
+            return mr.iid
+
     def approve(self, iid: int, *, by: str = "reviewer", project: str | None = None) -> None:
         with self._writing():
             p = self._project_for(project)
@@ -575,11 +607,15 @@ class FakeGitLab:
         return done.stdout.splitlines()[0]
 
     def _refresh(self, p: FakeProject, mr: FakeMergeRequest) -> FakeMergeRequest:
+        """Read the tips from git while the merge request is open, and keep
+        `refs/merge-requests/N/head` at its head, as GitLab serves it to `git fetch`."""
         if mr.state == "opened":
             mr.head_sha = self._resolve(p, mr.source_branch) or mr.head_sha
             mr.target_sha = self._resolve(p, mr.target_branch) or mr.target_sha
             base = self._run(p, "merge-base", mr.target_sha, mr.head_sha)
             mr.base_sha = base.stdout.strip() if base.returncode == 0 else mr.target_sha
+        if mr.head_sha:
+            self._run(p, "update-ref", f"refs/merge-requests/{mr.iid}/head", mr.head_sha)
         return mr
 
     def _resolve(self, p: FakeProject, ref: str) -> str | None:

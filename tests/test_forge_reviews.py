@@ -1,0 +1,273 @@
+"""Reviews out: the refinery's verdict posted on the town's own pull request, `gt review URL`
+on anyone's pull or merge request, and people's pull requests reviewed once per head, against
+the fake GitHub and the fake GitLab with the scripted model server as the reviewer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gastown.clock import FakeClock
+from gastown.refinery.human_prs import sweep
+from gastown.scripted.github import FakeGitHub
+from gastown.scripted.gitlab import FakeGitLab
+from gastown.scripted.script import parse
+from gastown.scripted.server import ScriptedModelServer
+from tests.conftest import run_git
+from tests.test_refinery import CALC, Yard, commit_all, github_seams, remote, verdict, yard
+
+__all__ = ["remote", "yard"]  # the Yard's fixtures, which pytest finds here by name
+
+TOKEN = "ghs-test"
+MUL = CALC + "\ndef mul(a, b):\n    return a * b\n"
+
+
+def reviewer_says(yard: Yard, *replies: dict[str, Any]) -> ScriptedModelServer:
+    """The scripted model server as the rig's reviewer, giving `replies` in turn."""
+    server = ScriptedModelServer(parse({"replies": list(replies)}, source="review script"))
+    server.start()
+    yard.gt.ok("config", "set", "refinery.code_review", "true")
+    yard.gt.ok("config", "set", "model_base_url", server.base_url)
+    yard.gt.ok("config", "set", "model_api_key", "sk-test")
+    yard.gt.ok("config", "set", "role_models.refinery", "claude-haiku-4-5")
+    return server
+
+
+def person_pushes(yard: Yard, branch: str, files: dict[str, str], name: str = "person") -> str:
+    """A person commits `files` on `branch` (cut from trunk if new) and pushes it; its tip."""
+    work = yard.tmp / f"{name}-work"
+    if not work.exists():
+        run_git("clone", "-q", str(yard.remote), str(work), cwd=yard.tmp)
+    run_git("fetch", "-q", "origin", cwd=work)
+    known = run_git("ls-remote", "origin", f"refs/heads/{branch}", cwd=work).strip()
+    run_git(
+        "checkout", "-q", "-B", branch, f"origin/{branch}" if known else "origin/trunk", cwd=work
+    )
+    for path, text in files.items():
+        (work / path).write_text(text)
+    head = commit_all(work, f"{branch}: {', '.join(files)}")
+    run_git("push", "-q", "origin", f"{branch}:{branch}", cwd=work)
+    return head
+
+
+@pytest.fixture
+def github(yard: Yard) -> Iterator[FakeGitHub]:
+    with FakeGitHub({"acme/app": yard.remote}, token=TOKEN) as fake:
+        yard.gt.ok("config", "set", "github.repo", "acme/app")
+        yard.gt.ok("config", "set", "github.api_url", fake.url)
+        yard.gt.ok("config", "set", "github.token", TOKEN)
+        yield fake
+
+
+def events(yard: Yard, kind: str) -> list[dict[str, Any]]:
+    return [e for e in yard.gt.json("events", "--limit", "500") if e["kind"] == kind]
+
+
+# --- the refinery's own pull requests -----------------------------------------------------
+
+
+def test_with_comments_the_refinery_posts_its_review_on_its_own_pull_request(
+    yard: Yard, github: FakeGitHub
+) -> None:
+    yard.gt.ok("config", "set", "merge_strategy", "pr")
+    yard.gt.ok("config", "set", "refinery.review_mode", "comments")
+    clock = FakeClock()
+    comments = [
+        {"path": "calc.py", "line": 4, "body": "Good name."},
+        {"path": "README.md", "line": 1, "body": "Mention mul here."},
+    ]
+    server = reviewer_says(yard, verdict("approve", "Small and right.", comments))
+    try:
+        _, mr = yard.submit("Add mul", {"calc.py": MUL})
+        yard.drain(github_seams(github, clock))
+    finally:
+        server.stop()
+    got = yard.mr(mr)
+    assert got.status == "pr" and got.pr_number is not None
+    (review,) = github.reviews(got.pr_number)
+    # GitHub refuses approving one's own pull request: the town's verdict is a comment.
+    assert review["state"] == "COMMENTED" and review["commit_id"] == got.head_commit
+    assert "approve" in review["body"] and "Small and right." in review["body"]
+    assert "`README.md:1`: Mention mul here." in review["body"]  # not in the diff: folded
+    (line,) = github.review_comments(got.pr_number)
+    assert (line["path"], line["line"], line["body"]) == ("calc.py", 4, "Good name.")
+    assert events(yard, "mr.review_posted")
+
+    clock.advance(61)  # its own comments are not feedback for a fix-up bead
+    yard.drain(github_seams(github, clock))
+    assert yard.mr(mr).status == "pr" and yard.mr(mr).rework_bead_id is None
+
+
+def test_in_verdict_mode_nothing_is_posted(yard: Yard, github: FakeGitHub) -> None:
+    yard.gt.ok("config", "set", "merge_strategy", "pr")
+    server = reviewer_says(
+        yard, verdict("approve", "Fine.", [{"path": "calc.py", "line": 4, "body": "ok"}])
+    )
+    try:
+        _, mr = yard.submit("Add mul", {"calc.py": MUL})
+        yard.drain(github_seams(github, FakeClock()))
+    finally:
+        server.stop()
+    got = yard.mr(mr)
+    assert got.status == "pr" and got.verdict == "approve"
+    assert github.reviews(int(got.pr_number or 0)) == []
+    assert github.review_comments(int(got.pr_number or 0)) == []
+
+
+# --- gt review URL ------------------------------------------------------------------------
+
+
+def test_gt_review_requests_changes_on_a_persons_pull_request_with_line_comments(
+    yard: Yard, github: FakeGitHub
+) -> None:
+    head = person_pushes(yard, "add-mul", {"calc.py": MUL})
+    number = github.open_pull("add-mul", "trunk", "Add mul", "Adds mul.", user="dana")
+    url = f"https://github.test/acme/app/pull/{number}"
+    server = reviewer_says(
+        yard,
+        verdict(
+            "request_changes",
+            "mul has no test.",
+            [
+                {"path": "calc.py", "line": 5, "body": "Test this."},
+                {"path": "calc.py", "line": 40, "body": "Far away."},
+                {"body": "Update the changelog."},
+            ],
+        ),
+    )
+    try:
+        done = yard.gt.json("review", url)
+    finally:
+        server.stop()
+    prompt = json.dumps(server.requests[0].body)
+    assert "Add mul" in prompt and "+def mul" in prompt
+    assert done["event"] == "REQUEST_CHANGES" and done["head"] == head
+    assert done["line_comments"] == 1 and done["folded_comments"] == 2
+    (review,) = github.reviews(number)
+    assert review["state"] == "CHANGES_REQUESTED" and review["user"]["login"] == "gastown"
+    assert "`calc.py:40`: Far away." in review["body"]
+    assert "General: Update the changelog." in review["body"]
+    assert [(c["path"], c["line"]) for c in github.review_comments(number)] == [("calc.py", 5)]
+    assert not github.pulls[number].merged
+    (seen,) = events(yard, "pr.reviewed")
+    assert seen["after"]["pr"] == number and seen["after"]["head"] == head
+
+
+def test_gt_review_never_approves_unless_told_to(yard: Yard, github: FakeGitHub) -> None:
+    person_pushes(yard, "add-mul", {"calc.py": MUL})
+    number = github.open_pull("add-mul", "trunk", "Add mul", user="dana")
+    url = f"https://github.test/acme/app/pull/{number}"
+    server = reviewer_says(yard, verdict("approve", "Looks right."), verdict("approve", "Yes."))
+    try:
+        first = yard.gt.json("review", url)
+        second = yard.gt.json("review", url, "--approve-ok")
+    finally:
+        server.stop()
+    assert first["event"] == "COMMENT" and second["event"] == "APPROVE"
+    assert [r["state"] for r in github.reviews(number)] == ["COMMENTED", "APPROVED"]
+    assert github.pulls[number].state == "open" and not github.pulls[number].merged
+
+
+def test_gt_review_on_a_gitlab_merge_request(yard: Yard) -> None:
+    person_pushes(yard, "add-mul", {"calc.py": MUL})
+    with FakeGitLab({"acme/app": yard.remote}, token="glpat-test") as gitlab:
+        yard.gt.ok("config", "set", "gitlab.repo", "acme/app")
+        yard.gt.ok("config", "set", "gitlab.api_url", gitlab.url)
+        yard.gt.ok("config", "set", "gitlab.token", "glpat-test")
+        iid = gitlab.open_merge_request("add-mul", "trunk", "Add mul", by="dana")
+        server = reviewer_says(
+            yard,
+            verdict(
+                "request_changes", "Needs a test.", [{"path": "calc.py", "line": 4, "body": "?"}]
+            ),
+        )
+        try:
+            done = yard.gt.json("review", f"https://gitlab.test/acme/app/-/merge_requests/{iid}")
+        finally:
+            server.stop()
+        notes = gitlab.notes(iid, on="MergeRequest")
+    assert done["event"] == "REQUEST_CHANGES" and done["line_comments"] == 1
+    bodies = [n["body"] for n in notes]
+    assert any("Needs a test." in b for b in bodies) and "?" in bodies
+    assert not any(n.get("type") == "approval" for n in notes)
+
+
+# --- people's pull requests, as they come ---------------------------------------------------
+
+
+def test_people_s_pull_requests_are_reviewed_once_per_head_drafts_and_the_town_s_skipped(
+    yard: Yard, github: FakeGitHub
+) -> None:
+    yard.gt.ok("config", "set", "review.human_prs", "true")
+    person_pushes(yard, "add-mul", {"calc.py": MUL})
+    person_pushes(yard, "wip", {"WIP.md": "later\n"}, name="other")
+    person_pushes(yard, "gt/toast/gt-abc12", {"NOTES.md": "notes\n"}, name="town")
+    mine = github.open_pull("add-mul", "trunk", "Add mul", user="dana")
+    draft = github.open_pull("wip", "trunk", "WIP", user="eve", draft=True)
+    towns = github.open_pull("gt/toast/gt-abc12", "trunk", "Notes", user="gastown")
+    server = reviewer_says(
+        yard,
+        verdict("request_changes", "Test it.", [{"path": "calc.py", "line": 4, "body": "Test."}]),
+        verdict("approve", "Tested now."),
+    )
+    try:
+        first = sweep_once(yard)
+        again = sweep_once(yard)  # nothing new: no model call, nothing posted
+        tested = MUL + "\nassert mul(2, 3) == 6\n"
+        new_head = person_pushes(yard, "add-mul", {"calc.py": tested})
+        second = sweep_once(yard)
+    finally:
+        server.stop()
+    assert [r.number for r in first] == [mine] and again == []
+    assert [r.number for r in second] == [mine] and second[0].since == first[0].head
+    assert second[0].head == new_head and len(server.requests) == 2
+    # The second review reads only what changed since the first.
+    reread = json.dumps(server.requests[1].body)
+    assert "+assert mul(2, 3) == 6" in reread and "+def mul" not in reread
+    assert github.reviews(draft) == [] and github.reviews(towns) == []
+    assert [r["state"] for r in github.reviews(mine)] == ["CHANGES_REQUESTED", "COMMENTED"]
+
+
+def sweep_once(yard: Yard) -> list[Any]:
+    town = yard.town
+    ledger = yard.ledger()
+    try:
+        return sweep(ledger, town, {})
+    finally:
+        ledger.store.close()
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+
+def test_bad_addresses_and_forges_are_one_sentence_and_write_nothing(
+    yard: Yard, github: FakeGitHub
+) -> None:
+    before = len(yard.gt.json("events", "--limit", "500"))
+    not_a_pr = yard.gt("review", "https://github.test/acme/app/issues/3")
+    assert not_a_pr.code == 2 and "is not the address of a pull or merge request" in not_a_pr.err
+    elsewhere = yard.gt("review", "https://github.com/someone/else/pull/1")
+    assert elsewhere.code == 1 and "No rig has the repository someone/else." in elsewhere.err
+    missing = yard.gt("review", "https://github.test/acme/app/pull/99")
+    assert missing.code == 1 and missing.err.count("\n") <= 2 and TOKEN not in missing.err
+    yard.gt.ok("config", "unset", "github.token")
+    no_token = yard.gt("review", "https://github.test/acme/app/pull/1")
+    assert no_token.code == 1 and "There is no GitHub token for acme/app" in no_token.err
+    assert len(yard.gt.json("events", "--limit", "500")) == before + 1  # the unset only
+
+
+def test_a_forge_that_fails_leaves_nothing_half_written(yard: Yard, tmp_path: Path) -> None:
+    person_pushes(yard, "add-mul", {"calc.py": MUL})
+    with FakeGitLab({"acme/app": yard.remote}, token="glpat-test") as gitlab:
+        yard.gt.ok("config", "set", "gitlab.repo", "acme/app")
+        yard.gt.ok("config", "set", "gitlab.api_url", gitlab.url)
+        yard.gt.ok("config", "set", "gitlab.token", "glpat-test")
+        iid = gitlab.open_merge_request("add-mul", "trunk", "Add mul", by="dana")
+        gitlab.failing_with = 502
+        down = yard.gt("review", f"https://gitlab.test/acme/app/-/merge_requests/{iid}")
+    assert down.code == 1 and "glpat" not in down.err
+    assert events(yard, "pr.reviewed") == []
