@@ -296,7 +296,7 @@ class Chaos:
         for run in sorted(runs, key=lambda r: r.created_at):
             previous = by_bead.setdefault(run.bead_id, [])
             if previous:
-                self.figures.redone[str(getattr(previous[-1], "outcome", "") or "?")[:40]] += 1
+                self.figures.redone[str(getattr(previous[-1], "outcome", "") or "?")[:60]] += 1
             previous.append(run)
             exit_file = self.path / "logs" / "runs" / run.id / "exit"
             if run.status == "lost" and exit_file.exists():
