@@ -12,11 +12,16 @@ from typing import Any
 import pytest
 
 from gastown.clock import FakeClock
+from gastown.errors import Refused
+from gastown.git import merge as gm
+from gastown.model import IN_PROGRESS, MergeRequest
 from gastown.refinery.human_prs import sweep
+from gastown.refinery.outcome import rework_done
 from gastown.scripted.github import FakeGitHub
 from gastown.scripted.gitlab import FakeGitLab
 from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
+from gastown.services import beads
 from tests.conftest import run_git
 from tests.test_refinery import CALC, Yard, commit_all, github_seams, remote, verdict, yard
 
@@ -271,3 +276,118 @@ def test_a_forge_that_fails_leaves_nothing_half_written(yard: Yard, tmp_path: Pa
         down = yard.gt("review", f"https://gitlab.test/acme/app/-/merge_requests/{iid}")
     assert down.code == 1 and "glpat" not in down.err
     assert events(yard, "pr.reviewed") == []
+
+
+# --- babysitting a person's pull request ----------------------------------------------------
+
+
+def babysat(yard: Yard) -> MergeRequest:
+    ledger = yard.ledger()
+    try:
+        with ledger.store.reader() as tx:
+            (mr,) = tx.list_merge_requests(kind="pull")
+    finally:
+        ledger.store.close()
+    return mr
+
+
+def polecat_commits(yard: Yard, mr: MergeRequest, files: dict[str, str]) -> str:
+    """What the babysitting polecat does: commit on the pull request's branch, and finish."""
+    work = yard.tmp / "babysitter"
+    if not work.exists():
+        run_git("worktree", "add", "-q", str(work), mr.branch, cwd=yard.clone)
+    for path, text in files.items():
+        (work / path).write_text(text)
+    head = commit_all(work, "Answer the review")
+    ledger = yard.ledger()
+    try:
+        beads.update(ledger, str(mr.rework_bead_id), {"status": IN_PROGRESS})
+        with ledger.store.transaction() as tx:
+            bead = tx.get_bead(str(mr.rework_bead_id), lock=True)
+            assert bead is not None and rework_done(ledger, tx, bead, head, "run-test")
+    finally:
+        ledger.store.close()
+    return head
+
+
+def test_babysitting_pushes_to_the_pull_request_s_branch_and_never_merges(
+    yard: Yard, github: FakeGitHub
+) -> None:
+    yard.gt.ok("config", "set", "refinery.auto_merge_delay_minutes", "0")
+    yard.gt.ok("config", "set", "refinery.pr_poll_seconds", "30")
+    clock = FakeClock()
+    seams = github_seams(github, clock)
+    first = person_pushes(yard, "add-mul", {"calc.py": MUL})
+    number = github.open_pull("add-mul", "trunk", "Add mul", user="dana")
+    url = f"https://github.test/acme/app/pull/{number}"
+    github.set_check_run("add-mul", "unit-tests", "completed", "failure")
+    github.add_review(
+        number,
+        "CHANGES_REQUESTED",
+        "Please test it.",
+        comments=[{"path": "calc.py", "line": 4, "body": "Where is the test?"}],
+        user="erin",
+    )
+
+    slung = yard.gt.json("sling", url)
+    assert yard.gt.json("sling", url)["id"] == slung["id"]  # babysat once
+    body = yard.bead(slung["id"])["body"]
+    assert "`unit-tests` ended failure" in body and "Where is the test?" in body
+    assert "Please test it." in body and "`add-mul`" in body and "never merge" in body
+    mr = babysat(yard)
+    assert (mr.status, mr.branch, mr.head_commit, mr.rework_bead_id) == (
+        "rework",
+        "add-mul",
+        first,
+        slung["id"],
+    )
+
+    fixed = polecat_commits(yard, mr, {"test_calc.py": "import calc\nassert calc.mul(2, 3) == 6\n"})
+    yard.drain(seams)
+    assert run_git("rev-parse", "refs/heads/add-mul", cwd=yard.remote).strip() == fixed
+    assert github.pulls[number].head_sha == fixed and yard.remote_log() == ["first"]
+    assert babysat(yard).status == "pr"
+
+    github.set_check_run(fixed, "unit-tests", "completed", "success")
+    clock.advance(31)
+    yard.drain(seams)  # green, and auto-merge on: still the author's to merge
+    assert not github.pulls[number].merged and babysat(yard).status == "pr"
+    assert not [r for r in github.requests if r[0] == "PUT"]
+
+    github.add_review(
+        number, "COMMENTED", comments=[{"path": "calc.py", "line": 5, "body": "Use *."}]
+    )
+    clock.advance(31)
+    assert yard.drain(seams).reworked == [mr.id]
+    again = yard.bead(str(babysat(yard).rework_bead_id))
+    assert "Use *." in again["body"] and "Where is the test?" not in again["body"]
+
+
+def test_the_push_takes_the_babysat_branch_and_nothing_else(yard: Yard) -> None:
+    tip = run_git("rev-parse", "origin/trunk", cwd=yard.clone).strip()
+    person_pushes(yard, "add-mul", {"calc.py": MUL})
+    for spec, flags in (
+        (f"{tip}:refs/heads/other", ()),
+        (f"{tip}:refs/heads/add-mul-2", ()),
+        (f"+{tip}:refs/heads/add-mul", ()),
+        (":refs/heads/add-mul", ()),
+        (f"{tip}:refs/tags/add-mul", ()),
+        (f"{tip}:refs/heads/add-mul", ("--force",)),
+    ):
+        with pytest.raises(Refused):
+            gm.push(yard.clone, "origin", [spec], *flags, target="trunk", pull_branch="add-mul")
+    with pytest.raises(Refused):  # without the allowance, a person's branch is refused
+        gm.push(yard.clone, "origin", [f"{tip}:refs/heads/add-mul"], target="trunk")
+
+
+def test_slinging_a_closed_or_unknown_pull_request_writes_nothing(
+    yard: Yard, github: FakeGitHub
+) -> None:
+    person_pushes(yard, "add-mul", {"calc.py": MUL})
+    number = github.open_pull("add-mul", "trunk", "Add mul", user="dana")
+    github.close(number)
+    closed = yard.gt("sling", f"https://github.test/acme/app/pull/{number}")
+    assert closed.code == 1 and "is closed" in closed.err
+    missing = yard.gt("sling", "https://github.test/acme/app/pull/77")
+    assert missing.code == 1 and TOKEN not in missing.err
+    assert yard.gt.json("bead", "list") == []

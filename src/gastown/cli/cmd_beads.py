@@ -480,6 +480,9 @@ def sling_work(app: App) -> int:
     from gastown.services import sling
 
     target = app.args.target
+    pulled = _sling_pull(app, target)
+    if pulled is not None:
+        return pulled
     if re.fullmatch(rf"{re.escape(app.town.prefix)}-[0-9a-z]+(\.[0-9]+)*", target):
         bead = sling.sling_existing(
             app.ledger, target, app.args.runtime, True if app.args.hold else None
@@ -492,4 +495,21 @@ def sling_work(app: App) -> int:
         verb = "Slung new bead"
     held = " (held)" if bead.held else ""
     app.emit(bead.to_json(), f"{verb} {bead.id}{held}: {bead.title} → rig {bead.rig}")
+    return 0
+
+
+def _sling_pull(app: App, target: str) -> int | None:
+    """`gt sling <PR URL>`: a bead babysitting a person's pull request on its own branch;
+    None when `target` names no pull request."""
+    from gastown.forge.urls import parse_work
+
+    work = parse_work(target)
+    if work is None or work.kind != "pull":
+        return None
+    from gastown.services import babysit
+
+    bead = babysit.sling_pull(
+        app.ledger, app.town, app.environ, work, runtime=app.args.runtime, hold=app.args.hold
+    )
+    app.emit(bead.to_json(), f"Slung {bead.id}: {bead.title} → rig {bead.rig}")
     return 0

@@ -243,10 +243,18 @@ def owned(branch: str) -> bool:
     return len(parts) == 3 and parts[0] in ("gt", "convoy") and all(parts)
 
 
-def push(repo: Path, remote: str, refspecs: Sequence[str], *flags: str, target: str) -> None:
+def push(
+    repo: Path,
+    remote: str,
+    refspecs: Sequence[str],
+    *flags: str,
+    target: str,
+    pull_branch: str | None = None,
+) -> None:
     """Push commits onto branches, never forcing and never deleting. Every refspec must be
     exactly `<sha>:refs/heads/<branch>`, the branch being `target` (the rig's target branch,
-    named by the caller) or one the town made (`owned`); every flag must be in `PUSH_FLAGS`.
+    named by the caller), one the town made (`owned`), or `pull_branch`: the head branch of
+    the one person's pull request the caller babysits; every flag must be in `PUSH_FLAGS`.
     Anything else is refused before git runs. A rejection by the remote is a `PushRejected`
     with git's own words."""
     for flag in flags:
@@ -270,7 +278,7 @@ def push(repo: Path, remote: str, refspecs: Sequence[str], *flags: str, target: 
             raise Refused(
                 f"The refinery pushes only `<commit sha>:refs/heads/<branch>`, not '{spec}'."
             )
-        if branch != target and not owned(branch):
+        if branch != target and not owned(branch) and branch != pull_branch:
             raise Refused(
                 f"The refinery does not push to '{branch}': it is neither {target} nor a "
                 "branch the town made."

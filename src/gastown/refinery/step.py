@@ -34,7 +34,7 @@ from gastown.model import (
     Rig,
 )
 from gastown.record import Record, field
-from gastown.refinery import gating, land, outcome, prepare, queue, reviewing, tend
+from gastown.refinery import babysat, gating, land, outcome, prepare, queue, reviewing, tend
 from gastown.refinery.gates import Stopped
 from gastown.refinery.review import ModelReviewer, Reviewer
 from gastown.refinery.review_agent import AgentReviewer
@@ -126,6 +126,7 @@ class RigStep:
         tend.tend(self)
         with self.ledger.store.reader() as tx:
             waiting = tx.list_merge_requests(rig=self.rig.name, status=MR_OPEN)
+        waiting = babysat.push_all(self, waiting)  # people's pull requests: never landed here
         size = (
             1 if self.settings["merge_strategy"] == "pr" else self.settings["refinery.batch_size"]
         )
