@@ -797,6 +797,7 @@ def test_a_town_from_before_the_blocked_table_has_it_filled_when_opened(db_url: 
     with store.transaction() as tx:
         tx.db.execute("DROP TABLE blocked")
         tx.db.execute("ALTER TABLE convoys DROP COLUMN cancelled_at")  # added by migration 11
+        tx.db.execute("DROP TABLE issue_links")  # made by migration 12
         tx.db.execute("DELETE FROM schema_migrations WHERE version > 8")
     store.close()
 
@@ -1003,3 +1004,42 @@ def test_closing_a_convoys_beads_lands_it(ledger: Ledger) -> None:
         2,
         True,
     )
+
+
+def test_an_issue_has_one_bead_found_by_issue_or_by_bead(db_url: str) -> None:
+    """Given a bead linked to a forge issue, then the link is found by the issue (its
+    repository in any case) and by the bead, a second link to the same issue is refused, and
+    what was last taken in of the issue is recorded."""
+    from gastown.model import IssueLink
+
+    store = open_store(db_url)
+    link = IssueLink(
+        forge="github",
+        host="github.com",
+        repo="Acme/App",
+        number=42,
+        kind="issue",
+        url="https://github.com/Acme/App/issues/42",
+        bead_id="gt-a",
+        rig="app",
+        created_at=at(1),
+        issue_updated_at=at(1),
+    )
+    try:
+        with store.transaction() as tx:
+            tx.insert_beads([bead("gt-a"), bead("gt-b")])
+            tx.insert_issue_link(link)
+        with pytest.raises(Exception), store.transaction() as tx:  # noqa: B017
+            tx.insert_issue_link(IssueLink(**{**link.to_json(), "bead_id": "gt-b"}))
+        with store.transaction() as tx:
+            tx.mark_issue_link("github", "acme/app", 42, "issue", at(5), "closed")
+        with store.reader() as tx:
+            found = tx.get_issue_link("github", "acme/app", 42)
+            assert found is not None and found.bead_id == "gt-a"
+            assert (found.issue_updated_at, found.issue_state) == (at(5), "closed")
+            assert tx.get_issue_link("github", "acme/app", 42, "pull") is None
+            assert [x.number for x in tx.issue_links_of(["gt-a", "gt-b"])] == [42]
+            assert tx.last_issue_update("app") == at(5)
+            assert tx.last_issue_update("other") is None
+    finally:
+        store.close()

@@ -288,6 +288,21 @@ SETTINGS: dict[str, Setting] = {
             minimum=0,
         ),
         Setting(
+            "intake.labels",
+            "list",
+            ["gastown"],
+            "Open issues carrying every one of these labels become beads by themselves; an "
+            "empty list turns intake off.",
+        ),
+        Setting(
+            "forge.poll_seconds",
+            "int",
+            60,
+            "How often each rig's forge is asked for new or changed issues.",
+            minimum=5,
+            maximum=DAY,
+        ),
+        Setting(
             "polecat.stall_timeout_seconds",
             "int",
             900,

@@ -493,3 +493,31 @@ class MergeRequest(Record):
 
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__fields__}
+
+
+class IssueLink(Record):
+    """A bead's tie to the forge issue (or pull request) it was made from: at most one bead
+    per issue, so an issue slung twice or seen by every poll never becomes a second bead."""
+
+    forge: str
+    """`github` or `gitlab`."""
+    host: str
+    """The web host the issue lives on (github.com, gitlab.com, a self-hosted one)."""
+    repo: str
+    """`owner/name` (GitLab: the project's full path)."""
+    number: int
+    """The issue's number (GitLab: its iid)."""
+    kind: str
+    """`issue` or `pull`."""
+    url: str
+    """The page people open."""
+    bead_id: str
+    rig: str
+    created_at: str
+    issue_updated_at: str = ""
+    """The forge's `updated_at` of the issue when the town last took it in."""
+    issue_state: str = "open"
+    """`open` or `closed`, as last taken in."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__fields__}

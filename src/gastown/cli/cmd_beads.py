@@ -208,10 +208,13 @@ def _sling_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
         parents=[shared],
         help="put work in front of the polecats",
         description="`gt sling TITLE --rig R` creates a bead marked for "
-        "dispatch; `gt sling BEAD_ID` marks an existing one.",
+        "dispatch; `gt sling BEAD_ID` marks an existing one; `gt sling ISSUE_URL` makes a bead "
+        "of a GitHub or GitLab issue and comments on the issue.",
     )
     sling.add_argument(
-        "target", metavar="TITLE_OR_BEAD", help="a new bead's title, or an existing bead's id"
+        "target",
+        metavar="TITLE_OR_BEAD",
+        help="a new bead's title, an existing bead's id, or an issue's URL",
     )
     _content_options(sling)
     sling.add_argument("--runtime", help="agent runtime for this bead")
@@ -308,11 +311,13 @@ def _show_beads(app: App, flt: BeadFilter, empty: str) -> None:
 
 
 def bead_show(app: App) -> int:
-    from gastown.services import beads, deps
+    from gastown.services import beads, deps, issues
 
     bead, dependents = beads.show(app.ledger, app.args.id)
     why = deps.readiness(app.ledger, bead)
     data = {**bead.to_json(), "dependents": [d.to_json() for d in dependents], **why.to_json()}
+    links = issues.links_of(app.ledger, bead.id)
+    data["issue"] = links[0].to_json() if links else None
 
     def human() -> None:
         mark = STATUS_MARK.get(bead.status, "")
@@ -325,6 +330,8 @@ def bead_show(app: App) -> int:
             app.print(f"  labels: {', '.join(bead.labels)}")
         if bead.convoy_id:
             app.print(f"  convoy: {bead.convoy_id}")
+        for link in links:
+            app.print(f"  issue: {link.url or f'#{link.number} of {link.repo}'}")
         if bead.slung:
             app.print(f"  slung for dispatch{f' (runtime {bead.runtime})' if bead.runtime else ''}")
         app.print(f"  created {bead.created_at} by {bead.created_by}; updated {bead.updated_at}")
@@ -477,12 +484,14 @@ def dep_tree(app: App) -> int:
 def sling_work(app: App) -> int:
     import re
 
-    from gastown.services import sling
+    from gastown.services import issues, sling
 
     target = app.args.target
     pulled = _sling_pull(app, target)
     if pulled is not None:
         return pulled
+    if issues.looks_like_url(target):
+        return _sling_url(app, target)
     if re.fullmatch(rf"{re.escape(app.town.prefix)}-[0-9a-z]+(\.[0-9]+)*", target):
         bead = sling.sling_existing(
             app.ledger, target, app.args.runtime, True if app.args.hold else None
@@ -495,6 +504,25 @@ def sling_work(app: App) -> int:
         verb = "Slung new bead"
     held = " (held)" if bead.held else ""
     app.emit(bead.to_json(), f"{verb} {bead.id}{held}: {bead.title} → rig {bead.rig}")
+    return 0
+
+
+def _sling_url(app: App, url: str) -> int:
+    """`gt sling <issue URL>`: the issue's bead, made and announced, or the one it has."""
+    from gastown.services import issues
+
+    done = issues.sling_issue(
+        app.ledger, app.town, url, app.environ, runtime=app.args.runtime, hold=app.args.hold
+    )
+    bead, link = done.bead, done.link
+    data = {**bead.to_json(), "issue": link.to_json() if link else None, "created": done.created}
+    if link is not None and not done.created:
+        text = f"Issue #{link.number} of {link.repo} is bead {bead.id} already ({bead.status})."
+    else:
+        held = " (held)" if bead.held else ""
+        said = "" if done.commented else "; commenting on the issue failed (see `gt events`)"
+        text = f"Slung new bead {bead.id}{held}: {bead.title} → rig {bead.rig}{said}"
+    app.emit(data, text)
     return 0
 
 

@@ -26,6 +26,7 @@ from gastown.refinery.loop import RefineryLoop
 from gastown.refinery.step import Seams
 from gastown.services import beads
 from gastown.services.faults import Faults
+from gastown.services.intake import IntakePoller
 from gastown.services.ledger import Ledger
 from gastown.town import Town
 
@@ -65,6 +66,9 @@ class TownLoop:
         self.launch = Launch(town, ledger, api_url, town_token, dict(environ))
         self.faults = Faults(ledger)
         self.refinery = RefineryLoop(town, environ, self.wake, refinery, self.faults)
+        self.intake = IntakePoller(
+            town, environ, forges=refinery.forge if refinery else None, wake=self.wake
+        )
         self.human_reviews = HumanReviews(town, environ, self.faults)
         self.clock = clock or SystemClock()
         self.policy = policy or policy_from(config.resolve(town.settings, None, environ))
@@ -87,10 +91,12 @@ class TownLoop:
         """Recover what a previous town process left, then pass until cancelled."""
         self.recover()
         beating = asyncio.get_running_loop().create_task(self._write_heartbeats())
+        polling = asyncio.get_running_loop().create_task(self.intake.run())
         try:
             await self._passes()
         finally:
             beating.cancel()
+            polling.cancel()
 
     async def _passes(self) -> None:
         while not self._closing:

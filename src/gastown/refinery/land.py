@@ -12,7 +12,7 @@ from gastown.errors import GitError
 from gastown.git import merge as gm
 from gastown.git import worktree as wt
 from gastown.model import MergeRequest
-from gastown.refinery import landing, outcome
+from gastown.refinery import closing, landing, outcome
 from gastown.refinery.gates import GateResult
 
 if TYPE_CHECKING:
@@ -50,6 +50,8 @@ def land(step: RigStep, good: list[tuple[MergeRequest, str, list[GateResult]]], 
         how,
     )
     step.progress.landed.extend(m.id for m in done)
+    if done and target == step.rig.branch:  # recorded first: the forge cannot undo a landing
+        closing.close_landed(step, done, tip)
 
 
 def rejected(step: RigStep, mrs: Sequence[MergeRequest], target: str, why: str) -> None:

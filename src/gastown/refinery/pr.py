@@ -20,7 +20,7 @@ from gastown.errors import GastownError
 from gastown.forge.base import CheckRun, Forge, PullRequest
 from gastown.git import merge as gm
 from gastown.model import FAILED, IN_REVIEW, MR_PR, MR_PULL, MergeRequest
-from gastown.refinery import land, outcome, prepare, review_out
+from gastown.refinery import closing, land, outcome, prepare, review_out
 from gastown.services import beads
 
 if TYPE_CHECKING:
@@ -49,11 +49,14 @@ def open_pull(step: RigStep, mr: MergeRequest, gates: list[dict[str, Any]]) -> N
         land.rejected(step, [mr], mr.branch, str(exc))
         return
     title = step.title_of(mr)
+    with step.ledger.store.reader() as tx:
+        fixes = closing.keywords(gh, closing.links_for(tx, mr))  # the forge closes them on merge
     body = "\n\n".join(
         part
         for part in (
             mr.summary or "",
             f"Bead: {mr.bead_id}" if mr.bead_id else f"Convoy: {mr.convoy_id}",
+            fixes,
             _gates_text(gates),
         )
         if part
@@ -100,18 +103,39 @@ def follow_all(step: RigStep, mrs: Sequence[MergeRequest]) -> None:
     every = timedelta(seconds=step.settings["refinery.pr_poll_seconds"])
     for mr in mrs:
         checked = mr.pr_state.get("checked_at")
-        if checked and datetime.fromisoformat(checked.replace("Z", "+00:00")) + every > now:
+        last = _LOOKED.get(mr.id) or (
+            datetime.fromisoformat(checked.replace("Z", "+00:00")) if checked else None
+        )
+        if last is not None and last + every > now:
             continue
+        _LOOKED[mr.id] = now
         try:
             follow(step, gh, mr)
         except GastownError as exc:
-            outcome.update(
-                step.ledger,
-                mr,
-                "mr.pr_checked",
-                f"checking pull request #{mr.pr_number} failed: {exc}",
-                pr_state={**mr.pr_state, "checked_at": stamp(now)},
-            )
+            failed = f"checking pull request #{mr.pr_number} failed: {exc}"
+            if mr.note != failed:  # the same failure again is nothing new
+                outcome.update(
+                    step.ledger,
+                    mr,
+                    "mr.pr_checked",
+                    failed,
+                    pr_state={**mr.pr_state, "checked_at": stamp(now)},
+                )
+
+
+_LOOKED: dict[str, datetime] = {}
+"""When this process last looked at each merge request's pull request: a look that finds
+nothing new writes nothing, so the time between looks is kept here, not in the ledger."""
+
+
+def _checked(step: RigStep, mr: MergeRequest, state: dict[str, Any]) -> None:
+    """Record what following the pull request saw, only when that changed."""
+
+    def seen(values: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in values.items() if k != "checked_at" and v is not None}
+
+    if seen(state) != seen(mr.pr_state):
+        outcome.update(step.ledger, mr, "mr.pr_checked", reason=None, pr_state=state)
 
 
 def follow(step: RigStep, gh: Forge, mr: MergeRequest) -> None:
@@ -129,7 +153,7 @@ def follow(step: RigStep, gh: Forge, mr: MergeRequest) -> None:
     if pull.mergeable_state == "dirty" and state.get("conflict_at") != pull.head_sha:
         state["conflict_at"] = pull.head_sha
         prepare.conflict(step, mr, f"origin/{mr.target}", [])
-        outcome.update(step.ledger, mr, "mr.pr_checked", None, pr_state=state)
+        _checked(step, mr, state)
         return
     feedback, state = _feedback(gh, pull, state)
     if feedback:
@@ -140,12 +164,12 @@ def follow(step: RigStep, gh: Forge, mr: MergeRequest) -> None:
     delay = None if mr.kind == MR_PULL else step.settings["refinery.auto_merge_delay_minutes"]
     if not green or delay is None:
         state["green_since"] = None
-        outcome.update(step.ledger, mr, "mr.pr_checked", None, pr_state=state)
+        _checked(step, mr, state)
         return
     since = state.get("green_since") or stamp(now)
     state["green_since"] = since
     if datetime.fromisoformat(since.replace("Z", "+00:00")) + timedelta(minutes=delay) > now:
-        outcome.update(step.ledger, mr, "mr.pr_checked", None, pr_state=state)
+        _checked(step, mr, state)
         return
     gh.merge_pull(pull.number, pull.head_sha)
     _merged(step, mr, pull, f"merged through the API after {delay} green minute(s)")

@@ -369,6 +369,32 @@ time in `cancelled_at`. Those a gt before this one force-closed are told by thei
 it closed with the convoy carries the convoy's close reason (or "convoy closed") and never
 had a merge request merged."""
 
+MIGRATIONS.append(
+    (
+        12,
+        """
+CREATE TABLE issue_links (
+    forge TEXT NOT NULL,
+    host TEXT NOT NULL,
+    repo TEXT NOT NULL,
+    number BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    url TEXT NOT NULL,
+    bead_id TEXT NOT NULL,
+    rig TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    issue_updated_at TEXT NOT NULL DEFAULT '',
+    issue_state TEXT NOT NULL DEFAULT 'open',
+    PRIMARY KEY (forge, repo, number, kind)
+);
+CREATE INDEX issue_links_bead ON issue_links (bead_id);
+CREATE INDEX issue_links_rig ON issue_links (rig, issue_updated_at);
+""",
+    )
+)
+"""12: the forge issue (or pull request) each bead was made from, one bead per issue
+(`IssueLinkQueries`)."""
+
 LATEST = MIGRATIONS[-1][0]
 
 

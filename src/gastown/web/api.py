@@ -135,10 +135,18 @@ def create_app(
 
     @routes.get("/api/beads/{bead_id}")
     def show_bead(led: Led, bead_id: str) -> dict[str, Any]:
-        """One bead with its dependents and whether it is ready (as `gt bead show --json`)."""
+        """One bead with its dependents, whether it is ready, and the forge issue it was made
+        from (as `gt bead show --json`)."""
         bead, dependents = bead_service.show(led, bead_id)
         why = dep_service.readiness(led, bead)
-        return {**bead.to_json(), "dependents": [d.to_json() for d in dependents], **why.to_json()}
+        with led.store.reader() as tx:
+            links = tx.issue_links_of([bead.id])
+        return {
+            **bead.to_json(),
+            "dependents": [d.to_json() for d in dependents],
+            **why.to_json(),
+            "issue": links[0].to_json() if links else None,
+        }
 
     @routes.get("/api/events")
     def events(

@@ -153,6 +153,7 @@ def bead(ledger: Ledger, bead_id: str) -> dict[str, Any]:
         mrs = tx.list_merge_requests(bead_id=found.id)
         escalations = tx.list_escalations(bead_id=found.id)
         events = tx.list_events(bead_id=found.id, newest_first=True, limit=TIMELINE_LENGTH)
+        links = tx.issue_links_of([found.id])
     why = deps.readiness(ledger, found)
 
     def edge(other: str, kind: str) -> dict[str, Any]:
@@ -173,7 +174,15 @@ def bead(ledger: Ledger, bead_id: str) -> dict[str, Any]:
         "escalations": [e.to_json() for e in escalations],
         "events": [e.to_json() for e in events],
         "readiness": {**why.to_json(), "reasons": why.reasons()},
+        "issue": _issue(links[0].to_json()) if links else None,
+        "issues": {link.bead_id: _issue(link.to_json()) for link in links},
     }
+
+
+def _issue(link: dict[str, Any]) -> dict[str, Any] | None:
+    """An issue link as shown: only one whose URL is a web address."""
+    url = link.get("url")
+    return link if isinstance(url, str) and url.startswith(("https://", "http://")) else None
 
 
 def merge_request(mr: dict[str, Any]) -> dict[str, Any]:
@@ -196,6 +205,7 @@ def merge_queue(tx: Tx, done_limit: int = 50) -> dict[str, Any]:
         "active": waiting,
         "finished": done,
         "titles": _titles(tx, ids),
+        "issues": {link.bead_id: _issue(link.to_json()) for link in tx.issue_links_of(ids)},
     }
 
 
