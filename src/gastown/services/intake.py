@@ -168,12 +168,14 @@ class IntakePoller:
         *,
         forges: Callable[[config.Resolved, Rig], Forge | None] | None = None,
         now: Callable[[], float] = time.time,
-        tick: float = 1.0,
+        tick: float = 5.0,
         wake: Callable[[], None] | None = None,
     ) -> None:
         self.town, self.environ, self.now, self.tick = town, dict(environ), now, tick
         self.forges, self.wake = forges, wake
         self.rigs: dict[str, RigPoll] = {}
+        self.next_due = 0.0
+        """Before this no rig is due: the poll does not even open the ledger."""
         self._clients: dict[tuple[str, str, str, str], Forge] = {}
         """The same client poll after poll: it keeps the ETags that make an unchanged listing
         a free 304."""
@@ -195,6 +197,8 @@ class IntakePoller:
         `rate limited`, `forge down`)."""
         from gastown.town import load
 
+        if self.now() < self.next_due:
+            return {}
         town = load(self.town.path)  # settings changed since the town process started count
         store = town.open_store()
         try:
@@ -205,12 +209,16 @@ class IntakePoller:
             for rig in rigs:
                 settings = config.resolve(town.settings, rig.settings, self.environ)
                 state = self.rigs.setdefault(rig.name, RigPoll())
-                if not settings["intake.labels"] or self.now() < state.due:
+                if self.now() < state.due:
                     continue
-                forge = self._forge(settings, rig)
-                if forge is None:
+                forge = self._forge(settings, rig) if settings["intake.labels"] else None
+                if forge is None:  # looked at again (its settings may change) a poll later
+                    state.due = self.now() + float(settings["forge.poll_seconds"])
                     continue
                 done[rig.name] = self.poll_rig(ledger, town, rig, settings, forge, state)
+            self.next_due = min(
+                (self.rigs[r.name].due for r in rigs), default=self.now() + self.tick
+            )
             return done
         finally:
             store.close()
