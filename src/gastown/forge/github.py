@@ -18,6 +18,7 @@ them from a worker thread.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -40,6 +41,8 @@ from gastown.forge.base import (
 from gastown.record import Record
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
     from githubkit import GitHub
 
@@ -112,6 +115,7 @@ class GitHubForge:
             http_cache=False,  # conditional requests are made by hand, where they are wanted
             auto_retry=False,  # the refinery polls again; a sleeping retry would hold its step
             cache_strategy=MemCacheStrategy(),  # installation tokens kept per forge
+            ssl_verify=_tls(),
         )
         self._etags: dict[tuple[object, ...], str] = {}
 
@@ -450,6 +454,15 @@ class GitHubForge:
         else:
             message = f"GitHub answered {status} to {method} on {what}: {detail}."
         return ForgeError(message, status=status, detail=detail)
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """httpx's own TLS context, made once: githubkit opens a client per request, and making
+    the context (reading the CA bundle) would cost tens of milliseconds each time."""
+    import httpx
+
+    return httpx.create_ssl_context()
 
 
 def _get(gh: GitHub[Any], url: str) -> Callable[[], Any]:
