@@ -266,6 +266,22 @@ SETTINGS: dict[str, Setting] = {
             "from the rig's URL.",
         ),
         Setting(
+            "github.webhook_secret",
+            "str",
+            "",
+            "The secret GitHub signs webhook deliveries with (X-Hub-Signature-256); empty: "
+            "POST /hooks/github is off.",
+            secret=True,
+        ),
+        Setting(
+            "gitlab.webhook_secret",
+            "str",
+            "",
+            "The secret token GitLab sends with webhook deliveries (X-Gitlab-Token); empty: "
+            "POST /hooks/gitlab is off.",
+            secret=True,
+        ),
+        Setting(
             "github.app_id",
             "int",
             0,

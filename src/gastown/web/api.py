@@ -32,7 +32,7 @@ from gastown.services import deps as dep_service
 from gastown.services import status as status_service
 from gastown.store import BeadFilter
 from gastown.town import Town
-from gastown.web import agent_api, auth, chat, dashboard_api, live, pages
+from gastown.web import agent_api, auth, chat, dashboard_api, hooks, live, pages
 from gastown.web.chat import AskBody
 from gastown.web.common import Led, caller, status_of
 
@@ -207,6 +207,7 @@ def create_app(
         app.include_router(router, dependencies=[Depends(caller)])
     app.include_router(auth.router)
     app.include_router(agent_api.router)
+    app.include_router(hooks.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(
         auth.Gate, town_token=token, secret=app.state.secret, ended=app.state.ended_sessions

@@ -4,7 +4,8 @@ A request is let in with the **town token** (`Authorization: Bearer <token>`, fo
 the CLI) or a **session cookie** (for browsers, set by `/login` from a one-time key that
 `gt up` or `gt dashboard` prints). There is no setting that turns this off. Without either, a
 page redirects to `/login` and an API route answers 401. Only `/login` and the static assets
-are public; the agent routes (`/api/agent/...`) take run tokens and check them themselves.
+are public; the agent routes (`/api/agent/...`) take run tokens and check them themselves, and
+the webhook routes (`/hooks/...`) check the forge's signature.
 
 A state-changing request made with a cookie must also carry the session's CSRF token, in the
 `X-CSRF-Token` header (htmx and the dashboard's scripts send it) or a `csrf_token` form field
@@ -49,10 +50,11 @@ class Identity(Record):
 
 
 def public(path: str) -> bool:
-    """Paths the gate lets through: the login page, static assets, and the agent routes
-    (which demand a run token of their own). `/logout` is not: it needs the session's CSRF
-    token like any other write."""
-    return path == "/login" or path.startswith(("/static/", "/api/agent/"))
+    """Paths the gate lets through: the login page, static assets, the agent routes (which
+    demand a run token of their own) and the forges' webhooks (which must be signed with the
+    forge's webhook secret). `/logout` is not: it needs the session's CSRF token like any
+    other write."""
+    return path == "/login" or path.startswith(("/static/", "/api/agent/", "/hooks/"))
 
 
 def is_page(path: str) -> bool:
