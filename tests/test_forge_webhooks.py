@@ -294,3 +294,57 @@ def test_a_streamed_body_over_1_mb_is_cut_off_at_the_limit(tmp_path: Path) -> No
         answer = client.post("/hooks/github", content=chunks(), headers=github_headers(b""))
     assert answer.status_code == 413
     assert events(gt, "forge.webhook") == []
+
+
+def test_a_pull_request_event_has_the_refinery_look_at_once(tmp_path: Path) -> None:
+    """The refinery follows an open pull request every `refinery.pr_poll_seconds`; a delivery
+    saying it changed makes the next step look at it, however recent the last look."""
+    from gastown.clock import FakeClock
+    from gastown.model import IN_PROGRESS, IN_REVIEW, MR_PR, MergeRequest
+    from gastown.refinery.step import Seams, run_step
+    from gastown.services import beads as bead_service
+    from gastown.services.beads import NewBead
+    from gastown.services.ledger import Ledger
+
+    bare = bare_repo(tmp_path)
+    seed = tmp_path / "seed"
+    run_git("checkout", "-q", "-b", "gt/fix", cwd=seed)
+    (seed / "fix.txt").write_text("fixed\n")
+    run_git("add", "fix.txt", cwd=seed)
+    run_git("commit", "-q", "-m", "Fix", cwd=seed)
+    run_git("push", "-q", str(bare), "gt/fix", cwd=seed)
+    with FakeGitHub({"acme/app": bare}, token=TOKEN) as github:
+        gt = make_town(tmp_path, "github", "acme/app", github.url, SECRET)
+        gt.ok("config", "set", "merge_strategy", "pr")
+        number = github.open_pull("gt/fix", "main", "Fix", user="gastown", repo="acme/app")
+        town = load(gt.cwd)
+        store = town.open_store()
+        ledger = Ledger(store, prefix=town.prefix, actor="tester")
+        bead = bead_service.create(ledger, NewBead(title="Fix", rig="app"))
+        bead_service.update(ledger, bead.id, {"status": IN_PROGRESS})
+        bead_service.update(ledger, bead.id, {"status": IN_REVIEW})
+        with store.transaction() as tx:
+            tx.insert_merge_request(
+                MergeRequest(
+                    id="mr-hooked1",
+                    bead_id=bead.id,
+                    run_id=None,
+                    rig="app",
+                    branch="gt/fix",
+                    target="main",
+                    base_commit="",
+                    head_commit="",
+                    status=MR_PR,
+                    pr_url=f"https://github.test/acme/app/pull/{number}",
+                    pr_number=number,
+                )
+            )
+        store.close()
+        seams = Seams(clock=FakeClock())
+        run_step(town, "app", {}, seams)  # looked at just now: not again for a minute
+        with serving(gt.cwd) as base:
+            github.add_hook("acme/app", f"{base}/hooks/github", SECRET)
+            github.merge_outside(number)
+            assert github.hooks.deliveries[-1].status == 200
+        run_step(town, "app", {}, seams)  # the clock has not moved
+        assert gt.json("bead", "show", bead.id)["status"] == "closed"

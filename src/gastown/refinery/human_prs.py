@@ -103,6 +103,10 @@ class HumanReviews:
         self.last: float | None = None
         self.task: asyncio.Task[None] | None = None
 
+    def look_now(self) -> None:
+        """Make the next sweep due at once (a webhook said a pull request changed)."""
+        self.last = None
+
     def poke(self) -> None:
         """Start a sweep if one is due and none is running."""
         try:

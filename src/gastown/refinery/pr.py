@@ -11,8 +11,8 @@ pushed to the same pull request.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from gastown.clock import stamp
@@ -126,6 +126,13 @@ def follow_all(step: RigStep, mrs: Sequence[MergeRequest]) -> None:
 _LOOKED: dict[str, datetime] = {}
 """When this process last looked at each merge request's pull request: a look that finds
 nothing new writes nothing, so the time between looks is kept here, not in the ledger."""
+
+
+def look_again(mr_ids: Iterable[str]) -> None:
+    """Look at these merge requests' pull requests on the next step, however recently they
+    were looked at: a webhook said they changed."""
+    for mr_id in mr_ids:
+        _LOOKED[mr_id] = datetime.min.replace(tzinfo=UTC)
 
 
 def _checked(step: RigStep, mr: MergeRequest, state: dict[str, Any]) -> None:

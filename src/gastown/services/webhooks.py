@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from gastown import config
 from gastown.errors import GastownError
 from gastown.forge.base import Forge, ForgeKind, Issue
-from gastown.model import Bead, Rig
+from gastown.model import MR_PR, Bead, Rig
 from gastown.record import Record, field
 from gastown.services import issues
 from gastown.services.ledger import Ledger
@@ -70,6 +70,10 @@ class Answer(Record):
     """The bead the delivery made or changed."""
     wake: bool = False
     """Wake the town loop: a bead may be ready, or a pull request changed."""
+    pulls: list[str] = field(default_factory=list)
+    """The merge requests whose pull request the delivery says changed."""
+    pull_event: bool = False
+    """A pull or merge request changed: the review of people's pull requests looks at once."""
 
 
 class Delivery(Record):
@@ -200,8 +204,13 @@ def receive(
     if str(settings[f"{kind}.webhook_secret"]) not in signers:
         raise Refused(401, f"The delivery is not signed with rig {rig.name}'s webhook secret.")
     if delivery.event in PULL_HOOKS:
-        answer = Answer(status=200, message="The refinery looks at it now.", wake=True)
-        return _record(ledger, delivery, rig, answer)
+        number = _pull_number(delivery)
+        with ledger.store.reader() as tx:
+            followed = tx.list_merge_requests(rig=rig.name, status=MR_PR)
+        pulls = [mr.id for mr in followed if number is not None and mr.pr_number == number]
+        answer = Answer(status=200, message="The town looks at it now.", wake=True, pulls=pulls)
+        answer.pull_event = True
+        return _record(ledger, delivery, rig, answer, number=number)
     if not _is_issue_event(delivery):
         answer = Answer(status=202, message=f"The event {delivery.event} is ignored.")
         return _record(ledger, delivery, rig, answer)
@@ -226,6 +235,15 @@ def receive(
         status=200, message=said, bead_id=bead.id if bead else None, wake=bead is not None
     )
     return _record(ledger, delivery, rig, answer, number=issue.number)
+
+
+def _pull_number(delivery: Delivery) -> int | None:
+    data = delivery.payload
+    if delivery.forge == "github":
+        found = data.get("number") or (data.get("pull_request") or {}).get("number")
+    else:
+        found = (data.get("object_attributes") or {}).get("iid")
+    return found if isinstance(found, int) else None
 
 
 def _is_issue_event(delivery: Delivery) -> bool:

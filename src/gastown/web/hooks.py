@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from gastown.forge.base import ForgeKind
+from gastown.refinery import pr
 from gastown.services import webhooks
 from gastown.services.ledger import Ledger
 from gastown.town import Town, load
@@ -69,7 +70,11 @@ async def _hook(request: Request, kind: ForgeKind) -> Response:
     except webhooks.Refused as refused:
         return _answer(refused.status, refused.message)
     loop = getattr(request.app.state, "loop", None)
+    if answer.pulls:
+        pr.look_again(answer.pulls)  # the refinery follows them on its next step
     if answer.wake and loop is not None:
+        if answer.pull_event:
+            loop.human_reviews.look_now()
         loop.wake()  # on the event loop's own thread: this route is async
     return _answer(answer.status, answer.message, answer.bead_id)
 
