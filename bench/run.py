@@ -23,6 +23,12 @@ And the two of issue 6, on the generated town:
 6. The dashboard's overview and rig board pages rendered in process (goal ≤ 150 ms median),
    and one change reaching 50 clients following the live updates (goal ≤ 1 s, worst).
 
+And the two of issue 12, on the shipped fake GitHub (`forge.py`):
+
+8. A webhook received → its bead made, against `gt sling` of a title through the API (goal
+   ≤ 2×); an idle town of 3 rigs with 20 open pull requests and intake on: requests counted
+   against GitHub's rate limit per rig per poll round (goal ≤ 1).
+
 `--quick` runs everything at a small size (for the test suite). Nothing asserts on time.
 """
 
@@ -42,6 +48,7 @@ from pathlib import Path
 
 import dashboard
 import dispatch
+import forge
 import mayor
 import polecats
 import readyset
@@ -287,6 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         judged += polecats.bench(root, sizes.polecats)
         judged += refinery.bench(args.quick)
         judged += mayor.bench(root, 3 * sizes.runs, sizes.warmup, rng)
+        judged += forge.bench(root, args.quick, seed=args.seed)
     took = time.perf_counter() - began
     print(f"\nGoals (issues 2, 3 and 6, Performance), benchmark took {took:.0f} s:")
     for line in judged:

@@ -43,6 +43,10 @@ EXPECTED = [
         rf"{NUMBER} \(goal ≥ {goal}×: "
         for mix, goal in (("all good", 3), ("one bad", 2))
     ),
+    rf"ratio webhook → bead / sling of a title: {NUMBER}; median [0-9.]+ ms against [0-9.]+ ms "
+    r"\(goal ≤ 2×: ",
+    r"idle town rate-limit requests per rig per round: [0-9.]+ \([0-9.]+ a round over 3 rigs, "
+    r"20 open pull requests\) \(goal ≤ 1: ",
 ]
 
 
