@@ -25,6 +25,37 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     ask.set_defaults(handler=ask_mayor)
     usage = verbs.add_parser("usage", parents=[shared], help="tokens and cost of the mayor")
     usage.set_defaults(handler=mayor_usage)
+    triage = sub.add_parser(
+        "triage",
+        parents=[shared],
+        help="ask the mayor to triage new issues, as one turn",
+        description="Look at each forge rig's open issues for new ones not labelled for "
+        "intake (each is told to the mayor once), then ask the mayor, in one turn, to "
+        "triage them: label, comment, accept as beads, or close duplicates.",
+    )
+    triage.set_defaults(handler=triage_issues)
+
+
+TRIAGE = (
+    "Triage the new issues in your town notes: for each, read it, then label it, comment "
+    "asking for what is missing, accept it as a bead (or plan it as a convoy), or close it as "
+    "a duplicate naming the original. Say what you did, one line per issue."
+)
+
+
+def triage_issues(app: App) -> int:
+    from gastown.mayor import open_mayor
+    from gastown.record import replace
+    from gastown.services import triage
+
+    triage.look(app.ledger, app.town, app.environ)
+    mayor = open_mayor(replace(app.ledger, actor="mayor"), app.town, app.environ)
+    try:
+        result = mayor.ask(TRIAGE)
+    finally:
+        mayor.close()
+    app.emit(result.to_json(), result.reply or "(The mayor said nothing.)")
+    return 0
 
 
 def ask_mayor(app: App) -> int:

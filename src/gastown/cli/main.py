@@ -130,6 +130,7 @@ COMMANDS = {
     "mr": "cmd_refinery",
     "refinery": "cmd_refinery",
     "review": "cmd_review",
+    "triage": "cmd_mayor",
 }
 """Which module defines each command: a command imports and builds only its own module."""
 

@@ -23,6 +23,7 @@ KINDS = (
     "convoy.cancelled",
     "bead.status_changed",
     "bead.updated",
+    "forge.issue_seen",
 )
 """The event kinds that may become notes (with `dispatch.paused`, read separately)."""
 
@@ -68,6 +69,9 @@ def note(e: Event) -> str:
         return f"- Convoy {e.convoy_id} landed{why}"
     if e.kind == "convoy.cancelled":
         return f"- Convoy {e.convoy_id} was cancelled before its work landed{why}"
+    if e.kind == "forge.issue_seen":
+        title = after.get("title", "")
+        return f"- New issue #{after.get('number')} on rig {e.rig}, unlabelled: {title}"
     if e.kind == "dispatch.paused":
         return f"- The circuit breaker paused dispatch{why}"
     if after.get("status") == FAILED:
