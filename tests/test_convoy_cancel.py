@@ -135,6 +135,7 @@ def test_a_town_from_before_keeps_its_landed_convoys_and_cancels_the_forced_ones
         )
     with store.transaction() as tx:  # as schema 10 kept them: forced closes said "landed"
         tx.db.execute("ALTER TABLE convoys DROP COLUMN cancelled_at")
+        tx.db.execute("DROP TABLE issue_links")  # made by migration 12
         tx.db.execute("DELETE FROM schema_migrations WHERE version > 10")
     store.close()
 
