@@ -264,7 +264,7 @@ def test_intake_takes_labelled_issues_and_follows_them_upstream(hub: Hub, town: 
     labelled = hub.open_issue("Crash on start", "Boom.", ("gastown", "P0"))
     hub.open_issue("Just a question")
 
-    assert intake.poll_once() == {"app": "took 1"}
+    assert intake.poll_once() == {"app": "took 2"}  # both listed, the labelled one taken
     (bead,) = town.json("bead", "list")
     assert (bead["title"], bead["priority"], bead["slung"]) == ("Crash on start", 0, True)
     assert hub.comments(labelled) == [f"Gas Town is on it: bead {bead['id']} (Crash on start)."]
@@ -286,6 +286,15 @@ def test_intake_takes_labelled_issues_and_follows_them_upstream(hub: Hub, town: 
     clock[0] += 60
     assert intake.poll_once() == {"app": "unchanged"} and hub.not_modified() == before + 1
     assert len(events(town)) == written
+
+    # A new issue nobody labelled is news for the mayor's triage, told once; the one that
+    # was there at the first look is backlog, not news.
+    asked_later = hub.open_issue("Is there a dark mode?")
+    for _ in range(2):
+        clock[0] += 60
+        intake.poll_once()
+    seen = [e for e in events(town) if e["kind"] == "forge.issue_seen"]
+    assert [e["after"]["number"] for e in seen] == [asked_later]
 
     hub.edit_issue(labelled, "Crash on start (Linux only)")
     clock[0] += 60

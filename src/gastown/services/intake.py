@@ -30,7 +30,7 @@ from gastown import config
 from gastown.forge.base import Forge, ForgeError, Issue, RateLimited
 from gastown.model import CLOSED, FAILED, IN_PROGRESS, IN_REVIEW, OPEN, Bead, IssueLink, Rig
 from gastown.record import Record
-from gastown.services import beads, escalations, issues
+from gastown.services import beads, escalations, issues, triage
 from gastown.services.ledger import Ledger, get_bead
 from gastown.store import Tx
 
@@ -238,11 +238,17 @@ class IntakePoller:
             with ledger.store.reader() as tx:
                 state.since, state.started = tx.last_issue_update(rig.name), True
         labels = list(settings["intake.labels"])
+        # One listing of every issue, labelled or not (one request a round, free when nothing
+        # changed): the labelled are taken in, the new unlabelled are told to the mayor for
+        # triage, except on a first look, when they are not news but the backlog.
+        first_look = state.since is None
         try:
-            listed = forge.list_issues(labels=labels, state="all", since=state.since)
+            listed = forge.list_issues(state="all", since=state.since)
             if listed is not None:
                 for issue in sorted(listed, key=lambda i: (i.updated_at, i.number)):
-                    take_issue(ledger, town, rig, forge, issue, environ=self.environ)
+                    taken = take_issue(ledger, town, rig, forge, issue, environ=self.environ)
+                    if taken is None and issue.state == "open" and not wanted(labels, issue):
+                        triage.issue_seen(ledger, rig.name, issue, tell=not first_look)
         except RateLimited as exc:
             state.due = max(exc.reset_at, now + every)
             if exc.reset_at - now > LONG_WAIT and state.escalated_reset != exc.reset_at:

@@ -47,7 +47,6 @@ TYPE_LABELS = {
     "enhancement": "feature",
     "chore": "chore",
 }
-PULL_NOT_SUPPORTED = "Slinging a pull request is not supported yet"
 
 
 class Slung(Record):
@@ -330,17 +329,9 @@ def _sling_pull(
     runtime: str | None,
     hold: bool,
 ) -> Slung:
-    """A pull request is not an issue: it goes to `services.babysit.sling_pull(ledger, town,
-    environ, ref, runtime=..., hold=...) -> Bead` (babysitting a person's pull request) when
-    that exists, and is refused otherwise."""
-    import importlib
+    """A pull request is not an issue: its bead babysits the pull request on its own branch
+    (`services.babysit`)."""
+    from gastown.services import babysit
 
-    try:  # looked up by name: the babysitting half may not be in this build
-        babysit = importlib.import_module("gastown.services.babysit")
-    except ImportError:
-        raise InvalidValue(
-            f"{PULL_NOT_SUPPORTED}: {ref.url} is a pull request.",
-            hint="Sling the issue it fixes, or a title with --rig.",
-        ) from None
-    bead: Bead = babysit.sling_pull(ledger, town, environ, ref, runtime=runtime, hold=hold)
+    bead = babysit.sling_pull(ledger, town, environ, ref, runtime=runtime, hold=hold)
     return Slung(bead=bead, link=None, created=True)

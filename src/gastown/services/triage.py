@@ -27,13 +27,16 @@ if TYPE_CHECKING:
 DEFAULT_LABELS = ("gastown",)
 
 
-def issue_seen(ledger: Ledger, rig: str, issue: Issue) -> bool:
-    """Record that `issue` of `rig` is new and waits for triage; False if it was seen before."""
+def issue_seen(ledger: Ledger, rig: str, issue: Issue, *, tell: bool = True) -> bool:
+    """Record that `issue` of `rig` is new and waits for triage; False if it was seen before.
+    With `tell` off it is only remembered (the backlog found on a first look is not news)."""
     key = f"forge.issue_seen.{rig}.{issue.number}"
     with ledger.store.transaction() as tx:
         if tx.get_meta(key) is not None:
             return False
         tx.set_meta(key, issue.updated_at or ledger.now())
+        if not tell:
+            return True
         tx.append_events(
             [
                 ledger.event(
