@@ -18,7 +18,7 @@ from gastown.model import IN_PROGRESS
 from gastown.refinery.step import Seams
 from gastown.scripted.github import FakeGitHub
 from gastown.scripted.gitlab import FakeGitLab
-from gastown.services import beads, issues
+from gastown.services import beads, issues, triage
 from gastown.services.intake import IntakePoller, take_issue
 from gastown.services.ledger import Ledger
 from gastown.town import load
@@ -295,6 +295,13 @@ def test_intake_takes_labelled_issues_and_follows_them_upstream(hub: Hub, town: 
         intake.poll_once()
     seen = [e for e in events(town) if e["kind"] == "forge.issue_seen"]
     assert [e["after"]["number"] for e in seen] == [asked_later]
+    # `gt triage` goes through the backlog too, once.
+    ledger = ledger_of(town)
+    try:
+        told = [i.title for _, i in triage.look(ledger, load(town.cwd), {})]
+        assert told == ["Just a question"] and triage.look(ledger, load(town.cwd), {}) == []
+    finally:
+        ledger.store.close()
 
     hub.edit_issue(labelled, "Crash on start (Linux only)")
     clock[0] += 60

@@ -27,14 +27,23 @@ if TYPE_CHECKING:
 DEFAULT_LABELS = ("gastown",)
 
 
-def issue_seen(ledger: Ledger, rig: str, issue: Issue, *, tell: bool = True) -> bool:
+BACKLOG = "backlog "
+"""How a remembered but untold issue's `meta` value starts."""
+
+
+def issue_seen(
+    ledger: Ledger, rig: str, issue: Issue, *, tell: bool = True, backlog: bool = False
+) -> bool:
     """Record that `issue` of `rig` is new and waits for triage; False if it was seen before.
-    With `tell` off it is only remembered (the backlog found on a first look is not news)."""
+    With `tell` off it is only remembered as backlog (found on a first look: not news, so the
+    poll does not tell it); `backlog` tells such an issue after all (`gt triage`)."""
     key = f"forge.issue_seen.{rig}.{issue.number}"
+    stamp = issue.updated_at or ledger.now()
     with ledger.store.transaction() as tx:
-        if tx.get_meta(key) is not None:
+        kept = tx.get_meta(key)
+        if kept is not None and not (backlog and tell and kept.startswith(BACKLOG)):
             return False
-        tx.set_meta(key, issue.updated_at or ledger.now())
+        tx.set_meta(key, stamp if tell else BACKLOG + stamp)
         if not tell:
             return True
         tx.append_events(
@@ -85,7 +94,7 @@ def look(ledger: Ledger, town: Town, environ: Mapping[str, str]) -> list[tuple[s
         for issue in issues:
             if labels and labels <= set(issue.labels):
                 continue  # the intake takes it as a bead by itself
-            if issue_seen(ledger, rig.name, issue):
+            if issue_seen(ledger, rig.name, issue, backlog=True):
                 new.append((rig.name, issue))
     return new
 
