@@ -19,16 +19,12 @@ if TYPE_CHECKING:
     from gastown.refinery.step import RigStep
 
 
-def land(step: RigStep, good: list[tuple[MergeRequest, str, list[GateResult]]], base: str) -> None:
+def push_landing(
+    step: RigStep, good: list[tuple[MergeRequest, str, list[GateResult]]], base: str
+) -> None:
     """Land what passed the gates (each merge request with its stack commit) on the target,
-    which stood at `base` when the stack was made."""
+    which stood at `base` when the stack was made, as one pushed commit."""
     first = good[0][0]
-    if step.settings["merge_strategy"] == "pr" and first.target == step.rig.branch:
-        from gastown.refinery import pr
-
-        for mr, _, results in good:
-            pr.open_pull(step, mr, [r.to_json() for r in results])
-        return
     target = first.target
     tip, how = landing.commit(step, base, [(mr, commit) for mr, commit, _ in good])
     try:

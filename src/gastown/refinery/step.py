@@ -5,8 +5,9 @@
     review     (`reviewing`) each merge request not yet approved at its head is reviewed
     prepare    (`prepare`) the batch is put onto the fetched target in the scratch worktree
     gates      (`gating`) the gates run once on the top of the stack; a red stack is bisected
-    land       (`land`, `pr`) one commit of the gated tree (`landing`) pushed to the target,
-               or each branch through a pull request
+    land       (`strategy`, chosen once per step from `merge_strategy`) one commit of the
+               gated tree (`landing`) pushed to the target (`land`), or each branch through
+               a pull request on the rig's forge (`pr`)
 
 A step runs in a worker thread with a store handle of its own and an exclusive lock per rig,
 so two steps (the town process and `gt refinery run`, say) never touch one target at once.
@@ -34,10 +35,11 @@ from gastown.model import (
     Rig,
 )
 from gastown.record import Record, field
-from gastown.refinery import babysat, gating, land, outcome, prepare, queue, reviewing, tend
+from gastown.refinery import babysat, gating, outcome, prepare, queue, reviewing, tend
 from gastown.refinery.gates import Stopped
 from gastown.refinery.review import ModelReviewer, Reviewer
 from gastown.refinery.review_agent import AgentReviewer
+from gastown.refinery.strategy import strategy_for
 from gastown.services.ledger import Ledger
 from gastown.town import Town, load
 
@@ -117,6 +119,7 @@ class RigStep:
         self.clone = (town.path / rig.path).resolve()
         self.scratch_path = town.path / "worktrees" / rig.name / ".refinery"
         self.identity = gm.refinery_identity(rig.name)
+        self.strategy = strategy_for(settings)
         self.progress = Progress()
         self.step_id = f"{seams.clock.now().strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
 
@@ -127,10 +130,7 @@ class RigStep:
         with self.ledger.store.reader() as tx:
             waiting = tx.list_merge_requests(rig=self.rig.name, status=MR_OPEN)
         waiting = babysat.push_all(self, waiting)  # people's pull requests: never landed here
-        size = (
-            1 if self.settings["merge_strategy"] == "pr" else self.settings["refinery.batch_size"]
-        )
-        batch = queue.next_batch(waiting, size)
+        batch = queue.next_batch(waiting, self.strategy.batch_size(self.settings))
         if batch and not self.seams.stop.is_set():
             self.process(outcome.start(self.ledger, batch))
         return self.progress
@@ -150,7 +150,7 @@ class RigStep:
                 return
             good = gating.gate(self, scratch, target, stack)
             if good:
-                land.land(self, good, target)
+                self.strategy.land(self, good, target)
         except GastownError as exc:
             self.unfinished(batch, str(exc))
         except Stopped:
