@@ -297,6 +297,37 @@ def test_squash_merge_writes_one_commit_with_one_parent(
     assert git("log", "-1", "--format=%s", squashed, cwd=origin) == "Add a and b (#1)"
 
 
+def test_merging_into_the_default_branch_closes_the_issues_its_description_fixes(
+    client: GitHub, fake: FakeGitHub, work: Path
+) -> None:
+    """As on GitHub: closing keywords in the description close open issues of the repository
+    when the pull request merges into the default branch, and only then."""
+    fixed, resolved, named, mentioned, closed_first = (
+        fake.open_issue(REPO, title) for title in ("a", "b", "c", "d", "e")
+    )
+    fake.close_issue(closed_first, reason="not_planned")
+    git("push", "-q", "origin", "main:release", cwd=work)
+    into_release = commit(work, "not-main", "r.txt", "r\n")
+    other = client.create_pull("not-main", "release", "Elsewhere", f"Fixes #{fixed}").number
+    client.merge_pull(other, into_release)
+    assert fake.issues[fixed].state == "open"  # not the default branch
+
+    head = commit(work, "feature", "feature.txt", "new\n")
+    body = (
+        f"fixes #{fixed}, Resolves: {REPO}#{resolved}\n"
+        f"Closes https://github.com/{REPO}/issues/{named}\nSee #{mentioned}.\n"
+        f"Fixed #{closed_first}"
+    )
+    number = client.create_pull("feature", "main", "Add feature", body).number
+    client.merge_pull(number, head)
+
+    issues = fake.issues
+    assert [issues[n].state for n in (fixed, resolved, named)] == ["closed"] * 3
+    assert issues[fixed].state_reason == "completed"
+    assert issues[mentioned].state == "open"
+    assert issues[closed_first].state_reason == "not_planned"  # left as it was
+
+
 def test_merge_is_refused_when_the_branches_conflict(
     client: GitHub, work: Path, origin: Path
 ) -> None:

@@ -21,7 +21,9 @@ fake, so the controls need no repository), the issue listing includes pull reque
 a `pull_request` key), and adding a label a repository does not have creates it. A webhook
 registered with `POST /repos/{owner}/{repo}/hooks` or `add_hook` is sent `issues` and
 `pull_request` events as the fake's state changes, signed as GitHub signs them (see
-`github_hooks`). Every request and answer is passed to `observe`, if given.
+`github_hooks`). Merging a pull request into the default branch (the bare repository's HEAD)
+closes the issues its description names with a closing keyword (`Fixes #1`). Every request
+and answer is passed to `observe`, if given.
 """
 
 from __future__ import annotations
@@ -53,6 +55,13 @@ MERGER = {
     "GIT_COMMITTER_NAME": "GitHub",
     "GIT_COMMITTER_EMAIL": "noreply@github.test",
 }
+
+CLOSING = re.compile(
+    r"(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?):?\s+"
+    r"(?:(?P<repo>[\w.-]+/[\w.-]+)?#(?P<number>\d+)"
+    r"|https?://[^\s/]+/(?P<url_repo>[\w.-]+/[\w.-]+)/issues/(?P<url_number>\d+))\b"
+)
+"""GitHub's closing keywords and the issue references they take."""
 
 Answer = tuple[int, Any, dict[str, str]]
 """HTTP status, JSON body (None: no body), extra headers."""
@@ -417,8 +426,10 @@ class FakeGitHub:
             tree = self._merge_tree(pull)
             if tree is None:
                 raise ValueError(f"pull request #{number} has conflicts with {pull.base}")
-            sha = self._merge(pull, tree, method, by="maintainer")
+            sha, fixed = self._merge(pull, tree, method, by="maintainer")
         self._emit(pull.repo, "pull_request", "closed", number, "maintainer")
+        for issue in fixed:
+            self._emit(pull.repo, "issues", "closed", issue, "maintainer")
         return sha
 
     # --- HTTP -----------------------------------------------------------------------------
@@ -807,8 +818,9 @@ class FakeGitHub:
 
     # --- state from git -------------------------------------------------------------------
 
-    def _merge(self, pull: FakePull, tree: str, method: str, by: str) -> str:
-        """Write the merge commit of `tree` on the base branch without a worktree."""
+    def _merge(self, pull: FakePull, tree: str, method: str, by: str) -> tuple[str, list[int]]:
+        """Write the merge commit of `tree` on the base branch without a worktree. The merge
+        commit's sha, and the issues its closing keywords closed."""
         if method == "squash":
             message = f"{pull.title} (#{pull.number})\n\n{pull.body}".rstrip() + "\n"
             parents = ["-p", pull.base_sha]
@@ -828,7 +840,29 @@ class FakeGitHub:
         stamp = self._stamp()
         pull.state, pull.merged, pull.merged_at, pull.closed_at = "closed", True, stamp, stamp
         pull.merged_by, pull.merge_commit_sha, pull.updated_at = by, sha, stamp
-        return sha
+        return sha, self._close_fixed(pull)
+
+    def _close_fixed(self, pull: FakePull) -> list[int]:
+        """Close the open issues a merged pull request's description names with a closing
+        keyword (`Fixes #1`, `closes acme/app#2`, `Resolves: https://…/issues/3`), as GitHub
+        does when it merges into the repository's default branch. Their numbers."""
+        if pull.base != self.default_branch(pull.repo):
+            return []
+        closed = []
+        for match in CLOSING.finditer(pull.body or ""):
+            repo = match["repo"] or match["url_repo"] or pull.repo
+            number = int(match["number"] or match["url_number"])
+            issue = self._issues.get(number)
+            if issue is None or issue.repo.lower() != repo.lower() or issue.state != "open":
+                continue
+            self._set_issue_state(issue, "closed", "completed")
+            closed.append(number)
+        return closed
+
+    def default_branch(self, repo: str) -> str:
+        """The branch the bare repository's HEAD names (GitHub's default branch)."""
+        done = self.git(repo, "symbolic-ref", "--quiet", "--short", "HEAD")
+        return done.stdout.strip() if done.returncode == 0 else "main"
 
     def _merge_tree(self, pull: FakePull) -> str | None:
         """The merged tree of base and head, or None when they conflict."""

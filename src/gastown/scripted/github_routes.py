@@ -326,8 +326,10 @@ def _merge(fake: FakeGitHub, pull: FakePull, body: dict[str, Any]) -> dict[str, 
     blocker = fake._blocker(pull)
     if blocker is not None:
         raise GitHubAnswer(405, blocker)
-    sha = fake._merge(pull, fake._merge_tree(pull) or "", method, by=fake.login)
+    sha, fixed = fake._merge(pull, fake._merge_tree(pull) or "", method, by=fake.login)
     fake.queue(pull.repo, "pull_request", "closed", pull.number)
+    for number in fixed:
+        fake.queue(pull.repo, "issues", "closed", number)
     return {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}
 
 
