@@ -213,16 +213,26 @@ def test_agents_runs_and_peek_show_the_story(town: Gt) -> None:
 def test_demo_runs_from_nothing(tmp_path: Path) -> None:
     """`gt demo` in a fresh folder, with no town and no keys, ends with its convoy merged on
     the sample repository's main: reviewed, gated, landed, the dependent bead after its
-    blocker."""
+    blocker; and with the forge loop closed on the fake GitHub: the issue's bead fixed through
+    a pull request saying `Fixes #1`, reviewed there by the town, merged, the issue closed."""
     result = Gt(tmp_path).json("demo", "demo")
-    assert sorted(b["status"] for b in result["beads"]) == ["closed", "closed", "closed"]
-    assert [m["status"] for m in result["merge_requests"]] == ["merged"] * 3
+    assert [b["status"] for b in result["beads"]] == ["closed"] * 4
+    assert [m["status"] for m in result["merge_requests"]] == ["merged"] * 4
     assert all(m["verdict"] == "approve" for m in result["merge_requests"])
     assert all(r["status"] == "succeeded" for r in result["runs"])
     sample = tmp_path / "demo" / "sample-app"
     assert "verbose mode" in (sample / "app.py").read_text()  # main's files, updated
     assert (sample / "CHANGELOG.md").exists()
     assert len(result["main"]) >= 4 and result["main"][-1].endswith("A sample app")
+    loop = result["forge_loop"]
+    assert loop["issue"]["state"] == "closed"
+    assert any(loop["bead"]["id"] in comment for comment in loop["issue"]["comments"])
+    pull = loop["pull_request"]
+    assert pull["merged"] and "Fixes #1" in pull["body"]
+    assert [(r["user"], r["state"]) for r in loop["reviews"]] == [("gastown", "COMMENTED")]
+    bare = tmp_path / "demo" / "github" / "greeter.git"
+    assert "Hello, {name}!" in run_git("show", "main:greeter.py", cwd=bare)
+    assert pull["merge_commit_sha"] == run_git("rev-parse", "main", cwd=bare).strip()
     again = Gt(tmp_path)("demo", "demo")
     assert again.code == 1 and "already exists" in again.err
 

@@ -4,7 +4,9 @@ It makes a small git repository, a town with it as a rig, and a three-bead convo
 waits for another), then runs the town process with the `scripted` runtime until the convoy has
 landed: each bead is worked by a polecat, reviewed by a scripted reviewer (the scripted model
 server, in process), gated by running the app, and merged into the sample repository's `main`;
-the dependent bead starts once its blocker has landed.
+the dependent bead starts once its blocker has landed. Beside it, the forge loop
+(`demo_forge`): an issue on the shipped fake GitHub fixed through a reviewed pull request that
+closes it.
 """
 
 from __future__ import annotations
@@ -90,7 +92,8 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         parents=[shared],
         help="a sample town that really runs",
         description="Create a sample repository and town in PATH, sling a "
-        "three-bead convoy and let scripted polecats work it.",
+        "three-bead convoy and an issue on a fake GitHub, and let scripted polecats work "
+        "them.",
     )
     demo.add_argument(
         "path",
@@ -129,6 +132,8 @@ def _sample_repo(path: Path) -> None:
 
 def run_demo(app: App) -> int:
     from gastown import town as towns
+    from gastown.cli import demo_forge as forge
+    from gastown.scripted.github import FakeGitHub
     from gastown.services import convoys, plan, rigs, settings
     from gastown.services.ledger import Ledger
 
@@ -141,28 +146,37 @@ def run_demo(app: App) -> int:
     say = (lambda text: None) if app.json else app.print
     say(f"Creating a sample repository and a town in {root} …")
     _sample_repo(root / "sample-app")
+    bare = forge.bare_repository(root / "github" / "greeter.git")
     town = towns.init(root / "town", name="demo")
-    store = town.open_store()
-    try:
-        ledger = Ledger(store, prefix=town.prefix, actor="demo")
-        rigs.add(ledger, town.path, "app", str(root / "sample-app"))
-        for key, value in (
-            ("runtime", "scripted"),
-            ("refinery.gates", json.dumps(["python3 app.py --verbose"])),
-            ("role_models.refinery", "claude-haiku-4-5"),
-            ("model_api_key", "demo"),
-        ):
-            settings.set_value(ledger, town, key, value)
-        the_plan = plan.parse({"tasks": TASKS}, "the demo plan")
-        view = convoys.create(ledger, "Verbose mode", "app", the_plan, False, "review-and-merge")
-    finally:
-        store.close()
-    say(f"Slung convoy {view.convoy.id} with 3 beads; starting the town process …")
-    started = time.monotonic()
-    with _reviewer() as server:
+    with _reviewer() as server, FakeGitHub({forge.REPO: bare}, token=forge.TOKEN) as github:
+        store = town.open_store()
+        try:
+            ledger = Ledger(store, prefix=town.prefix, actor="demo")
+            rigs.add(ledger, town.path, "app", str(root / "sample-app"))
+            for key, value in (
+                ("runtime", "scripted"),
+                ("refinery.gates", json.dumps(["python3 app.py --verbose"])),
+                ("role_models.refinery", "claude-haiku-4-5"),
+                ("model_api_key", "demo"),
+            ):
+                settings.set_value(ledger, town, key, value)
+            the_plan = plan.parse({"tasks": TASKS}, "the demo plan")
+            view = convoys.create(
+                ledger, "Verbose mode", "app", the_plan, False, "review-and-merge"
+            )
+            say(f"Slung convoy {view.convoy.id} with 3 beads to rig app.")
+            say(f"Started a fake GitHub at {github.url}: {forge.REPO} is rig greeter.")
+            forge.setup(ledger, town, bare, github)
+            slung = forge.open_and_sling(ledger, town, github, app.environ)
+            say(f"Opened issue #1 there; gt sling {forge.ISSUE_URL} made bead {slung.bead.id}.")
+        finally:
+            store.close()
+        say("Starting the town process …")
+        started = time.monotonic()
         environ = {**app.environ, "GT_MODEL_BASE_URL": server.base_url}
         asyncio.run(_work_until_settled(town, environ))
-    return _report(app, town, started, root / "sample-app")
+        loop = forge.story(town, github, slung.bead.id)
+    return _report(app, town, started, root / "sample-app", loop)
 
 
 def _reviewer() -> Any:
@@ -199,7 +213,7 @@ async def _work_until_settled(town: Any, environ: dict[str, str]) -> None:
                 busy = (
                     tx.list_runs(statuses=ACTIVE_RUN_STATUSES)
                     or tx.dispatch_candidates()
-                    or tx.list_merge_requests(statuses=("open", "testing", "rework"))
+                    or tx.list_merge_requests(statuses=("open", "testing", "rework", "pr"))
                 )
             quiet = 0 if busy else quiet + 1
             if quiet >= 5:  # settled for half a second
@@ -211,7 +225,9 @@ async def _work_until_settled(town: Any, environ: dict[str, str]) -> None:
             await task
 
 
-def _report(app: App, town: Any, started: float, sample: Path) -> int:
+def _report(app: App, town: Any, started: float, sample: Path, loop: dict[str, Any]) -> int:
+    from gastown.cli import demo_forge as forge
+
     store = town.open_store()
     try:
         with store.reader() as tx:
@@ -226,6 +242,7 @@ def _report(app: App, town: Any, started: float, sample: Path) -> int:
         "runs": [r.to_json() for r in runs],
         "merge_requests": [m.to_json() for m in mrs],
         "main": _main_log(sample),
+        "forge_loop": loop,
     }
 
     def human() -> None:
@@ -245,6 +262,7 @@ def _report(app: App, town: Any, started: float, sample: Path) -> int:
             f"  {len(runs)} runs by {len({r.polecat for r in runs})} polecats, "
             f"{len(mrs)} merge requests, ${spent:.4f} of (scripted) model time"
         )
+        forge.print_story(app.print, loop)
         app.print("\nWhere to look:")
         app.print(f"  cd {town.path}")
         app.print("  gt bead list            the beads and their status")
@@ -253,6 +271,11 @@ def _report(app: App, town: Any, started: float, sample: Path) -> int:
         app.print(f"  gt peek {first:<15} a polecat's transcript")
         app.print("  gt events               everything that happened, in order")
         app.print("  gt mq --all / gt mr show ID   what the refinery did with each change")
+        bead = loop["bead"]["id"]
+        app.print(f"  gt bead show {bead}    the issue's bead, linked to the issue and the PR")
+        app.print(f"  gt dashboard            its page, /beads/{bead}, links them too")
+        greeter = sample.parent / "github" / "greeter.git"
+        app.print(f"  git -C {greeter} log --oneline   the fake GitHub's main")
         app.print(f"  git -C {sample} log --oneline   the sample app's main:")
         for line in data["main"]:
             app.print(f"    {line}")
