@@ -52,7 +52,18 @@ def rig_add(app: App) -> int:
 
     if not app.json:
         app.err.write(f"Cloning {app.args.url} …\n")
-    rig = rigs.add(app.ledger, app.town.path, app.args.name, app.args.url, app.args.branch)
+    from gastown import config
+
+    settings = config.resolve(app.town.settings, None, app.environ)
+    rig = rigs.add(
+        app.ledger,
+        app.town.path,
+        app.args.name,
+        app.args.url,
+        app.args.branch,
+        settings=settings,
+        environ=app.environ,
+    )
     app.emit(rig.to_json(), f"Added rig '{rig.name}' ({rig.url}), target branch {rig.branch}")
     return 0
 

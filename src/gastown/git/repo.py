@@ -14,6 +14,33 @@ from gastown.record import Record
 QUIET_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_SSH_COMMAND": "ssh -o BatchMode=yes", "LC_ALL": "C"}
 
 
+_auth: dict[str, str] = {}
+"""URL prefix → an `Authorization: …` header every git this process runs sends there."""
+
+
+def authorize(prefix: str, header: str | None) -> None:
+    """Have every git this process runs send `header` to URLs under `prefix` (None forgets
+    it). It goes to git through the environment (`GIT_CONFIG_*`), never into a remote URL, a
+    config file, an argument list or a log; agents, started with their own environment, never
+    get it."""
+    if header is None:
+        _auth.pop(prefix, None)
+    else:
+        _auth[prefix] = header
+
+
+def _auth_env() -> dict[str, str]:
+    if not _auth:
+        return {}
+    base = int(os.environ.get("GIT_CONFIG_COUNT", "0") or 0)
+    env: dict[str, str] = {}
+    for n, (prefix, header) in enumerate(sorted(_auth.items()), start=base):
+        env[f"GIT_CONFIG_KEY_{n}"] = f"http.{prefix}.extraHeader"
+        env[f"GIT_CONFIG_VALUE_{n}"] = header
+    env["GIT_CONFIG_COUNT"] = str(base + len(_auth))
+    return env
+
+
 class GitResult(Record):
     code: int
     out: str
@@ -37,7 +64,7 @@ def git(
             input=input,
             capture_output=True,
             text=True,
-            env={**os.environ, **QUIET_ENV, **(env or {})},
+            env={**os.environ, **QUIET_ENV, **_auth_env(), **(env or {})},
             timeout=timeout,
             check=False,
         )

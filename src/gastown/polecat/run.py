@@ -23,6 +23,7 @@ from pathlib import Path
 
 from gastown import config
 from gastown.errors import GastownError, RuntimeUnavailable, UserError
+from gastown.forge.gitauth import authorize_url
 from gastown.git import worktree as wt
 from gastown.model import RUNNING, STARTING, Bead, Run
 from gastown.polecat import group
@@ -216,6 +217,7 @@ def prepare(launch: Launch, run: Run, ctx: PolecatContext) -> Prepared:
     settings = config.resolve(town.settings, ctx.rig.settings, launch.environ)
     prompt = render(ctx.prompt(settings["custom_instructions.polecat"]), town.path)
     agent, request = _request(launch, run, ctx, prompt)
+    authorize_url(ctx.rig.url, settings, launch.environ)  # the fetch carries the forge token
     identity = wt.polecat_identity(run.rig, run.polecat)
     base = wt.prepare(
         town.path / ctx.rig.path,

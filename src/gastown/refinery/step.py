@@ -26,6 +26,7 @@ from gastown import config
 from gastown.clock import Clock, SystemClock
 from gastown.errors import GastownError
 from gastown.forge.base import Forge
+from gastown.forge.gitauth import authorize_url
 from gastown.git import merge as gm
 from gastown.git import worktree as wt
 from gastown.model import (
@@ -120,6 +121,7 @@ class RigStep:
         self.scratch_path = town.path / "worktrees" / rig.name / ".refinery"
         self.identity = gm.refinery_identity(rig.name)
         self.strategy = strategy_for(settings)
+        authorize_url(rig.url, settings, environ)  # fetches and pushes carry the forge token
         self.progress = Progress()
         self.step_id = f"{seams.clock.now().strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
 

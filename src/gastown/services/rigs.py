@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
-from gastown import git
-from gastown.errors import Conflict, InvalidValue, NotFound
+from gastown import config, git
+from gastown.errors import Conflict, GitError, InvalidValue, NotFound
 from gastown.git.repo import normalize_url
 from gastown.model import CLOSED, FAILED, Rig
 from gastown.services.ledger import Ledger, append
@@ -25,14 +26,32 @@ def check_name(name: str) -> str:
     return name
 
 
-def add(ledger: Ledger, town_path: Path, name: str, url: str, branch: str | None = None) -> Rig:
-    """Clone `url` into the town as rig `name`, targeting `branch` or the remote's default."""
+def add(
+    ledger: Ledger,
+    town_path: Path,
+    name: str,
+    url: str,
+    branch: str | None = None,
+    *,
+    settings: config.Resolved | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Rig:
+    """Clone `url` into the town as rig `name`, targeting `branch` or the remote's default.
+    With the town's `settings`, a GitHub or GitLab https URL is cloned with the forge's token
+    (`forge.gitauth`), which is never written into the clone's remote URL or anywhere else."""
     check_name(name)
     with ledger.store.reader() as tx:
         if tx.get_rig(name) is not None:
             raise Conflict(f"There is already a rig named '{name}'.")
     source = normalize_url(url)
-    target = git.default_branch(source, branch)
+    if settings is not None:
+        from gastown.forge.gitauth import authorize_url
+
+        authorize_url(source, settings, environ or {})
+    try:
+        target = git.default_branch(source, branch)
+    except GitError as exc:
+        raise _credentials(source, settings, environ or {}) or exc from None
     rel = Path("rigs") / name
     dest = town_path / rel
     if dest.exists() and any(dest.iterdir()):
@@ -59,6 +78,35 @@ def add(ledger: Ledger, town_path: Path, name: str, url: str, branch: str | None
         shutil.rmtree(dest, ignore_errors=True)
         raise
     return rig
+
+
+def _credentials(
+    url: str, settings: config.Resolved | None, environ: Mapping[str, str]
+) -> GitError | None:
+    """Why a forge refused `url`, in one sentence naming the setting, when it is a forge's
+    https URL (None otherwise: git's own words stand)."""
+    if settings is None:
+        return None
+    from gastown.forge.gitauth import token_for
+    from gastown.forge.select import GITHUB_CREDENTIALS, GITLAB_CREDENTIALS, locate
+
+    where = locate(settings, Rig(name="", url=url, branch="", path=""))
+    if where is None or "://" not in url or url.startswith(("ssh:", "git:")):
+        return None
+    kind = where[0]
+    needed = GITHUB_CREDENTIALS if kind == "github" else GITLAB_CREDENTIALS
+    forge = "GitHub" if kind == "github" else "GitLab"
+    if token_for(kind, settings, environ):
+        return GitError(
+            f"{forge} refused to let the token in the settings clone {url}: check that it can "
+            f"read this repository; it needs {needed}."
+        )
+    return GitError(
+        f"{url} could not be cloned without credentials: set {needed}.",
+        hint="`gt config set github.token …` keeps it in secrets.toml, readable by you only."
+        if kind == "github"
+        else "`gt config set gitlab.token …` keeps it in secrets.toml, readable by you only.",
+    )
 
 
 def get(ledger: Ledger, name: str) -> Rig:
