@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from gastown import config
 from gastown.forge.base import ForgeError, LineComment, RateLimited
 from gastown.forge.github import AppCredentials, GitHubForge
-from gastown.forge.select import forge_for, locate, require
+from gastown.forge.select import KeptForges, forge_for, locate, require
 from gastown.model import Rig
 from gastown.scripted.github import FakeGitHub
 from tests.github_openapi import OpenAPICheck
@@ -92,6 +92,54 @@ def test_an_unchanged_listing_is_none_and_costs_no_rate_limit(
     fake.edit_issue(1, title="Crash on start (Linux only)")
     changed = forge.list_issues(labels=["gastown"])
     assert changed is not None and changed[0].title == "Crash on start (Linux only)"
+
+
+def test_following_an_unchanged_pull_request_costs_no_rate_limit_yet_sees_a_new_check(
+    forge: GitHubForge, fake: FakeGitHub, tmp_path: Path
+) -> None:
+    commit(tmp_path / "work", "feature", "new.txt", "new\n")
+    pull = forge.create_pull("feature", "main", "A change")
+    fake.add_review(pull.number, "COMMENTED", "Looks fine")
+    fake.set_check_run("feature", "ci", "in_progress", None)
+
+    def look() -> tuple[object, ...]:
+        now = forge.get_pull(pull.number)
+        return (
+            now.head_sha,
+            [r.id for r in forge.list_reviews(pull.number)],
+            [c.id for c in forge.list_review_comments(pull.number)],
+            [c.id for c in forge.list_comments(pull.number, pull=True)],
+            [(r.name, r.status, r.conclusion) for r in forge.list_check_runs(now.head_sha)],
+        )
+
+    first = look()
+    counted, free = fake.counted, fake.not_modified
+    assert look() == first
+    assert (fake.counted, fake.not_modified) == (counted, free + 5)
+
+    fake.set_check_run("feature", "ci", "completed", "failure")  # moves no `updated_at`
+    seen = look()
+
+    assert seen[4] == [("ci", "completed", "failure")]
+    assert (fake.counted, fake.not_modified) == (counted + 1, free + 9)
+
+
+def test_each_page_of_a_listing_is_asked_for_again_so_a_change_on_the_last_is_seen(
+    forge: GitHubForge, fake: FakeGitHub
+) -> None:
+    number = fake.open_issue(REPO, "Busy")
+    for n in range(100):
+        fake.add_issue_comment(number, f"comment {n}")
+    assert len(forge.list_comments(number)) == 100
+    fake.add_issue_comment(number, "the 101st, alone on page two")
+    assert len(forge.list_comments(number)) == 101
+    fake.add_issue_comment(number, "the 102nd")
+    counted = fake.counted
+
+    comments = forge.list_comments(number)
+
+    assert [c.body for c in comments[-2:]] == ["the 101st, alone on page two", "the 102nd"]
+    assert fake.counted == counted + 1  # page one unchanged: 304
 
 
 def test_since_and_state_narrow_the_listing(forge: GitHubForge, fake: FakeGitHub) -> None:
@@ -370,3 +418,21 @@ def test_a_rig_without_credentials_has_no_forge_and_says_what_to_set(fake: FakeG
     assert made is not None and made.kind == "github"
     number = fake.open_issue(REPO, "Crash on start")
     assert made.get_issue(number).title == "Crash on start"
+
+
+def test_the_town_keeps_a_rigs_client_and_its_etags_until_the_settings_change(
+    fake: FakeGitHub,
+) -> None:
+    kept = KeptForges({"GITHUB_TOKEN": TOKEN})
+    chosen = settings(**{"github.api_url": fake.url})
+    github_rig = rig("https://github.com/acme/app.git")
+    number = fake.open_issue(REPO, "Crash on start")
+
+    first = kept(chosen, github_rig)
+    assert first is not None and first.get_issue(number).title == "Crash on start"
+    again = kept(chosen, github_rig)
+    assert again is first
+    assert again.get_issue(number).title == "Crash on start"
+    assert fake.not_modified == 1  # the kept client asked with the ETag it had
+    moved = kept(settings(**{"github.api_url": fake.url, "github.token": TOKEN}), github_rig)
+    assert moved is not None and moved is not first

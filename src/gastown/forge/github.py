@@ -8,9 +8,16 @@ when the first forge is made, never on the CLI's start-up path. Calls block; the
 them from a worker thread.
 
     listings      every page, following `Link: rel="next"`, 100 at a time
-    list_issues   a conditional request: the first page's ETag is kept, and an answer 304 (which
-                  GitHub does not count against the rate limit) is None. Issues are asked for
-                  most recently updated first, so any change shows on the first page.
+    reads         conditional: every GET of a pull request, and every page of a listing, is
+                  sent with the ETag of the last answer to the same request (`If-None-Match`);
+                  GitHub answers 304, which does not count against the rate limit, while
+                  nothing changed, and the kept answer is used. So following an idle pull
+                  request (the pull request, its reviews, comments and the head's check runs)
+                  costs nothing of the rate limit, yet a new check run is seen on the next
+                  look. The last `KEPT` answers are kept, per client: keep the client.
+    list_issues   the same, but a 304 is None (nothing changed since the last identical call).
+                  Issues are asked for most recently updated first, so any change shows on the
+                  first page.
     failures      `ForgeError`, one sentence naming what failed and what to do, never the token;
                   a used-up rate limit is `RateLimited` with its reset time. Nothing is retried
                   here: the caller polls again later.
@@ -20,6 +27,8 @@ from __future__ import annotations
 
 import functools
 import time
+import urllib.parse
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -55,6 +64,8 @@ SCOPES = (
     "Contents: read and write)"
 )
 APP_SETTINGS = "`github.app_id`, `github.app_private_key` and `github.app_installation_id`"
+KEPT = 4096
+"""Answers kept for conditional GETs, per client: ~six per followed pull request, with room."""
 
 
 class AppCredentials(Record):
@@ -118,12 +129,16 @@ class GitHubForge:
             ssl_verify=_tls(),
         )
         self._etags: dict[tuple[object, ...], str] = {}
+        self._kept: OrderedDict[tuple[object, ...], _Kept] = OrderedDict()
 
     # --- issues -----------------------------------------------------------------------------
 
     def get_issue(self, number: int) -> Issue:
-        data = self._json("GET", f"issue #{number}", self._gh.rest.issues.get, number)
-        return _issue(data)
+        call = self._gh.rest.issues.get
+        answer = self._get(
+            ("issue", number), f"issue #{number}", lambda h: call(*self._at, number, headers=h)
+        )
+        return _issue(answer.data)
 
     def list_issues(
         self, *, labels: Sequence[str] = (), state: str = "open", since: str | None = None
@@ -218,7 +233,11 @@ class GitHubForge:
 
     def get_pull(self, number: int) -> PullRequest:
         """Pull request `number` as it is now (state, mergeability, head commit)."""
-        return _pull(self._json("GET", _pr(number), self._gh.rest.pulls.get, number))
+        call = self._gh.rest.pulls.get
+        answer = self._get(
+            ("pull", number), _pr(number), lambda h: call(*self._at, number, headers=h)
+        )
+        return _pull(answer.data)
 
     def list_pulls(self, state: str = "open") -> list[PullRequest]:
         return [_pull(p) for p in self._pages(self._gh.rest.pulls.list, None, None, state=state)]
@@ -364,10 +383,56 @@ class GitHubForge:
         key: str | None = None,
         **query: Any,
     ) -> list[Any]:
-        """Every item of a listing, following `Link: <...>; rel="next"`."""
+        """Every item of a listing, following `Link: <...>; rel="next"`, each page asked for
+        conditionally (a new comment may change only the last page)."""
         args = () if arg is None else (arg,)
-        first = self._send("GET", what, lambda: call(*self._at, *args, **query, per_page=PER_PAGE))
-        return self._rest_of(first, key, what)
+        name = getattr(call, "__qualname__", repr(call))
+        answer = self._get(
+            (name, args, tuple(sorted(query.items()))),
+            what,
+            lambda h: call(*self._at, *args, **query, per_page=PER_PAGE, headers=h),
+        )
+        items: list[Any] = []
+        while True:
+            page = answer.data[key] if key is not None else answer.data
+            items.extend(page)
+            url = answer.next
+            if url is None and len(page) == PER_PAGE:
+                # A full page answered 304 comes with the `Link` it had when kept: a page may
+                # have been added behind it since, so that one is asked for too.
+                url = _page_after(answer.url)
+            if not url:
+                return items
+            answer = self._get(("page", url), what, _get(self._gh, url))
+
+    def _get(
+        self,
+        key: tuple[object, ...],
+        what: str | None,
+        call: Callable[[dict[str, str] | None], Any],
+    ) -> _Kept:
+        """One conditional GET: its JSON, the next page's URL and its own, the kept ones when
+        GitHub answers 304 Not Modified (free of the rate limit)."""
+        kept = self._kept.get(key)
+        headers = {"If-None-Match": kept.etag} if kept is not None else None
+        response = self._send("GET", what, lambda: call(headers))
+        if response.status_code == 304 and kept is not None:
+            self._kept.move_to_end(key)
+            return kept
+        answer = _Kept(
+            etag=response.headers.get("ETag", ""),
+            data=self._decode("GET", response),
+            next=response.links.get("next", {}).get("url"),
+            url=str(response.request.url),
+        )
+        if answer.etag:
+            self._kept[key] = answer
+            self._kept.move_to_end(key)
+            while len(self._kept) > KEPT:
+                self._kept.popitem(last=False)
+        else:
+            self._kept.pop(key, None)
+        return answer
 
     def _rest_of(self, first: httpx.Response, key: str | None, what: str | None) -> list[Any]:
         items: list[Any] = []
@@ -378,7 +443,7 @@ class GitHubForge:
             url: str | None = response.links.get("next", {}).get("url")
             response = None
             if url:
-                response = self._send("GET", what, _get(self._gh, url))
+                response = self._send("GET", what, functools.partial(_get(self._gh, url), None))
         return items
 
     def _send(self, method: str, what: str | None, call: Callable[[], Any]) -> httpx.Response:
@@ -465,8 +530,27 @@ def _tls() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _get(gh: GitHub[Any], url: str) -> Callable[[], Any]:
-    return lambda: gh.request("GET", url)
+class _Kept(Record):
+    """The last answer to one GET, for asking again with `If-None-Match`."""
+
+    etag: str
+    data: Any
+    next: str | None
+    """The next page's URL, from the answer's `Link` header."""
+    url: str
+    """The URL asked for."""
+
+
+def _page_after(url: str) -> str:
+    """`url` with its `page` one further on."""
+    parts = urllib.parse.urlsplit(url)
+    query = dict(urllib.parse.parse_qsl(parts.query))
+    query["page"] = str(int(query.get("page") or 1) + 1)
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def _get(gh: GitHub[Any], url: str) -> Callable[[dict[str, str] | None], Any]:
+    return lambda headers: gh.request("GET", url, headers=headers)
 
 
 def _pr(number: int) -> str:

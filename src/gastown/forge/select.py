@@ -89,3 +89,40 @@ def require(settings: config.Resolved, rig: Rig, environ: Mapping[str, str]) -> 
 def _setting(settings: config.Resolved, key: str) -> str:
     """A setting the other forge's half may not have added yet reads as empty."""
     return str(settings.values.get(key) or "")
+
+
+class KeptForges:
+    """`forge_for` that keeps each rig's client while its settings stay the same: a client
+    holds the ETags of its last answers, and a poll asked again with them is answered 304,
+    free of the rate limit. A fresh client each poll would pay for every read."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = dict(environ)
+        self._clients: dict[tuple[object, ...], Forge | None] = {}
+
+    def __call__(self, settings: config.Resolved, rig: Rig) -> Forge | None:
+        values = settings.values
+        key = (
+            rig.name,
+            rig.url,
+            *(
+                str(values.get(name) or "")
+                for name in (
+                    "github.repo",
+                    "github.api_url",
+                    "github.token",
+                    "github.app_id",
+                    "github.app_installation_id",
+                    "gitlab.repo",
+                    "gitlab.api_url",
+                    "gitlab.token",
+                )
+            ),
+            self.environ.get("GITHUB_TOKEN", ""),
+            self.environ.get("GITLAB_TOKEN", ""),
+        )
+        if key not in self._clients:
+            for old in [k for k in self._clients if k[0] == rig.name]:
+                del self._clients[old]  # settings changed: the old client is done with
+            self._clients[key] = forge_for(settings, rig, self.environ)
+        return self._clients[key]

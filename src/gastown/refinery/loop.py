@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from gastown import config
 from gastown.model import Rig
+from gastown.record import replace
 from gastown.refinery.step import Progress, Seams, run_step
 from gastown.services.faults import Faults
 from gastown.town import Town
@@ -32,6 +33,10 @@ class RefineryLoop:
     ) -> None:
         self.town, self.environ, self.wake = town, dict(environ), wake
         self.seams = seams or Seams()
+        if self.seams.forge is None:  # kept clients keep their ETags between polls
+            from gastown.forge.select import KeptForges
+
+            self.seams = replace(self.seams, forge=KeptForges(environ))
         self.faults = faults
         self.steps: dict[str, asyncio.Task[None]] = {}
 

@@ -7,6 +7,12 @@ same branch (`refinery.auto_resolve_pr_feedback`; otherwise a person is asked); 
 conflict bead; all green for `refinery.auto_merge_delay_minutes` → merged through the API.
 When a fix-up closes, the merge request goes through the refinery again and its branch is
 pushed to the same pull request.
+
+Each look is five reads (the pull request, its reviews, line comments, conversation comments,
+the head's check runs), each conditional in the GitHub adapter: a look at a pull request
+where nothing changed is answered 304 five times and costs nothing of the rate limit, so an
+idle town may look every `refinery.pr_poll_seconds` and still see a check run that changed
+alone (which does not move a pull request's `updated_at`) within one poll period.
 """
 
 from __future__ import annotations
@@ -162,11 +168,12 @@ def follow(step: RigStep, gh: Forge, mr: MergeRequest) -> None:
         prepare.conflict(step, mr, f"origin/{mr.target}", [])
         _checked(step, mr, state)
         return
-    feedback, state = _feedback(gh, pull, state)
+    runs = gh.list_check_runs(pull.head_sha)
+    feedback, state = _feedback(gh, pull, runs, state)
     if feedback:
         _feedback_bead(step, mr, pull, feedback, state)
         return
-    green = _green(gh, pull)
+    green = _green(pull, runs)
     # A person's pull request the town only babysits is theirs to merge, never the town's.
     delay = None if mr.kind == MR_PULL else step.settings["refinery.auto_merge_delay_minutes"]
     if not green or delay is None:
@@ -203,7 +210,7 @@ def _closed(step: RigStep, mr: MergeRequest, pull: PullRequest) -> None:
 
 
 def _feedback(
-    gh: Forge, pull: PullRequest, state: dict[str, Any]
+    gh: Forge, pull: PullRequest, runs: Sequence[CheckRun], state: dict[str, Any]
 ) -> tuple[list[str], dict[str, Any]]:
     """What is new on the pull request since it was last handled: line comments, requested
     changes, conversation comments and failing checks, as lines for a fix-up bead."""
@@ -227,7 +234,7 @@ def _feedback(
         if ic.id > seen_issue and ic.user != town:
             lines.append(f"- comment by {ic.user}: {ic.body}")
             seen_issue = max(seen_issue, ic.id)
-    failing = [r for r in gh.list_check_runs(pull.head_sha) if r.conclusion in FAILING]
+    failing = [r for r in runs if r.conclusion in FAILING]
     if failing and state.get("checks_failed_at") != pull.head_sha:
         lines.extend(f"- the check `{r.name}` ended {r.conclusion}" for r in failing)
         state["checks_failed_at"] = pull.head_sha
@@ -275,9 +282,8 @@ def _feedback_bead(
     step.progress.reworked.append(mr.id)
 
 
-def _green(gh: Forge, pull: PullRequest) -> bool:
+def _green(pull: PullRequest, runs: Sequence[CheckRun]) -> bool:
     """Mergeable, nothing requested, every check finished and passed."""
     if pull.mergeable is not True or pull.mergeable_state not in ("clean", "has_hooks"):
         return False
-    runs: list[CheckRun] = gh.list_check_runs(pull.head_sha)
     return all(r.status == "completed" and r.conclusion not in FAILING for r in runs)

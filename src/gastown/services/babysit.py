@@ -70,7 +70,7 @@ def sling_pull(
             f"Pull request #{pull.number} comes from `{pull.head_ref}`, which the town does not "
             "babysit: only a person's branch, not the target or one of the town's own."
         )
-    feedback, seen = _feedback(forge, pull, {})
+    feedback, seen = _feedback(forge, pull, forge.list_check_runs(pull.head_sha), {})
     head = _fetch_branch(town, rig, pull)
     title = printable(f"Babysit pull request #{pull.number}: {pull.title}", one_line=True)
     spec = NewBead(
