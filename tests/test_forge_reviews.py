@@ -4,6 +4,7 @@ the fake GitHub and the fake GitLab with the scripted model server as the review
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from gastown.clock import FakeClock
 from gastown.errors import Refused
 from gastown.git import merge as gm
 from gastown.model import IN_PROGRESS, MergeRequest
-from gastown.refinery.human_prs import sweep
+from gastown.refinery.human_prs import HumanReviews, sweep
 from gastown.refinery.outcome import rework_done
 from gastown.scripted.github import FakeGitHub
 from gastown.scripted.gitlab import FakeGitLab
@@ -235,6 +236,30 @@ def test_people_s_pull_requests_are_reviewed_once_per_head_drafts_and_the_town_s
     assert "+assert mul(2, 3) == 6" in reread and "+def mul" not in reread
     assert github.reviews(draft) == [] and github.reviews(towns) == []
     assert [r["state"] for r in github.reviews(mine)] == ["CHANGES_REQUESTED", "COMMENTED"]
+
+
+def test_the_town_process_sweeps_an_unchanged_repository_free_of_the_rate_limit(
+    yard: Yard, github: FakeGitHub
+) -> None:
+    yard.gt.ok("config", "set", "review.human_prs", "true")
+    person_pushes(yard, "wip", {"WIP.md": "later\n"})
+    github.open_pull("wip", "trunk", "WIP", user="eve", draft=True)  # skipped: no model
+    clock = [0.0]
+    reviews = HumanReviews(yard.town, {}, now=lambda: clock[0])
+    spent: list[tuple[int, int]] = []
+
+    async def sweeps() -> None:
+        for _ in range(2):
+            before = (github.counted, github.not_modified)
+            reviews.poke()
+            assert reviews.task is not None
+            await reviews.task
+            spent.append((github.counted - before[0], github.not_modified - before[1]))
+            clock[0] += 3600
+
+    asyncio.run(sweeps())
+
+    assert spent == [(1, 0), (0, 1)]  # the second listing is a 304 on the kept client
 
 
 def sweep_once(yard: Yard) -> list[Any]:

@@ -102,6 +102,10 @@ class HumanReviews:
         self.town, self.environ, self.faults, self.now = town, dict(environ), faults, now
         self.last: float | None = None
         self.task: asyncio.Task[None] | None = None
+        from gastown.forge.select import KeptForges
+
+        self.forges = KeptForges(environ)
+        """Each rig's client kept between sweeps: its listing is asked with the last ETag."""
 
     def look_now(self) -> None:
         """Make the next sweep due at once (a webhook said a pull request changed)."""
@@ -135,6 +139,11 @@ class HumanReviews:
         town = load(self.town.path)  # settings changed since the town process started count
         store = town.open_store()
         try:
-            sweep(Ledger(store, prefix=town.prefix, actor="refinery"), town, self.environ)
+            sweep(
+                Ledger(store, prefix=town.prefix, actor="refinery"),
+                town,
+                self.environ,
+                forge_for=lambda settings, rig, _environ: self.forges(settings, rig),
+            )
         finally:
             store.close()
