@@ -103,3 +103,57 @@ def test_without_a_token_the_refusal_names_the_setting(tmp_path: Path, server: G
     wrong = gt("rig", "add", "app", url)
     assert wrong.code != 0 and "refused to let the token in the settings clone" in wrong.err
     assert "wrong-token" not in wrong.err
+
+
+def test_a_town_that_is_a_github_app_clones_with_a_minted_installation_token(
+    tmp_path: Path,
+) -> None:
+    """No token, only the App's credentials: git gets an installation token minted for it,
+    kept in memory only, and the fake GitHub's git lets in exactly the tokens it issued."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from gastown.scripted.github import FakeGitHub
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    root = tmp_path / "served"
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    run_git("init", "-q", "-b", "main", cwd=seed)
+    (seed / "README.md").write_text("private\n")
+    run_git("add", ".", cwd=seed)
+    run_git("-c", "user.name=Dev", "-c", "user.email=d@x", "commit", "-qm", "first", cwd=seed)
+    (root / "acme").mkdir(parents=True)
+    bare = root / "acme" / "app.git"
+    run_git("clone", "-q", "--bare", str(seed), str(bare), cwd=tmp_path)
+    fake = FakeGitHub(
+        {"acme/app": bare}, token="unused", apps={42: public.decode()}, installations={7: 42}
+    )
+    with fake, GitOverHttp(root, tokens=fake.issued_tokens) as git_server:
+        gt = town_at(tmp_path, "app-town")
+        for key_, value in (
+            ("github.api_url", fake.url),
+            ("github.app_id", "42"),
+            ("github.app_installation_id", "7"),
+            ("github.app_private_key", private),
+        ):
+            gt.ok("config", "set", key_, value)
+        url = git_server.url("acme/app.git")
+        gt.ok("rig", "add", "app", url)
+        (token,) = fake.issued_tokens
+    assert (
+        run_git("remote", "get-url", "origin", cwd=tmp_path / "app-town" / "rigs" / "app").strip()
+        == url
+    )
+    holders = [
+        p
+        for p in (tmp_path / "app-town").rglob("*")
+        if p.is_file() and token.encode() in p.read_bytes()
+    ]
+    assert holders == []  # the minted token lives in memory only

@@ -1,7 +1,8 @@
 """Git over HTTPS with the rig's forge token, never written down.
 
 A rig on GitHub or GitLab reached over https is cloned, fetched and pushed with the forge
-token its settings hold (`github.token` / GITHUB_TOKEN, `gitlab.token` / GITLAB_TOKEN): the
+token its settings hold (`github.token` / GITHUB_TOKEN, else a GitHub App installation's
+token minted for the purpose; `gitlab.token` / GITLAB_TOKEN): the
 token travels as an HTTP basic `Authorization` header that git is given through its
 environment for that one repository URL (`git.repo.authorize`). The remote URL in the clone
 stays the plain one; no config file, argument list or log ever holds the token. SSH remotes
@@ -11,6 +12,7 @@ and local paths use what the machine already has.
 from __future__ import annotations
 
 import base64
+import time
 import urllib.parse
 from collections.abc import Mapping
 
@@ -23,10 +25,32 @@ USERS = {"github": "x-access-token", "gitlab": "oauth2"}
 """The user name each forge expects beside a token in basic auth."""
 
 
+_minted: dict[tuple[str, int, int], tuple[str, float]] = {}
+"""Installation tokens made for git, by (API, app, installation), with when they expire."""
+FRESH_FOR = 300.0
+"""A minted token is made again when it has less than this many seconds left."""
+
+
 def token_for(kind: str, settings: config.Resolved, environ: Mapping[str, str]) -> str:
-    if kind == "github":
-        return str(settings["github.token"] or environ.get("GITHUB_TOKEN", ""))
-    return str(settings["gitlab.token"] or environ.get("GITLAB_TOKEN", ""))
+    """The token git sends to the forge: the setting, else the environment's, else (GitHub)
+    an installation token of the App in the settings, minted and kept until near its end."""
+    if kind != "github":
+        return str(settings["gitlab.token"] or environ.get("GITLAB_TOKEN", ""))
+    token = str(settings["github.token"] or environ.get("GITHUB_TOKEN", ""))
+    if token or not (settings["github.app_id"] and settings["github.app_private_key"]):
+        return token
+    from gastown.forge.github import AppCredentials, installation_token
+
+    app = AppCredentials(
+        app_id=int(settings["github.app_id"]),
+        private_key=str(settings["github.app_private_key"]),
+        installation_id=int(settings["github.app_installation_id"]),
+    )
+    key = (str(settings["github.api_url"]), app.app_id, app.installation_id)
+    kept = _minted.get(key)
+    if kept is None or kept[1] - time.time() < FRESH_FOR:
+        kept = _minted[key] = installation_token(app, key[0])
+    return kept[0]
 
 
 def authorize_url(url: str, settings: config.Resolved, environ: Mapping[str, str]) -> str | None:

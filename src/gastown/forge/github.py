@@ -93,6 +93,33 @@ def connect(settings: config.Resolved, repo: str, environ: Mapping[str, str]) ->
     return GitHubForge(repo=repo, token=token, app=app, api_url=settings["github.api_url"])
 
 
+def installation_token(app: AppCredentials, api_url: str) -> tuple[str, float]:
+    """A fresh installation token of `app` (for git over https, which takes a token, not a
+    JWT) and when it expires, in Unix seconds."""
+    import calendar
+
+    from githubkit import AppAuthStrategy, GitHub
+
+    gh: GitHub[Any] = GitHub(
+        AppAuthStrategy(app.app_id, app.private_key),
+        base_url=api_url.rstrip("/"),
+        user_agent=USER_AGENT,
+        auto_retry=False,
+        ssl_verify=_tls(),
+    )
+    try:
+        data = gh.rest.apps.create_installation_access_token(app.installation_id).json()
+    except Exception as exc:  # githubkit's errors, or the network's: one sentence either way
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        raise ForgeError(
+            f"GitHub would not give the App installation {app.installation_id} a token for "
+            f"git ({status or type(exc).__name__}); check {APP_SETTINGS}.",
+            status=status,
+        ) from None
+    expires = calendar.timegm(time.strptime(str(data["expires_at"]), "%Y-%m-%dT%H:%M:%SZ"))
+    return str(data["token"]), float(expires)
+
+
 class GitHubForge:
     """One GitHub repository (`repo` is "owner/name") through the REST API."""
 

@@ -16,6 +16,7 @@ so two steps (the town process and `gt refinery run`, say) never touch one targe
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import secrets
 import threading
@@ -43,6 +44,8 @@ from gastown.refinery.review_agent import AgentReviewer
 from gastown.refinery.strategy import strategy_for
 from gastown.services.ledger import Ledger
 from gastown.town import Town, load
+
+log = logging.getLogger("gastown.refinery")
 
 
 def reviewer_for(settings: config.Resolved) -> Reviewer:
@@ -121,7 +124,10 @@ class RigStep:
         self.scratch_path = town.path / "worktrees" / rig.name / ".refinery"
         self.identity = gm.refinery_identity(rig.name)
         self.strategy = strategy_for(settings)
-        authorize_url(rig.url, settings, environ)  # fetches and pushes carry the forge token
+        try:  # fetches and pushes carry the forge token
+            authorize_url(rig.url, settings, environ)
+        except GastownError as exc:  # no token for git now: its fetch says what went wrong
+            log.warning("rig %s: %s", rig.name, exc)
         self.progress = Progress()
         self.step_id = f"{seams.clock.now().strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
 

@@ -15,12 +15,15 @@ from __future__ import annotations
 import base64
 import subprocess
 import threading
+from collections.abc import Collection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
 class GitOverHttp:
-    def __init__(self, root: Path, tokens: set[str]) -> None:
+    def __init__(self, root: Path, tokens: Collection[str]) -> None:
+        """`tokens` is consulted on every request: a set that grows (the fake GitHub's
+        installation tokens, say) lets in each token as it is issued."""
         self.root, self.tokens = root, tokens
         self.seen: list[str] = []
         outer = self

@@ -498,6 +498,11 @@ class FakeGitHub:
 
         return github_routes.route(self, method, repo, rest, parts.path, query, body)
 
+    @property
+    def issued_tokens(self) -> set[str]:
+        """The installation tokens handed out so far (the live set: it grows)."""
+        return self._tokens
+
     def _installation_token(self, installation: int, auth: str) -> dict[str, Any]:
         from gastown.scripted.github_hooks import verify_app_jwt
 
