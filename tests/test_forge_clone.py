@@ -2,13 +2,15 @@
 never written into the clone's remote URL, a config file, a log or an event.
 
 Given a git server that, like GitHub for a private repository, answers 401 without a token,
-when `gt rig add` clones it with `github.token` set, then the clone works, the server saw the
-token as basic auth, and no file of the town but `secrets.toml` holds it; without a token the
-refusal is one sentence naming the setting and the scopes.
+when `gt rig add` clones it with `github.token` (or `gitlab.token`) set, then the clone works,
+the server saw the token as basic auth beside the forge's user name (`x-access-token` /
+`oauth2`), and no file of the town but `secrets.toml` holds it; without a token the refusal is
+one sentence naming the setting and the scopes.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,23 +37,33 @@ def server(tmp_path: Path) -> Iterator[GitOverHttp]:
         yield served
 
 
-def town_at(tmp_path: Path, name: str) -> Gt:
+def town_at(tmp_path: Path, name: str, forge: str = "github") -> Gt:
     assert Gt(tmp_path)("init", str(tmp_path / name)).code == 0
     gt = Gt(tmp_path / name)
-    # A self-hosted GitHub on this host: the rig's URL is matched to it by the API's host.
-    gt.ok("config", "set", "github.api_url", "http://127.0.0.1:9")
+    # A self-hosted forge on this host: the rig's URL is matched to it by the API's host.
+    gt.ok("config", "set", f"{forge}.api_url", "http://127.0.0.1:9")
     return gt
 
 
+def basic_users(server: GitOverHttp) -> set[str]:
+    """The user names the server saw beside a password in basic auth."""
+    return {
+        base64.b64decode(h[6:]).decode().partition(":")[0]
+        for h in server.seen
+        if h.startswith("Basic ")
+    }
+
+
+@pytest.mark.parametrize(("forge", "user"), [("github", "x-access-token"), ("gitlab", "oauth2")])
 def test_a_private_repository_is_cloned_with_the_token_and_the_token_stays_secret(
-    tmp_path: Path, server: GitOverHttp
+    tmp_path: Path, server: GitOverHttp, forge: str, user: str
 ) -> None:
-    gt = town_at(tmp_path, "town")
-    gt.ok("config", "set", "github.token", TOKEN)
+    gt = town_at(tmp_path, "town", forge)
+    gt.ok("config", "set", f"{forge}.token", TOKEN)
     url = server.url("acme/app.git")
     added = gt.json("rig", "add", "app", url)
     assert added["url"] == url and added["branch"] == "main"
-    assert any(h.startswith("Basic ") for h in server.seen)  # the token, as basic auth
+    assert basic_users(server) == {user}  # the token, as basic auth with the forge's user
 
     clone = tmp_path / "town" / "rigs" / "app"
     assert run_git("remote", "get-url", "origin", cwd=clone).strip() == url
@@ -157,3 +169,24 @@ def test_a_town_that_is_a_github_app_clones_with_a_minted_installation_token(
         if p.is_file() and token.encode() in p.read_bytes()
     ]
     assert holders == []  # the minted token lives in memory only
+
+
+def test_without_a_gitlab_token_the_refusal_names_the_setting_and_the_api_scope(
+    tmp_path: Path, server: GitOverHttp
+) -> None:
+    gt = town_at(tmp_path, "bare-town", "gitlab")
+    from gastown.git.repo import authorize
+
+    url = server.url("acme/app.git")
+    authorize(url, None)  # nothing left over from another test in this process
+    refused = gt("rig", "add", "app", url)
+    assert refused.code != 0
+    assert "could not be cloned without credentials: set `gitlab.token`" in refused.err
+    assert "`api` scope" in refused.err and "github" not in refused.err
+    assert not (tmp_path / "bare-town" / "rigs" / "app").exists()
+    assert gt.json("rig", "list") == []
+
+    gt.ok("config", "set", "gitlab.token", "wrong-token")
+    wrong = gt("rig", "add", "app", url)
+    assert wrong.code != 0 and "refused to let the token in the settings clone" in wrong.err
+    assert "wrong-token" not in wrong.err

@@ -14,21 +14,24 @@ import pytest
 
 from gastown.clock import FakeClock
 from gastown.errors import Refused
+from gastown.forge.gitlab import GitLabForge
 from gastown.git import merge as gm
 from gastown.model import IN_PROGRESS, MergeRequest
 from gastown.refinery.human_prs import HumanReviews, sweep
 from gastown.refinery.outcome import rework_done
+from gastown.refinery.step import Seams
 from gastown.scripted.github import FakeGitHub
 from gastown.scripted.gitlab import FakeGitLab
 from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
-from gastown.services import beads
+from gastown.services import beads, issues
 from tests.conftest import run_git
 from tests.test_refinery import CALC, Yard, commit_all, github_seams, remote, verdict, yard
 
 __all__ = ["remote", "yard"]  # the Yard's fixtures, which pytest finds here by name
 
 TOKEN = "ghs-test"
+GL_TOKEN = "glpat-test"
 MUL = CALC + "\ndef mul(a, b):\n    return a * b\n"
 
 
@@ -69,6 +72,24 @@ def github(yard: Yard) -> Iterator[FakeGitHub]:
         yield fake
 
 
+@pytest.fixture
+def gitlab(yard: Yard) -> Iterator[FakeGitLab]:
+    """The rig's project on the fake GitLab, in a group as GitLab projects often are."""
+    with FakeGitLab({"acme/tools/app": yard.remote}, token=GL_TOKEN) as fake:
+        yard.gt.ok("config", "set", "gitlab.repo", "acme/tools/app")
+        yard.gt.ok("config", "set", "gitlab.api_url", fake.url)
+        yard.gt.ok("config", "set", "gitlab.token", GL_TOKEN)
+        yield fake
+
+
+def gitlab_seams(fake: FakeGitLab, clock: FakeClock) -> Seams:
+    """The real python-gitlab client, pointed at the fake GitLab server, on a fake clock."""
+    return Seams(
+        forge=lambda settings, rig: GitLabForge("acme/tools/app", GL_TOKEN, api_url=fake.url),
+        clock=clock,
+    )
+
+
 def events(yard: Yard, kind: str) -> list[dict[str, Any]]:
     return [e for e in yard.gt.json("events", "--limit", "500") if e["kind"] == kind]
 
@@ -105,6 +126,54 @@ def test_with_comments_the_refinery_posts_its_review_on_its_own_pull_request(
 
     clock.advance(61)  # its own comments are not feedback for a fix-up bead
     yard.drain(github_seams(github, clock))
+    assert yard.mr(mr).status == "pr" and yard.mr(mr).rework_bead_id is None
+
+
+def test_with_comments_the_refinery_posts_its_review_on_its_own_merge_request(
+    yard: Yard, gitlab: FakeGitLab
+) -> None:
+    yard.gt.ok("config", "set", "merge_strategy", "pr")
+    yard.gt.ok("config", "set", "refinery.review_mode", "comments")
+    clock = FakeClock()
+    seams = gitlab_seams(gitlab, clock)
+    issue = gitlab.open_issue("Add mul")
+    ledger = yard.ledger()
+    try:
+        with ledger.store.reader() as tx:
+            rig = tx.get_rig("app")
+        assert rig is not None
+        forge = GitLabForge("acme/tools/app", GL_TOKEN, api_url=gitlab.url)
+        bead, _, _ = issues.link_issue(ledger, rig, forge, forge.get_issue(issue))
+    finally:
+        ledger.store.close()
+    comments = [
+        {"path": "calc.py", "line": 4, "body": "Good name."},
+        {"path": "README.md", "line": 1, "body": "Mention mul here."},
+    ]
+    server = reviewer_says(yard, verdict("approve", "Small and right.", comments))
+    try:
+        _, mr = yard.submit("Add mul", {"calc.py": MUL}, bead_id=bead.id)
+        yard.drain(seams)
+    finally:
+        server.stop()
+    got = yard.mr(mr)
+    assert got.status == "pr" and got.pr_number is not None
+    opened = gitlab.merge_requests()[got.pr_number]
+    assert f"Closes #{issue}" in opened.description and opened.head_sha == got.head_commit
+    notes = gitlab.notes(got.pr_number, on="MergeRequest")
+    (said,) = [n for n in notes if not n.get("position")]
+    assert "approve" in said["body"] and "Small and right." in said["body"]
+    assert "`README.md:1`: Mention mul here." in said["body"]  # not in the diff: folded
+    (line,) = [n for n in notes if n.get("position")]
+    assert line["type"] == "DiffNote" and line["body"] == "Good name."
+    assert (line["position"]["new_path"], line["position"]["new_line"]) == ("calc.py", 4)
+    assert line["position"]["head_sha"] == got.head_commit
+    assert all(n["author"]["username"] == "gastown" for n in notes)
+    assert not gitlab.projects["acme/tools/app"].approvals  # never its own approval
+    assert events(yard, "mr.review_posted")
+
+    clock.advance(61)  # its own notes are not feedback for a fix-up bead
+    yard.drain(seams)
     assert yard.mr(mr).status == "pr" and yard.mr(mr).rework_bead_id is None
 
 
@@ -236,6 +305,46 @@ def test_people_s_pull_requests_are_reviewed_once_per_head_drafts_and_the_town_s
     assert "+assert mul(2, 3) == 6" in reread and "+def mul" not in reread
     assert github.reviews(draft) == [] and github.reviews(towns) == []
     assert [r["state"] for r in github.reviews(mine)] == ["CHANGES_REQUESTED", "COMMENTED"]
+
+
+def test_people_s_merge_requests_are_reviewed_once_per_head_drafts_and_the_town_s_skipped(
+    yard: Yard, gitlab: FakeGitLab
+) -> None:
+    yard.gt.ok("config", "set", "review.human_prs", "true")
+    person_pushes(yard, "add-mul", {"calc.py": MUL})
+    person_pushes(yard, "wip", {"WIP.md": "later\n"}, name="other")
+    person_pushes(yard, "gt/toast/gt-abc12", {"NOTES.md": "notes\n"}, name="town")
+    mine = gitlab.open_merge_request("add-mul", "trunk", "Add mul", by="dana")
+    draft = gitlab.open_merge_request("wip", "trunk", "WIP", by="eve", draft=True)
+    towns = gitlab.open_merge_request("gt/toast/gt-abc12", "trunk", "Notes", by="gastown")
+    server = reviewer_says(
+        yard,
+        verdict("request_changes", "Test it.", [{"path": "calc.py", "line": 4, "body": "Test."}]),
+        verdict("approve", "Tested now."),
+    )
+    try:
+        first = sweep_once(yard)
+        again = sweep_once(yard)  # nothing new: no model call, nothing posted
+        tested = MUL + "\nassert mul(2, 3) == 6\n"
+        new_head = person_pushes(yard, "add-mul", {"calc.py": tested})
+        second = sweep_once(yard)
+    finally:
+        server.stop()
+    assert [r.number for r in first] == [mine] and again == []
+    assert [r.number for r in second] == [mine] and second[0].since == first[0].head
+    assert second[0].head == new_head and len(server.requests) == 2
+    # The second review reads only what changed since the first.
+    reread = json.dumps(server.requests[1].body)
+    assert "+assert mul(2, 3) == 6" in reread and "+def mul" not in reread
+    assert gitlab.notes(draft, on="MergeRequest") == []
+    assert gitlab.notes(towns, on="MergeRequest") == []
+    notes = gitlab.notes(mine, on="MergeRequest")
+    said = [n["body"] for n in notes if not n.get("position")]
+    assert len(said) == 2 and "Test it." in said[0] and "Tested now." in said[1]
+    (line,) = [n for n in notes if n.get("position")]
+    assert line["body"] == "Test." and line["position"]["head_sha"] == first[0].head
+    assert not gitlab.projects["acme/tools/app"].approvals  # a person's: never approved
+    assert gitlab.merge_requests()[mine].state == "opened"
 
 
 def test_the_town_process_sweeps_an_unchanged_repository_free_of_the_rate_limit(
@@ -386,6 +495,53 @@ def test_babysitting_pushes_to_the_pull_request_s_branch_and_never_merges(
     assert yard.drain(seams).reworked == [mr.id]
     again = yard.bead(str(babysat(yard).rework_bead_id))
     assert "Use *." in again["body"] and "Where is the test?" not in again["body"]
+
+
+def test_babysitting_pushes_to_the_merge_request_s_branch_and_never_merges(
+    yard: Yard, gitlab: FakeGitLab
+) -> None:
+    yard.gt.ok("config", "set", "refinery.auto_merge_delay_minutes", "0")
+    yard.gt.ok("config", "set", "refinery.pr_poll_seconds", "30")
+    clock = FakeClock()
+    seams = gitlab_seams(gitlab, clock)
+    first = person_pushes(yard, "add-mul", {"calc.py": MUL})
+    iid = gitlab.open_merge_request("add-mul", "trunk", "Add mul", by="dana")
+    url = f"https://gitlab.com/acme/tools/app/-/merge_requests/{iid}"
+    gitlab.set_pipeline("add-mul", {"unit-tests": "failed"})
+    gitlab.add_note(iid, "Where is the test?", on="MergeRequest", author="erin")
+
+    slung = yard.gt.json("sling", url)
+    assert yard.gt.json("sling", url)["id"] == slung["id"]  # babysat once
+    body = yard.bead(slung["id"])["body"]
+    assert "`unit-tests` ended failure" in body and "Where is the test?" in body
+    assert "`add-mul`" in body and "never merge" in body
+    mr = babysat(yard)
+    assert (mr.status, mr.branch, mr.head_commit, mr.rework_bead_id) == (
+        "rework",
+        "add-mul",
+        first,
+        slung["id"],
+    )
+
+    fixed = polecat_commits(yard, mr, {"test_calc.py": "import calc\nassert calc.mul(2, 3) == 6\n"})
+    yard.drain(seams)
+    assert run_git("rev-parse", "refs/heads/add-mul", cwd=yard.remote).strip() == fixed
+    assert gitlab.merge_requests()[iid].head_sha == fixed and yard.remote_log() == ["first"]
+    heads = run_git("for-each-ref", "--format=%(refname)", "refs/heads", cwd=yard.remote)
+    assert heads.split() == ["refs/heads/add-mul", "refs/heads/trunk"]  # no branch of its own
+    assert babysat(yard).status == "pr"
+
+    gitlab.set_pipeline(fixed, {"unit-tests": "success"})
+    clock.advance(31)
+    yard.drain(seams)  # green, and auto-merge on: still the author's to merge
+    assert gitlab.merge_requests()[iid].state == "opened" and babysat(yard).status == "pr"
+    assert not [r for r in gitlab.requests if r.target.split("?")[0].endswith("/merge")]
+
+    gitlab.add_note(iid, "Use * here.", on="MergeRequest", author="erin")
+    clock.advance(31)
+    assert yard.drain(seams).reworked == [mr.id]
+    again = yard.bead(str(babysat(yard).rework_bead_id))
+    assert "Use * here." in again["body"] and "Where is the test?" not in again["body"]
 
 
 def test_the_push_takes_the_babysat_branch_and_nothing_else(yard: Yard) -> None:
