@@ -60,7 +60,7 @@ def test_a_private_repository_is_cloned_with_the_token_and_the_token_stays_secre
 ) -> None:
     gt = town_at(tmp_path, "town", forge)
     gt.ok("config", "set", f"{forge}.token", TOKEN)
-    url = server.url("acme/app.git")
+    url = server.repo_url("acme/app.git")
     added = gt.json("rig", "add", "app", url)
     assert added["url"] == url and added["branch"] == "main"
     assert basic_users(server) == {user}  # the token, as basic auth with the forge's user
@@ -86,7 +86,7 @@ def test_the_town_fetches_with_the_token_too(tmp_path: Path, server: GitOverHttp
 
     gt = town_at(tmp_path, "town")
     gt.ok("config", "set", "github.token", TOKEN)
-    url = server.url("acme/app.git")
+    url = server.repo_url("acme/app.git")
     gt.ok("rig", "add", "app", url)
     authorize(url, None)  # as a fresh town process: nothing known until a step asks
     clone = tmp_path / "town" / "rigs" / "app"
@@ -102,7 +102,7 @@ def test_without_a_token_the_refusal_names_the_setting(tmp_path: Path, server: G
     gt = town_at(tmp_path, "bare-town")
     from gastown.git.repo import authorize
 
-    url = server.url("acme/app.git")
+    url = server.repo_url("acme/app.git")
     authorize(url, None)  # nothing left over from another test in this process
     refused = gt("rig", "add", "app", url)
     assert refused.code != 0
@@ -156,7 +156,7 @@ def test_a_town_that_is_a_github_app_clones_with_a_minted_installation_token(
             ("github.app_private_key", private),
         ):
             gt.ok("config", "set", key_, value)
-        url = git_server.url("acme/app.git")
+        url = git_server.repo_url("acme/app.git")
         gt.ok("rig", "add", "app", url)
         (token,) = fake.issued_tokens
     assert (
@@ -177,7 +177,7 @@ def test_without_a_gitlab_token_the_refusal_names_the_setting_and_the_api_scope(
     gt = town_at(tmp_path, "bare-town", "gitlab")
     from gastown.git.repo import authorize
 
-    url = server.url("acme/app.git")
+    url = server.repo_url("acme/app.git")
     authorize(url, None)  # nothing left over from another test in this process
     refused = gt("rig", "add", "app", url)
     assert refused.code != 0

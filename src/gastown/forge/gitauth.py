@@ -37,15 +37,13 @@ def token_for(kind: str, settings: config.Resolved, environ: Mapping[str, str]) 
     if kind != "github":
         return str(settings["gitlab.token"] or environ.get("GITLAB_TOKEN", ""))
     token = str(settings["github.token"] or environ.get("GITHUB_TOKEN", ""))
-    if token or not (settings["github.app_id"] and settings["github.app_private_key"]):
+    if token:
         return token
-    from gastown.forge.github import AppCredentials, installation_token
+    from gastown.forge.github import app_credentials, installation_token
 
-    app = AppCredentials(
-        app_id=int(settings["github.app_id"]),
-        private_key=str(settings["github.app_private_key"]),
-        installation_id=int(settings["github.app_installation_id"]),
-    )
+    app = app_credentials(settings)
+    if app is None:
+        return ""
     key = (str(settings["github.api_url"]), app.app_id, app.installation_id)
     kept = _minted.get(key)
     if kept is None or kept[1] - time.time() < FRESH_FOR:

@@ -77,17 +77,22 @@ class AppCredentials(Record):
     installation_id: int
 
 
+def app_credentials(settings: config.Resolved) -> AppCredentials | None:
+    """The GitHub App installation the settings name, if they name one."""
+    if not (settings["github.app_id"] and settings["github.app_private_key"]):
+        return None
+    return AppCredentials(
+        app_id=int(settings["github.app_id"]),
+        private_key=str(settings["github.app_private_key"]),
+        installation_id=int(settings["github.app_installation_id"]),
+    )
+
+
 def connect(settings: config.Resolved, repo: str, environ: Mapping[str, str]) -> GitHubForge | None:
     """The forge for `repo` with the rig's credentials: `github.token` (else GITHUB_TOKEN),
     else a GitHub App's; None when there are none."""
     token = settings["github.token"] or environ.get("GITHUB_TOKEN", "")
-    app = None
-    if not token and settings["github.app_id"] and settings["github.app_private_key"]:
-        app = AppCredentials(
-            app_id=int(settings["github.app_id"]),
-            private_key=settings["github.app_private_key"],
-            installation_id=int(settings["github.app_installation_id"]),
-        )
+    app = None if token else app_credentials(settings)
     if not token and app is None:
         return None
     return GitHubForge(repo=repo, token=token, app=app, api_url=settings["github.api_url"])

@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 log = logging.getLogger("gastown.run")
@@ -32,7 +33,15 @@ def members(pgid: int, run_id: str | None = None) -> list[int]:
     """The live (not zombie) processes of group `pgid`; with `run_id`, only the run's own."""
     if not PROC.is_dir():
         return [pgid] if _reachable(pgid) else []
-    found = []
+    return [
+        pid
+        for pid, group in _living()
+        if group == pgid and (run_id is None or _belongs(pid, run_id))
+    ]
+
+
+def _living() -> Iterator[tuple[int, int]]:
+    """Each live (not zombie) process on the machine, with its process group."""
     for entry in os.scandir(PROC):
         if not entry.name.isdigit():
             continue
@@ -42,11 +51,8 @@ def members(pgid: int, run_id: str | None = None) -> list[int]:
             continue
         # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
         fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) < 3 or int(fields[2]) != pgid or fields[0] in (b"Z", b"X"):
-            continue
-        if run_id is None or _belongs(int(entry.name), run_id):
-            found.append(int(entry.name))
-    return found
+        if len(fields) >= 3 and fields[0] not in (b"Z", b"X"):
+            yield int(entry.name), int(fields[2])
 
 
 def _belongs(pid: int, run_id: str) -> bool:
@@ -118,21 +124,8 @@ def strays(run_id: str) -> list[int]:
     process that died before it could record the agent's pid (Linux only; elsewhere none)."""
     if not PROC.is_dir():
         return []
-    found = []
-    for entry in os.scandir(PROC):
-        if entry.name.isdigit() and entry.name != str(os.getpid()):
-            pid = int(entry.name)
-            if _belongs(pid, run_id) and not _zombie(pid):
-                found.append(pid)
-    return found
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        stat = (PROC / str(pid) / "stat").read_bytes()
-    except OSError:
-        return True
-    return stat[stat.rfind(b")") + 2 :][:1] in (b"Z", b"X")
+    me = os.getpid()
+    return [pid for pid, _ in _living() if pid != me and _belongs(pid, run_id)]
 
 
 def kill_strays(run_id: str, timeout: float = 10.0) -> int:

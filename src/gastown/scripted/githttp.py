@@ -7,50 +7,30 @@ for a private repository; every `Authorization` it saw is kept in `seen` so a te
 how the client authenticated.
 
     with GitOverHttp(root, tokens={"t0ken"}) as server:
-        url = server.url("acme/app.git")    # http://127.0.0.1:PORT/acme/app.git
+        url = server.repo_url("acme/app.git")    # http://127.0.0.1:PORT/acme/app.git
 """
 
 from __future__ import annotations
 
 import base64
 import subprocess
-import threading
 from collections.abc import Collection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from gastown.scripted.local_http import LocalHttp
 
-class GitOverHttp:
+
+class GitOverHttp(LocalHttp):
     def __init__(self, root: Path, tokens: Collection[str]) -> None:
         """`tokens` is consulted on every request: a set that grows (the fake GitHub's
         installation tokens, say) lets in each token as it is issued."""
         self.root, self.tokens = root, tokens
         self.seen: list[str] = []
-        outer = self
+        self._listen(_Handler)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer._serve(self)
-
-            def do_POST(self) -> None:
-                outer._serve(self)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def url(self, repo: str) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/{repo}"
-
-    def __enter__(self) -> GitOverHttp:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def repo_url(self, repo: str) -> str:
+        return f"{self.url}/{repo}"
 
     def _allowed(self, header: str) -> bool:
         if not header.startswith("Basic "):
@@ -102,3 +82,16 @@ class GitOverHttp:
         request.send_header("Content-Length", str(len(payload)))
         request.end_headers()
         request.wfile.write(payload)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ThreadingHTTPServer
+
+    def do_GET(self) -> None:
+        self.server.fake._serve(self)  # type: ignore[attr-defined]
+
+    def do_POST(self) -> None:
+        self.server.fake._serve(self)  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass

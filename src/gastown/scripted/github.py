@@ -36,13 +36,14 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from gastown.record import Record, field, replace
 from gastown.scripted import github_shapes as shapes
 from gastown.scripted.github_hooks import Exchange, Hook, HookDeliveries, deliver
+from gastown.scripted.local_http import LocalHttp
 
 __all__ = ["Exchange", "FakeGitHub", "FakeIssue", "FakePull", "deliver"]
 
@@ -122,7 +123,7 @@ def _validation(resource: str, *errors: dict[str, Any]) -> GitHubAnswer:
     return GitHubAnswer(422, "Validation Failed", [{"resource": resource, **e} for e in errors])
 
 
-class FakeGitHub:
+class FakeGitHub(LocalHttp):
     """The fake API in a background thread; a context manager exposing `.url`."""
 
     def __init__(
@@ -167,34 +168,7 @@ class FakeGitHub:
         self._tokens: set[str] = set()
         self._pending: list[tuple[str, str, str, int, str, str | None]] = []
         self._next_id = 1000
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.fake = self  # type: ignore[attr-defined]
-        host, port = self._server.server_address[:2]
-        self.url = f"http://{host!s}:{port}"
-        """The API base URL, as `api_url` for the client."""
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    # --- lifecycle ------------------------------------------------------------------------
-
-    def start(self) -> FakeGitHub:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, wait for the thread, and close the listening socket."""
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeGitHub:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self._listen(_Handler)
 
     # --- test controls: the rate limit and webhooks ---------------------------------------
 

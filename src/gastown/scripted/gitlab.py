@@ -36,7 +36,7 @@ import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ from gastown.scripted.gitlab_json import (
     GitLabAnswer,
     missing,
 )
+from gastown.scripted.local_http import LocalHttp
 
 MERGER = {
     "GIT_AUTHOR_NAME": "GitLab",
@@ -86,7 +87,7 @@ class Delivery(Record):
     """The receiver's answer; None when it could not be reached."""
 
 
-class FakeGitLab:
+class FakeGitLab(LocalHttp):
     """The fake in a background thread; a context manager exposing `.url` (the instance URL,
     as `gitlab.api_url`; the API is under `/api/v4`)."""
 
@@ -118,34 +119,9 @@ class FakeGitLab:
         self._lock = threading.RLock()
         self._depth = 0
         self._next_id = 1000
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.fake = self  # type: ignore[attr-defined]
-        host, port = self._server.server_address[:2]
-        self.url = f"http://{host!s}:{port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        self._listen(_Handler)
         for p in self.projects.values():
             p.default_branch = self._default_branch(p)
-
-    # --- lifecycle ------------------------------------------------------------------------
-
-    def start(self) -> FakeGitLab:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeGitLab:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- counting -------------------------------------------------------------------------
 
