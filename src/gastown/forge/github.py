@@ -170,7 +170,7 @@ class GitHubForge:
         answer = self._get(
             ("issue", number), f"issue #{number}", lambda h: call(*self._at, number, headers=h)
         )
-        return _issue(answer.data)
+        return issue_from(answer.data)
 
     def list_issues(
         self, *, labels: Sequence[str] = (), state: str = "open", since: str | None = None
@@ -192,7 +192,7 @@ class GitHubForge:
         items = self._rest_of(first, None, "issues")
         if first.headers.get("ETag"):
             self._etags[key] = first.headers["ETag"]
-        return [_issue(i) for i in items if "pull_request" not in i]
+        return [issue_from(i) for i in items if "pull_request" not in i]
 
     def comment(self, number: int, body: str, *, pull: bool = False) -> int:
         """One comment on the conversation (GitHub numbers issues and pulls alike)."""
@@ -589,12 +589,13 @@ def _pr(number: int) -> str:
     return f"pull request #{number}"
 
 
-def _login(item: dict[str, Any]) -> str:
+def _login(item: Mapping[str, Any]) -> str:
     user = item.get("user") or {}
     return str(user.get("login") or "")
 
 
-def _issue(data: dict[str, Any]) -> Issue:
+def issue_from(data: Mapping[str, Any]) -> Issue:
+    """An issue in the REST API's shape (an answer, or a webhook's `issue`) as a record."""
     state: Literal["open", "closed"] = "closed" if data.get("state") == "closed" else "open"
     return Issue(
         number=int(data["number"]),

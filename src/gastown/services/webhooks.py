@@ -27,7 +27,7 @@ import hmac
 import json
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from gastown import config
 from gastown.errors import GastownError
@@ -155,18 +155,9 @@ def find_rig(
 
 def github_issue(payload: Mapping[str, Any]) -> Issue:
     """The issue a GitHub `issues` delivery carries, in the REST API's own shape."""
-    data = payload.get("issue") or {}
-    state: Literal["open", "closed"] = "closed" if data.get("state") == "closed" else "open"
-    return Issue(
-        number=int(data["number"]),
-        title=str(data.get("title") or ""),
-        body=str(data.get("body") or ""),
-        state=state,
-        url=str(data.get("html_url") or ""),
-        labels=[str(n.get("name") if isinstance(n, dict) else n) for n in data.get("labels") or []],
-        author=str((data.get("user") or {}).get("login") or ""),
-        updated_at=str(data.get("updated_at") or ""),
-    )
+    from gastown.forge.github import issue_from
+
+    return issue_from(payload.get("issue") or {})
 
 
 def receive(
