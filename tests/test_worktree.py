@@ -73,6 +73,26 @@ def test_reuse_keeps_earlier_branches_and_saves_uncommitted_work(
     assert (work / "done.txt").exists() and (work / "forgotten.txt").exists()
 
 
+def test_a_worktree_handed_to_a_new_bead_is_exactly_its_fresh_branch(
+    clone: Path, git_repo: Path, tmp_path: Path
+) -> None:
+    """Ignored output of the earlier bead's run (a build, a cache) does not follow the
+    worktree to the next bead; its real changes are saved on its own branch."""
+    (git_repo / ".gitignore").write_text("build/\n")
+    upstream_commit(git_repo, "src.txt")
+    work = tmp_path / "wt"
+    wt.prepare(clone, work, "gt/nux/gt-1", "trunk", NUX)
+    (work / "build").mkdir()
+    (work / "build" / "out.bin").write_text("the first bead's build")
+    (work / "changed.txt").write_text("the first bead's work")
+
+    wt.prepare(clone, work, "gt/nux/gt-2", "trunk", NUX)
+    assert run_git("status", "--porcelain", "--ignored", cwd=work) == ""
+    assert not (work / "build").exists()
+    saved = run_git("show", "--name-only", "--format=%s", "gt/nux/gt-1", cwd=clone).split()
+    assert "changed.txt" in saved and "build/out.bin" not in saved
+
+
 def test_work_left_uncommitted_is_titled_from_its_bead(clone: Path, tmp_path: Path) -> None:
     def message(ref: str) -> str:
         return run_git("log", "-1", "--format=%B", ref, cwd=clone).strip()

@@ -141,17 +141,22 @@ def _prepare(
             release(clone, branch, identity)
             git("worktree", "add", "--quiet", str(worktree), branch, cwd=clone)
         return start
-    if current_branch(worktree) == branch:  # a retry on the same polecat: carry on
+    was = current_branch(worktree)
+    if was == branch:  # a retry on the same polecat: carry on
         return start
-    commit_all(worktree, earlier_run(current_branch(worktree)), identity)
+    # One look at what the earlier run left: changes are committed to its own branch, and
+    # ignored output (a build, a cache) is noted to be cleaned away after the switch.
+    left = git("status", "--porcelain", "--ignored", cwd=worktree).out.splitlines()
+    if any(not line.startswith("!!") for line in left):
+        commit_all(worktree, earlier_run(was), identity)
     # Try a new branch first (the common case); an existing one (a retry) is checked out.
     created = git("checkout", "--quiet", "-b", branch, start, cwd=worktree, check=False)
     if created.code != 0:
         release(clone, branch, identity, keep=worktree)
         git("checkout", "--quiet", branch, cwd=worktree)
-    # Exactly the branch, nothing else: what is left now is ignored output of another bead's
-    # run (a build, a cache), and a run must not find, or land, another bead's files.
-    git("clean", "-ffdxq", cwd=worktree)
+    # Exactly the branch, nothing else: a run must not find, or land, another bead's files.
+    if any(line.startswith("!!") for line in left):
+        git("clean", "-ffdxq", cwd=worktree)
     return start
 
 
