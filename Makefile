@@ -1,5 +1,6 @@
 # `make install` sets up everything; `make check` runs lint, format check, types and tests.
-# The real agent CLIs (Claude Code, opencode) go in .tools/, pinned in .tools/package.json;
+# The real agent CLIs (Claude Code, Codex, opencode, Kilo CLI, Gemini CLI) go in .tools/, pinned in
+# .tools/package.json;
 # tests/test_real_agents.py drives them against the scripted model server.
 PY ?= python3
 VENV := .venv
