@@ -39,7 +39,7 @@ from gastown.services.plan import Plan, PlanTask
 from gastown.store import BeadFilter, Store, open_store
 from tests.conftest import Gt
 from tests.test_refinery import CALC, Yard, remote, yard
-from tests.test_store_contract import at, bead
+from tests.test_store_contract import at, bead, undo_migration_13
 
 __all__ = ["remote", "yard"]  # the Yard's fixtures, which pytest finds here by name
 
@@ -239,6 +239,7 @@ def test_a_town_from_before_the_rule_has_its_waiting_parents_blocked(db_url: str
         tx.db.execute("DELETE FROM blocked")
         tx.db.execute("ALTER TABLE convoys DROP COLUMN cancelled_at")  # added by migration 11
         tx.db.execute("DROP TABLE issue_links")  # made by migration 12
+        undo_migration_13(tx.db)
         tx.db.execute("DELETE FROM schema_migrations WHERE version > 9")
     store.close()
 

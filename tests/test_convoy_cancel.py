@@ -13,7 +13,7 @@ from gastown.model import Convoy
 from gastown.store import open_store
 from tests.conftest import Gt
 from tests.test_dashboard import Browser, browser, client
-from tests.test_store_contract import at, bead
+from tests.test_store_contract import at, bead, undo_migration_13
 
 __all__ = ["browser", "client"]  # the dashboard's fixtures, which pytest finds here by name
 
@@ -136,6 +136,7 @@ def test_a_town_from_before_keeps_its_landed_convoys_and_cancels_the_forced_ones
     with store.transaction() as tx:  # as schema 10 kept them: forced closes said "landed"
         tx.db.execute("ALTER TABLE convoys DROP COLUMN cancelled_at")
         tx.db.execute("DROP TABLE issue_links")  # made by migration 12
+        undo_migration_13(tx.db)
         tx.db.execute("DELETE FROM schema_migrations WHERE version > 10")
     store.close()
 

@@ -354,6 +354,15 @@ class Run(Record):
     """The agent's latest `gt checkpoint`: a JSON object it chose to keep, for a retry to read."""
     checkpoint_at: str | None = None
     """When the agent last said `gt checkpoint`."""
+    cache_read_tokens: int = 0
+    """The part of `tokens_in` read from the prompt cache."""
+    cache_write_tokens: int = 0
+    """The part of `tokens_in` written to the prompt cache."""
+    model: str | None = None
+    """The model the runtime reported using, when it said."""
+    cost_known: bool = True
+    """False when the run spent tokens but neither its runtime nor the price table gave a
+    cost: `cost_usd` is then 0 but unknown, and `gt costs` counts it apart."""
 
     @property
     def active(self) -> bool:

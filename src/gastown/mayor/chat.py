@@ -195,6 +195,8 @@ class Mayor(Record):
             output_tokens=reply.output_tokens if reply else 0,
             cost_usd=cost,
             created_at=self.ctx.ledger.now(),
+            cache_tokens=reply.cache_read_tokens + reply.cache_write_tokens if reply else 0,
+            model=reply.model or None if reply else None,
         )
         with self.ctx.ledger.store.transaction() as tx:
             return replace(message, id=tx.insert_mayor_message(message))

@@ -147,6 +147,8 @@ def record(through: int, reply: Reply, cost: float | None, now: str) -> MayorMes
         output_tokens=reply.output_tokens,
         cost_usd=cost,
         created_at=now,
+        cache_tokens=reply.cache_read_tokens + reply.cache_write_tokens,
+        model=reply.model or None,
     )
 
 

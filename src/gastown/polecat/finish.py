@@ -99,6 +99,14 @@ def record_finish(
         run.tokens_in = spent.input_tokens + spent.cache_read_tokens + spent.cache_write_tokens
         run.tokens_out = spent.output_tokens
         run.cost_usd = spent.cost_usd or 0.0
+        run.cache_read_tokens, run.cache_write_tokens = (
+            spent.cache_read_tokens,
+            spent.cache_write_tokens,
+        )
+        run.model = next(
+            (e.model for e in reversed(events) if isinstance(e, ev.Usage) and e.model), None
+        )
+        run.cost_known = spent.cost_usd is not None or run.tokens_in + run.tokens_out == 0
         tx.update_run(run, expected)
         summary = run.summary or (end.summary if end else "") or None
         bead = tx.get_bead(run.bead_id, lock=True)
@@ -110,7 +118,7 @@ def record_finish(
             "signal": ending.signal if ending is not None else None,
             "tokens_in": run.tokens_in,
             "tokens_out": run.tokens_out,
-            "cost_usd": run.cost_usd,
+            "cost_usd": run.cost_usd if run.cost_known else None,
         }
         tx.append_events(
             [

@@ -16,7 +16,9 @@ from gastown.record import Record
 if TYPE_CHECKING:
     from gastown.store.sql import Executor
 
-MAYOR_COLUMNS = "id, role, content, input_tokens, output_tokens, cost_usd, created_at"
+MAYOR_COLUMNS = (
+    "id, role, content, input_tokens, output_tokens, cost_usd, created_at, cache_tokens, model"
+)
 SEEN_KEY = "mayor.seen_event"
 """The `meta` key holding the id of the last event the mayor's notes have covered."""
 SUMMARY = "summary"
@@ -42,6 +44,10 @@ class MayorMessage(Record):
     cost_usd: float | None = None
     """What that reply cost, by the price table; None when unknown."""
     created_at: str = ""
+    cache_tokens: int = 0
+    """The part of `input_tokens` read from or written to the prompt cache."""
+    model: str | None = None
+    """The model that gave that reply, as the API named it."""
 
 
 class MayorUsage(Record):
@@ -66,6 +72,8 @@ def message_of(row: Sequence[Any]) -> MayorMessage:
         int(row[4]),
         None if row[5] is None else float(row[5]),
         row[6],
+        int(row[7]),
+        row[8],
     )
 
 
@@ -78,8 +86,8 @@ class MayorQueries:
         """Append one message; returns its id."""
         row = self.db.execute(
             "INSERT INTO mayor_messages "
-            "(role, content, input_tokens, output_tokens, cost_usd, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            "(role, content, input_tokens, output_tokens, cost_usd, created_at, cache_tokens, "
+            "model) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 m.role,
                 json.dumps(m.content, ensure_ascii=False),
@@ -87,6 +95,8 @@ class MayorQueries:
                 m.output_tokens,
                 m.cost_usd,
                 m.created_at,
+                m.cache_tokens,
+                m.model,
             ),
         ).fetchone()
         return int(row[0])

@@ -30,13 +30,15 @@ POLECAT_COLUMNS = "name, rig, state, bead_id, run_id, worktree, created_at, upda
 RUN_COLUMNS = (
     "id, bead_id, polecat, rig, runtime, branch, worktree, attempt, status, pid, created_at, "
     "started_at, ended_at, last_heartbeat, exit_code, outcome, tokens_in, tokens_out, cost_usd, "
-    "transcript, summary, done_at, status_text, status_at, checkpoint, checkpoint_at"
+    "transcript, summary, done_at, status_text, status_at, checkpoint, checkpoint_at, "
+    "cache_read_tokens, cache_write_tokens, model, cost_known"
 )
 ESCALATION_COLUMNS = (
     "id, severity, message, created_at, bead_id, run_id, rig, acknowledged_at, acknowledged_by"
 )
 PAUSE_KEY = "dispatch.paused"
 _CHECKPOINT = Run.__fields__.index("checkpoint")  # stored as JSON text
+_COST_KNOWN = Run.__fields__.index("cost_known")  # stored as 0 or 1
 _ACTIVE = "status IN (" + ", ".join(f"'{s}'" for s in ACTIVE_RUN_STATUSES) + ")"
 
 
@@ -48,6 +50,7 @@ def run_of(row: Sequence[Any]) -> Run:
     values = list(row)
     values[18] = float(values[18])  # a whole number of dollars may come back as an int
     values[_CHECKPOINT] = None if row[_CHECKPOINT] is None else json.loads(row[_CHECKPOINT])
+    values[_COST_KNOWN] = bool(values[_COST_KNOWN])
     return Run(*values)
 
 
@@ -58,6 +61,7 @@ def escalation_of(row: Sequence[Any]) -> Escalation:
 def _run_params(r: Run) -> tuple[Any, ...]:
     values = [getattr(r, name) for name in Run.__fields__]
     values[_CHECKPOINT] = None if r.checkpoint is None else json.dumps(r.checkpoint, sort_keys=True)
+    values[_COST_KNOWN] = int(r.cost_known)
     return tuple(values)
 
 
@@ -127,7 +131,8 @@ class RunQueries:
         cur = self.db.execute(
             "UPDATE runs SET status = ?, pid = ?, started_at = ?, ended_at = ?, "
             "exit_code = ?, outcome = ?, tokens_in = ?, tokens_out = ?, "
-            "cost_usd = ?, transcript = ? WHERE id = ? AND status = ?",
+            "cost_usd = ?, transcript = ?, cache_read_tokens = ?, cache_write_tokens = ?, "
+            "model = ?, cost_known = ? WHERE id = ? AND status = ?",
             (
                 run.status,
                 run.pid,
@@ -139,6 +144,10 @@ class RunQueries:
                 run.tokens_out,
                 run.cost_usd,
                 run.transcript,
+                run.cache_read_tokens,
+                run.cache_write_tokens,
+                run.model,
+                int(run.cost_known),
                 run.id,
                 expected_status,
             ),

@@ -395,6 +395,49 @@ CREATE INDEX issue_links_rig ON issue_links (rig, issue_updated_at);
 """12: the forge issue (or pull request) each bead was made from, one bead per issue
 (`IssueLinkQueries`)."""
 
+MIGRATIONS.append(
+    (
+        13,
+        """
+ALTER TABLE runs ADD COLUMN cache_read_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN cache_write_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN model TEXT;
+ALTER TABLE runs ADD COLUMN cost_known INTEGER NOT NULL DEFAULT 1;
+UPDATE runs SET cost_known = 0 WHERE cost_usd = 0 AND tokens_in + tokens_out > 0;
+CREATE INDEX runs_spend ON runs (ended_at, created_at, rig, tokens_in, tokens_out,
+    cache_read_tokens, cache_write_tokens, cost_usd, cost_known);
+ALTER TABLE mayor_messages ADD COLUMN cache_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE mayor_messages ADD COLUMN model TEXT;
+CREATE INDEX mayor_messages_spend ON mayor_messages (created_at);
+CREATE TABLE spend (
+    id {serial},
+    at TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    rig TEXT,
+    bead_id TEXT,
+    convoy_id TEXT,
+    mr_id TEXT,
+    runtime TEXT NOT NULL,
+    model TEXT,
+    tokens_in BIGINT NOT NULL DEFAULT 0,
+    tokens_out BIGINT NOT NULL DEFAULT 0,
+    cache_tokens BIGINT NOT NULL DEFAULT 0,
+    cost_usd DOUBLE PRECISION
+);
+CREATE INDEX spend_at ON spend (at);
+CREATE INDEX spend_bead ON spend (bead_id);
+CREATE INDEX spend_convoy ON spend (convoy_id);
+""",
+    )
+)
+"""13: what the town spends on models, for `gt costs` and budgets (`store/costs.py`). A run
+keeps its cache tokens (a part of `tokens_in`), the model it ran and whether its cost is known
+(a run whose runtime reported no cost, of a model the price table has no price for, is not
+worth 0 USD: it is unknown; a run of an older gt with tokens and a cost of 0 is taken as such).
+The mayor's messages keep their cache tokens and model; `spend` holds the model calls that are
+not runs, such as the refinery reviewer's, with a cost of NULL when it is unknown.
+`runs_spend` covers a run's date, rig and figures, so a roll-up by day reads only the index."""
+
 LATEST = MIGRATIONS[-1][0]
 
 

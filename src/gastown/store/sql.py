@@ -12,6 +12,7 @@ from enum import IntEnum
 from typing import Any, Protocol
 
 from gastown.model import BLOCKS, CLOSED, PARENT_CHILD, Bead, Convoy, Dependency, Event, Rig
+from gastown.store.costs import CostQueries
 from gastown.store.issue_links import IssueLinkQueries
 from gastown.store.mail import MailQueries
 from gastown.store.mayor import MayorQueries
@@ -136,12 +137,12 @@ def _chunks(ids: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
         yield ids[start : start + size]
 
 
-class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries, IssueLinkQueries):
+class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries, IssueLinkQueries, CostQueries):
     """One transaction on the ledger. Obtain it from `Store.transaction()` or `Store.reader()`.
     Queries on polecats, runs and escalations come from `RunQueries` (`store/runs.py`), on
     mail from `MailQueries` (`store/mail.py`), on the mayor's conversation from
     `MayorQueries` (`store/mayor.py`), on forge issues' beads from `IssueLinkQueries`
-    (`store/issue_links.py`)."""
+    (`store/issue_links.py`), on model spend from `CostQueries` (`store/costs.py`)."""
 
     def __init__(self, db: Executor) -> None:
         self.db = db

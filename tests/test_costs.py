@@ -1,0 +1,229 @@
+"""Costs: what the town spends on models, rolled up by bead, convoy, rig, agent, runtime, model
+and day, on SQLite and PostgreSQL alike; unknown costs counted apart, never as 0 USD; the
+mayor's and the reviewer's spend as their own rows; and `gt costs` refusing bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gastown.errors import InvalidValue, NotFound
+from gastown.model import FAILED, SUCCEEDED, Rig, Run, run_branch
+from gastown.services import costs
+from gastown.store import Store, open_store
+from gastown.store.mayor import MayorMessage
+from tests.conftest import Gt
+from tests.test_store_contract import bead, convoy
+
+DAY1, DAY2 = "2026-03-01T10:00:00.000000Z", "2026-03-02T09:30:00.000000Z"
+
+
+def run(run_id: str, bead_id: str, **fields: Any) -> Run:
+    defaults: dict[str, Any] = {
+        "polecat": "alder",
+        "rig": "app",
+        "runtime": "claude",
+        "branch": run_branch("alder", bead_id),
+        "worktree": "polecats/alder/app",
+        "created_at": DAY1,
+        "ended_at": DAY1,
+        "status": SUCCEEDED,
+    }
+    return Run(id=run_id, bead_id=bead_id, **{**defaults, **fields})
+
+
+def given_spend(store: Store) -> None:
+    """Two rigs; a convoy of two beads on app; four runs (one of unknown cost), two mayor
+    replies (one of an unpriced model) and one review."""
+    with store.transaction() as tx:
+        tx.insert_rig(Rig("app", "file:///srv/app.git", "trunk", "rigs/app", DAY1))
+        tx.insert_rig(Rig("web", "file:///srv/web.git", "trunk", "rigs/web", DAY1))
+        tx.insert_convoy(convoy("gt-c1"))
+        tx.insert_beads(
+            [
+                bead("gt-a", rig="app", convoy_id="gt-c1"),
+                bead("gt-b", rig="app", convoy_id="gt-c1"),
+                bead("gt-w", rig="web"),
+            ]
+        )
+        tx.insert_run(
+            run(
+                "r1",
+                "gt-a",
+                tokens_in=1000,
+                tokens_out=100,
+                cost_usd=0.5,
+                cache_read_tokens=600,
+                cache_write_tokens=100,
+                model="sonnet",
+            )
+        )
+        tx.insert_run(
+            run(
+                "r2",
+                "gt-a",
+                tokens_in=500,
+                tokens_out=50,
+                cost_usd=0.25,
+                status=FAILED,
+                attempt=2,
+                polecat="birch",
+                ended_at=DAY2,
+                model="sonnet",
+            )
+        )
+        tx.insert_run(
+            run(
+                "r3",
+                "gt-b",
+                tokens_in=300,
+                tokens_out=30,
+                cost_known=False,
+                runtime="codex",
+                polecat="birch",
+                model="gpt-x",
+            )
+        )
+        tx.insert_run(
+            run(
+                "r4",
+                "gt-w",
+                rig="web",
+                tokens_in=10,
+                tokens_out=1,
+                cost_usd=1.0,
+                polecat="cedar",
+                ended_at=DAY2,
+                runtime="scripted",
+            )
+        )
+        tx.insert_mayor_message(MayorMessage(0, "user", "hello", created_at=DAY1))
+        tx.insert_mayor_message(
+            MayorMessage(
+                0, "assistant", "hi", 200, 20, 0.01, DAY1, cache_tokens=50, model="claude-haiku-4-5"
+            )
+        )
+        tx.insert_mayor_message(
+            MayorMessage(0, "assistant", "yes", 100, 10, None, DAY2, model="mystery")
+        )
+        costs.record(
+            tx,
+            costs.SpendRow(
+                DAY2,
+                "reviewer",
+                "claude",
+                rig="app",
+                bead_id="gt-b",
+                convoy_id="gt-c1",
+                mr_id="mr-1",
+                model="sonnet",
+                tokens_in=400,
+                tokens_out=40,
+                cost_usd=0.125,
+            ),
+        )
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    opened = open_store(db_url)
+    given_spend(opened)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def rows(store: Store, by: str | None, **filters: Any) -> dict[str | None, dict[str, Any]]:
+    with store.reader() as tx:
+        found = costs.rollup(tx, by, **filters)
+    return {r.key: {k: v for k, v in r.to_json().items() if k != "key"} for r in found}
+
+
+def figures(
+    calls: int, tin: int, tout: int, cache: int, usd: float, unk: int = 0, unkt: int = 0
+) -> dict[str, Any]:
+    return {
+        "calls": calls,
+        "tokens_in": tin,
+        "tokens_out": tout,
+        "tokens_cache": cache,
+        "usd": pytest.approx(usd),
+        "unknown": unk,
+        "unknown_tokens": unkt,
+    }
+
+
+def test_everything_together_counts_unknown_costs_apart(store: Store) -> None:
+    """Given runs, mayor replies and a review, when all is rolled up, then the known USD is
+    summed and the run of unknown cost and the unpriced mayor reply are counted apart with
+    their tokens, not as 0 USD."""
+    assert rows(store, None) == {
+        "": figures(7, 2510, 251, 750, 1.885, unk=2, unkt=330 + 110),
+    }
+
+
+def test_by_bead_convoy_and_rig(store: Store) -> None:
+    """The mayor is its own row wherever its spend has no bead, convoy or rig; the review of
+    gt-b counts to gt-b, its convoy and its rig."""
+    assert rows(store, "bead") == {
+        "gt-a": figures(2, 1500, 150, 700, 0.75),
+        "gt-b": figures(2, 700, 70, 0, 0.125, unk=1, unkt=330),
+        "gt-w": figures(1, 10, 1, 0, 1.0),
+        "mayor": figures(2, 300, 30, 50, 0.01, unk=1, unkt=110),
+    }
+    by_convoy = rows(store, "convoy")
+    assert by_convoy["gt-c1"] == figures(4, 2200, 220, 700, 0.875, unk=1, unkt=330)
+    assert by_convoy[None] == figures(1, 10, 1, 0, 1.0)
+    assert set(rows(store, "rig")) == {"app", "web", "mayor"}
+
+
+def test_by_agent_runtime_model_and_day(store: Store) -> None:
+    """The mayor and the reviewer are agents of their own; the mayor calls the API directly."""
+    agents = rows(store, "agent")
+    assert set(agents) == {"alder", "birch", "cedar", "mayor", "reviewer"}
+    assert agents["reviewer"] == figures(1, 400, 40, 0, 0.125)
+    assert agents["birch"] == figures(2, 800, 80, 0, 0.25, unk=1, unkt=330)
+    assert set(rows(store, "runtime")) == {"claude", "codex", "scripted", "api"}
+    assert rows(store, "model")["sonnet"] == figures(3, 1900, 190, 700, 0.875)
+    days = rows(store, "day")
+    assert list(days) == ["2026-03-01", "2026-03-02"]
+    assert days["2026-03-02"] == figures(4, 1010, 101, 0, 1.375, unk=1, unkt=110)
+
+
+def test_since_rig_bead_and_convoy_filters(store: Store) -> None:
+    """A rig, bead or convoy leaves the mayor's spend out; `since` cuts by time."""
+    assert rows(store, None, since="2026-03-02") == {
+        "": figures(4, 1010, 101, 0, 1.375, unk=1, unkt=110),
+    }
+    assert set(rows(store, "bead", rig="app")) == {"gt-a", "gt-b"}
+    with store.reader() as tx:
+        assert costs.spent(tx, bead_id="gt-b").usd == pytest.approx(0.125)
+        assert costs.spent(tx, convoy_id="gt-c1").unknown == 1
+        assert costs.spent(tx, rig="web", since="2026-03-02").usd == pytest.approx(1.0)
+        assert costs.spent(tx, bead_id="gt-none") == costs.Spend("")
+        with pytest.raises(NotFound, match="no rig 'nope'"):
+            costs.rollup(tx, "day", rig="nope")
+
+
+def test_bad_by_and_since_are_refused() -> None:
+    now = datetime(2026, 3, 5, 15, 0, tzinfo=UTC)
+    with pytest.raises(InvalidValue, match="cannot be grouped by 'colour'"):
+        costs.check_by("colour")
+    assert costs.parse_since("2026-03-01", now) == "2026-03-01T00:00:00.000000Z"
+    assert costs.parse_since("2026-03-01T12:00:00+02:00", now) == "2026-03-01T10:00:00.000000Z"
+    assert costs.parse_since("7d", now) == "2026-02-27T00:00:00.000000Z"
+    assert costs.parse_since("today", now) == "2026-03-05T00:00:00.000000Z"
+    for bad in ("yesterday-ish", "2026-13-01", "0d"):
+        with pytest.raises(InvalidValue):
+            costs.parse_since(bad, now)
+
+
+def gt_town(tmp_path: Path) -> Gt:
+    gt = Gt(tmp_path)
+    gt.ok("init", str(tmp_path / "town"))
+    return Gt(tmp_path / "town")
