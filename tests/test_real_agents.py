@@ -14,6 +14,7 @@ Set GT_SKIP_REAL_AGENTS=1 to skip them on a machine without the CLIs; CI never s
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,8 @@ import pytest
 
 from gastown.errors import UserError
 from gastown.git import worktree as wt
-from gastown.runtimes.base import AgentRuntime, LaunchRequest
-from gastown.runtimes.events import End, Event, Text, ToolCall, ToolResult, Usage, totals
+from gastown.runtimes.base import AgentRuntime, LaunchRequest, write_files
+from gastown.runtimes.events import Cost, End, Event, Text, ToolCall, ToolResult, Usage, totals
 from gastown.runtimes.registry import runtime
 from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
@@ -86,6 +87,7 @@ def run_agent(
 ) -> tuple[list[Event], subprocess.CompletedProcess[str]]:
     """Start the program as the supervisor does and parse everything it printed."""
     spec = agent.build(request)
+    write_files(spec)
     home.mkdir()
     town = home.parent / "town"  # the supervisor's own folder, which the agent must not use
     town.mkdir()
@@ -129,7 +131,7 @@ def check_run(
     assert isinstance(end, End), shown
     assert end.ok and end.exit_status == 0, shown
     assert end.summary == "Created hello.txt."
-    assert "I'll create the file." in [e.text for e in events if isinstance(e, Text)]
+    assert "I'll create the file." in "".join(e.text for e in events if isinstance(e, Text))
     calls = [e for e in events if isinstance(e, ToolCall)]
     assert [c.tool for c in calls] == [tool]
     results = [e for e in events if isinstance(e, ToolResult)]
@@ -180,3 +182,32 @@ def test_opencode_writes_a_file_through_the_scripted_model(worktree: Path, tmp_p
     assert not (tmp_path / "town" / "hello.txt").exists()
     # opencode's openai provider speaks the Responses API.
     assert {r.api for r in server.requests} == {"responses"}
+
+
+def test_gemini_cli_writes_a_file_through_the_scripted_model(
+    worktree: Path, tmp_path: Path
+) -> None:
+    agent = real_runtime("gemini")
+    model = "gemini-2.5-pro"
+    arguments = {"file_path": str(worktree / "hello.txt"), "content": CONTENT}
+    run_dir = tmp_path / "run"
+    with ScriptedModelServer(parse(script(model, "write_file", arguments))) as server:
+        request = LaunchRequest(
+            prompt="Create hello.txt with a greeting.",
+            worktree=worktree,
+            model=model,
+            base_url=server.base_url,  # the base URL alone made Gemini CLI 0.61 exit 41
+            api_key="scripted-key",
+            run_dir=run_dir,
+        )
+        events, done = run_agent(agent, request, tmp_path / "home")
+    check_run(events, done, server, "write_file", worktree)
+    # Gemini reports no cost: it comes from the price table.
+    assert [e.source for e in events if isinstance(e, Cost)] == ["table"]
+    assert {r.path for r in server.requests} == {f"/v1beta/models/{model}:streamGenerateContent"}
+    # Its settings and sessions stay in the run's private folder, not in the user's ~/.gemini.
+    assert stat.S_IMODE((run_dir / "gemini").stat().st_mode) == 0o700
+    assert not (tmp_path / "home" / ".gemini").exists()
+    run_git("add", "hello.txt", cwd=worktree)
+    run_git("commit", "-q", "-m", "Add hello.txt", cwd=worktree)
+    assert run_git("status", "--porcelain", cwd=worktree).strip() == ""

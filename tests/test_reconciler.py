@@ -325,7 +325,7 @@ def test_beads_out_of_attempts_are_failed_even_while_paused() -> None:
         ({"last_heartbeat": ago(T0, 14 * 60)}, None),
         ({"last_heartbeat": ago(T0, 15 * 60 + 1)}, "stalled: no output for 15 min"),
         ({"last_heartbeat": None, "started_at": ago(T0, 16 * 60)}, "stalled: no output for 15 min"),
-        ({"started_at": ago(T0, 2 * 3600 + 1)}, "ran longer than 120 min"),
+        ({"started_at": ago(T0, 2 * 3600 + 1)}, "ran longer than 2 h"),
         ({"status": "queued", "created_at": ago(T0, 299)}, None),
         ({"status": "starting", "created_at": ago(T0, 301)}, "did not start within 5 min"),
     ],

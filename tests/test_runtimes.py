@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import pytest
 
 from gastown.errors import UserError
-from gastown.runtimes.base import LaunchRequest, ProcessSpec, StreamParser
+from gastown.runtimes.base import LaunchRequest, ProcessSpec, StreamParser, write_files
 from gastown.runtimes.events import (
     Cost,
     End,
@@ -147,6 +147,29 @@ def test_gemini_runs_in_yolo_mode_in_an_untrusted_worktree(tmp_path: Path) -> No
     assert spec.env["GEMINI_CLI_TRUST_WORKSPACE"] == "true"
     assert spec.env["GOOGLE_GEMINI_BASE_URL"] == "http://127.0.0.1:8123"
     assert spec.env["GEMINI_API_KEY"] == "sk-test"
+
+
+@pytest.mark.parametrize("base_url", ["http://127.0.0.1:8123", ""])
+def test_gemini_keeps_its_settings_in_a_private_home_of_the_runs(
+    tmp_path: Path, base_url: str
+) -> None:
+    run_dir = tmp_path / "logs" / "runs" / "r-1"
+    spec = REGISTRY["gemini"].build(request(tmp_path, base_url=base_url, run_dir=run_dir))
+    home = Path(spec.env["GEMINI_CLI_HOME"])
+    assert home == run_dir / "gemini"  # never the user's own ~/.gemini
+    assert ("GOOGLE_GEMINI_BASE_URL" in spec.env) == bool(base_url)
+    write_files(spec)
+    for folder in (home, home / ".gemini"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    settings = json.loads((home / ".gemini" / "settings.json").read_text())
+    # Without it, a base URL makes Gemini CLI 0.61 pick a sign-in it then refuses (exit 41).
+    assert settings["security"]["auth"]["selectedType"] == "gemini-api-key"
+    assert settings["privacy"]["usageStatisticsEnabled"] is False
+    assert settings["general"]["enableAutoUpdate"] is False
+    # A folder left open by an earlier run is closed again.
+    home.chmod(0o755)
+    write_files(spec)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
 
 
 # --- streams: every CLI's output mapped to one event model ------------------------------------

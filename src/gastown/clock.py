@@ -43,3 +43,20 @@ def parse_stamp(text: str) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def duration(seconds: float) -> str:
+    """A span as people write it: `10 s`, `5 min`, `1 h 20 min`, `2 d 3 h` (two units at most,
+    rounded to the smaller; under a minute, whole seconds, or tenths below ten)."""
+    if seconds < 59.5:  # what rounds to a whole minute is written as one
+        shown = round(seconds, 1) if seconds < 10 else round(seconds)
+        return f"{shown:g} s"
+    units = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
+    total = round(seconds)
+    for i, (name, size) in enumerate(units[:-1]):
+        if total >= size:
+            small_name, small = units[i + 1]
+            count = round(total / small)  # the whole span in the smaller unit, rounded once
+            big, rest = divmod(count, size // small)
+            return f"{big} {name}" + (f" {rest} {small_name}" if rest else "")
+    return f"{total} s"

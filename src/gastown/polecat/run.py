@@ -34,7 +34,13 @@ from gastown.polecat.prompt import render
 from gastown.process import run_tokens
 from gastown.record import Record, field
 from gastown.runtimes import events as ev
-from gastown.runtimes.base import AgentRuntime, LaunchRequest, ProcessSpec, StreamParser
+from gastown.runtimes.base import (
+    AgentRuntime,
+    LaunchRequest,
+    ProcessSpec,
+    StreamParser,
+    write_files,
+)
 from gastown.runtimes.registry import runtime as find_runtime
 from gastown.services.ledger import Ledger
 from gastown.town import Town
@@ -234,9 +240,7 @@ def prepare(launch: Launch, run: Run, ctx: PolecatContext) -> Prepared:
     (run_dir / "prompt.md").write_text(prompt, encoding="utf-8")
     (run_dir / "base").write_text(base + "\n")
     spec = agent.build(request)
-    for path, text in spec.files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    write_files(spec)
     spec.env = {
         **launch.environ,
         **identity.env(),

@@ -15,6 +15,7 @@ import uvicorn
 from gastown.clock import SystemClock, stamp
 from gastown.errors import UserError
 from gastown.process import state, wake
+from gastown.process.live_town import live
 from gastown.process.town_loop import TownLoop
 from gastown.services.ledger import Ledger
 from gastown.town import Town
@@ -87,6 +88,7 @@ async def serve(
     sock: socket.socket | None = None
     try:
         town.make_private()  # a town made by an older gt
+        town = live(town.path)  # settings changed while it runs reach what reads them next
         token = state.token(town.path)
         started = stamp(SystemClock().now())
         sock = bind(host, port)

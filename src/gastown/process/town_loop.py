@@ -71,9 +71,7 @@ class TownLoop:
         )
         self.human_reviews = HumanReviews(town, environ, self.faults)
         self.clock = clock or SystemClock()
-        self.policy = policy or policy_from(config.resolve(town.settings, None, environ))
-        # Timeouts are only noticed on a tick: tick often enough for the shortest one.
-        self.tick = min(tick, self.policy.timeouts.stall / 2, self.policy.timeouts.run / 2)
+        self._policy, self._tick = policy, tick
         self.handles: dict[str, Handle] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -82,6 +80,19 @@ class TownLoop:
     @property
     def ledger(self) -> Ledger:
         return self.launch.ledger
+
+    @property
+    def policy(self) -> Policy:
+        """The rules as the settings say now (a changed backoff or timeout counts at once)."""
+        if self._policy is not None:
+            return self._policy
+        return policy_from(config.resolve(self.launch.town.settings, None, self.launch.environ))
+
+    @property
+    def tick(self) -> float:
+        """Timeouts are only noticed on a tick: tick often enough for the shortest one."""
+        timeouts = self.policy.timeouts
+        return min(self._tick, timeouts.stall / 2, timeouts.run / 2)
 
     def wake(self) -> None:
         """Run a pass as soon as possible."""

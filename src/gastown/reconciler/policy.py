@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from gastown.clock import parse_stamp
+from gastown.clock import duration, parse_stamp
 from gastown.model import QUEUED, STARTING, Run
 from gastown.reconciler.snapshot import ReadyBead, RigView
 from gastown.record import Record, field
@@ -37,10 +37,6 @@ POLECAT_NAMES = (
     "willow",
 )
 """The default name pool; beyond it, polecats are `polecat-1`, `polecat-2`, ..."""
-
-
-def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:g} min"
 
 
 class Capacity(Record):
@@ -110,7 +106,7 @@ class CircuitBreaker(Record):
         return self.recent(failures, now) >= self.threshold
 
     def describe(self, count: int) -> str:
-        return f"{count} runs failed in the last {_minutes(self.window)}"
+        return f"{count} runs failed in the last {duration(self.window)}"
 
 
 class Timeouts(Record):
@@ -125,14 +121,14 @@ class Timeouts(Record):
         """Why `run` must stop now, or None."""
         if run.status in (QUEUED, STARTING):
             if now - parse_stamp(run.created_at) > timedelta(seconds=self.start):
-                return f"did not start within {_minutes(self.start)}"
+                return f"did not start within {duration(self.start)}"
             return None
         started = parse_stamp(run.started_at or run.created_at)
         if now - started > timedelta(seconds=self.run):
-            return f"ran longer than {_minutes(self.run)}"
+            return f"ran longer than {duration(self.run)}"
         last = parse_stamp(run.last_heartbeat) if run.last_heartbeat else started
         if now - last > timedelta(seconds=self.stall):
-            return f"stalled: no output for {_minutes(self.stall)}"
+            return f"stalled: no output for {duration(self.stall)}"
         return None
 
 

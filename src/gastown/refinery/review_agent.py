@@ -34,7 +34,7 @@ from gastown.git.repo import git
 from gastown.record import Record
 from gastown.refinery.gates import wait_for
 from gastown.refinery.review import ROLE, ReviewFailed, ReviewRequest, Verdict, parse_verdict
-from gastown.runtimes.base import AgentRuntime, LaunchRequest
+from gastown.runtimes.base import AgentRuntime, LaunchRequest, write_files
 from gastown.runtimes.events import End, Error, Event, Text, totals
 from gastown.runtimes.registry import runtime as find_runtime
 
@@ -130,9 +130,7 @@ def run_once(
     logs.mkdir(parents=True, exist_ok=True)
     (logs / "prompt.md").write_text(launch.prompt, encoding="utf-8")
     spec = agent.build(launch)
-    for path, text in spec.files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    write_files(spec)
     env = {**environ, **spec.env, "PWD": str(spec.cwd)}
     with (logs / "stdout.log").open("wb") as out, (logs / "stderr.log").open("wb") as err:
         proc = subprocess.Popen(

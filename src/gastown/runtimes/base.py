@@ -49,6 +49,18 @@ class ProcessSpec(Record):
     cwd: Path
     files: dict[Path, str] = field(default_factory=dict)
     """Files to write before starting, path to text (an opencode config, a script)."""
+    private_dirs: list[Path] = field(default_factory=list)
+    """Folders to create first, open to the town's user only (mode 0700): a CLI's own home."""
+
+
+def write_files(spec: ProcessSpec) -> None:
+    """What the supervisor does before starting: the private folders, then the files."""
+    for folder in spec.private_dirs:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)  # it may be left from an earlier run, or the umask may have widened it
+    for path, text in spec.files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
 
 
 class StreamParser(Protocol):

@@ -4,7 +4,14 @@
 
 `--yolo` approves every tool call. Environment: `GEMINI_CLI_TRUST_WORKSPACE=true` (a fresh
 worktree is not a trusted folder, and headless runs would stop there), `GEMINI_API_KEY` and
-`GOOGLE_GEMINI_BASE_URL` when settings give them.
+`GOOGLE_GEMINI_BASE_URL` when settings give them, `GEMINI_CLI_NO_RELAUNCH=true` (one process
+instead of a wrapper that restarts itself with a bigger heap), and `GEMINI_CLI_HOME`: a folder
+of the run's own, mode 0700, so the CLI neither reads nor writes the user's `~/.gemini`.
+
+Its `.gemini/settings.json` there selects the API-key sign-in. The CLI must be told: with
+`GOOGLE_GEMINI_BASE_URL` set and nothing selected, Gemini CLI 0.61 infers a "gateway" sign-in
+that its own check then refuses ("Invalid auth method selected.", exit 41). The same file turns
+off usage statistics, telemetry and update checks, which would call Google and npm.
 
 Stream (JSONL): `init` (session_id, model), `message` (role, content, delta: chunks to join),
 `tool_use` (tool_name, tool_id, parameters), `tool_result` (tool_id, status, output, error),
@@ -15,6 +22,8 @@ cost: cost comes from the price table. Its `input_tokens` include the cached one
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from gastown.runtimes.base import (
@@ -27,6 +36,20 @@ from gastown.runtimes.base import (
 )
 from gastown.runtimes.events import Error, Event, Start, Text, ToolCall, ToolResult, Usage
 
+SETTINGS: dict[str, Any] = {
+    "security": {"auth": {"selectedType": "gemini-api-key"}},
+    "privacy": {"usageStatisticsEnabled": False},
+    "telemetry": {"enabled": False},
+    "general": {"enableAutoUpdate": False, "enableAutoUpdateNotification": False},
+}
+"""The CLI's user settings for a run: API-key sign-in, and no calls but to the model."""
+
+
+def cli_home(request: LaunchRequest) -> Path:
+    """The run's own `GEMINI_CLI_HOME`, outside the worktree."""
+    run_dir = request.run_dir or request.worktree.parent / f".{request.worktree.name}-run"
+    return run_dir / "gemini"
+
 
 class GeminiRuntime:
     name = "gemini"
@@ -36,13 +59,19 @@ class GeminiRuntime:
         argv = [self.binary, "-p", request.prompt, "--output-format", "stream-json", "--yolo"]
         if request.model:
             argv += ["-m", request.model]
+        home = cli_home(request)
         env = base_env(request)
+        env["GEMINI_CLI_HOME"] = str(home)
         env["GEMINI_CLI_TRUST_WORKSPACE"] = "true"
+        env["GEMINI_CLI_NO_RELAUNCH"] = "true"
         if request.base_url:
             env["GOOGLE_GEMINI_BASE_URL"] = request.base_url
         if request.api_key:
             env["GEMINI_API_KEY"] = request.api_key
-        return ProcessSpec(argv, env, request.worktree)
+        settings = {home / ".gemini" / "settings.json": json.dumps(SETTINGS, indent=2) + "\n"}
+        return ProcessSpec(
+            argv, env, request.worktree, files=settings, private_dirs=[home, home / ".gemini"]
+        )
 
     def parser(self, request: LaunchRequest) -> GeminiParser:
         return GeminiParser(request)

@@ -44,6 +44,8 @@ class ScriptedRuntime:
         run_dir = request.run_dir or request.worktree.parent / f".{request.worktree.name}-run"
         script = run_dir / "script.json"
         argv = [self.binary, "-m", "gastown.runtimes.scripted_agent", "--script", str(script)]
+        if request.model:  # reported back in its start event, as a real CLI says its model
+            argv += ["--model", request.model]
         env = base_env(request)
         env["PYTHONUNBUFFERED"] = "1"
         return ProcessSpec(argv, env, request.worktree, files={script: script_for(request.prompt)})

@@ -99,9 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripted_agent", description="Perform a scripted run.")
     parser.add_argument("--script", type=Path, required=True, help="the JSON script to perform")
     parser.add_argument("--session", default="scripted", help="the session id to report")
+    parser.add_argument("--model", default="scripted", help="the model to say it uses")
     args = parser.parse_args(argv)
     steps = load_steps(args.script)
-    emit(Start(args.session, "scripted"))
+    emit(Start(args.session, args.model))
     for number, step in enumerate(steps, 1):
         status = perform(step, Path.cwd(), number)
         if status is not None:

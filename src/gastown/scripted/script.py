@@ -79,7 +79,8 @@ class Logged(Record):
     """One request the server received."""
 
     api: str
-    """`anthropic`, `chat` (OpenAI Chat Completions) or `responses` (OpenAI Responses)."""
+    """`anthropic`, `chat` (OpenAI Chat Completions), `responses` (OpenAI Responses) or
+    `gemini`."""
     path: str
     """The URL path that was called."""
     body: dict[str, Any]
@@ -112,10 +113,14 @@ class Script:
         self._used = [False] * len(replies)
         self._lock = threading.Lock()
 
-    def answer(self, api: str, path: str, body: dict[str, Any], latest: str) -> Reply:
-        """The reply for this request, logged; raises ScriptExhausted when none is left."""
+    def answer(
+        self, api: str, path: str, body: dict[str, Any], latest: str, *, model: str | None = None
+    ) -> Reply:
+        """The reply for this request, logged; raises ScriptExhausted when none is left.
+        `model` is the model the request names, when not in its body (Gemini's is in the path)."""
         with self._lock:
-            index = self._pick(latest, str(body.get("model") or ""))
+            named = model if model is not None else str(body.get("model") or "")
+            index = self._pick(latest, named)
             entry = Logged(api=api, path=path, body=body, latest=latest, reply=index)
             self.requests.append(entry)
             if self.log_path is not None:

@@ -14,28 +14,42 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from gastown.scripted import anthropic_api, openai_api
+from gastown.scripted import anthropic_api, gemini_api, openai_api
 from gastown.scripted.script import Logged, Reply, Script, ScriptExhausted
 
 DEFAULT_MODEL = "scripted"
 """The model id `GET /v1/models` lists and replies carry when a request names none."""
 
 
+class ErrorBody(Protocol):
+    """An API's error body for a message and a code (each API's own `error` function)."""
+
+    def __call__(self, message: str, code: str = ..., /) -> dict[str, Any]: ...
+
+
 def app(script: Script, *, now: Callable[[], float] = time.time) -> FastAPI:
-    """The ASGI application answering the Anthropic and OpenAI APIs from `script`."""
+    """The ASGI application answering the Anthropic, OpenAI and Gemini APIs from `script`."""
     api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    error_bodies: dict[str, ErrorBody] = {
+        "anthropic": anthropic_api.error,
+        "gemini": gemini_api.error,
+    }
 
     async def read(
-        request: Request, kind: str, latest: Callable[[dict[str, Any]], str]
+        request: Request,
+        kind: str,
+        latest: Callable[[dict[str, Any]], str],
+        model: str | None = None,
     ) -> Response | tuple[dict[str, Any], Reply, int]:
-        """The request body and its reply, or an error response in the API's own shape."""
-        errors = anthropic_api.error if kind == "anthropic" else openai_api.error
+        """The request body and its reply, or an error response in the API's own shape.
+        `model` is given when the API names it in the path (Gemini) rather than the body."""
+        errors = error_bodies.get(kind, openai_api.error)
         try:
             body = json.loads(await request.body())
         except ValueError:
@@ -43,7 +57,7 @@ def app(script: Script, *, now: Callable[[], float] = time.time) -> FastAPI:
         if not isinstance(body, dict):
             return JSONResponse(errors("The request body is not a JSON object."), status_code=400)
         try:
-            reply = script.answer(kind, request.url.path, body, latest(body))
+            reply = script.answer(kind, request.url.path, body, latest(body), model=model)
         except ScriptExhausted as exc:
             # 400, not 5xx: SDKs retry server errors, and a spent script stays spent.
             return JSONResponse(errors(str(exc), "script_exhausted"), status_code=400)
@@ -88,6 +102,22 @@ def app(script: Script, *, now: Callable[[], float] = time.time) -> FastAPI:
         if body.get("stream"):
             return _events(openai_api.responses_stream(reply, model, serial, created))
         return JSONResponse(openai_api.response(reply, model, serial, created))
+
+    @api.post("/v1beta/models/{target}")
+    async def gemini(target: str, request: Request) -> Response:
+        model, method = gemini_api.split_target(target)
+        if method == "countTokens":
+            return JSONResponse(gemini_api.count_tokens(await request.body()))
+        if method not in gemini_api.METHODS:
+            unknown = f"The scripted model does not serve the method {method!r}."
+            return JSONResponse(gemini_api.error(unknown, code=404), status_code=404)
+        got = await read(request, "gemini", gemini_api.latest_contents, model)
+        if isinstance(got, Response):
+            return got
+        _, reply, serial = got
+        if method == "streamGenerateContent":
+            return _events(gemini_api.stream(reply, model, serial))
+        return JSONResponse(gemini_api.generate(reply, model, serial))
 
     @api.get("/v1/models")
     async def models() -> Response:
@@ -166,8 +196,9 @@ def _ignore(sig: int, frame: FrameType | None) -> None:
 class ScriptedModelServer:
     """The server running in a background thread; a context manager.
 
-    `base_url` is the Anthropic base URL (`ANTHROPIC_BASE_URL`); `openai_base_url` adds `/v1`
-    (`OPENAI_BASE_URL`). `requests` is every request received, in order.
+    `base_url` is the Anthropic base URL (`ANTHROPIC_BASE_URL`) and the Gemini one
+    (`GOOGLE_GEMINI_BASE_URL`); `openai_base_url` adds `/v1` (`OPENAI_BASE_URL`).
+    `requests` is every request received, in order.
     """
 
     def __init__(
