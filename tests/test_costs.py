@@ -223,7 +223,40 @@ def test_bad_by_and_since_are_refused() -> None:
             costs.parse_since(bad, now)
 
 
-def gt_town(tmp_path: Path) -> Gt:
-    gt = Gt(tmp_path)
-    gt.ok("init", str(tmp_path / "town"))
+@pytest.fixture
+def gt(tmp_path: Path) -> Gt:
+    """A town on SQLite holding `given_spend`."""
+    Gt(tmp_path).ok("init", str(tmp_path / "town"))
+    store = open_store(f"sqlite:///{tmp_path / 'town' / 'state.db'}")
+    given_spend(store)
+    store.close()
     return Gt(tmp_path / "town")
+
+
+def test_gt_costs_rolls_up_as_json_and_as_a_table(gt: Gt) -> None:
+    """`gt costs --by bead --json` gives the rows and their total; the table says how many
+    calls have no known cost."""
+    got = gt.json("costs", "--by", "bead", "--since", "2026-03-01")
+    assert [r["key"] for r in got["rows"]] == ["gt-a", "gt-b", "gt-w", "mayor"]
+    assert got["total"]["usd"] == pytest.approx(1.885) and got["total"]["unknown"] == 2
+    assert got["since"] == "2026-03-01T00:00:00.000000Z"
+    days = gt.json("costs", "--by", "day", "--rig", "web")["rows"]
+    assert [(d["key"], d["usd"]) for d in days] == [("2026-03-02", 1.0)]
+    text = gt.ok("costs", "--by", "agent").out
+    assert "reviewer" in text and "mayor" in text and "total" in text
+    assert "2 of 7 have no known cost" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "said"),
+    [
+        (["--by", "colour"], 2, "cannot be grouped by 'colour'"),
+        (["--since", "last tuesday"], 2, "'last tuesday' is not a date"),
+        (["--rig", "nope"], 1, "There is no rig 'nope'"),
+    ],
+)
+def test_gt_costs_refuses_bad_input_in_one_sentence(
+    gt: Gt, argv: list[str], code: int, said: str
+) -> None:
+    result = gt("costs", *argv)
+    assert result.code == code and said in result.err and result.out == ""

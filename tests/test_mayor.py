@@ -243,6 +243,9 @@ def test_the_conversation_persists_across_processes_and_usage_adds_up(rig_gt: Gt
     assert usage["messages"] == 6  # two questions, three replies, one tool result
     assert usage["summaries"] == 0
     assert usage["cost_usd"] == pytest.approx((450 * 1.0 + 21 * 5.0) / 1_000_000, abs=1e-6)
+    (mayor,) = rig_gt.json("costs", "--by", "agent")["rows"]  # gt costs counts it as the mayor
+    assert (mayor["key"], mayor["calls"], mayor["tokens_in"]) == ("mayor", 3, 450)
+    assert mayor["usd"] == pytest.approx(usage["cost_usd"], abs=1e-6)
 
 
 def test_older_turns_are_summarised_out_of_the_prompt_but_stay_in_the_record(

@@ -178,6 +178,8 @@ def test_the_builtin_agent_reads_the_change_and_approves_it(agent_review: Yard) 
     (approved,) = reviewed_events(yard, bead)
     assert approved["after"]["input_tokens"] == 1200 and approved["after"]["output_tokens"] == 80
     assert review_worktrees(yard) == []
+    reviewer = {r["key"]: r for r in yard.gt.json("costs", "--by", "agent")["rows"]}["reviewer"]
+    assert reviewer["tokens_in"] == 1200 and reviewer["usd"] > 0  # its spend is counted
 
 
 @pytest.mark.skipif(

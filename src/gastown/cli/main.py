@@ -131,6 +131,7 @@ COMMANDS = {
     "refinery": "cmd_refinery",
     "review": "cmd_review",
     "triage": "cmd_mayor",
+    "costs": "cmd_costs",
     "doctor": "cmd_doctor",
 }
 """Which module defines each command: a command imports and builds only its own module."""

@@ -105,7 +105,15 @@ class Verdict(Record):
     comments: list[dict[str, Any]] = field(default_factory=list)
     """`{"path", "line", "body"}` each (path and line may be None)."""
     input_tokens: int = 0
+    """All input tokens of the review, cache reads and writes included."""
     output_tokens: int = 0
+    cache_tokens: int = 0
+    """The part of `input_tokens` read from or written to the prompt cache."""
+    cost_usd: float | None = None
+    """What the review cost; None when neither the runtime nor the price table said."""
+    model: str | None = None
+    runtime: str = "api"
+    """The agent runtime that reviewed, or `api` for a direct call to the model's API."""
 
     def to_json(self) -> dict[str, Any]:
         return {"summary": self.summary, "comments": self.comments}
@@ -174,7 +182,26 @@ class ModelReviewer:
             raise ReviewFailed(f"The reviewer answered without a verdict: {said!r}.")
         verdict = parse_verdict(call.input)
         verdict.input_tokens, verdict.output_tokens = reply.input_tokens, reply.output_tokens
+        verdict.cache_tokens = reply.cache_read_tokens + reply.cache_write_tokens
+        verdict.model = reply.model or self.model or None
+        verdict.cost_usd = _cost(reply, self.model)
         return verdict
+
+
+def _cost(reply: Any, model: str) -> float | None:
+    """What a reply cost by the price table (None: the model has no price)."""
+    from gastown.runtimes.events import Usage
+    from gastown.runtimes.prices import cost_of
+
+    cached = reply.cache_read_tokens + reply.cache_write_tokens
+    usage = Usage(
+        input_tokens=max(reply.input_tokens - cached, 0),
+        output_tokens=reply.output_tokens,
+        cache_read_tokens=reply.cache_read_tokens,
+        cache_write_tokens=reply.cache_write_tokens,
+    )
+    priced = cost_of(usage, reply.model or model)
+    return None if priced is None else priced.usd
 
 
 def comments_text(verdict: Verdict) -> str:

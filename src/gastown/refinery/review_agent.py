@@ -35,7 +35,7 @@ from gastown.record import Record
 from gastown.refinery.gates import wait_for
 from gastown.refinery.review import ROLE, ReviewFailed, ReviewRequest, Verdict, parse_verdict
 from gastown.runtimes.base import AgentRuntime, LaunchRequest, write_files
-from gastown.runtimes.events import End, Error, Event, Text, totals
+from gastown.runtimes.events import End, Error, Event, Text, Usage, totals
 from gastown.runtimes.registry import runtime as find_runtime
 
 ANSWER = """# How to answer
@@ -98,7 +98,9 @@ class AgentReviewer:
                 changed = changes(worktree, request.head)
         except GitError as exc:
             raise ReviewFailed(f"The reviewer's worktree failed: {exc.message}") from None
-        return verdict_of(ran, changed, timeout)
+        verdict = verdict_of(ran, changed, timeout)
+        verdict.runtime = self.settings["runtime"]
+        return verdict
 
 
 @contextmanager
@@ -183,7 +185,12 @@ def verdict_of(ran: Ran, changed: list[str], timeout: float) -> Verdict:
         raise ReviewFailed(f"The reviewer agent ended without a verdict: {shown!r}.")
     verdict = parse_verdict(found)
     spent = totals(ran.events)
-    verdict.input_tokens, verdict.output_tokens = spent.input_tokens, spent.output_tokens
+    verdict.cache_tokens = spent.cache_read_tokens + spent.cache_write_tokens
+    verdict.input_tokens = spent.input_tokens + verdict.cache_tokens
+    verdict.output_tokens, verdict.cost_usd = spent.output_tokens, spent.cost_usd
+    verdict.model = next(
+        (e.model for e in reversed(ran.events) if isinstance(e, Usage) and e.model), None
+    )
     return verdict
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from gastown.git import merge as gm
 from gastown.model import APPROVE, MergeRequest
 from gastown.refinery import outcome
-from gastown.refinery.review import Reviewer, ReviewFailed, ReviewRequest
+from gastown.refinery.review import Reviewer, ReviewFailed, ReviewRequest, Verdict
 from gastown.store import BeadFilter
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ def review(step: RigStep, batch: list[MergeRequest], target: str) -> list[MergeR
         except ReviewFailed as exc:
             step.unfinished([mr], str(exc))
             continue
+        charge(step, mr, verdict)
         record = {**verdict.to_json(), "head": mr.head_commit}
         tokens = {"input_tokens": verdict.input_tokens, "output_tokens": verdict.output_tokens}
         if verdict.decision == APPROVE:
@@ -50,6 +51,29 @@ def review(step: RigStep, batch: list[MergeRequest], target: str) -> list[MergeR
             continue
         changes_requested(step, mr, verdict.summary, record, tokens)
     return approved
+
+
+def charge(step: RigStep, mr: MergeRequest, verdict: Verdict) -> None:
+    """Keep what the review spent, on the merge request's bead, convoy and rig."""
+    from gastown.services import costs
+
+    with step.ledger.store.transaction() as tx:
+        bead = tx.get_bead(mr.bead_id) if mr.bead_id else None
+        row = costs.SpendRow(
+            step.ledger.now(),
+            "reviewer",
+            verdict.runtime,
+            rig=mr.rig,
+            bead_id=mr.bead_id,
+            convoy_id=mr.convoy_id or (bead.convoy_id if bead else None),
+            mr_id=mr.id,
+            model=verdict.model or None,
+            tokens_in=verdict.input_tokens,
+            tokens_out=verdict.output_tokens,
+            cache_tokens=verdict.cache_tokens,
+            cost_usd=verdict.cost_usd,
+        )
+        costs.record(tx, row)
 
 
 def review_request(step: RigStep, mr: MergeRequest, target: str) -> ReviewRequest:
