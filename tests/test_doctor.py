@@ -400,3 +400,48 @@ def test_checkup_in_process_with_a_pure_town_process_rule(town_path: Path) -> No
     patient = patient_of(town_path, {"PATH": PATH}, time.time())
     report = checkup(patient, git_running=lambda: False)
     assert not report.failed or any(f.check.startswith("runtime") for f in report.findings)
+
+
+def test_a_program_that_does_not_answer_is_stopped_and_a_warning(tmp_path: Path) -> None:
+    import asyncio
+
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    slow = folder / "codex"
+    slow.write_text("#!/bin/sh\nexec sleep 600\n")
+    slow.chmod(0o755)
+    [found] = asyncio.run(programs.runtimes({"codex": ["rig app"]}, str(folder), 0.2))
+    assert found.status == WARN and "did not answer `--version`" in found.message
+
+
+def test_a_refused_or_missing_key_fails_and_an_odd_answer_warns() -> None:
+    import asyncio
+
+    import httpx
+
+    from gastown.doctor import online
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "odd.example":
+            return httpx.Response(404)
+        return httpx.Response(401 if request.headers.get("x-api-key") != "good" else 200)
+
+    async def probe(url: str, key: str) -> Any:
+        transport = httpx.MockTransport(answer)  # httpx's own fake transport: no network
+        async with httpx.AsyncClient(transport=transport) as client:
+            return await online.probe(online.Endpoint(url, key, ["town"]), client)
+
+    assert asyncio.run(probe("https://api.example/v1", "good")).status == OK
+    refused = asyncio.run(probe("https://api.example", "bad"))
+    assert refused.status == FAIL and "refused the key (HTTP 401)" in refused.message
+    none = asyncio.run(probe("https://api.example", ""))
+    assert "wants a key, and none is set" in none.message
+    assert asyncio.run(probe("https://odd.example", "good")).status == WARN
+    assert online.models_url("http://h/v1") == "http://h/v1/models"
+    assert online.models_url("http://h") == "http://h/v1/models"
+    assert online.endpoint_of("scripted", "", "", {}, {}) is None
+    assert online.endpoint_of("claude", "", "", {}, {"ANTHROPIC_API_KEY": "k"}) == (
+        "https://api.anthropic.com",
+        "k",
+    )
+    assert online.endpoint_of("codex", "http://gw/v1/", "s", {}, {}) == ("http://gw/v1", "s")
