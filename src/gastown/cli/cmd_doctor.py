@@ -56,7 +56,7 @@ def doctor_town(app: App) -> int:
         repairable = any(f.repair is not None and f.status != "ok" for f in report.findings)
         tail = f"\n{fails} failed, {warns} warning(s)."
         if repairable and not app.args.fix:
-            tail += " `gt doctor --fix` repairs what is marked safe to repair."
+            tail += " `gt doctor --fix` repairs those whose fix names it."
         app.print(tail if fails or warns else "\nAll checks passed.")
 
     app.emit(report.to_json(), human)
