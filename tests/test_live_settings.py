@@ -98,3 +98,54 @@ def test_a_town_toml_broken_by_hand_keeps_the_last_good_settings(gt: Gt, town_pa
 )
 def test_durations_read_as_people_write_them(seconds: float, said: str) -> None:
     assert duration(seconds) == said
+
+
+def test_a_runtime_missing_from_path_is_named_where_it_is_chosen(
+    town_path: Path, git_repo: Path, tmp_path: Path
+) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    gt = Gt(town_path, {"PATH": str(empty)})
+    said = gt("config", "set", "runtime", "codex")
+    assert said.code == 0 and said.err.count("\n") == 1
+    assert "the runtime 'codex' needs `codex`, which is not on PATH" in said.err
+    added = gt("rig", "add", "app", str(git_repo))
+    assert added.code == 0 and "`codex`, which is not on PATH" in added.err
+    slung = gt("sling", "Needs codex", "--json")
+    assert slung.code == 0 and "`codex`, which is not on PATH" in slung.err
+    unheld = gt("bead", "update", slung.json()["id"], "--unhold")
+    assert "will be held again" in unheld.err
+
+    program = empty / "codex"  # now it is there: nothing to say
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    assert gt.ok("sling", "Has codex").err == ""
+    assert gt.ok("config", "set", "runtime", "scripted").err == ""
+
+
+def test_the_running_town_process_path_is_the_one_that_counts(
+    town_path: Path, tmp_path: Path
+) -> None:
+    empty, full = tmp_path / "empty", tmp_path / "full"
+    empty.mkdir()
+    full.mkdir()
+    (full / "codex").write_text("#!/bin/sh\n")
+    (full / "codex").chmod(0o755)
+    Gt(town_path).ok("config", "set", "runtime", "codex")
+    up = Gt(town_path, {"PATH": str(empty)})("up", "-d")
+    try:
+        assert up.code == 0
+        # this shell has codex, the town process started without it
+        said = Gt(town_path, {"PATH": str(full)}).ok("config", "set", "runtime", "codex")
+        assert "`codex`, which is not on the town process's PATH" in said.err
+    finally:
+        Gt(town_path)("down")
+
+
+def test_gt_up_names_a_rig_runtime_it_will_not_find(rig_gt: Gt, town_path: Path) -> None:
+    rig_gt.ok("config", "set", "runtime", "codex", "--rig", "app")
+    up = Gt(town_path, {"PATH": str(town_path / "no-such-folder")})("up", "-d")
+    try:
+        assert up.code == 0 and "the runtime 'codex' needs `codex`" in up.err
+    finally:
+        rig_gt("down")

@@ -12,6 +12,7 @@ from gastown.cli.render import STATUS_MARK, beads_table, plural, table
 from gastown.model import BEAD_STATUSES, BEAD_TYPES, DEP_TYPES
 
 if TYPE_CHECKING:
+    from gastown.model import Bead
     from gastown.store import BeadFilter
 
 
@@ -382,6 +383,8 @@ def bead_update(app: App) -> int:
         raise UsageError("Nothing to update.", hint="Pass at least one field, e.g. --priority 1.")
     bead = beads.update(app.ledger, a.id, fields, reason=a.reason)
     app.emit(bead.to_json(), f"Updated {bead.id}")
+    if a.held is False and bead.rig:  # held for a missing program? it is looked for again
+        _warn_runtime(app, bead, " The bead will be held again when it is dispatched.")
     return 0
 
 
@@ -504,7 +507,18 @@ def sling_work(app: App) -> int:
         verb = "Slung new bead"
     held = " (held)" if bead.held else ""
     app.emit(bead.to_json(), f"{verb} {bead.id}{held}: {bead.title} → rig {bead.rig}")
+    _warn_runtime(app, bead)
     return 0
+
+
+def _warn_runtime(app: App, bead: Bead, when: str = "") -> None:
+    """Say so when the runtime `bead` will run on is missing where the town process looks."""
+    from gastown.services import settings, traps
+
+    name = (
+        bead.runtime or settings.effective(app.ledger, app.town, bead.rig, app.environ)["runtime"]
+    )
+    traps.warn(app.err, traps.runtime_warnings(app.town.path, app.environ, [name], when))
 
 
 def _sling_url(app: App, url: str) -> int:

@@ -72,6 +72,7 @@ def town_up(app: App) -> int:
             f"The town is already up: process {running.pid} ({running.url}).",
             hint="`gt down` stops it.",
         )
+    _warn_runtimes(app)
     if app.args.detach:
         return _detach(app)
 
@@ -92,6 +93,17 @@ def town_up(app: App) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(town, app.args.host, app.args.port, app.environ, ready))
     return 0
+
+
+def _warn_runtimes(app: App) -> None:
+    """Name each runtime the town's rigs use whose program is not on the PATH the town process
+    is about to inherit (every bead slung to it would be held)."""
+    from gastown.services import settings, traps
+
+    with app.store.reader() as tx:
+        rigs = [r.name for r in tx.list_rigs()]
+    names = [settings.effective(app.ledger, app.town, rig, app.environ)["runtime"] for rig in rigs]
+    traps.warn(app.err, traps.runtime_warnings(app.town.path, app.environ, names))
 
 
 def _detach(app: App) -> int:

@@ -64,7 +64,10 @@ def rig_add(app: App) -> int:
         settings=settings,
         environ=app.environ,
     )
+    from gastown.services import traps
+
     app.emit(rig.to_json(), f"Added rig '{rig.name}' ({rig.url}), target branch {rig.branch}")
+    traps.warn(app.err, traps.runtime_warnings(app.town.path, app.environ, [settings["runtime"]]))
     return 0
 
 

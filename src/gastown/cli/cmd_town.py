@@ -203,6 +203,10 @@ def config_set(app: App) -> int:
     where = "secrets.toml" if config.setting(app.args.key).secret else "town.toml"
     where = f"rig '{app.args.rig}'" if app.args.rig else where
     moved = exposed if not app.town.exposed else ()
+    if app.args.key == "runtime":
+        from gastown.services import traps
+
+        traps.warn(app.err, traps.runtime_warnings(app.town.path, app.environ, [value]))
     app.emit(
         {"key": app.args.key, "value": shown, "scope": app.args.rig or "town", "moved": moved},
         f"Set {app.args.key} = {json.dumps(shown, ensure_ascii=False)} in {where}"
