@@ -211,3 +211,56 @@ def test_gemini_cli_writes_a_file_through_the_scripted_model(
     run_git("add", "hello.txt", cwd=worktree)
     run_git("commit", "-q", "-m", "Add hello.txt", cwd=worktree)
     assert run_git("status", "--porcelain", cwd=worktree).strip() == ""
+
+
+def test_codex_writes_and_commits_in_its_sandbox_through_the_scripted_model(
+    worktree: Path, tmp_path: Path
+) -> None:
+    agent = real_runtime("codex")
+    model = "gpt-5"  # any model Codex has no built-in metadata for gets the plain `tools` list
+    # One call of Codex's shell tool writes the file and commits it, as an agent would.
+    command = f"printf '{CONTENT.strip()}\\n' > hello.txt && git add hello.txt"
+    command += " && git commit -q -m 'Add hello.txt'"
+    arguments = {"cmd": command}
+    identity = wt.polecat_identity("rig", "nux")
+    with ScriptedModelServer(parse(script(model, "exec_command", arguments))) as server:
+        request = LaunchRequest(
+            prompt="Create hello.txt with a greeting and commit it.",
+            worktree=worktree,
+            model=model,
+            base_url=server.openai_base_url,
+            api_key="sk-scripted",
+            env_vars=identity.env(),  # the supervisor gives every agent its polecat's identity
+            writable=wt.commit_folders(worktree),  # as the town does before each run
+        )
+        events, done = run_agent(agent, request, tmp_path / "home")
+    check_run(events, done, server, "shell", worktree)
+    # The sandbox let the agent's own commit through, with its message, on the run's branch.
+    log = run_git("log", "-1", "--format=%s|%an", "gt/nux/gt-e2e", cwd=worktree).strip()
+    assert log == f"Add hello.txt|{identity.name}"
+    assert run_git("status", "--porcelain", cwd=worktree).strip() == ""
+    results = [e for e in events if isinstance(e, ToolResult)]
+    assert "Read-only file system" not in results[0].output
+    assert {r.api for r in server.requests} == {"responses"}
+    # ...and that was inside the sandbox, not around it.
+    turn = server.requests[0].body["client_metadata"]["x-codex-turn-metadata"]
+    assert '"sandbox_mode":"workspace-write"' in turn
+
+
+def test_kilo_writes_a_file_through_the_scripted_model(worktree: Path, tmp_path: Path) -> None:
+    agent = real_runtime("kilo")
+    arguments = {"filePath": "hello.txt", "content": CONTENT}  # relative: the worktree's
+    with ScriptedModelServer(parse(script("gpt-4.1", "write", arguments))) as server:
+        request = LaunchRequest(
+            prompt="Create hello.txt with a greeting.",
+            worktree=worktree,
+            model="openai/gpt-4.1",
+            base_url=server.openai_base_url,
+            api_key="sk-scripted",
+        )
+        events, done = run_agent(agent, request, tmp_path / "home")
+    check_run(events, done, server, "write", worktree)
+    assert not (tmp_path / "town" / "hello.txt").exists()
+    # Kilo reports each step's cost itself; its openai provider speaks the Responses API.
+    assert {getattr(e, "source", "") for e in events if e.kind == "cost"} == {"cli"}
+    assert {r.api for r in server.requests} == {"responses"}

@@ -322,7 +322,7 @@ def test_a_missing_binary_names_the_runtime_setting(tmp_path: Path) -> None:
 
 def test_a_binary_on_path_is_found_and_unknown_names_are_refused(tmp_path: Path) -> None:
     fake = tmp_path / "codex"
-    fake.write_text("#!/bin/sh\n")
+    fake.write_text("#!/bin/sh\necho 'codex-cli 0.171.0'\n")  # new enough for the adapter
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     assert runtime("codex", path=str(tmp_path)) is REGISTRY["codex"]
     with pytest.raises(UserError, match="does not know"):

@@ -102,6 +102,20 @@ def ahead(worktree: Path, base: str) -> int:
     return int(git("rev-list", "--count", f"{base}..HEAD", cwd=worktree).out.strip() or 0)
 
 
+def commit_folders(worktree: Path) -> list[Path]:
+    """The folders a commit on `worktree`'s branch writes, all outside the worktree itself: its
+    own git folder (index, HEAD), the clone's objects, and the folders holding its branch's ref
+    and reflog (git writes `<ref>.lock` beside the ref). A sandboxed agent is given these, and
+    nothing more of the clone: its config and hooks, which the town's own git runs, stay shut."""
+    asked = ("--path-format=absolute", "--git-dir", "--git-common-dir", "--symbolic-full-name")
+    own, common, ref = git("rev-parse", *asked, "HEAD", cwd=worktree).out.splitlines()
+    shared = Path(common)
+    folders = [Path(own), shared / "objects"]
+    if ref.startswith("refs/heads/"):  # a detached HEAD (a review) has no branch to move
+        folders += [(shared / ref).parent, (shared / "logs" / ref).parent]
+    return [f for f in folders if f.is_dir()]
+
+
 def prepare(
     clone: Path,
     worktree: Path,

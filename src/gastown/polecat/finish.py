@@ -194,8 +194,9 @@ def free_polecat(tx: Tx, run: Run, now: str) -> None:
 
 
 def hold_for_runtime(ledger: Ledger, run: Run, message: str) -> None:
-    """The runtime cannot start (its program is missing): end the run without spending the
-    bead's attempt, hold the bead so it is not dispatched again and again, and escalate."""
+    """The runtime cannot start (its program is missing or too old, or the settings lack what
+    it needs): end the run without spending the bead's attempt, hold the bead so it is not
+    dispatched again and again, and escalate."""
 
     with ledger.store.transaction() as tx:
         now = ledger.now()

@@ -34,6 +34,7 @@ from gastown.polecat.prompt import render
 from gastown.process import run_tokens
 from gastown.record import Record, field
 from gastown.runtimes import events as ev
+from gastown.runtimes import preflight
 from gastown.runtimes.base import (
     AgentRuntime,
     LaunchRequest,
@@ -114,7 +115,7 @@ async def run_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable[[
         target = ctx.base_branch
         try:
             ready = await asyncio.to_thread(prepare, launch, run, ctx)
-        except RuntimeUnavailable as exc:  # the program is missing: not the bead's fault
+        except RuntimeUnavailable as exc:  # missing, too old or misconfigured: not the bead's
             hold_for_runtime(ledger, run, exc.message)
             return
         except GastownError as exc:
@@ -223,6 +224,10 @@ def prepare(launch: Launch, run: Run, ctx: PolecatContext) -> Prepared:
     settings = config.resolve(town.settings, ctx.rig.settings, launch.environ)
     prompt = render(ctx.prompt(settings["custom_instructions.polecat"]), town.path)
     agent, request = _request(launch, run, ctx, prompt)
+    try:  # a model missing or unreachable is the settings' fault, not the bead's
+        preflight.check_settings(agent, request)
+    except UserError as exc:
+        raise RuntimeUnavailable(exc.message, hint=exc.hint) from None
     authorize_url(ctx.rig.url, settings, launch.environ)  # the fetch carries the forge token
     identity = wt.polecat_identity(run.rig, run.polecat)
     base = wt.prepare(
@@ -239,6 +244,7 @@ def prepare(launch: Launch, run: Run, ctx: PolecatContext) -> Prepared:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "prompt.md").write_text(prompt, encoding="utf-8")
     (run_dir / "base").write_text(base + "\n")
+    request.writable = wt.commit_folders(request.worktree)  # a sandboxed agent commits too
     spec = agent.build(request)
     write_files(spec)
     spec.env = {

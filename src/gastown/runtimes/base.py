@@ -36,6 +36,9 @@ class LaunchRequest(Record):
     """polecat, refinery or mayor."""
     run_dir: Path | None = None
     """A folder outside the worktree for files the runtime needs (scripts, configs)."""
+    writable: list[Path] = field(default_factory=list)
+    """Folders besides the worktree the agent must be able to write: the worktree's git folders
+    (its own, the clone's objects and its branch's refs), so that a sandboxed agent can commit."""
 
 
 class ProcessSpec(Record):

@@ -31,6 +31,7 @@ from gastown.runtimes.events import Event, Start, Text, ToolCall, ToolResult, Un
 class ClaudeRuntime:
     name = "claude"
     binary = "claude"
+    min_version = (2, 1, 328)  # the release the real-CLI tests prove; older ones are untested
 
     def build(self, request: LaunchRequest) -> ProcessSpec:
         argv = [self.binary, "-p", "--output-format", "stream-json", "--verbose"]

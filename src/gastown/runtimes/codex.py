@@ -1,18 +1,31 @@
 """Codex CLI, driven headless.
 
     codex exec --json --skip-git-repo-check --sandbox workspace-write
-               -c approval_policy="never" [-m MODEL]
+               -c approval_policy="never" [--add-dir GIT_FOLDER ...] [-m MODEL]
                [-c model_provider="gastown" -c model_providers.gastown.name="gastown"
                 -c model_providers.gastown.base_url="URL"
                 -c model_providers.gastown.env_key="OPENAI_API_KEY"
                 -c model_providers.gastown.wire_api="responses"] -- PROMPT
 
 `exec` never asks for approval; `--sandbox workspace-write` lets it edit the worktree (its
-default is read-only). The sandbox may also refuse writes to the worktree's git folder, which
-lives in the rig's main clone: the town commits leftover changes itself, so that is harmless.
-`CodexRuntime(sandbox="bypass")` uses `--dangerously-bypass-approvals-and-sandbox` instead, for
-machines where the sandbox cannot run (some containers). Environment: `OPENAI_API_KEY` (and
-`CODEX_API_KEY`) when settings give a key.
+default is read-only). Tested with Codex 0.171.0, the oldest release `min_version` accepts.
+
+Commits: a worktree's git folder lives in the rig's clone (`.git/worktrees/<polecat>`), outside
+the writable root, and the sandbox also shuts every `.git` it can see; `git commit` then fails
+with "Unable to create …/index.lock: Read-only file system" and the agent's commit and its
+message are lost. So each folder a commit writes (`LaunchRequest.writable`: the worktree's git
+folder, the clone's objects, the folders of its branch's ref and reflog) is given as
+`--add-dir`. The clone's config and hooks stay read-only: the town's own git runs those
+outside any sandbox. `CodexRuntime(sandbox="bypass")` uses
+`--dangerously-bypass-approvals-and-sandbox` instead, for machines where the sandbox cannot run.
+
+Model: without `-m`, Codex picks its newest model, whose tools it sends in a form only OpenAI's
+own API understands (JavaScript "code mode", not `tools`); through `model_base_url` the model
+then gets no tools and every run ends with no changes. Codex on its own login keeps its own
+default, but with a base URL a run is refused before it starts unless `default_model` (or
+`role_models.*`) names a model, which the gateway must serve; a guessed default could name a
+model the gateway does not have. Environment: `OPENAI_API_KEY` (and `CODEX_API_KEY`) when
+settings give a key.
 
 Stream (JSONL): `thread.started` (thread_id), `turn.started`, `item.started|updated|completed`
 (item.type `agent_message`, `reasoning`, `command_execution`, `file_change`, `mcp_tool_call`,
@@ -45,6 +58,11 @@ def _toml(value: str) -> str:
 class CodexRuntime:
     name = "codex"
     binary = "codex"
+    min_version = (0, 171, 0)
+    model_needed = (
+        "without one Codex picks its newest model, whose tools it sends in a form only OpenAI's "
+        "own API reads, and the agent could not change anything."
+    )
 
     def __init__(self, sandbox: str = "workspace-write") -> None:
         self.sandbox = sandbox
@@ -55,6 +73,8 @@ class CodexRuntime:
             argv.append("--dangerously-bypass-approvals-and-sandbox")
         else:
             argv += ["--sandbox", self.sandbox, "-c", 'approval_policy="never"']
+            for folder in request.writable:  # so that the agent's own `git commit` works
+                argv += ["--add-dir", str(folder)]
         if request.model:
             argv += ["-m", request.model]
         if request.base_url:

@@ -33,6 +33,9 @@ KEY_VARS = {
     "openai": "OPENAI_API_KEY",
     "google": "GOOGLE_GENERATIVE_AI_API_KEY",
 }
+MIN_VERSIONS = {"opencode": (1, 18, 33), "kilo": (7, 7, 7)}
+"""The releases the real-CLI tests prove (Kilo 7.8.1 cannot be installed: one of its platform
+packages is missing from npm); older ones are refused before a run starts."""
 ALLOW_ALL = {
     "*": "allow",
     "edit": "allow",
@@ -58,9 +61,14 @@ def provider_model(model: str) -> tuple[str, str]:
 class OpencodeRuntime:
     """`opencode run`; `OpencodeRuntime("kilo")` is Kilo CLI, which shares its format."""
 
+    model_needed = (
+        "without one the CLI picks its own provider and model, which the base URL is not given to."
+    )
+
     def __init__(self, name: str = "opencode") -> None:
         self.name = name
         self.binary = name
+        self.min_version = MIN_VERSIONS[name]
 
     def config(self, request: LaunchRequest) -> dict[str, Any]:
         """The generated config: every permission allowed, the base URL if there is one."""

@@ -36,6 +36,7 @@ def script_for(prompt: str) -> str:
 
 class ScriptedRuntime:
     name = "scripted"
+    model_api = False  # it plays its script and never calls a model, so no base URL is checked
 
     def __init__(self, python: str = sys.executable) -> None:
         self.binary = python
