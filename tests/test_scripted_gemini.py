@@ -31,11 +31,11 @@ SCRIPT = {
         {"repeat": True, "text": "A side answer"},
     ]
 }
-ASK = {
+ASK: dict[str, Any] = {
     "contents": [{"role": "user", "parts": [{"text": "Write a.txt"}]}],
     "tools": [{"functionDeclarations": [{"name": "write_file", "parameters": {}}]}],
 }
-ANSWER = {
+ANSWER: dict[str, Any] = {
     "contents": [
         *ASK["contents"],
         {"role": "model", "parts": [{"functionCall": {"name": "write_file", "args": {}}}]},
