@@ -29,6 +29,11 @@ And the two of issue 12, on the shipped fake GitHub (`forge.py`):
    ≤ 2×); an idle town of 3 rigs with 20 open pull requests and intake on: requests counted
    against GitHub's rate limit per rig per poll round (goal ≤ 1).
 
+And the one of issue 13 (`costs.py`):
+
+9. `gt costs --by day --json` as a whole process on a town of 100,000 runs, against
+   `python -c "import sqlite3, json"` (goal ≤ 3×).
+
 `--quick` runs everything at a small size (for the test suite). Nothing asserts on time.
 """
 
@@ -46,6 +51,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import costs
 import dashboard
 import dispatch
 import forge
@@ -295,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         judged += refinery.bench(args.quick)
         judged += mayor.bench(root, 3 * sizes.runs, sizes.warmup, rng)
         judged += forge.bench(root, args.quick, seed=args.seed)
+        judged += costs.bench(root, 3_000 if args.quick else 100_000, sizes.runs, 1, rng)
     took = time.perf_counter() - began
     print(f"\nGoals (issues 2, 3 and 6, Performance), benchmark took {took:.0f} s:")
     for line in judged:

@@ -47,6 +47,7 @@ EXPECTED = [
     r"\(goal ≤ 2×: ",
     r"idle town rate-limit requests per rig per round: [0-9.]+ \([0-9.]+ a round over 3 rigs, "
     r"20 open pull requests\) \(goal ≤ 1: ",
+    rf"ratio gt costs --by day --json / {IMPORT_BASE}: {NUMBER} wall, {NUMBER} cpu",
 ]
 
 

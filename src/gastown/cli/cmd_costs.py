@@ -33,12 +33,14 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
 
 
 def show_costs(app: App) -> int:
-    from datetime import UTC, datetime
-
     from gastown.services import costs
 
     by = costs.check_by(app.args.by)
-    since = costs.parse_since(app.args.since, datetime.now(UTC))
+    since = None
+    if app.args.since is not None:
+        from datetime import UTC, datetime
+
+        since = costs.parse_since(app.args.since, datetime.now(UTC))
     with app.store.reader() as tx:
         rows = costs.rollup(tx, by, since=since, rig=app.args.rig)
     total = costs.total(rows)

@@ -9,7 +9,6 @@ run's, when it was made); a day is a UTC day.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from gastown.errors import InvalidValue, NotFound
@@ -17,6 +16,8 @@ from gastown.record import Record
 from gastown.store.costs import API, BY, MAYOR, SpendRow
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from gastown.store import Tx
 
 __all__ = ["API", "BY", "MAYOR", "Spend", "SpendRow", "check_by", "parse_since", "rollup", "spent"]
@@ -66,6 +67,8 @@ def parse_since(text: str | None, now: datetime) -> str | None:
     as an RFC 3339 stamp that compares with the ledger's times."""
     if text is None:
         return None
+    from datetime import UTC, datetime, timedelta  # only when asked: `gt costs` starts fast
+
     given = text.strip().lower()
     days = 1 if given == "today" else None
     if (match := _DAYS.fullmatch(given)) is not None:
@@ -90,6 +93,8 @@ def parse_since(text: str | None, now: datetime) -> str | None:
 
 def day_start(now: datetime) -> datetime:
     """Midnight UTC of `now`'s day: where today's spend starts (daily budgets)."""
+    from datetime import UTC
+
     return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
@@ -145,4 +150,6 @@ def record(tx: Tx, row: SpendRow) -> None:
 
 
 def _stamp(moment: datetime) -> str:
+    from datetime import UTC
+
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

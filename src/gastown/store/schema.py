@@ -404,8 +404,8 @@ ALTER TABLE runs ADD COLUMN cache_write_tokens BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN model TEXT;
 ALTER TABLE runs ADD COLUMN cost_known INTEGER NOT NULL DEFAULT 1;
 UPDATE runs SET cost_known = 0 WHERE cost_usd = 0 AND tokens_in + tokens_out > 0;
-CREATE INDEX runs_spend ON runs (ended_at, created_at, rig, tokens_in, tokens_out,
-    cache_read_tokens, cache_write_tokens, cost_usd, cost_known);
+CREATE INDEX runs_spend ON runs ((substr(COALESCE(ended_at, created_at), 1, 10)), rig,
+    tokens_in, tokens_out, cache_read_tokens, cache_write_tokens, cost_usd, cost_known);
 ALTER TABLE mayor_messages ADD COLUMN cache_tokens BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE mayor_messages ADD COLUMN model TEXT;
 CREATE INDEX mayor_messages_spend ON mayor_messages (created_at);
@@ -436,7 +436,8 @@ keeps its cache tokens (a part of `tokens_in`), the model it ran and whether its
 worth 0 USD: it is unknown; a run of an older gt with tokens and a cost of 0 is taken as such).
 The mayor's messages keep their cache tokens and model; `spend` holds the model calls that are
 not runs, such as the refinery reviewer's, with a cost of NULL when it is unknown.
-`runs_spend` covers a run's date, rig and figures, so a roll-up by day reads only the index."""
+`runs_spend` holds a run's day (`store.costs`, the same expression) with its rig and figures,
+so a roll-up by day walks one index in order, with no sorting."""
 
 LATEST = MIGRATIONS[-1][0]
 
