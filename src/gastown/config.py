@@ -10,6 +10,7 @@ A setting marked `secret=True` is masked in every display, and the town keeps it
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
@@ -36,7 +37,8 @@ Form = Literal["line", "text", "url", "repo"]
 class Setting(Record):
     key: str
     kind: str
-    """`str`, `int`, `bool`, `list` (of strings), `map` (string to string), `choice`, `optint`."""
+    """`str`, `int`, `bool`, `list` (of strings), `map` (string to string), `choice`, `optint`,
+    `usd` (an amount of US dollars ≥ 0, or None for no limit)."""
     default: Any
     doc: str
     choices: tuple[str, ...] = ()
@@ -69,6 +71,7 @@ class Setting(Record):
             "map": 'a map of strings (JSON, e.g. {"NAME": "value"})',
             "choice": "one of " + ", ".join(self.choices),
             "optint": f"an integer {span}, or off",
+            "usd": "an amount of US dollars ≥ 0 (e.g. 2.50), or off",
         }[self.kind]
 
 
@@ -371,6 +374,25 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "env_vars", "map", {}, "Environment passed to agents; values are masked.", secret=True
         ),
+        Setting(
+            "budget.per_bead_usd",
+            "usd",
+            None,
+            "Most a bead may cost, all its runs and reviews together; off: no limit.",
+        ),
+        Setting(
+            "budget.per_convoy_usd",
+            "usd",
+            None,
+            "Most the beads of one convoy may cost together; off: no limit.",
+        ),
+        Setting(
+            "budget.daily_usd",
+            "usd",
+            None,
+            "Most the town (in town.toml) or a rig (as its own setting) may spend in a UTC "
+            "day, the mayor included; off: no limit.",
+        ),
     )
 }
 GROUPS = frozenset(k.rsplit(".", 1)[0] for k in SETTINGS if "." in k)
@@ -413,6 +435,7 @@ def check(key: str, value: Any) -> Any:
         and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()),
         "choice": value in s.choices,
         "optint": value is None or (isinstance(value, int) and not isinstance(value, bool)),
+        "usd": value is None or _is_usd(value),
     }[s.kind]
     if not ok or (s.kind in ("int", "optint") and value is not None and not _within(s, value)):
         raise _fail(s, key, value)
@@ -429,6 +452,15 @@ def check(key: str, value: Any) -> Any:
         for name, entry in value.items():
             _entry(s, name, entry)
     return value
+
+
+def _is_usd(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value < 1e12
+    )
 
 
 def _within(s: Setting, value: int) -> bool:
@@ -494,6 +526,15 @@ def parse(key: str, text: str) -> Any:
             value = int(text)
         except ValueError:
             raise _fail(s, key, text) from None
+    elif kind == "usd":
+        if text.strip().lower() in ("off", "none", "null", ""):
+            return None
+        try:
+            value = float(text.strip().removeprefix("$"))
+        except ValueError:
+            raise _fail(s, key, text) from None
+        if not _is_usd(value):
+            raise _fail(s, key, text)
     elif kind == "bool":
         lowered = text.strip().lower()
         if lowered not in ("true", "false", "yes", "no", "on", "off", "1", "0"):

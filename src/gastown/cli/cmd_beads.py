@@ -312,13 +312,15 @@ def _show_beads(app: App, flt: BeadFilter, empty: str) -> None:
 
 
 def bead_show(app: App) -> int:
-    from gastown.services import beads, deps, issues
+    from gastown.services import beads, deps, holdups, issues
 
     bead, dependents = beads.show(app.ledger, app.args.id)
     why = deps.readiness(app.ledger, bead)
     data = {**bead.to_json(), "dependents": [d.to_json() for d in dependents], **why.to_json()}
     links = issues.links_of(app.ledger, bead.id)
     data["issue"] = links[0].to_json() if links else None
+    waits = holdups.holdups(app.ledger, bead, app.town.settings, app.environ)
+    data["not_dispatched"] = waits
 
     def human() -> None:
         mark = STATUS_MARK.get(bead.status, "")
@@ -350,10 +352,14 @@ def bead_show(app: App) -> int:
                 app.print(f"  ready; `gt sling {bead.id}` hands it to a polecat")
             elif bead.rig is None:
                 app.print(f"  ready, but it has no rig: `gt bead update {bead.id} --rig R`")
+            elif waits:
+                app.print(f"  not dispatched: {'; '.join(waits)}")
             else:
                 app.print(f"  ready: the next free polecat of rig {bead.rig} takes it")
         elif bead.status in deps.UNFINISHED and (holds := why.reasons()):
             app.print(f"  {'not ready' if bead.status == 'open' else 'blocked'}: {holds}")
+            if waits:
+                app.print(f"  and not dispatched: {'; '.join(waits)}")
         if bead.body:
             app.print("")
             app.print("  " + bead.body.replace("\n", "\n  "))

@@ -206,10 +206,17 @@ def town_status(app: App) -> int:
 
     address = state.read_address(app.town.path)
     if address is None:
-        app.emit(
-            {"up": False, "town": app.town.name},
-            f"Town '{app.town.name}' is down. `gt up -d` starts it.",
-        )
+        from gastown.services import controls
+
+        found = controls.pauses(app.ledger)
+        town_pause, rigs = found.pop("", None), found
+
+        def down() -> None:
+            app.print(f"Town '{app.town.name}' is down. `gt up -d` starts it.")
+            _print_pauses(app, town_pause, rigs)
+
+        data = {"up": False, "town": app.town.name}
+        app.emit({**data, "dispatch_paused": town_pause, "rigs_paused": rigs}, down)
         return 0
     from gastown.cli.agent_client import call_town
 
@@ -230,8 +237,7 @@ def town_status(app: App) -> int:
         if queue:
             waiting = ", ".join(f"{n} {s}" for s, n in sorted(queue.items()))
             app.print(f"  merge queue: {waiting} (`gt mq`)")
-        if report.get("dispatch_paused"):
-            app.print(f"  dispatch PAUSED: {report['dispatch_paused'].get('reason', '')}")
+        _print_pauses(app, report.get("dispatch_paused"), report.get("rigs_paused") or {})
         app.print(f"  beads: {counts or 'none'}")
         if counts:
             app.print(
@@ -241,3 +247,12 @@ def town_status(app: App) -> int:
 
     app.emit(data, human)
     return 0
+
+
+def _print_pauses(app: App, town: dict[str, Any] | None, rigs: dict[str, dict[str, Any]]) -> None:
+    from gastown.services.controls import describe_pause
+
+    if town:
+        app.print(f"  PAUSED: {describe_pause(town)} (`gt resume`)")
+    for rig, pause in sorted(rigs.items()):
+        app.print(f"  PAUSED: {describe_pause(pause, rig)} (`gt resume --rig {rig}`)")

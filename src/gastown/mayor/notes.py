@@ -3,8 +3,8 @@ the event log and put at the start of the next user turn.
 
 Nothing runs while nobody talks to the mayor, so it spends no tokens while idle; the events it
 would have wanted to hear about (escalations raised, convoys landed or cancelled, beads failed,
-the circuit breaker pausing dispatch) wait in the log until the next turn. Events the mayor
-caused itself are left out. The id of the last event told is kept in the store (`meta`), so
+dispatch paused, a budget at 80%) wait in the log until the next turn. Events the mayor caused
+itself are left out. The id of the last event told is kept in the store (`meta`), so
 each note is told once.
 """
 
@@ -24,6 +24,7 @@ KINDS = (
     "bead.status_changed",
     "bead.updated",
     "forge.issue_seen",
+    "budget.warning",
 )
 """The event kinds that may become notes (with `dispatch.paused`, read separately)."""
 
@@ -73,7 +74,12 @@ def note(e: Event) -> str:
         title = after.get("title", "")
         return f"- New issue #{after.get('number')} on rig {e.rig}, unlabelled: {title}"
     if e.kind == "dispatch.paused":
-        return f"- The circuit breaker paused dispatch{why}"
+        by = after.get("by")
+        where = f" on rig {e.rig}" if e.rig else ""
+        who = f"{by} paused dispatch" if by else "The circuit breaker paused dispatch"
+        return f"- {who}{where}{why}"
+    if e.kind == "budget.warning":  # a used-up budget is told as its escalation
+        return f"- Budget warning: {e.reason}"
     if after.get("status") == FAILED:
         return f"- Bead {e.bead_id} failed{why}"
     return ""

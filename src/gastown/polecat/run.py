@@ -68,6 +68,9 @@ class Launch(Record):
     """Latest output time per active run; the town loop writes them all at once."""
     unflushed: set[Transcript] = field(default_factory=set)
     """Transcripts written since the last flush; flushed with the heartbeats."""
+    costs: dict[str, float] = field(default_factory=dict)
+    """What each active run has cost so far, by its usage events, when it changed: written
+    with the heartbeats, so budgets can stop a run that is over its bead's."""
 
 
 class Handle(Record):
@@ -278,6 +281,7 @@ async def _follow(
     ledger = launch.ledger
     path = follower.run_dir / "transcript.jsonl"
     run.transcript = str(path.relative_to(launch.town.path))
+    cost = sum(e.usd for e in events if isinstance(e, ev.Cost))
     with path.open("a", encoding="utf-8") as out:
         transcript = Transcript(out, follower)
 
@@ -292,6 +296,10 @@ async def _follow(
             out.write("".join('{"at":"' + stamp + '",' + e.dumps()[1:] + "\n" for e in found))
             launch.beats[run.id] = stamp
             launch.unflushed.add(transcript)
+            if spent := sum(e.usd for e in found if isinstance(e, ev.Cost)):
+                nonlocal cost
+                cost += spent
+                launch.costs[run.id] = cost
 
         def take(stream: str, lines: list[str]) -> None:
             if stream == "stdout":

@@ -28,6 +28,7 @@ from gastown.services import beads
 from gastown.services.faults import Faults
 from gastown.services.intake import IntakePoller
 from gastown.services.ledger import Ledger
+from gastown.store import controls
 from gastown.town import Town
 
 log = logging.getLogger("gastown.town")
@@ -41,7 +42,7 @@ def policy_from(settings: config.Resolved) -> Policy:
     """The town-wide rules from settings (per-rig limits come with each rig's snapshot)."""
     backoff = float(settings["polecat.retry_backoff_seconds"])
     return Policy(
-        attempts=Attempts(backoff=tuple(backoff * n for n in (1, 2, 4, 10, 20))),
+        attempts=Attempts.spaced(backoff),
         timeouts=Timeouts(
             stall=float(settings["polecat.stall_timeout_seconds"]),
             run=float(settings["polecat.run_timeout_seconds"]),
@@ -134,10 +135,13 @@ class TownLoop:
         for transcript in files:
             transcript.flush()
         beats, self.launch.beats = self.launch.beats, {}
-        if beats:
+        costs, self.launch.costs = self.launch.costs, {}
+        if beats or costs:
             with self.ledger.store.transaction() as tx:
                 for run_id, stamp in beats.items():
                     tx.heartbeat(run_id, stamp)
+                for run_id, usd in costs.items():
+                    controls.set_live_cost(tx, run_id, usd)
 
     def reconcile(self) -> None:
         """One pass: look, decide, act."""
@@ -148,7 +152,7 @@ class TownLoop:
             refining = [r for r in map(tx.get_rig, tx.refinery_rigs()) if r is not None]
         applied = apply(self.ledger, plan(snap, now, self.policy))
         for stop in applied.stops:
-            self.stop(stop.run_id, stop.reason)
+            self.stop(stop.run_id, stop.reason, stop.after)
         for run in applied.launches:
             self.start(run)
         self.refinery.poke(refining)

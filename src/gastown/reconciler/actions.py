@@ -37,6 +37,9 @@ class StopRun(Record):
     run_id: str
     bead_id: str
     reason: str
+    after: str | None = None
+    """None: a failed attempt. `release` (its budget is used up): the attempt is given back
+    and the bead waits, open, for the budget to be raised or granted again."""
 
 
 class FailBead(Record):
@@ -69,4 +72,21 @@ class ResumeDispatch(Record):
     reason: str
 
 
-Action: TypeAlias = Dispatch | StopRun | FailBead | Escalate | PauseDispatch | ResumeDispatch
+class BudgetNotice(Record):
+    """A budget reached a new level (see `reconciler.budget.LEVELS`): record it, say it once
+    (an event at 80%, an event and an escalation when used up), and remember it was said."""
+
+    key: str
+    level: str
+    """`warning`, `exceeded`, or "" when it fell back (raised): then nothing is said."""
+    message: str
+    setting: str
+    spent: float
+    limit: float
+    bead_id: str | None = None
+    rig: str | None = None
+
+
+Action: TypeAlias = (
+    Dispatch | StopRun | FailBead | Escalate | PauseDispatch | ResumeDispatch | BudgetNotice
+)

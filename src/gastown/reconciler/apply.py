@@ -21,6 +21,7 @@ from gastown.model import (
 )
 from gastown.reconciler.actions import (
     Action,
+    BudgetNotice,
     Dispatch,
     Escalate,
     FailBead,
@@ -28,6 +29,7 @@ from gastown.reconciler.actions import (
     ResumeDispatch,
     StopRun,
 )
+from gastown.reconciler.budget import EXCEEDED, WARNING
 from gastown.reconciler.snapshot import BREAKER
 from gastown.record import Record, field
 from gastown.services import beads, escalations
@@ -64,6 +66,8 @@ def apply(ledger: Ledger, actions: list[Action]) -> Applied:
             raise_escalation(ledger, action)
         elif isinstance(action, PauseDispatch | ResumeDispatch):
             _pause(ledger, action)
+        elif isinstance(action, BudgetNotice):
+            _notice(ledger, action)
     return done
 
 
@@ -152,3 +156,38 @@ def _pause(ledger: Ledger, action: PauseDispatch | ResumeDispatch) -> None:
             tx.set_pause(None)
             kind = "dispatch.resumed"
         tx.append_events([ledger.event(kind, at=now, reason=action.reason)])
+
+
+def _notice(ledger: Ledger, n: BudgetNotice) -> None:
+    """Remember the budget's level; at a new high, an event, and when used up an escalation."""
+    from gastown.store import controls
+
+    with ledger.store.transaction() as tx:
+        now = ledger.now()
+        state = controls.budget_state(tx).pruned(now[:10])
+        if state.told.get(n.key, "") == n.level:
+            return  # another pass said it already
+        if n.level:
+            state.told[n.key] = n.level
+        else:
+            state.told.pop(n.key, None)
+        controls.set_budget_state(tx, state)
+        if not n.message or n.level not in (WARNING, EXCEEDED):
+            return
+        convoy = n.key.removeprefix("convoy:") if n.key.startswith("convoy:") else None
+        after = {"budget": n.key, "setting": n.setting, "spent": n.spent, "limit": n.limit}
+        tx.append_events(
+            [
+                ledger.event(
+                    f"budget.{n.level}",
+                    at=now,
+                    bead_id=n.bead_id,
+                    convoy_id=convoy,
+                    rig=n.rig,
+                    after=after,
+                    reason=n.message,
+                )
+            ]
+        )
+        if n.level == EXCEEDED:
+            escalations.raise_in(ledger, tx, "high", n.message, bead_id=n.bead_id, rig=n.rig)

@@ -1,9 +1,10 @@
 """`plan(snapshot, now, policy)`: what the reconciler should do next. Pure: no store, no clock.
 
-Read top to bottom: stop overdue runs; open or close the circuit breaker; fail beads whose
-attempts are used up; then, unless dispatch is paused, fill each rig's free slots with its
-ready beads in priority order, skipping those still backing off, reusing idle polecats before
-naming new ones.
+Read top to bottom: stop overdue runs and runs over their bead's budget; open or close the
+circuit breaker; fail beads whose attempts are used up; then, unless dispatch is paused (town
+or rig), fill each rig's free slots with its ready beads in priority order, skipping those
+still backing off or over a budget, reusing idle polecats before naming new ones; last, say
+what budgets reached a new level.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 from gastown.model import IDLE
 from gastown.reconciler.actions import (
     Action,
+    BudgetNotice,
     Dispatch,
     Escalate,
     FailBead,
@@ -21,17 +23,34 @@ from gastown.reconciler.actions import (
     ResumeDispatch,
     StopRun,
 )
+from gastown.reconciler.budget import EXCEEDED, LEVELS, Gauge
 from gastown.reconciler.policy import Policy
-from gastown.reconciler.snapshot import BREAKER, Snapshot
+from gastown.reconciler.snapshot import BREAKER, RigView, Snapshot
 
 
 def plan(snap: Snapshot, now: datetime, policy: Policy) -> list[Action]:
     """The actions that bring the town closer to what its records ask for, in order."""
     actions: list[Action] = []
+    seen: dict[str, Gauge] = {}
+
+    def gauges(rig: RigView, bead_id: str, convoy_id: str | None) -> list[Gauge]:
+        if snap.spend is None:
+            return []
+        found = policy.budgets.gauges(
+            snap.spend, rig.limits, snap.town_daily_usd, rig.name, bead_id, convoy_id
+        )
+        for gauge in found:
+            seen.setdefault(gauge.key, gauge)
+        return found
 
     for run in snap.runs:
         if (reason := policy.timeouts.overdue(run, now)) is not None:
             actions.append(StopRun(run.id, run.bead_id, reason))
+        elif (view := snap.rigs.get(run.rig)) is not None:
+            # Only the bead's own budget stops a run; the others stop what comes next.
+            for g in gauges(view, run.bead_id, None):
+                if g.key.startswith("bead:") and g.level == EXCEEDED:
+                    actions.append(StopRun(run.id, run.bead_id, g.stop_reason(), "release"))
 
     paused = snap.paused is not None
     failures = policy.breaker.recent(snap.failures, now)
@@ -65,10 +84,12 @@ def plan(snap: Snapshot, now: datetime, policy: Policy) -> list[Action]:
                     Escalate("high", f"Bead {bead.id} failed: {reason}.", bead.id, None, rig_name)
                 )
                 continue
-            if paused or free == 0:
+            if paused or rig_name in snap.rig_pauses or free == 0:
                 continue
             ready_at = policy.attempts.ready_at(bead)
             if ready_at is not None and ready_at > now:
+                continue
+            if policy.budgets.blocking(gauges(rig, bead.id, bead.convoy_id)) is not None:
                 continue
             # An idle polecat already on this rig keeps its worktree; then any idle one.
             reuse = next((p for p in idle if p.rig == rig_name), idle[0] if idle else None)
@@ -81,4 +102,25 @@ def plan(snap: Snapshot, now: datetime, policy: Policy) -> list[Action]:
             runtime = bead.runtime or rig.runtime
             actions.append(Dispatch(bead.id, rig_name, name, bead.attempts + 1, runtime, new))
             free -= 1
+    if snap.spend is not None:
+        actions.extend(_notices(snap, seen, policy))
     return actions
+
+
+def _notices(snap: Snapshot, seen: dict[str, Gauge], policy: Policy) -> list[Action]:
+    """A notice for each budget looked at whose level changed since it was last told."""
+    assert snap.spend is not None
+    if snap.town_daily_usd is not None:  # told even when nothing waits: the mayor spends too
+        town = policy.budgets.town(snap.spend, snap.town_daily_usd)
+        seen.setdefault(town.key, town)
+    out: list[Action] = []
+    for key, g in sorted(seen.items()):
+        told = snap.spend.told.get(key, "")
+        if g.level == told:
+            continue
+        rising = LEVELS.index(g.level) > LEVELS.index(told)
+        message = "" if not rising else g.escalation() if g.level == EXCEEDED else g.warning()
+        rig = None if key.startswith("town:") else g.rig
+        bead = g.bead_id if key.startswith("bead:") else None
+        out.append(BudgetNotice(key, g.level, message, g.setting, g.spent, g.limit, bead, rig))
+    return out

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from gastown.clock import duration, parse_stamp
 from gastown.model import QUEUED, STARTING, Run
+from gastown.reconciler.budget import Budgets
 from gastown.reconciler.snapshot import ReadyBead, RigView
 from gastown.record import Record, field
 
@@ -64,6 +65,11 @@ class Attempts(Record):
 
     max_dispatch_attempts: int = 5
     backoff: tuple[float, ...] = (30, 60, 120, 300, 600)
+
+    @classmethod
+    def spaced(cls, seconds: float) -> Attempts:
+        """The backoff `polecat.retry_backoff_seconds` sets: doubling, then 10× and 20× it."""
+        return cls(backoff=tuple(seconds * n for n in (1, 2, 4, 10, 20)))
 
     def limit(self, rig: RigView) -> int:
         return rig.max_attempts if rig.max_attempts is not None else self.max_dispatch_attempts
@@ -156,3 +162,4 @@ class Policy(Record):
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
     timeouts: Timeouts = field(default_factory=Timeouts)
     names: Names = field(default_factory=Names)
+    budgets: Budgets = field(default_factory=Budgets)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from gastown import config
 from gastown.clock import stamp
 from gastown.model import ACTIVE_RUN_STATUSES, DEFAULT_PRIORITY, FAILED_RUN_STATUSES, Polecat, Run
+from gastown.reconciler.budget import Limits, Spend
 
 if TYPE_CHECKING:
     from gastown.store import Tx
@@ -34,6 +35,8 @@ class RigView(NamedTuple):
     """`max_dispatch_attempts`; None leaves it to the policy's `Attempts`."""
     runtime: str = "claude"
     """The rig's runtime setting, for beads that did not ask for one."""
+    limits: Limits = Limits()
+    """The budgets of the rig's work."""
 
 
 class ReadyBead(NamedTuple):
@@ -79,6 +82,12 @@ class Snapshot(NamedTuple):
     failures: tuple[Run, ...] = ()
     """Failed and lost runs that ended recently, for the circuit breaker."""
     paused: Pause | None = None
+    rig_pauses: Mapping[str, Pause] = {}
+    """Rigs paused on their own (`gt pause --rig`), by name."""
+    town_daily_usd: float | None = None
+    """The town's daily budget (`budget.daily_usd` in town.toml)."""
+    spend: Spend | None = None
+    """What budgets need to know; None when no budget is set (then nothing is read)."""
 
 
 def load_snapshot(
@@ -92,22 +101,35 @@ def load_snapshot(
     """Read a snapshot. `settings` is the town layer (town.toml, dotted keys); each rig's own
     overrides come from its record. Failures are read back `lookback` seconds (at least the
     circuit breaker's window)."""
+    from gastown.store import controls
+
     rigs = {}
     for rig in tx.list_rigs():
         resolved = config.resolve(settings, rig.settings, environ)
+        own_daily = rig.settings.get("budget.daily_usd")
         rigs[rig.name] = RigView(
             rig.name,
             rig.branch,
             resolved["max_polecats_per_rig"],
             resolved["max_dispatch_attempts"],
             resolved["runtime"],
+            Limits(resolved["budget.per_bead_usd"], resolved["budget.per_convoy_usd"], own_daily),
         )
+    town_daily = config.resolve(settings, None, environ)["budget.daily_usd"]
     ready: dict[str, list[ReadyBead]] = defaultdict(list)
     for row in tx.dispatch_candidates():
         bead = ReadyBead(*row)
         ready[bead.rig].append(bead)
-    pause = tx.get_pause()
+    everything = controls.pauses(tx)
+    pause = everything.pop("", None)
     since = stamp(now - timedelta(seconds=lookback))
+    reset = controls.breaker_reset_at(tx)
+    if reset is not None and reset > since:  # `gt resume` closed the breaker: older ones are done
+        since = reset
+    spend = None
+    if town_daily is not None or any(r.limits.any for r in rigs.values()):
+        state = controls.budget_state(tx)
+        spend = controls.spend(tx, stamp(now)[:10], state)
     return Snapshot(
         rigs=rigs,
         ready={rig: tuple(beads) for rig, beads in ready.items()},
@@ -115,4 +137,7 @@ def load_snapshot(
         polecats=tuple(tx.list_polecats()),
         failures=tuple(tx.list_runs(statuses=FAILED_RUN_STATUSES, ended_since=since)),
         paused=None if pause is None else Pause(pause["since"], pause["reason"], pause["by"]),
+        rig_pauses={rig: Pause(p["since"], p["reason"], p["by"]) for rig, p in everything.items()},
+        town_daily_usd=town_daily,
+        spend=spend,
     )

@@ -33,6 +33,8 @@ class Summary(Record):
     """Open ones."""
     paused: dict[str, Any] | None = None
     """Why dispatch is paused, when it is."""
+    rigs_paused: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Rigs paused on their own (`gt pause --rig`), by name."""
     merge_queue: dict[str, int] = field(default_factory=dict)
     """Merge requests not yet merged or failed, by state."""
     stuck: list[MergeRequest] = field(default_factory=list)
@@ -42,6 +44,7 @@ class Summary(Record):
 def summary(ledger: Ledger, failed_limit: int = 20) -> Summary:
     from gastown.services.deps import UNFINISHED
     from gastown.services.merge_requests import LIVE
+    from gastown.store import controls
 
     with ledger.store.reader() as tx:
         found = Summary(
@@ -52,6 +55,7 @@ def summary(ledger: Ledger, failed_limit: int = 20) -> Summary:
             failed=tx.list_beads(BeadFilter(statuses=["failed"], limit=failed_limit)),
             escalations=tx.list_escalations(open_only=True),
             paused=tx.get_pause(),
+            rigs_paused={k: v for k, v in controls.pauses(tx).items() if k},
         )
         for mr in tx.list_merge_requests(statuses=LIVE):
             found.merge_queue[mr.status] = found.merge_queue.get(mr.status, 0) + 1

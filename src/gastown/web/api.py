@@ -110,6 +110,7 @@ def create_app(
             "active_runs": len(found.active_runs),
             "open_escalations": len(found.escalations),
             "dispatch_paused": found.paused,
+            "rigs_paused": found.rigs_paused,
             "merge_queue": found.merge_queue,
         }
 
