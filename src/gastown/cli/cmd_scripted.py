@@ -13,11 +13,13 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     cmd = sub.add_parser(
         "scripted-model",
         parents=[shared],
-        help="serve the Anthropic and OpenAI APIs from a script, for tests and demos",
+        help="serve the Anthropic, OpenAI and Gemini APIs from a script, for tests and demos",
         description="Answers POST /v1/messages (Anthropic), /v1/chat/completions and "
-        "/v1/responses (OpenAI), streamed or not, with the replies in a script file (TOML, or "
-        "JSON when it ends in .json), in order. Point ANTHROPIC_BASE_URL at the printed URL, "
-        "or OPENAI_BASE_URL at it plus /v1; any API key works. Runs until interrupted.",
+        "/v1/responses (OpenAI), /v1beta/models/MODEL:generateContent and "
+        ":streamGenerateContent (Gemini), streamed or not, with the replies in a script file "
+        "(TOML, or JSON when it ends in .json), in order. Point ANTHROPIC_BASE_URL or "
+        "GOOGLE_GEMINI_BASE_URL at the printed URL, or OPENAI_BASE_URL at it plus /v1; any API "
+        "key works. Runs until interrupted.",
     )
     cmd.add_argument("--script", required=True, metavar="FILE", help="the replies to give")
     cmd.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")

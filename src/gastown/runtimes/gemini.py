@@ -54,6 +54,7 @@ def cli_home(request: LaunchRequest) -> Path:
 class GeminiRuntime:
     name = "gemini"
     binary = "gemini"
+    min_version = (0, 61, 0)  # the release the real-CLI test proves, settings and all
 
     def build(self, request: LaunchRequest) -> ProcessSpec:
         argv = [self.binary, "-p", request.prompt, "--output-format", "stream-json", "--yolo"]
