@@ -261,3 +261,27 @@ def unset_setting(led: Led, request: Request, key: str, rig: str | None = None) 
     settings_service.unset(led, fresh_town(request), key, rig)
     changed(request)
     return {"key": key, "unset": True, "rig": rig}
+
+
+class DispatchBody(BaseModel):
+    rig: str | None = None
+    """One rig; None: the town."""
+    reason: str = ""
+
+
+@router.post("/dispatch/pause")
+def pause_dispatch(led: Led, request: Request, body: DispatchBody) -> dict[str, Any]:
+    """Stop new dispatch (running work goes on), like `gt pause`."""
+    from gastown.services import controls
+
+    return controls.pause(led, body.rig, body.reason, request.app.state.town.path)
+
+
+@router.post("/dispatch/resume")
+def resume_dispatch(led: Led, request: Request, body: DispatchBody) -> dict[str, Any]:
+    """Lift pauses, close the circuit breaker and grant used-up budgets, like `gt resume`."""
+    from gastown.services import controls
+
+    town = fresh_town(request)
+    done = controls.resume(led, town.settings, request.app.state.environ, body.rig, town.path)
+    return done.to_json()

@@ -408,6 +408,27 @@ async def convoy_action(request: Request, convoy_id: str, action: str) -> Respon
     return await _act(request, form, work)
 
 
+@router.post("/dispatch/{action}")
+async def dispatch_action(request: Request, action: str) -> Response:
+    """Pause or resume dispatch, town-wide or (with a `rig` field) on one rig, like
+    `gt pause` and `gt resume`."""
+    from gastown.services import controls
+
+    form = await _form(request)
+    rig = _one(form, "rig") or None
+    town: Town = request.app.state.town
+
+    def work(led: Ledger) -> Any:
+        if action == "pause":
+            return controls.pause(led, rig, _one(form, "reason"), town.path)
+        if action == "resume":
+            settings = fresh_town(request).settings
+            return controls.resume(led, settings, request.app.state.environ, rig, town.path)
+        raise InvalidValue(f"'{action}' is not something dispatch can be told: pause, resume.")
+
+    return await _act(request, form, work)
+
+
 @router.post("/agents/{name}/{action}")
 async def agent_action(request: Request, name: str, action: str) -> Response:
     """Stop, reset or nudge a polecat through the town process's loop."""

@@ -21,7 +21,7 @@ from gastown.services import convoys as convoy_service
 from gastown.services import deps
 from gastown.services import settings as settings_service
 from gastown.services.ledger import Ledger, get_bead
-from gastown.store import BeadFilter, Tx
+from gastown.store import BeadFilter, Tx, controls
 from gastown.store.projection import bead_lines
 from gastown.town import Town
 from gastown.web import svg
@@ -61,6 +61,7 @@ def overview(tx: Tx, now: datetime) -> dict[str, Any]:
         "events": [e.to_json() for e in tx.list_events(newest_first=True, limit=FEED_LENGTH)],
         "activity": activity(tx, now),
         "dispatch_paused": tx.get_pause(),
+        "rigs_paused": {k: v for k, v in controls.pauses(tx).items() if k},
     }
 
 
@@ -124,6 +125,8 @@ def board(tx: Tx, rig: str, limit: int = BOARD_LIMIT) -> dict[str, Any]:
         "columns": columns,
         "convoys": [c.to_json() for c in tx.list_convoys(rig, "open")],
         "agents": [r.to_json() for r in tx.list_runs(rig=rig, statuses=ACTIVE_RUN_STATUSES)],
+        "paused": (pauses := controls.pauses(tx)).get(rig),
+        "town_paused": pauses.get(""),
     }
 
 
