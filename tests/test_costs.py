@@ -247,6 +247,15 @@ def test_gt_costs_rolls_up_as_json_and_as_a_table(gt: Gt) -> None:
     assert "2 of 7 have no known cost" in text
 
 
+def test_bead_show_and_convoy_show_print_their_totals(gt: Gt) -> None:
+    """A bead's total is its runs and its reviews; a convoy's, its beads'."""
+    assert gt.json("bead", "show", "gt-b")["spend"]["usd"] == pytest.approx(0.125)
+    shown = gt.ok("bead", "show", "gt-b").out
+    assert "spent: 700 tokens in (0 cache), 70 out, $0.1250 in 2 calls; 1 of unknown cost" in shown
+    assert gt.json("convoy", "show", "gt-c1")["spend"]["calls"] == 4
+    assert "spent: 2,200 tokens in (700 cache)" in gt.ok("convoy", "show", "gt-c1").out
+
+
 @pytest.mark.parametrize(
     ("argv", "code", "said"),
     [

@@ -312,7 +312,7 @@ def _show_beads(app: App, flt: BeadFilter, empty: str) -> None:
 
 
 def bead_show(app: App) -> int:
-    from gastown.services import beads, deps, holdups, issues
+    from gastown.services import beads, costs, deps, holdups, issues
 
     bead, dependents = beads.show(app.ledger, app.args.id)
     why = deps.readiness(app.ledger, bead)
@@ -321,6 +321,9 @@ def bead_show(app: App) -> int:
     data["issue"] = links[0].to_json() if links else None
     waits = holdups.holdups(app.ledger, bead, app.town.settings, app.environ)
     data["not_dispatched"] = waits
+    with app.store.reader() as tx:
+        spent = costs.spent(tx, bead_id=bead.id)  # its runs and its reviews
+    data["spend"] = spent.to_json()
 
     def human() -> None:
         mark = STATUS_MARK.get(bead.status, "")
@@ -338,6 +341,7 @@ def bead_show(app: App) -> int:
         if bead.slung:
             app.print(f"  slung for dispatch{f' (runtime {bead.runtime})' if bead.runtime else ''}")
         app.print(f"  created {bead.created_at} by {bead.created_by}; updated {bead.updated_at}")
+        app.print(f"  spent: {costs.describe(spent)}")
         if bead.closed_at:
             reason = f": {bead.close_reason}" if bead.close_reason else ""
             app.print(f"  closed {bead.closed_at}{reason}")

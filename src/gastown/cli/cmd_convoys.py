@@ -170,9 +170,11 @@ def convoy_list(app: App) -> int:
 
 
 def convoy_show(app: App) -> int:
-    from gastown.services import convoys
+    from gastown.services import convoys, costs
 
     view = convoys.show(app.ledger, app.args.id)
+    with app.store.reader() as tx:
+        spent = costs.spent(tx, convoy_id=view.convoy.id)
 
     def human() -> None:
         c = view.convoy
@@ -186,9 +188,10 @@ def convoy_show(app: App) -> int:
             app.print(f"  landed {c.landed_at}{why}")
         if c.cancelled_at:
             app.print(f"  cancelled {c.cancelled_at}, before its work landed{why}")
+        app.print(f"  spent: {costs.describe(spent)}")
         _print_waves(app, view)
 
-    app.emit(view.to_json(), human)
+    app.emit({**view.to_json(), "spend": spent.to_json()}, human)
     return 0
 
 

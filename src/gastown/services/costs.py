@@ -144,6 +144,20 @@ def total(rows: list[Spend]) -> Spend:
     return out
 
 
+def describe(s: Spend) -> str:
+    """One line for people: `1,200 tokens in (600 cache), 80 out, $0.5000 in 2 calls`, and
+    how many of those calls have no known cost (pure)."""
+    if not s.calls:
+        return "nothing spent yet"
+    text = (
+        f"{s.tokens_in:,} tokens in ({s.tokens_cache:,} cache), {s.tokens_out:,} out, "
+        f"${s.usd:.4f} in {s.calls} call{'s' if s.calls != 1 else ''}"
+    )
+    if s.unknown:
+        text += f"; {s.unknown} of unknown cost ({s.unknown_tokens:,} tokens, not in the USD)"
+    return text
+
+
 def record(tx: Tx, row: SpendRow) -> None:
     """Keep a model call that is not a run (a review, ...) so that it counts."""
     tx.insert_spend(row)
