@@ -220,3 +220,64 @@ def test_the_snapshot_reads_every_figure_and_the_notice_is_applied(store: Store)
         state = controls.budget_state(tx)
     assert escalation.bead_id == "gt-a" and "budget.per_bead_usd" in escalation.message
     assert len(events) == 1 and state.told == {"bead:gt-a": "exceeded"}
+
+
+def test_resume_closes_an_open_breaker_at_once(store: Store) -> None:
+    """Given the breaker open after three failures that are still in its window, `resume`
+    lifts its pause and the failures no longer count, so the next plan does not open it
+    again; a second `resume` has nothing to do and says so."""
+    from gastown.clock import FakeClock
+    from gastown.errors import Conflict
+    from gastown.reconciler import CircuitBreaker
+    from gastown.services import controls as levers
+    from tests.test_reconciler import failed_run
+
+    with store.transaction() as tx:
+        tx.insert_rig(Rig("app", "/srv/app", "trunk", "rigs/app", DAY, {}))
+        for n in range(3):
+            tx.insert_run(failed_run(n, f"{DAY}T08:5{n}:00.000000Z"))
+        tx.set_pause(
+            {"since": f"{DAY}T08:55:00.000000Z", "reason": "3 runs failed", "by": "breaker"}
+        )
+    policy = Policy(breaker=CircuitBreaker(threshold=3, window=1800))
+    with store.reader() as tx:
+        assert len(load_snapshot(tx, NOW, {}).failures) == 3
+    ledger = Ledger(store, actor="ann", clock=FakeClock(NOW))
+    done = levers.resume(ledger, {}, {})
+    assert done.breaker_closed and [p["by"] for p in done.lifted] == ["breaker"]
+    assert "Closed the circuit breaker" in done.describe()
+    with store.reader() as tx:
+        snap = load_snapshot(tx, NOW, {})
+    assert snap.paused is None and snap.failures == ()
+    assert plan(snap, NOW, policy) == []
+    with pytest.raises(Conflict):
+        levers.resume(ledger, {}, {})
+
+
+def test_bead_show_names_the_breaker_the_backoff_and_a_missing_program(store: Store) -> None:
+    from gastown.clock import FakeClock
+    from gastown.services.holdups import holdups
+
+    with store.transaction() as tx:
+        tx.insert_rig(Rig("app", "/srv/app", "trunk", "rigs/app", DAY, {"runtime": "codex"}))
+        tx.insert_beads([bead("gt-a", rig="app", slung=True)])
+        tx.insert_run(
+            Run("r-1", "gt-a", "alder", "app", "scripted", "b", "w", status="failed",
+                created_at=f"{DAY}T08:59:00.000000Z", ended_at=f"{DAY}T08:59:50.000000Z")
+        )  # fmt: skip
+        tx.set_dispatch("gt-a", 1)
+        tx.set_pause(
+            {"since": f"{DAY}T08:55:00.000000Z", "reason": "20 runs failed", "by": "breaker"}
+        )
+    ledger = Ledger(store, clock=FakeClock(NOW))
+    with store.reader() as tx:
+        found = tx.get_bead("gt-a")
+    assert found is not None
+    said = holdups(ledger, found, {}, {"PATH": "/nonexistent"})
+    assert said == [
+        "dispatch is paused by the circuit breaker since 2026-03-01 08:55:00 UTC: 20 runs "
+        "failed (`gt resume`)",
+        "waiting for its next attempt (attempt 2) until 2026-03-01 09:00:20 UTC, in 20 s",
+        "runtime codex's program `codex` is not on PATH (install it, or `gt config set runtime "
+        "NAME`)",
+    ]

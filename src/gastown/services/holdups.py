@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gastown import config
-from gastown.clock import stamp
+from gastown.clock import duration, stamp
 from gastown.model import Bead
 from gastown.reconciler.budget import EXCEEDED, Budgets, Limits
 from gastown.reconciler.policy import Attempts
@@ -69,10 +69,10 @@ def holdups(
         )
     )
     if waiting is not None and waiting > now:
-        left = int((waiting - now).total_seconds()) + 1
         found.append(
             f"waiting for its next attempt (attempt {attempts + 1}) until "
-            f"{stamp(waiting)[:19].replace('T', ' ')} UTC, in {left} s"
+            f"{stamp(waiting)[:19].replace('T', ' ')} UTC, in "
+            f"{duration((waiting - now).total_seconds())}"
         )
     runtime = bead.runtime or resolved["runtime"]
     if (missing := missing_program(runtime, environ)) is not None:
