@@ -24,6 +24,7 @@ from gastown.scripted.server import ScriptedModelServer
 from tests.conftest import run_git
 from tests.test_real_agents import PATH, real_runtime
 from tests.test_refinery import CALC, Yard, remote, yard
+from tests.test_runtime_preflight import program
 
 __all__ = ["remote", "yard"]  # the Yard's fixtures, which pytest finds here by name
 
@@ -261,3 +262,22 @@ def test_a_review_in_progress_ends_at_once_when_the_refinery_stops(agent_review:
     assert (got.status, got.attempts, got.verdict) == ("open", 0, None)
     assert review_worktrees(yard) == []
     assert yard.remote_log() == ["first"]
+
+
+def test_a_reviewer_agent_that_cannot_run_on_the_settings_is_never_started(
+    agent_review: Yard,
+) -> None:
+    yard = agent_review
+    fake_bin = yard.tmp / "bin"
+    program(fake_bin, "codex", "codex-cli 0.171.0")
+    environ = {**os.environ, "PATH": os.pathsep.join([str(fake_bin), os.environ["PATH"]])}
+    seams = Seams(reviewer=lambda settings: AgentReviewer(settings, environ))
+    yard.gt.ok("config", "set", "runtime", "codex")
+    with ScriptedModelServer(parse({"replies": [{"text": "unused"}]})) as server:
+        yard.gt.ok("config", "set", "model_base_url", server.openai_base_url)
+        _, mr = yard.submit("Add mul", {"calc.py": MUL})
+        yard.drain(seams)
+    got = yard.mr(mr)
+    assert got.status == "held" and got.verdict is None
+    assert "default_model (or role_models.refinery) is empty" in str(got.note)
+    assert server.requests == [] and not (fake_bin / "codex.ran").exists()

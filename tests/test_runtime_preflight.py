@@ -97,7 +97,7 @@ def test_codex_on_a_base_url_needs_a_model_and_says_which_setting(tmp_path: Path
         url = f"http://127.0.0.1:{listening.getsockname()[1]}/v1"
         with pytest.raises(UserError) as caught:
             check_settings(REGISTRY["codex"], request(tmp_path, base_url=url))
-        assert "no model is named" in caught.value.message
+        assert "default_model (or role_models.polecat) is empty" in caught.value.message
         assert caught.value.hint is not None and "default_model" in caught.value.hint
         check_settings(REGISTRY["codex"], request(tmp_path, base_url=url, model="gpt-5"))
         check_settings(REGISTRY["claude"], request(tmp_path, base_url=url))  # its default works

@@ -34,6 +34,7 @@ from gastown.git.repo import git
 from gastown.record import Record
 from gastown.refinery.gates import wait_for
 from gastown.refinery.review import ROLE, ReviewFailed, ReviewRequest, Verdict, parse_verdict
+from gastown.runtimes import preflight
 from gastown.runtimes.base import AgentRuntime, LaunchRequest, write_files
 from gastown.runtimes.events import End, Error, Event, Text, Usage, totals
 from gastown.runtimes.registry import runtime as find_runtime
@@ -94,6 +95,10 @@ class AgentReviewer:
                     role="refinery",
                     run_dir=request.logs,
                 )
+                try:  # no model, or a model server that is down: say so, start nothing
+                    preflight.check_settings(agent, launch)
+                except UserError as exc:
+                    raise ReviewFailed(f"The reviewer agent cannot start: {exc.message}") from None
                 ran = run_once(agent, launch, self.environ, timeout, request.stop)
                 changed = changes(worktree, request.head)
         except GitError as exc:

@@ -104,8 +104,8 @@ def check_settings(agent: AgentRuntime, request: LaunchRequest) -> None:
     needed: str = getattr(agent, "model_needed", "")
     if needed and not request.model:
         raise UserError(
-            f"The runtime setting is '{agent.name}' and model_base_url is set, but no model is "
-            f"named: {needed}",
+            f"The runtime setting is '{agent.name}' and model_base_url is set, but "
+            f"default_model (or role_models.{request.role}) is empty: {needed}",
             hint=f"Name a model that server serves with `gt config set default_model NAME` "
             f"(or `role_models.{request.role}`).",
         )
