@@ -13,6 +13,11 @@ which a dispatch also does before cutting the branch, is timed beside it to expl
 The events of each bead (`gt events --json --bead ID`) split the latency: the wake and the
 reconciler pass (sling returned → `bead.dispatched`), then preparing and spawning the run
 (`bead.dispatched` → `run.started`).
+
+A third step, shuffled in with the two, dispatches with every budget set on the rig
+(`budget.per_bead_usd`, `budget.per_convoy_usd`, `budget.daily_usd`; set just before the
+sling and taken off after its run, outside the timing), so each pass also reads the spend
+figures: its ratio to the floor should equal the plain one within noise.
 """
 
 from __future__ import annotations
@@ -53,8 +58,32 @@ class Parts:
         return statistics.median(self.times[part]) * 1000
 
 
+BUDGETS = {
+    "budget.per_bead_usd": "1000",
+    "budget.per_convoy_usd": "1000",
+    "budget.daily_usd": "1000",
+}
+"""Budgets far above what a scripted run reports: checked on every pass, never reached."""
+SETTLE = 0.1
+"""Seconds of quiet before each timed sling, so no step starts inside the last one's wake."""
+
+
+def budgeted_once(town: LiveTown, number: int, parts: Parts | None) -> None:
+    """`dispatch_once` with every budget set on the rig (a rig's settings apply at once)."""
+    for key, value in BUDGETS.items():
+        town.gt("config", "set", "--rig", "app", key, value)
+    time.sleep(SETTLE)  # the passes those commands woke end before the sling is timed
+    measured = Parts() if parts is not None else None
+    dispatch_once(town, number, measured)
+    for key in BUDGETS:
+        town.gt("config", "unset", "--rig", "app", key)
+    if parts is not None and measured is not None:
+        parts.add("latency with budgets set", measured.times["latency"][0])
+
+
 def dispatch_once(town: LiveTown, number: int, parts: Parts | None) -> None:
     """Sling one bead and wait for its run to end; record its latency and where it went."""
+    time.sleep(SETTLE)
     began = time.time()
     bead = town.sling(f"Dispatch {number}", "app", livetown.script_body("Bench", SHORT_SCRIPT))
     returned = time.time()
@@ -122,13 +151,15 @@ def bench(root: Path, runs: int, warmup: int, rng: random.Random) -> list[str]:
         (scratch / "script.json").write_text(json.dumps(SHORT_SCRIPT), encoding="utf-8")
         town.up()
         parts = Parts()
-        steps = ["dispatch", "floor"]
+        steps = ["dispatch", "budgeted", "floor"]
         for number in range(warmup + runs):
             keep = parts if number >= warmup else None
             rng.shuffle(steps)
             for step in steps:
                 if step == "dispatch":
                     dispatch_once(town, number, keep)
+                elif step == "budgeted":
+                    budgeted_once(town, 1000 + number, keep)
                 else:
                     floor_once(clone, base, scratch, number, keep)
     return report(parts)
@@ -136,6 +167,7 @@ def bench(root: Path, runs: int, warmup: int, rng: random.Random) -> list[str]:
 
 SHOWN = (
     "latency",
+    "latency with budgets set",
     "floor",
     "git worktree add",
     "spawn the scripted agent",
@@ -161,4 +193,11 @@ def report(parts: Parts) -> list[str]:
         f"against {parts.ms('floor'):.1f} ms (goal ≤ {GOAL:g}×: {verdict})"
     )
     print("  " + line)
-    return [line]
+    budgeted = parts.ms("latency with budgets set") / parts.ms("floor")
+    same = "unchanged within noise" if abs(budgeted - ratio) <= 0.15 * ratio else "CHANGED"
+    also = (
+        f"ratio dispatch latency with every budget set / floor: {budgeted:.2f}× against "
+        f"{ratio:.2f}× without ({same}; goal: unchanged within noise)"
+    )
+    print("  " + also)
+    return [line, also]
