@@ -165,3 +165,28 @@ def test_a_rig_pause_and_bad_input(town: Gt) -> None:
     assert town("resume", "--rig", "app").code == 0
     assert town("resume", "--rig", "app").code == 1
     assert json.loads(town.ok("status", "--json").out)["rigs_paused"] == {}
+
+
+def test_the_towns_daily_budget_stops_dispatch_until_raised(town: Gt, store: Store) -> None:
+    """A daily budget of $0 in town.toml lets nothing be dispatched, and says so in the
+    escalation and `gt bead show`; raising it (no restart) dispatches the bead."""
+    town.ok("config", "set", "budget.daily_usd", "0")
+    town.ok("up", "-d")
+    bead = town.json("sling", "Waits for money", "--body", script({"text": "hi"}))["id"]
+    until(lambda: events(town, "budget.exceeded"), "the used-up daily budget")
+    (escalation,) = town.json("escalations")
+    assert escalation["message"].startswith(
+        "Budget budget.daily_usd is used up for the town today: $0.00 spent of $0.00"
+    )
+    assert (
+        escalation["bead_id"] is None
+        and "`gt config set budget.daily_usd N`" in (escalation["message"])
+    )
+    assert runs_of(store, bead) == []
+    shown = town.json("bead", "show", bead)["not_dispatched"]
+    assert shown == [
+        "over budget.daily_usd: $0.00 spent of $0.00 for the town today "
+        "(`gt config set budget.daily_usd N` or `gt resume`)"
+    ]
+    town.ok("config", "set", "budget.daily_usd", "5")
+    until(lambda: runs_of(store, bead), "the bead dispatched once the budget was raised")
