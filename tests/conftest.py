@@ -35,6 +35,8 @@ def git_repo(tmp_path: Path) -> Path:
     run_git("init", "-q", "-b", "trunk", cwd=repo)
     run_git("config", "user.email", "dev@example.com", cwd=repo)
     run_git("config", "user.name", "Dev", cwd=repo)
+    # A checkout takes pushes to its checked-out branch only so (see git.refusals).
+    run_git("config", "receive.denyCurrentBranch", "updateInstead", cwd=repo)
     (repo / "README.md").write_text("hello\n")
     run_git("add", ".", cwd=repo)
     run_git("commit", "-q", "-m", "first", cwd=repo)

@@ -68,6 +68,7 @@ def rig_add(app: App) -> int:
 
     app.emit(rig.to_json(), f"Added rig '{rig.name}' ({rig.url}), target branch {rig.branch}")
     traps.warn(app.err, traps.runtime_warnings(app.town.path, app.environ, [settings["runtime"]]))
+    traps.warn(app.err, traps.push_warnings(rig.url, rig.branch))
     return 0
 
 

@@ -31,10 +31,19 @@ def table(
             if i < len(line) and len(line[i]) > cap:
                 line[i] = line[i][: cap - 1] + "…"
         cells.append(line)
+    # A last cell of several lines (git's words in an escalation) goes on under its column.
+    more = {i: line[-1].split("\n") for i, line in enumerate(cells) if "\n" in line[-1]}
+    for i, parts in more.items():
+        cells[i][-1] = parts[0]
     sizes = [max(map(len, column)) for column in zip(*cells, strict=True)]
     # One format string pads a whole line in C: a town's table has thousands of lines.
     pad = "  ".join(f"{{:<{size}}}" for size in sizes)
-    return "\n".join([pad.format(*line).rstrip() for line in cells])
+    out = [pad.format(*line).rstrip() for line in cells]
+    if more:
+        indent = "\n" + " " * (sum(sizes[:-1]) + 2 * (len(sizes) - 1))
+        for i, parts in more.items():
+            out[i] += "".join(indent + part for part in parts[1:])
+    return "\n".join(out)
 
 
 def beads_table(lines: Iterable[BeadLine]) -> str:

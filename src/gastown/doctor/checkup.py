@@ -8,7 +8,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gastown import config
-from gastown.doctor import FAIL, OK, Finding, Patient, files, ledger, online, programs, worktrees
+from gastown.doctor import (
+    FAIL,
+    OK,
+    WARN,
+    Finding,
+    Patient,
+    files,
+    ledger,
+    ok,
+    online,
+    programs,
+    worktrees,
+)
 from gastown.errors import GastownError
 from gastown.model import ACTIVE_RUN_STATUSES, RUNNING, Rig
 from gastown.process import state
@@ -117,8 +129,24 @@ def _local(patient: Patient, git_running: Callable[[], bool]) -> list[Finding]:
                 seen.expected.get(rig.name, {}) if seen else {},
             )
         )
+    found.extend(_pushes(rig) for rig in rigs)
     found.append(files.disk(town))
     return found
+
+
+def _pushes(rig: Rig) -> Finding:
+    """A rig whose remote is a local checkout with its target checked out: no landing takes."""
+    from gastown.git import refusals
+
+    path = refusals.checked_out_target(rig.url, rig.branch)
+    if path is None:
+        return ok(f"pushes {rig.name}", f"{rig.url} takes pushes to {rig.branch}.")
+    return Finding(
+        f"pushes {rig.name}",
+        WARN,
+        refusals.checkout_problem(path, rig.branch),
+        refusals.checkout_fix(path),
+    )
 
 
 def _read(patient: Patient) -> Ledger:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gastown.errors import GitError, Refused
+from gastown.git import refusals
 from gastown.git.repo import git
 from gastown.git.worktree import Identity, is_worktree
 from gastown.record import Record
@@ -24,7 +25,8 @@ PUSH_FLAGS = frozenset({"--quiet", "--porcelain", "--atomic", "--verbose"})
 
 
 class PushRejected(GitError):
-    """The remote refused a push (it moved on, or a hook or protection said no)."""
+    """The remote refused a push (it moved on, or a hook or protection said no): the reason
+    on the first line, every line git and the remote wrote quoted below it."""
 
 
 class Applied(Record):
@@ -285,10 +287,9 @@ def push(
             )
     done = git("push", *flags, remote, *refspecs, cwd=repo, check=False, timeout=600)
     if done.code != 0:
-        words = " ".join(
-            ln.strip() for ln in done.err.splitlines() if ln.strip() and not ln.startswith("To ")
-        )
-        raise PushRejected(f"The push to {remote} was rejected: {words[:500]}")
+        lines = refusals.said(done.err)
+        summary = f"The push to {remote} was rejected: {refusals.reason(lines).rstrip('.')}."
+        raise PushRejected(refusals.quote(summary, lines))
 
 
 def remote_tip(repo: Path, remote: str, branch: str) -> str | None:

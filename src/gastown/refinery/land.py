@@ -62,7 +62,7 @@ def rejected(step: RigStep, mrs: Sequence[MergeRequest], target: str, why: str) 
             outcome.requeue(
                 step.ledger,
                 mr,
-                f"{target} moved while it was tested; testing again ({why})",
+                f"{target} moved while it was tested; testing again ({why.splitlines()[0]})",
                 attempts=mr.attempts + 1,
             )
             step.progress.requeued.append(mr.id)

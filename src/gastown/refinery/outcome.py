@@ -113,7 +113,9 @@ def requeue(ledger: Ledger, mr: MergeRequest, reason: str, **fields: Any) -> Non
 def hold(
     ledger: Ledger, mr: MergeRequest, message: str, severity: str = "medium", **fields: Any
 ) -> None:
-    """Stop the merge request for a person: `held`, and an escalation saying why."""
+    """Stop the merge request for a person: `held`, and an escalation saying why. Lines of
+    `message` after its first are quoted output (git's words): they stay last, after what to
+    do."""
     with ledger.store.transaction() as tx:
         current = _fresh(tx, mr)
         if current is None:
@@ -123,12 +125,14 @@ def hold(
         current.status, current.note, current.updated_at = MR_HELD, message, ledger.now()
         tx.update_merge_request(current)
         _event(ledger, tx, current, "mr.held", message)
+        first, newline, rest = message.partition("\n")
+        quoted = newline + rest
         escalations.raise_in(
             ledger,
             tx,
             severity,
-            f"Merge request {mr.id} is held: {message} "
-            f"`gt mr retry {mr.id}` queues it again once that is dealt with.",
+            f"Merge request {mr.id} is held: {first} "
+            f"`gt mr retry {mr.id}` queues it again once that is dealt with.{quoted}",
             bead_id=mr.bead_id,
             run_id=mr.run_id,
             rig=mr.rig,

@@ -3,6 +3,9 @@
 A runtime whose program the town process cannot find holds every bead slung to it; the town
 process looks on the PATH it was started with, which may not be the PATH of the shell a person
 types in. So the check reads the running town process's own environment when there is one.
+A rig whose remote is a local checkout with the target branch checked out refuses every
+landing; `gt rig add` says so, with the fix, and still adds the rig (the checkout may be on
+another branch by the time work lands, and the fix is a command in that repository).
 Each finding is one sentence for stderr; the command that found it still does its work.
 """
 
@@ -66,3 +69,16 @@ def runtime_warnings(
         if why is not None:
             found.append(f"gt: warning: {why}{when}")
     return found
+
+
+def push_warnings(url: str, branch: str) -> list[str]:
+    """One `gt: warning:` line when the rig's remote is a local checkout that will refuse
+    every push landing work on `branch` (see `git.refusals.checked_out_target`)."""
+    from gastown.git import refusals
+
+    path = refusals.checked_out_target(url, branch)
+    if path is None:
+        return []
+    problem = refusals.checkout_problem(path, branch).removesuffix(".")
+    fix = refusals.checkout_fix(path)
+    return [f"gt: warning: {problem}: {fix[0].lower()}{fix[1:]}"]
