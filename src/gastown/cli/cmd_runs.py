@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
-import time
-from pathlib import Path
 from typing import Any
 
 from gastown.cli import args
 from gastown.cli.app import App
+from gastown.cli.cmd_peek import peek_run
 from gastown.cli.render import table
-from gastown.errors import NotFound
-from gastown.model import Run
 
 
 def register(sub: Any, shared: argparse.ArgumentParser) -> None:
@@ -39,12 +35,16 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     peek = sub.add_parser(
         "peek",
         parents=[shared],
-        help="a run's transcript, readable",
-        description="POLECAT shows its current (or last) run; RUN a given one.",
+        help="a run's transcript, read as a conversation",
+        description="POLECAT shows its current (or last) run; RUN a given one. What the "
+        "agent said, each tool call on one line with its result's first line, errors marked "
+        "and the tokens and cost spent so far. With -f it follows a running agent from its "
+        "first line until the run ends.",
     )
     peek.add_argument("target", metavar="POLECAT|RUN", help="a polecat's name or a run id")
     peek.add_argument("-f", "--follow", action="store_true", help="keep printing until it ends")
     peek.add_argument("-n", "--lines", type=args.count, default=0, help="only the last N events")
+    peek.add_argument("--raw", action="store_true", help="the transcript's JSON lines as stored")
     peek.add_argument("--interval", type=float, default=0.25, help=argparse.SUPPRESS)
     peek.set_defaults(handler=peek_run)
 
@@ -204,90 +204,6 @@ def list_runs(app: App) -> int:
         ),
     )
     return 0
-
-
-def _find_run(app: App, target: str) -> Run:
-    with app.store.reader() as tx:
-        run = tx.get_run(target)
-        if run is None:
-            polecat = tx.get_polecat(target)
-            if polecat is not None and polecat.run_id:
-                run = tx.get_run(polecat.run_id)
-    if run is None:
-        raise NotFound(
-            f"There is no polecat or run '{target}'.",
-            hint="`gt agents` lists polecats; `gt runs` lists runs.",
-        )
-    return run
-
-
-def describe(event: dict[str, Any]) -> str:
-    """One transcript event as a line a person reads."""
-    kind, at = event.get("kind", "?"), str(event.get("at", ""))[11:19]
-    if kind == "text":
-        who = {"assistant": "", "reasoning": "(thinking) ", "stderr": "(stderr) "}
-        body = who.get(str(event.get("role")), "") + str(event.get("text", ""))
-    elif kind == "tool_call":
-        args = json.dumps(event.get("input", {}), ensure_ascii=False)
-        body = f"→ {event.get('tool')} {args[:200]}"
-    elif kind == "tool_result":
-        out = str(event.get("output", "")).strip().replace("\n", " ⏎ ")
-        body = ("✗ " if event.get("is_error") else "← ") + out[:200]
-    elif kind == "usage":
-        body = f"tokens: {event.get('input_tokens', 0)} in, {event.get('output_tokens', 0)} out"
-    elif kind == "cost":
-        body = f"cost: ${float(event.get('usd', 0)):.4f}"
-    elif kind == "error":
-        body = f"ERROR {event.get('message', '')}"
-    elif kind == "end":
-        state = "ok" if event.get("ok") else "failed"
-        body = f"ended ({state}, exit {event.get('exit_status')}) {event.get('summary', '')}"
-    elif kind == "start":
-        body = f"started {event.get('model', '')} session {event.get('session_id', '')}"
-    else:
-        body = str(event.get("raw", event))
-    return f"{at}  {body}".rstrip()
-
-
-def peek_run(app: App) -> int:
-    run = _find_run(app, app.args.target)
-    if run.transcript is None:
-        app.emit([], f"Run {run.id} ({run.status}) has no transcript yet.")
-        return 0
-    path = app.town.path / run.transcript
-    if not app.json:
-        app.print(f"# {run.id}: {run.polecat} on {run.bead_id} ({run.status})")
-    offset = _print_lines(app, path, 0, app.args.lines)
-    while app.args.follow:
-        with app.store.reader() as tx:
-            current = tx.get_run(run.id)
-        offset = _print_lines(app, path, offset, 0)
-        if current is None or not current.active:
-            break
-        time.sleep(app.args.interval)
-    return 0
-
-
-def _print_lines(app: App, path: Path, offset: int, last: int) -> int:
-    """Print transcript lines after byte `offset`; returns the new offset."""
-    try:
-        with path.open("rb") as src:
-            src.seek(offset)
-            chunk = src.read()
-    except FileNotFoundError:
-        return offset
-    complete = chunk[: chunk.rfind(b"\n") + 1]
-    lines = complete.decode("utf-8", errors="replace").splitlines()
-    if last:
-        lines = lines[-last:]
-    for line in lines:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            event = {"kind": "unknown", "raw": line}
-        app.out.write((json.dumps(event) if app.json else describe(event)) + "\n")
-    app.out.flush()
-    return offset + len(complete)
 
 
 def control_agent(app: App) -> int:

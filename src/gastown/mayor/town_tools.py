@@ -5,16 +5,12 @@ and reset by the town process itself, see `agents.py`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from gastown.errors import NotFound
 from gastown.mayor.toolkit import Arg, Context, Tool
 from gastown.model import MAYOR
 from gastown.services import convoys, escalations, mail
-
-TAIL_BYTES = 256_000
-"""How much of the end of a transcript file is read for its last lines."""
 
 TRANSCRIPT_LINES = 40
 """Transcript lines `run_transcript` gives back unless asked for another number."""
@@ -70,7 +66,8 @@ def _list_runs(ctx: Context, a: dict[str, Any]) -> Any:
 
 
 def _run_transcript(ctx: Context, a: dict[str, Any]) -> Any:
-    from gastown.cli.cmd_runs import describe  # the same reading as `gt peek`
+    from gastown.polecat import conversation  # the same reading as `gt peek`
+    from gastown.polecat.transcript import transcript_file, transcript_tail
 
     target = a["run"]
     with ctx.ledger.store.reader() as tx:
@@ -80,36 +77,13 @@ def _run_transcript(ctx: Context, a: dict[str, Any]) -> Any:
             run = tx.get_run(polecat.run_id)
     if run is None:
         raise NotFound(f"There is no polecat or run '{target}'.", hint="`list_runs` lists runs.")
-    if run.transcript is None:
-        return f"Run {run.id} ({run.status}) has no transcript yet."
+    path = transcript_file(ctx.town.path, run.id, run.transcript)
+    if not path.exists():
+        return f"Run {run.id} ({run.status}) has no transcript: its agent never started."
     count = max(1, min(int(a.get("lines", TRANSCRIPT_LINES)), MAX_TRANSCRIPT_LINES))
-    return "\n".join(
-        [f"# {run.id}: {run.polecat} on {run.bead_id} ({run.status})"]
-        + [describe(e) for e in _tail(ctx.town.path / run.transcript, count)]
-    )
-
-
-def _tail(path: Path, count: int) -> list[dict[str, Any]]:
-    import json
-
-    try:
-        with path.open("rb") as src:
-            size = src.seek(0, 2)
-            src.seek(max(0, size - TAIL_BYTES))
-            chunk = src.read()
-    except FileNotFoundError:
-        return []
-    lines = chunk.decode("utf-8", errors="replace").splitlines()
-    if size > TAIL_BYTES:
-        lines = lines[1:]  # the first line is likely cut
-    events: list[dict[str, Any]] = []
-    for line in lines[-count:]:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            event = {"kind": "unknown", "raw": line}
-        events.append(event if isinstance(event, dict) else {"kind": "unknown", "raw": line})
-    return events
+    events, _ = transcript_tail(path, count)
+    head = f"# {run.id}: {run.polecat} on {run.bead_id} ({run.status})"
+    return "\n".join([head, *conversation.read(events)])
 
 
 def _list_escalations(ctx: Context, a: dict[str, Any]) -> Any:

@@ -31,6 +31,7 @@ from gastown.polecat.context import PolecatContext, load_prompt_context
 from gastown.polecat.finish import hold_for_runtime, inspect_branch, record_finish
 from gastown.polecat.output import Ending, Follower, Transcript, follow, spawn
 from gastown.polecat.prompt import render
+from gastown.polecat.transcript import relative_path as transcript_path
 from gastown.process import run_tokens
 from gastown.record import Record, field
 from gastown.runtimes import events as ev
@@ -127,6 +128,7 @@ async def run_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable[[
         process = await spawn(ready.spec, ready.run_dir)
         handle.pid = run.pid = process.pid
         run.started_at = ledger.now()
+        run.transcript = transcript_path(run.id)  # recorded now: peek follows from line one
         _set(ledger, run, RUNNING, event="run.started")
         if handle.stop_reason is not None:  # stopped while it was being prepared
             handle.stop()

@@ -25,6 +25,7 @@ from fastapi.responses import StreamingResponse
 from gastown.errors import NotFound
 from gastown.limits import MAX_INT
 from gastown.model import Event
+from gastown.polecat.conversation import Conversation
 from gastown.store import Store
 from gastown.town import Town
 from gastown.web import views
@@ -195,8 +196,9 @@ async def stream(request: Request) -> StreamingResponse:
 async def transcript_stream(
     request: Request, run_id: str, offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0
 ) -> StreamingResponse:
-    """Server-sent events: a `line` (`text`, `event`) for each transcript event written after
-    byte `offset`, then `end` once the run is over and its transcript read to the end."""
+    """Server-sent events: a `line` (a conversation line: `kind`, `text`, `at`, `failed`,
+    `running`, `call_id`) for what the transcript says after byte `offset`, then `end` once
+    the run is over and its transcript read to the end."""
     hub: Hub = request.app.state.live
     town: Town = request.app.state.town
     run = await asyncio.to_thread(_run_of, town, run_id)
@@ -207,10 +209,14 @@ async def transcript_stream(
     async def lines() -> AsyncIterator[str]:
         position, active, checked = max(offset, 0), run["active"], 0.0
         clock = asyncio.get_running_loop().time
+        talk = Conversation()  # read as `gt peek -f` reads it
         while not hub.closed:
             found, position = await asyncio.to_thread(views.read_transcript, path, position)
-            for event in found:
-                yield sse("line", {"text": views.describe(event), "event": event})
+            said = talk.feed_all(found)
+            if not found or not active:  # a call still waiting is shown as running
+                said += talk.flush()
+            for line in said:
+                yield sse("line", line.to_json())
             if not active:
                 yield sse("end", {"offset": position})
                 return

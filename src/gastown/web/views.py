@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from gastown import config
-from gastown.cli.cmd_runs import describe
 from gastown.clock import stamp
 from gastown.errors import NotFound
 from gastown.model import ACTIVE_RUN_STATUSES, BEAD_STATUSES, BLOCKS, MR_STATUSES, Rig
+from gastown.polecat.conversation import Conversation
+from gastown.polecat.transcript import read_transcript, transcript_file, transcript_tail
 from gastown.services import convoys as convoy_service
 from gastown.services import deps
 from gastown.services import settings as settings_service
@@ -26,7 +26,7 @@ from gastown.store.projection import bead_lines
 from gastown.town import Town
 from gastown.web import svg
 
-__all__ = ["describe"]
+__all__ = ["read_transcript", "transcript_file"]
 
 BOARD_LIMIT = 100
 """Beads shown per board column (the column's full count is shown beside it)."""
@@ -35,7 +35,6 @@ BUCKET_MINUTES = 30
 FEED_LENGTH = 30
 TRANSCRIPT_TAIL = 200
 """Transcript events a page starts with; the live stream adds the rest."""
-TAIL_BYTES = 256 * 1024
 TIMELINE_LENGTH = 300
 
 
@@ -264,9 +263,15 @@ def agent(tx: Tx, town: Town, name: str, lines: int = TRANSCRIPT_TAIL) -> dict[s
         "bead_title": titles.get(bead_id or "", ""),
         "run": run.to_json() if run else None,
         "runs": [r.to_json() for r in recent],
-        "transcript": [{"text": describe(e), "event": e} for e in tail],
+        "transcript": [line.to_json() for line in _conversation(tail)],
         "offset": offset,
     }
+
+
+def _conversation(events: list[dict[str, Any]]) -> list[Any]:
+    """A transcript's tail as the lines a person reads (a call still running shown as such)."""
+    talk = Conversation()
+    return [*talk.feed_all(events), *talk.flush()]
 
 
 def escalations(tx: Tx, include_acknowledged: bool = False) -> dict[str, Any]:
@@ -319,47 +324,3 @@ def _titles(tx: Tx, ids: list[str]) -> dict[str, str]:
     if not wanted:
         return {}
     return {line.id: line.title for line in bead_lines(tx, BeadFilter(ids=wanted))}
-
-
-def transcript_file(town: Path, run_id: str, recorded: str | None) -> Path:
-    """Where a run's transcript is: as recorded on the run, or (while the run is still going,
-    before it is recorded) where every run writes it, `logs/runs/<run>/transcript.jsonl`."""
-    return town / recorded if recorded else town / "logs" / "runs" / run_id / "transcript.jsonl"
-
-
-def transcript_tail(path: Path, lines: int) -> tuple[list[dict[str, Any]], int]:
-    """The last `lines` events of a transcript and the offset just past them."""
-    try:
-        with path.open("rb") as src:
-            size = src.seek(0, 2)
-            start = max(0, size - TAIL_BYTES)
-            src.seek(start)
-            chunk = src.read()
-    except FileNotFoundError:
-        return [], 0
-    end = chunk.rfind(b"\n") + 1
-    text = chunk[:end].decode("utf-8", errors="replace").splitlines()
-    if start > 0 and text:
-        text = text[1:]  # the first line was cut by where the read began
-    return [_event(line) for line in text[-lines:]], start + end
-
-
-def read_transcript(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
-    """Events written after byte `offset` (complete lines only) and the new offset."""
-    try:
-        with path.open("rb") as src:
-            src.seek(offset)
-            chunk = src.read(TAIL_BYTES)
-    except FileNotFoundError:
-        return [], offset
-    end = chunk.rfind(b"\n") + 1
-    text = chunk[:end].decode("utf-8", errors="replace").splitlines()
-    return [_event(line) for line in text], offset + end
-
-
-def _event(line: str) -> dict[str, Any]:
-    try:
-        found = json.loads(line)
-    except ValueError:
-        return {"kind": "unknown", "raw": line}
-    return found if isinstance(found, dict) else {"kind": "unknown", "raw": line}

@@ -1,4 +1,5 @@
-/* Gas Town dashboard: live updates, streamed mayor replies, live transcripts, small helpers.
+/* Gas Town dashboard: live updates, streamed mayor replies, small helpers (agent_log.js
+   follows transcripts).
    Plain JavaScript with no dependencies besides htmx; loaded as a file (the pages allow no
    inline scripts). */
 (function () {
@@ -180,30 +181,6 @@
     });
   }
 
-  /* A running agent's transcript, followed as it is written. */
-  function transcript() {
-    var list = document.getElementById("transcript");
-    if (!list || list.getAttribute("data-follow") !== "yes" || !window.EventSource) return;
-    var url = "/api/runs/" + encodeURIComponent(list.getAttribute("data-run")) +
-      "/transcript/stream?offset=" + encodeURIComponent(list.getAttribute("data-offset"));
-    var source = new EventSource(url);
-    source.addEventListener("line", function (e) {
-      var line = JSON.parse(e.data);
-      var near = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-      var item = document.createElement("li");
-      item.className = "k-" + ((line.event && line.event.kind) || "unknown");
-      item.textContent = line.text;
-      list.appendChild(item);
-      while (list.children.length > 2000) list.removeChild(list.firstChild);
-      if (near) list.scrollTop = list.scrollHeight;
-    });
-    source.addEventListener("end", function () {
-      source.close();
-      list.setAttribute("data-follow", "ended");
-    });
-    window.addEventListener("pagehide", function () { source.close(); });
-  }
-
   /* The convoy form grows a task row at a time. */
   function taskRows() {
     var add = document.getElementById("add-task");
@@ -230,7 +207,6 @@
   function start() {
     follow();
     chat();
-    transcript();
     taskRows();
   }
 
