@@ -2,8 +2,8 @@
 naming the setting to fix, instead of failing one dispatch attempt after another.
 
     program   found on PATH                                    (registry.runtime)
-    version   `PROGRAM --version`, read once per program file  (check_version; `gt doctor`
-              and compared with the adapter's `min_version`     applies the same rule)
+    version   `PROGRAM --version`, read once per program file  (check_version)
+              and compared with the adapter's `min_version`
     settings  a model where the adapter needs one, and         (check_settings)
               `model_base_url` answering one TCP connect
 
@@ -15,14 +15,11 @@ talks to a model API, such as `scripted`).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import signal
 import socket
 import subprocess
 import threading
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from gastown.errors import UserError
@@ -34,6 +31,8 @@ CONNECT_SECONDS = 3.0
 """How long one TCP connect to the model API may take before it counts as unreachable."""
 
 _NUMBER = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
+_seen: dict[tuple[str, int, int], tuple[int, ...] | None] = {}
+_seen_lock = threading.Lock()
 
 
 def parse_version(text: str) -> tuple[int, ...] | None:
@@ -44,94 +43,57 @@ def parse_version(text: str) -> tuple[int, ...] | None:
     return tuple(int(part) for part in found.groups(default="0"))
 
 
-@dataclass(frozen=True)
-class Answer:
-    """What `PROGRAM --version` said: its exit status (None when it did not answer in time)
-    and its output (stdout, else stderr)."""
-
-    code: int | None
-    text: str
-
-    @property
-    def line(self) -> str:
-        return (self.text.strip().splitlines() or [""])[0].strip()
-
-    @property
-    def version(self) -> tuple[int, ...] | None:
-        return parse_version(self.text) if self.code == 0 else None
-
-
-_seen: dict[tuple[str, int, int], Answer] = {}
-_seen_lock = threading.Lock()
-
-
-def ask_version(program: str, timeout: float = VERSION_SECONDS) -> Answer:
-    """`program --version` (a path), asked once per process for each program file: the cache is
-    keyed by its size and time, so a program upgraded in place is asked again. A program that
-    does not answer in time is stopped with everything it started, and asked again next time."""
+def installed_version(program: str) -> tuple[int, ...] | None:
+    """The version `program` (a path) reports, asked once per process for each program file:
+    the cache is keyed by its size and time, so a program upgraded in place is asked again."""
     info = os.stat(program)
     key = (os.path.realpath(program), info.st_mtime_ns, info.st_size)
     with _seen_lock:
         if key in _seen:
             return _seen[key]
     try:
-        proc = subprocess.Popen(
+        done = subprocess.run(
             [program, "--version"],
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # a CLI that spawns helpers is stopped with them
+            capture_output=True,
+            text=True,
+            timeout=VERSION_SECONDS,
+            check=False,
         )
-    except OSError as exc:
-        return Answer(127, exc.strerror or str(exc))
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        return Answer(None, "")
-    answer = Answer(proc.returncode, (out or err).decode("utf-8", errors="replace"))
+        version = parse_version(done.stdout) if done.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired):
+        version = None
     with _seen_lock:
-        _seen[key] = answer
-    return answer
+        _seen[key] = version
+    return version
 
 
 def shown(version: tuple[int, ...]) -> str:
     return ".".join(str(part) for part in version)
 
 
-def check_version(
-    agent: AgentRuntime, program: str, timeout: float = VERSION_SECONDS
-) -> Answer | None:
-    """Refuse a program older than the adapter's `min_version`, or one that gives no version;
-    the one rule both a run's preflight and `gt doctor` apply. Gives what the program said, or
-    None for an adapter with no minimum (its program is then not asked)."""
+def check_version(agent: AgentRuntime, program: str) -> None:
+    """Refuse a program older than the adapter's `min_version`, or one that gives no version."""
     minimum: tuple[int, ...] | None = getattr(agent, "min_version", None)
     if not minimum:
-        return None
-    answer = ask_version(program, timeout)
-    version = answer.version
+        return
+    version = installed_version(program)
     hint = (
         f"Install {agent.binary} {shown(minimum)} or newer (`make install` puts the tested "
         "versions in .tools/), or choose another runtime with `gt config set runtime NAME`."
     )
-    start = f"The runtime setting is '{agent.name}', but `{program} --version`"
-    unsure = "so it cannot be told apart from a release without the flags Gas Town uses."
-    if answer.code is None:
-        raise UserError(f"{start} did not answer within {timeout:.0f} s, {unsure}", hint=hint)
-    if answer.code != 0:
-        said = answer.line or "no output"
-        raise UserError(f"{start} failed (exit {answer.code}: {said}), {unsure}", hint=hint)
     if version is None:
-        raise UserError(f"{start} gave no version number, {unsure}", hint=hint)
+        raise UserError(
+            f"The runtime setting is '{agent.name}', but `{program} --version` gave no version "
+            "number, so it cannot be told apart from a release without the flags Gas Town uses.",
+            hint=hint,
+        )
     if version < minimum:
         raise UserError(
             f"The runtime setting is '{agent.name}', but `{program}` is version {shown(version)}, "
             f"older than {shown(minimum)}, the oldest that has the flags Gas Town uses.",
             hint=hint,
         )
-    return answer
 
 
 def check_settings(agent: AgentRuntime, request: LaunchRequest) -> None:
