@@ -84,9 +84,13 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         "feed",
         parents=[shared],
         help="follow events live",
-        description="Print new events as they happen, until interrupted.",
+        description="On a terminal, a full-screen view: agents, the live feed, problems and "
+        "the merge queue, with keys to peek (p), nudge (n), stop (s), hold (h) and acknowledge "
+        "(a); q quits. Piped, under --json or with --plain: new events printed as they "
+        "happen, until interrupted.",
     )
     _event_filters(feed)
+    feed.add_argument("--plain", action="store_true", help="print lines, even on a terminal")
     feed.add_argument(
         "--since",
         type=args.event_id,
@@ -263,6 +267,10 @@ LOOKBACK = 200
 
 def feed_events(app: App) -> int:
     query = _event_query(app)
+    if not (app.json or app.args.plain or app.args.max_events) and app.out.isatty():
+        from gastown.tui.feed import run
+
+        return run(app, query, app.args.since, max(app.args.interval, 0.5))
     with app.store.reader() as tx:
         latest = tx.list_events(limit=1, newest_first=True)
     cursor = app.args.since if app.args.since is not None else (latest[0].id if latest else 0)
