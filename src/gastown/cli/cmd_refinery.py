@@ -1,4 +1,4 @@
-"""`gt mq`, `gt mr show|log|retry` and `gt refinery run`: the merge queue and what the
+"""`gt mq`, `gt mr show|diff|log|retry` and `gt refinery run`: the merge queue and what the
 refinery did with each merge request."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gastown.cli import args
+from gastown.cli import args, cmd_diff
 from gastown.cli.app import App
 from gastown.cli.render import plural, table
 
@@ -24,7 +24,7 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     mq.add_argument("--all", action="store_true", help="include merged and failed ones")
     mq.set_defaults(handler=show_queue)
 
-    mr = sub.add_parser("mr", parents=[shared], help="one merge request: show, log, retry")
+    mr = sub.add_parser("mr", parents=[shared], help="one merge request: show, diff, log, retry")
     verbs = mr.add_subparsers(dest="verb", metavar="VERB", required=True)
     show = verbs.add_parser(
         "show", parents=[shared], help="gate results, review comments, pull request, events"
@@ -44,6 +44,7 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     retry = verbs.add_parser("retry", parents=[shared], help="queue a held merge request again")
     retry.add_argument("id", metavar="ID", help="the merge request id")
     retry.set_defaults(handler=retry_mr)
+    cmd_diff.add_mr_diff(verbs, shared)
 
     refinery = sub.add_parser(
         "refinery", parents=[shared], help="run the refinery here, without the town process"

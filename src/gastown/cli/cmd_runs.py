@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gastown.cli import args
+from gastown.cli import args, cmd_diff
 from gastown.cli.app import App
 from gastown.cli.cmd_peek import peek_run
 from gastown.cli.render import table
@@ -32,6 +32,8 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     runs.add_argument("--active", action="store_true", help="only runs still going")
     runs.add_argument("--limit", type=args.limit, default=50, help="newest N (default 50; 0: all)")
     runs.set_defaults(handler=list_runs)
+    verbs = runs.add_subparsers(dest="verb", metavar="VERB", parser_class=type(runs))
+    cmd_diff.add_run_diff(verbs, shared)  # `gt runs diff RUN`; `gt runs` alone lists them
     peek = sub.add_parser(
         "peek",
         parents=[shared],

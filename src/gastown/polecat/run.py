@@ -329,6 +329,8 @@ async def _finish(
 ) -> None:
     worktree = launch.town.path / run.worktree
     left = await asyncio.to_thread(inspect_branch, worktree, base, identity, bead)
+    # Beside `base`: the run's own commits stay nameable after its branch moves on.
+    (run_dir_of(launch.town, run) / "head").write_text(left.head + "\n")
     record_finish(
         launch.ledger,
         run,

@@ -32,7 +32,7 @@ from gastown.services import deps as dep_service
 from gastown.services import status as status_service
 from gastown.store import BeadFilter
 from gastown.town import Town
-from gastown.web import agent_api, auth, chat, dashboard_api, hooks, live, pages
+from gastown.web import agent_api, auth, chat, dashboard_api, diff_pages, hooks, live, pages
 from gastown.web.chat import AskBody
 from gastown.web.common import Led, caller, status_of
 
@@ -204,7 +204,8 @@ def create_app(
         return app.openapi()
 
     app.include_router(routes)
-    for router in (dashboard_api.router, live.router, chat.router, pages.router):
+    diffs = (diff_pages.api, diff_pages.router)  # before `pages`: /merges/{id} is theirs
+    for router in (dashboard_api.router, live.router, chat.router, *diffs, pages.router):
         app.include_router(router, dependencies=[Depends(caller)])
     app.include_router(auth.router)
     app.include_router(agent_api.router)
