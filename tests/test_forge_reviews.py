@@ -247,6 +247,33 @@ def test_gt_review_never_approves_unless_told_to(yard: Yard, github: FakeGitHub)
     assert github.pulls[number].state == "open" and not github.pulls[number].merged
 
 
+def test_gt_review_counts_what_each_review_spent_a_failed_one_too(
+    yard: Yard, github: FakeGitHub
+) -> None:
+    """The reviewer's spend on a person's pull request is its rig's, cached input priced at
+    the cache's rate; a review that gives no verdict still spent its tokens."""
+    person_pushes(yard, "add-mul", {"calc.py": MUL})
+    number = github.open_pull("add-mul", "trunk", "Add mul", user="dana")
+    url = f"https://github.test/acme/app/pull/{number}"
+    usage = {"input_tokens": 200, "cache_read_tokens": 800, "output_tokens": 50}
+    server = reviewer_says(
+        yard,
+        {**verdict("approve", "Looks right."), "usage": usage},
+        {"text": "I would rather not say.", "usage": usage},
+    )
+    try:
+        yard.gt.json("review", url)
+        failed = yard.gt("review", url)
+    finally:
+        server.stop()
+    assert failed.code == 1 and "without a verdict" in failed.err
+    (reviewer,) = yard.gt.json("costs", "--by", "agent")["rows"]
+    assert (reviewer["key"], reviewer["calls"], reviewer["unknown"]) == ("reviewer", 2, 0)
+    assert (reviewer["tokens_in"], reviewer["tokens_cache"]) == (2000, 1600)
+    assert reviewer["usd"] == pytest.approx(2 * (200 * 1.0 + 800 * 0.1 + 50 * 5.0) / 1e6)
+    assert [r["key"] for r in yard.gt.json("costs", "--by", "rig")["rows"]] == ["app"]
+
+
 def test_gt_review_on_a_gitlab_merge_request(yard: Yard) -> None:
     person_pushes(yard, "add-mul", {"calc.py": MUL})
     with FakeGitLab({"acme/app": yard.remote}, token="glpat-test") as gitlab:

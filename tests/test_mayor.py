@@ -209,6 +209,21 @@ def test_secrets_never_reach_the_model(rig_gt: Gt) -> None:
     assert shown["value"] == {"DEPLOY_TOKEN": "••••••"}
 
 
+def test_cached_input_is_priced_at_the_cache_rate(rig_gt: Gt) -> None:
+    """A reply that read most of its prompt from the cache costs the cache's rate for that
+    part (claude-haiku-4-5: $1 a million input tokens, $0.10 cached, $5 output)."""
+    usage = {"input_tokens": 100, "cache_read_tokens": 900, "output_tokens": 10}
+    with serve({"text": "Cheap, thanks to the cache.", "usage": usage}) as server:
+        point_at(rig_gt, server)
+        got = rig_gt.json("mayor", "ask", "How much was that?")
+    want = (100 * 1.0 + 900 * 0.1 + 10 * 5.0) / 1_000_000
+    assert got["usage"]["input_tokens"] == 1000
+    assert got["usage"]["cost_usd"] == pytest.approx(want)
+    (mayor,) = rig_gt.json("costs", "--by", "agent")["rows"]
+    assert (mayor["tokens_in"], mayor["tokens_cache"]) == (1000, 900)
+    assert mayor["usd"] == pytest.approx(want)
+
+
 def test_the_conversation_persists_across_processes_and_usage_adds_up(rig_gt: Gt) -> None:
     server = serve(
         {

@@ -146,6 +146,20 @@ def test_a_reviewer_agent_without_a_usable_verdict_is_held_after_a_few_tries(
     assert len(reviews(yard, mr)) == 3 and review_worktrees(yard) == []
 
 
+def test_a_review_without_a_usable_verdict_still_counts_what_it_spent(agent_review: Yard) -> None:
+    """Each failed try is kept as the reviewer's spend on the bead, with its tokens."""
+    yard = agent_review
+    usage = {"usage": {"input": 300, "output": 40}, "model": "claude-haiku-4-5"}
+    review_by(yard, usage, {"text": "Looks fine to me."})
+    bead, mr = yard.submit("Add mul", {"calc.py": MUL})
+    yard.drain()
+    assert yard.mr(mr).status == "held"
+    (reviewer,) = yard.gt.json("costs", "--by", "agent", "--rig", "app")["rows"]
+    assert reviewer["key"] == "reviewer" and reviewer["calls"] == 3
+    assert (reviewer["tokens_in"], reviewer["tokens_out"]) == (900, 120)
+    assert yard.gt.json("bead", "show", bead)["spend"]["calls"] == 3
+
+
 def test_the_builtin_agent_reads_the_change_and_approves_it(agent_review: Yard) -> None:
     yard = agent_review
     read = {"name": "read_file", "arguments": {"path": "calc.py"}}

@@ -254,10 +254,13 @@ def _tool_uses(m: MayorMessage) -> set[str]:
 
 
 def _cost(reply: Reply) -> float | None:
-    from gastown.runtimes.events import Usage
-    from gastown.runtimes.prices import cost_of
+    from gastown.runtimes.prices import call_cost
 
-    priced = cost_of(
-        Usage(input_tokens=reply.input_tokens, output_tokens=reply.output_tokens), reply.model
+    # cached input is priced at the cache's rate (a tenth of the input's, for Claude)
+    return call_cost(
+        reply.model,
+        reply.input_tokens,
+        reply.output_tokens,
+        reply.cache_read_tokens,
+        reply.cache_write_tokens,
     )
-    return None if priced is None else priced.usd

@@ -30,7 +30,7 @@ from gastown.git import worktree as wt
 from gastown.git.repo import git
 from gastown.model import Rig
 from gastown.record import Record, field
-from gastown.refinery.review import Reviewer, ReviewRequest
+from gastown.refinery.review import Reviewer, ReviewFailed, ReviewRequest, Verdict, spend_row
 from gastown.refinery.review_out import compose
 from gastown.services.ledger import Ledger
 from gastown.town import Town
@@ -146,7 +146,13 @@ def review(
         head=head,
         logs=town.path / "logs" / "review" / rig.name / str(pull.number) / head[:12],
     )
-    verdict = reviewer_for(settings).review(request)
+    try:
+        verdict = reviewer_for(settings).review(request)
+    except ReviewFailed as exc:
+        if exc.spent is not None:
+            charge(ledger, rig.name, exc.spent)
+        raise
+    charge(ledger, rig.name, verdict)
     composed = compose(
         verdict.decision, verdict.summary, verdict.comments, whole, approve_ok=approve_ok
     )
@@ -169,6 +175,13 @@ def review(
     )
     remember(ledger, done)
     return done
+
+
+def charge(ledger: Ledger, rig: str, spent: Verdict) -> None:
+    """Keep what a review of a pull request spent, as the reviewer's on its rig (the pull
+    request is no bead of the town's)."""
+    with ledger.store.transaction() as tx:
+        tx.insert_spend(spend_row(spent, ledger.now(), rig=rig))
 
 
 def fetch_head(clone: Path, forge: Forge, pull: PullRequest) -> str:

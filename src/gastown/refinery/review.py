@@ -19,7 +19,8 @@ from typing import Any, Protocol
 
 from gastown.errors import RuntimeFailure
 from gastown.model import APPROVE, CHANGES
-from gastown.record import Record, field
+from gastown.record import Record, field, replace
+from gastown.store.costs import SpendRow
 
 ROLE = """You are the reviewer in a software team's merge pipeline. A coding agent made the \
 change below for the task described. Judge whether it should land: is it correct, does it do \
@@ -63,6 +64,16 @@ VERDICT_TOOL: dict[str, Any] = {
 
 class ReviewFailed(RuntimeFailure):
     """No usable verdict: the model API or the agent failed, or gave no verdict."""
+
+    spent: Verdict | None = None
+    """What the review spent before it failed (tokens, cost, model and runtime; no decision),
+    when the model answered at all: a failed review costs as much as one that succeeds."""
+
+
+def failing(exc: ReviewFailed, spent: Verdict) -> ReviewFailed:
+    """`exc`, carrying what the review spent."""
+    exc.spent = spent
+    return exc
 
 
 class ReviewRequest(Record):
@@ -117,6 +128,22 @@ class Verdict(Record):
 
     def to_json(self) -> dict[str, Any]:
         return {"summary": self.summary, "comments": self.comments}
+
+
+def spend_row(verdict: Verdict, at: str, **where: str | None) -> SpendRow:
+    """What a review spent, as `spend` keeps it (`where`: its rig, bead, convoy, merge
+    request), as the reviewer's."""
+    return SpendRow(
+        at,
+        "reviewer",
+        verdict.runtime,
+        model=verdict.model or None,
+        tokens_in=verdict.input_tokens,
+        tokens_out=verdict.output_tokens,
+        cache_tokens=verdict.cache_tokens,
+        cost_usd=verdict.cost_usd,
+        **where,
+    )
 
 
 class Reviewer(Protocol):
@@ -176,32 +203,41 @@ class ModelReviewer:
             raise ReviewFailed(f"The reviewer's model failed: {exc}") from exc
         finally:
             client.close()
+        spent = Verdict(
+            "",
+            "",
+            input_tokens=reply.input_tokens,
+            output_tokens=reply.output_tokens,
+            cache_tokens=reply.cache_read_tokens + reply.cache_write_tokens,
+            cost_usd=_cost(reply, self.model),
+            model=reply.model or self.model or None,
+        )
         call = next((c for c in reply.calls if c.name == "verdict"), None)
         if call is None:
             said = reply.text.strip().replace("\n", " ")[:200]
-            raise ReviewFailed(f"The reviewer answered without a verdict: {said!r}.")
-        verdict = parse_verdict(call.input)
-        verdict.input_tokens, verdict.output_tokens = reply.input_tokens, reply.output_tokens
-        verdict.cache_tokens = reply.cache_read_tokens + reply.cache_write_tokens
-        verdict.model = reply.model or self.model or None
-        verdict.cost_usd = _cost(reply, self.model)
-        return verdict
+            raise failing(
+                ReviewFailed(f"The reviewer answered without a verdict: {said!r}."), spent
+            )
+        try:
+            verdict = parse_verdict(call.input)
+        except ReviewFailed as exc:
+            raise failing(exc, spent) from None
+        return replace(
+            spent, decision=verdict.decision, summary=verdict.summary, comments=verdict.comments
+        )
 
 
 def _cost(reply: Any, model: str) -> float | None:
     """What a reply cost by the price table (None: the model has no price)."""
-    from gastown.runtimes.events import Usage
-    from gastown.runtimes.prices import cost_of
+    from gastown.runtimes.prices import call_cost
 
-    cached = reply.cache_read_tokens + reply.cache_write_tokens
-    usage = Usage(
-        input_tokens=max(reply.input_tokens - cached, 0),
-        output_tokens=reply.output_tokens,
-        cache_read_tokens=reply.cache_read_tokens,
-        cache_write_tokens=reply.cache_write_tokens,
+    return call_cost(
+        reply.model or model,
+        reply.input_tokens,
+        reply.output_tokens,
+        reply.cache_read_tokens,
+        reply.cache_write_tokens,
     )
-    priced = cost_of(usage, reply.model or model)
-    return None if priced is None else priced.usd
 
 
 def comments_text(verdict: Verdict) -> str:

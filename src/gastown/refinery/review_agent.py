@@ -31,9 +31,16 @@ from gastown import config
 from gastown.errors import GitError, UserError
 from gastown.git import worktree as wt
 from gastown.git.repo import git
-from gastown.record import Record
+from gastown.record import Record, replace
 from gastown.refinery.gates import wait_for
-from gastown.refinery.review import ROLE, ReviewFailed, ReviewRequest, Verdict, parse_verdict
+from gastown.refinery.review import (
+    ROLE,
+    ReviewFailed,
+    ReviewRequest,
+    Verdict,
+    failing,
+    parse_verdict,
+)
 from gastown.runtimes import preflight
 from gastown.runtimes.base import AgentRuntime, LaunchRequest, write_files
 from gastown.runtimes.events import End, Error, Event, Text, Usage, totals
@@ -96,16 +103,14 @@ class AgentReviewer:
                     run_dir=request.logs,
                 )
                 try:  # no model, or a model server that is down: say so, start nothing
-                    preflight.check_settings(agent, launch)
+                    preflight.check_settings(agent, launch, self.environ)
                 except UserError as exc:
                     raise ReviewFailed(f"The reviewer agent cannot start: {exc.message}") from None
                 ran = run_once(agent, launch, self.environ, timeout, request.stop)
                 changed = changes(worktree, request.head)
         except GitError as exc:
             raise ReviewFailed(f"The reviewer's worktree failed: {exc.message}") from None
-        verdict = verdict_of(ran, changed, timeout)
-        verdict.runtime = self.settings["runtime"]
-        return verdict
+        return verdict_of(ran, changed, timeout, self.settings["runtime"])
 
 
 @contextmanager
@@ -169,8 +174,31 @@ def changes(worktree: Path, head: str) -> list[str]:
     return changed
 
 
-def verdict_of(ran: Ran, changed: list[str], timeout: float) -> Verdict:
-    """The checked verdict of a run, or the one reason it gives none."""
+def verdict_of(ran: Ran, changed: list[str], timeout: float, runtime: str) -> Verdict:
+    """The checked verdict of a run on `runtime`, or the one reason it gives none (carrying
+    what the run spent all the same)."""
+    spent = totals(ran.events)
+    cache = spent.cache_read_tokens + spent.cache_write_tokens
+    used = Verdict(
+        "",
+        "",
+        input_tokens=spent.input_tokens + cache,
+        output_tokens=spent.output_tokens,
+        cache_tokens=cache,
+        cost_usd=spent.cost_usd,
+        model=next(
+            (e.model for e in reversed(ran.events) if isinstance(e, Usage) and e.model), None
+        ),
+        runtime=runtime,
+    )
+    try:
+        found = _verdict(ran, changed, timeout)
+    except ReviewFailed as exc:
+        raise failing(exc, used) from None
+    return replace(used, decision=found.decision, summary=found.summary, comments=found.comments)
+
+
+def _verdict(ran: Ran, changed: list[str], timeout: float) -> Verdict:
     end = ran.events[-1]
     assert isinstance(end, End)
     if ran.timed_out:
@@ -188,15 +216,7 @@ def verdict_of(ran: Ran, changed: list[str], timeout: float) -> Verdict:
     if found is None:
         shown = said.strip().replace("\n", " ")[:200]
         raise ReviewFailed(f"The reviewer agent ended without a verdict: {shown!r}.")
-    verdict = parse_verdict(found)
-    spent = totals(ran.events)
-    verdict.cache_tokens = spent.cache_read_tokens + spent.cache_write_tokens
-    verdict.input_tokens = spent.input_tokens + verdict.cache_tokens
-    verdict.output_tokens, verdict.cost_usd = spent.output_tokens, spent.cost_usd
-    verdict.model = next(
-        (e.model for e in reversed(ran.events) if isinstance(e, Usage) and e.model), None
-    )
-    return verdict
+    return parse_verdict(found)
 
 
 def last_verdict(text: str) -> dict[str, Any] | None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from gastown.git import merge as gm
 from gastown.model import APPROVE, MergeRequest
 from gastown.refinery import outcome
-from gastown.refinery.review import Reviewer, ReviewFailed, ReviewRequest, Verdict
+from gastown.refinery.review import Reviewer, ReviewFailed, ReviewRequest, Verdict, spend_row
 from gastown.store import BeadFilter
 
 if TYPE_CHECKING:
@@ -31,6 +31,8 @@ def review(step: RigStep, batch: list[MergeRequest], target: str) -> list[MergeR
         try:
             verdict = reviewer.review(request)
         except ReviewFailed as exc:
+            if exc.spent is not None:
+                charge(step, mr, exc.spent)
             step.unfinished([mr], str(exc))
             continue
         charge(step, mr, verdict)
@@ -59,19 +61,13 @@ def charge(step: RigStep, mr: MergeRequest, verdict: Verdict) -> None:
 
     with step.ledger.store.transaction() as tx:
         bead = tx.get_bead(mr.bead_id) if mr.bead_id else None
-        row = costs.SpendRow(
+        row = spend_row(
+            verdict,
             step.ledger.now(),
-            "reviewer",
-            verdict.runtime,
             rig=mr.rig,
             bead_id=mr.bead_id,
             convoy_id=mr.convoy_id or (bead.convoy_id if bead else None),
             mr_id=mr.id,
-            model=verdict.model or None,
-            tokens_in=verdict.input_tokens,
-            tokens_out=verdict.output_tokens,
-            cache_tokens=verdict.cache_tokens,
-            cost_usd=verdict.cost_usd,
         )
         costs.record(tx, row)
 

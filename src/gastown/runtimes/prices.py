@@ -53,3 +53,25 @@ def cost_of(usage: Usage, model: str, prices: dict[str, Price] | None = None) ->
         + usage.cache_write_tokens * price.cache_write
     ) / 1_000_000
     return Cost(round(usd, 8), source="table")
+
+
+def call_cost(
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    cache_read_tokens: int = 0,
+    cache_write_tokens: int = 0,
+    prices: dict[str, Price] | None = None,
+) -> float | None:
+    """What one call to a model's API cost by the table, in USD. Its `input_tokens` count
+    the cache reads and writes too, as the mayor's and the reviewer's clients report them
+    (`models.Reply`); each part is priced at its own rate. None when the model has no price."""
+    cached = cache_read_tokens + cache_write_tokens
+    usage = Usage(
+        input_tokens=max(input_tokens - cached, 0),
+        output_tokens=output_tokens,
+        cache_read_tokens=cache_read_tokens,
+        cache_write_tokens=cache_write_tokens,
+    )
+    priced = cost_of(usage, model, prices)
+    return None if priced is None else priced.usd

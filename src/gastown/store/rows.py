@@ -41,6 +41,9 @@ class BeadFilter(Record):
     blocked: bool = False
     """Only beads that are blocked (see `projection.blocked_clause`)."""
     limit: int | None = None
+    text: str | None = None
+    """Only beads whose id, title or description holds this text (any case): the board's
+    search, one scan of the rows the other fields leave."""
 
     def where(self) -> tuple[str, list[Any]]:
         clauses: list[str] = []
@@ -68,6 +71,17 @@ class BeadFilter(Record):
             clauses.append(READY_CLAUSE)
         if self.blocked:
             clauses.append("EXISTS (SELECT 1 FROM blocked x WHERE x.bead_id = b.id)")
+        if self.text:
+            like = (
+                "%"
+                + self.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                + "%"
+            )
+            clauses.append(
+                "(LOWER(b.id) LIKE ? ESCAPE '\\' OR LOWER(b.title) LIKE ? ESCAPE '\\' "
+                "OR LOWER(b.body) LIKE ? ESCAPE '\\')"
+            )
+            params.extend([like, like, like])
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def select(self, columns: str) -> tuple[str, list[Any]]:

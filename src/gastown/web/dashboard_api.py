@@ -9,14 +9,16 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
 from gastown.clock import SystemClock
-from gastown.errors import InvalidValue
+from gastown.errors import InvalidValue, NotFound
 from gastown.limits import MAX_INT
 from gastown.services import beads as bead_service
 from gastown.services import convoys as convoy_service
 from gastown.services import escalations as escalation_service
+from gastown.services import moves
 from gastown.services import settings as settings_service
 from gastown.services import sling as sling_service
 from gastown.services.plan import parse as parse_plan
+from gastown.web import board as board_view
 from gastown.web import views
 from gastown.web.common import Led, changed, fresh_town
 
@@ -93,12 +95,44 @@ def rigs(led: Led) -> list[dict[str, Any]]:
 
 
 @router.get("/rigs/{rig}/board")
-def board(led: Led, rig: str, limit: int = views.BOARD_LIMIT) -> dict[str, Any]:
-    """A rig's beads in a column per status: each column's first `limit` and its full count."""
+def board(led: Led, request: Request, rig: str, limit: int = board_view.LIMIT) -> dict[str, Any]:
+    """A rig's beads in a column per status: each column's first `limit` and its full count,
+    filtered like `/api/board` (its `rig` is this one)."""
+    return _board(led, request, rig, limit)
+
+
+@router.get("/board")
+def town_board(led: Led, request: Request, limit: int = board_view.LIMIT) -> dict[str, Any]:
+    """The town's beads in a column per status, filtered by `rig`, `label` (repeatable),
+    `type`, `priority`, `assignee`, `status` (repeatable) and searched by `q`; each card with
+    its polecat, runtime, time, attempts, cost and merge state. Values that cannot match are
+    dropped and said in `notices`."""
+    return _board(led, request, None, limit)
+
+
+def _board(led: Led, request: Request, rig: str | None, limit: int) -> dict[str, Any]:
     if not 1 <= limit <= 1000:
         raise InvalidValue("limit must be 1 to 1000.")
     with led.store.reader() as tx:
-        return views.board(tx, rig, limit)
+        if rig is not None and tx.get_rig(rig) is None:
+            raise NotFound(f"There is no rig '{rig}'.", hint="`gt rig list` shows the town's rigs.")
+        wanted = board_view.parse(tx, request.query_params.multi_items(), rig)
+        return board_view.read(tx, wanted, SystemClock().now(), limit)
+
+
+class MoveBody(BaseModel):
+    status: str
+    """The column it goes to: open, in_progress, in_review, closed or failed."""
+    reason: str | None = None
+
+
+@router.post("/beads/{bead_id}/move")
+def move_bead(led: Led, request: Request, bead_id: str, body: MoveBody) -> dict[str, Any]:
+    """Move a bead to another status as the CLI would (`gt bead close`, `gt bead reopen`,
+    `gt bead update --status`): refused with the reason when the lifecycle forbids it."""
+    bead = moves.move(led, bead_id, body.status, body.reason)
+    changed(request)
+    return bead.to_json()
 
 
 @router.get("/beads/{bead_id}/detail")

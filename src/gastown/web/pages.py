@@ -22,16 +22,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from gastown.errors import GastownError, InvalidValue
+from gastown.errors import GastownError, InvalidValue, NotFound
 from gastown.services import beads as bead_service
 from gastown.services import convoys as convoy_service
 from gastown.services import escalations as escalation_service
+from gastown.services import moves
 from gastown.services import settings as settings_service
 from gastown.services import sling as sling_service
 from gastown.services.ledger import Ledger
 from gastown.services.plan import parse as parse_plan
 from gastown.town import Town
-from gastown.web import chat, svg, views
+from gastown.web import board, chat, svg, views
 from gastown.web.auth import CSRF_FIELD, identity, safe_next
 from gastown.web.common import Led, actor_of, caller, changed, fresh_town, status_of
 from gastown.web.render import render
@@ -98,17 +99,30 @@ def overview(request: Request, led: Led) -> HTMLResponse:
 
 
 @router.get("/rigs/{rig}")
-def rig_board(request: Request, led: Led, rig: str, limit: int = views.BOARD_LIMIT) -> Response:
+def rig_board(request: Request, led: Led, rig: str, limit: int = board.LIMIT) -> Response:
+    """A rig's board, filtered and searched from the query string (see `board`)."""
+    return _board(request, led, rig, limit, title=f"Rig {rig}", topics=f"rig:{rig}")
+
+
+@router.get("/board")
+def town_board(request: Request, led: Led, limit: int = board.LIMIT) -> Response:
+    """Every rig's beads on one board; `?rig=` narrows it like the other filters."""
+    return _board(request, led, None, limit, title="Board", topics="kind:bead kind:run kind:mr")
+
+
+def _board(
+    request: Request, led: Led, rig: str | None, limit: int, *, title: str, topics: str
+) -> Response:
     with led.store.reader() as tx:
-        data = views.board(tx, rig, max(1, min(limit, 1000)))
+        if rig is not None and tx.get_rig(rig) is None:
+            raise NotFound(f"There is no rig '{rig}'.", hint="`gt rig list` shows the town's rigs.")
+        wanted = board.parse(tx, request.query_params.multi_items(), rig)
+        data = board.read(tx, wanted, _now(), max(1, min(limit, 1000)))
+        data.update(board.options(tx), fixed_rig=rig)
+    query = [(k, v) for k, v in request.query_params.multi_items() if k in board.FILTER_KEYS]
+    data["more_url"] = "?" + urlencode([*query, ("limit", str(data["limit"] * 5))])
     return page(
-        request,
-        led,
-        "board.html",
-        data,
-        title=f"Rig {rig}",
-        live="board_live.html",
-        topics=f"rig:{rig}",
+        request, led, "board.html", data, title=title, live="board_live.html", topics=topics
     )
 
 
@@ -135,7 +149,7 @@ def convoy_page(request: Request, led: Led, convoy_id: str) -> Response:
         led,
         "convoy.html",
         data,
-        title=f"Convoy: {data['title']}",
+        title=f"Convoy {data['id']}",
         live="convoy_live.html",
         topics=f"convoy:{data['id']}",
     )
@@ -311,7 +325,7 @@ def failed(request: Request, exc: GastownError) -> Response:
     return HTMLResponse(html, status_code=status_of(exc))
 
 
-BEAD_ACTIONS = ("sling", "hold", "unhold", "close", "reopen", "priority")
+BEAD_ACTIONS = ("sling", "hold", "unhold", "close", "reopen", "priority", "move")
 
 
 @router.post("/beads/{bead_id}/act")
@@ -322,7 +336,9 @@ async def bead_action(request: Request, bead_id: str) -> Response:
 
     def work(led: Ledger) -> Any:
         if action == "sling":
-            return sling_service.sling_existing(led, bead_id)
+            return sling_service.sling_existing(led, bead_id, _one(form, "runtime") or None)
+        if action == "move":  # the board's keyboard (and script-free) way to drag a card
+            return moves.move(led, bead_id, _one(form, "to"))
         if action in ("hold", "unhold"):
             return bead_service.update(led, bead_id, {"held": action == "hold"})
         if action == "close":
@@ -348,6 +364,7 @@ async def sling(request: Request) -> Response:
         priority=_one(form, "priority", "2"),  # type: ignore[arg-type]  # checked by the service
         rig=rig or None,
         held=_one(form, "hold") == "on",
+        runtime=_one(form, "runtime") or None,
     )
 
     def work(led: Ledger) -> Any:

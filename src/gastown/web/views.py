@@ -14,11 +14,11 @@ from typing import Any
 from gastown import config
 from gastown.clock import stamp
 from gastown.errors import NotFound
-from gastown.model import ACTIVE_RUN_STATUSES, BEAD_STATUSES, BLOCKS, MR_STATUSES, Event, Rig
+from gastown.model import ACTIVE_RUN_STATUSES, BEAD_STATUSES, BLOCKS, MR_STATUSES, Rig
 from gastown.polecat.conversation import Conversation
 from gastown.polecat.transcript import read_transcript, transcript_file, transcript_tail
 from gastown.services import convoys as convoy_service
-from gastown.services import deps, event_names
+from gastown.services import deps
 from gastown.services import settings as settings_service
 from gastown.services.ledger import Ledger, get_bead
 from gastown.store import BeadFilter, Tx, controls
@@ -28,8 +28,6 @@ from gastown.web import svg
 
 __all__ = ["read_transcript", "transcript_file"]
 
-BOARD_LIMIT = 100
-"""Beads shown per board column (the column's full count is shown beside it)."""
 ACTIVITY_HOURS = 24
 BUCKET_MINUTES = 30
 FEED_LENGTH = 30
@@ -57,7 +55,7 @@ def overview(tx: Tx, now: datetime) -> dict[str, Any]:
         "convoys": [c.to_json() for c in tx.list_convoys(status="open")],
         "agents": [{**r.to_json(), "bead_title": titles.get(r.bead_id, "")} for r in runs],
         "escalations": [e.to_json() for e in tx.list_escalations(open_only=True)],
-        "events": _said(tx, tx.list_events(newest_first=True, limit=FEED_LENGTH)),
+        "events": [e.to_json() for e in tx.list_events(newest_first=True, limit=FEED_LENGTH)],
         "activity": activity(tx, now),
         "dispatch_paused": tx.get_pause(),
         "rigs_paused": {k: v for k, v in controls.pauses(tx).items() if k},
@@ -93,54 +91,6 @@ def activity(tx: Tx, now: datetime) -> dict[str, Any]:
     }
 
 
-def board(tx: Tx, rig: str, limit: int = BOARD_LIMIT) -> dict[str, Any]:
-    """A rig's beads in a column per status, each column its first `limit` beads by priority
-    then age, with the column's full count. Open beads say whether they are ready, and a
-    blocked one what it waits on."""
-    found = tx.get_rig(rig)
-    if found is None:
-        raise NotFound(f"There is no rig '{rig}'.", hint="`gt rig list` shows the town's rigs.")
-    counts = tx.count_by_status(rig)
-    columns: list[dict[str, Any]] = []
-    for status in BEAD_STATUSES:
-        beads: list[dict[str, Any]] = []
-        if counts.get(status):
-            flt = BeadFilter(rig=rig, statuses=[status], limit=limit)
-            beads = json.loads(tx.beads_json(flt))
-        columns.append({"status": status, "count": counts.get(status, 0), "beads": beads})
-    waiting = [b["id"] for b in columns[0]["beads"]]
-    ready = set(tx.bead_ids(BeadFilter(ids=waiting, ready=True))) if waiting else set()
-    blocked = tx.bead_ids(BeadFilter(ids=waiting, blocked=True)) if waiting else []
-    waits, children = tx.waiting_on(blocked), tx.open_children(blocked)
-    why = {b: _waits(waits.get(b), children.get(b)) for b in blocked}
-    for column in columns:
-        for bead in column["beads"]:
-            bead.pop("body", None)
-            bead["ready"] = bead["id"] in ready
-            bead["blocked"] = why.get(bead["id"])
-    return {
-        "rig": rig_json(found),
-        "limit": limit,
-        "columns": columns,
-        "convoys": [c.to_json() for c in tx.list_convoys(rig, "open")],
-        "agents": [r.to_json() for r in tx.list_runs(rig=rig, statuses=ACTIVE_RUN_STATUSES)],
-        "paused": (pauses := controls.pauses(tx)).get(rig),
-        "town_paused": pauses.get(""),
-    }
-
-
-def _waits(
-    blockers: list[tuple[str, str, str]] | None, children: list[tuple[str, str, str]] | None
-) -> str:
-    """What a blocked bead on a board waits on, as its tag's title says it."""
-    waits = []
-    if blockers:
-        waits.append("waiting on " + ", ".join(f"{w[0]} ({w[1]})" for w in blockers))
-    if children:
-        waits.append("waiting on its children " + ", ".join(f"{c[0]} ({c[1]})" for c in children))
-    return "; ".join(waits) or "under a blocked parent"
-
-
 def bead(ledger: Ledger, bead_id: str) -> dict[str, Any]:
     """One bead with everything about it: what it depends on and what depends on it, its runs,
     merge requests (gates, review), escalations and its events."""
@@ -154,9 +104,7 @@ def bead(ledger: Ledger, bead_id: str) -> dict[str, Any]:
         runs = tx.list_runs(bead_id=found.id)
         mrs = tx.list_merge_requests(bead_id=found.id)
         escalations = tx.list_escalations(bead_id=found.id)
-        events = _said(
-            tx, tx.list_events(bead_id=found.id, newest_first=True, limit=TIMELINE_LENGTH)
-        )
+        events = tx.list_events(bead_id=found.id, newest_first=True, limit=TIMELINE_LENGTH)
         links = tx.issue_links_of([found.id])
     why = deps.readiness(ledger, found)
 
@@ -176,7 +124,7 @@ def bead(ledger: Ledger, bead_id: str) -> dict[str, Any]:
         "runs": [r.to_json() for r in runs],
         "merge_requests": [merge_request(m.to_json()) for m in mrs],
         "escalations": [e.to_json() for e in escalations],
-        "events": events,
+        "events": [e.to_json() for e in events],
         "readiness": {**why.to_json(), "reasons": why.reasons()},
         "issue": _issue(links[0].to_json()) if links else None,
         "issues": {link.bead_id: _issue(link.to_json()) for link in links},
@@ -214,17 +162,13 @@ def merge_queue(tx: Tx, done_limit: int = 50) -> dict[str, Any]:
 
 
 def convoy(ledger: Ledger, convoy_id: str) -> dict[str, Any]:
-    """A convoy, its beads, their dependency graph laid out by waves, and its timeline."""
+    """A convoy, its beads and their dependency graph laid out by waves."""
     view = convoy_service.show(ledger, convoy_id)
-    with ledger.store.reader() as tx:
-        cid = view.convoy.id
-        events = _said(tx, tx.list_events(convoy_id=cid, newest_first=True, limit=TIMELINE_LENGTH))
     members = [b.to_json() for b in view.beads]
     edges = [
         (d.bead_id, d.depends_on_id) for b in view.beads for d in b.dependencies if d.type == BLOCKS
     ]
-    graph = svg.convoy_graph(members, view.waves, edges)
-    return {**view.to_json(), "graph": graph, "events": events}
+    return {**view.to_json(), "graph": svg.convoy_graph(members, view.waves, edges)}
 
 
 def convoys(tx: Tx) -> dict[str, Any]:
@@ -323,11 +267,6 @@ def _as_text(value: Any) -> str:
     if isinstance(value, list | dict):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
-
-
-def _said(tx: Tx, events: list[Event]) -> list[dict[str, Any]]:
-    """Events as the feed shows them: each with its sentence (`sentences`)."""
-    return event_names.sentences(tx, [e.to_json() for e in events])
 
 
 def _titles(tx: Tx, ids: list[str]) -> dict[str, str]:

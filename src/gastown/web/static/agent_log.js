@@ -47,7 +47,7 @@
     if (near) list.scrollTop = list.scrollHeight;
   }
 
-  function follow(list, runId, offset, onLine) {
+  function follow(list, runId, offset, onLine, onEnd) {
     if (!window.EventSource) return null;
     var url = "/api/runs/" + encodeURIComponent(runId) + "/transcript/stream?offset=" +
       encodeURIComponent(offset);
@@ -61,6 +61,7 @@
     source.addEventListener("end", function () {
       source.close();
       list.setAttribute("data-follow", "ended");
+      if (onEnd) onEnd();
     });
     return source;
   }
@@ -100,6 +101,24 @@
       source = null;
     }
 
+    function describe(data) {
+      var run = data.run;
+      facts.textContent = run
+        ? (data.bead_title || data.bead_id || "") + " · run " + run.id + " · " +
+          run.status.replace("_", " ") + " · " + run.runtime
+        : "No run yet.";
+      if (run) {
+        spent.textContent = run.tokens_in.toLocaleString("en-US") + " tokens in, " +
+          run.tokens_out.toLocaleString("en-US") + " out, $" + Number(run.cost_usd || 0).toFixed(4);
+      }
+    }
+
+    function load(name) {
+      return fetch("/api/agents/" + encodeURIComponent(name) + "?lines=200", {
+        credentials: "same-origin"
+      }).then(answer);
+    }
+
     function open(name) {
       stop();
       agent = name;
@@ -111,28 +130,19 @@
       spent.textContent = status.textContent = "";
       if (!dialog.open) dialog.showModal();
       box.focus();
-      fetch("/api/agents/" + encodeURIComponent(name) + "?lines=200", { credentials: "same-origin" })
-        .then(answer)
-        .then(function (data) {
-          if (agent !== name) return; /* another card was opened meanwhile */
-          var run = data.run;
-          facts.textContent = run
-            ? (data.bead_title || data.bead_id || "") + " · run " + run.id + " · " +
-              run.status.replace("_", " ") + " · " + run.runtime
-            : "No run yet.";
-          if (run) {
-            spent.textContent = run.tokens_in + " tokens in, " + run.tokens_out + " out, $" +
-              Number(run.cost_usd || 0).toFixed(4);
-          }
-          data.transcript.forEach(function (line) { add(log, line); });
-          log.scrollTop = log.scrollHeight;
-          if (run && ACTIVE.indexOf(run.status) >= 0) {
-            source = follow(log, run.id, data.offset, function (line) {
-              if (line.kind === "spent") spent.textContent = line.text.replace(/^· /, "");
-            });
-          }
-        })
-        .catch(function (err) { facts.textContent = err.message; });
+      load(name).then(function (data) {
+        if (agent !== name) return; /* another card was opened meanwhile */
+        describe(data);
+        data.transcript.forEach(function (line) { add(log, line); });
+        log.scrollTop = log.scrollHeight;
+        var run = data.run;
+        if (!run || ACTIVE.indexOf(run.status) < 0) return;
+        source = follow(log, run.id, data.offset, function (line) {
+          if (line.kind === "spent") spent.textContent = line.text.replace(/^· /, "");
+        }, function () {
+          load(name).then(function (now) { if (agent === name) describe(now); });
+        });
+      }).catch(function (err) { facts.textContent = err.message; });
     }
 
     document.addEventListener("click", function (e) {

@@ -1,0 +1,226 @@
+"""The board people work from: filters and search kept in the URL and applied in SQL (on
+SQLite and PostgreSQL), cards telling polecat, runtime, time, attempts, cost and merge state,
+values that cannot match said in place, and moves between columns that follow the lifecycle
+as the CLI does. The board in a real browser is in `test_board_browser.py`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from gastown.model import RUNNING, MergeRequest, Rig
+from gastown.services import moves
+from gastown.store import Store, open_store
+from gastown.web import board
+from tests.conftest import Gt
+from tests.test_costs import DAY1, DAY2, run
+from tests.test_dashboard import Browser, browser, client  # noqa: F401  (fixtures)
+from tests.test_store_contract import bead
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    found = open_store(db_url)
+    try:
+        yield found
+    finally:
+        found.close()
+
+
+def given_a_town(store: Store) -> None:
+    """Two rigs; beads of several types, labels and priorities; one at work in its second
+    attempt, one in review with a merge request, one whose title has a `%` in it."""
+    with store.transaction() as tx:
+        tx.insert_rig(Rig("app", "file:///srv/app.git", "trunk", "rigs/app", DAY1))
+        tx.insert_rig(Rig("web", "file:///srv/web.git", "trunk", "rigs/web", DAY1))
+        tx.insert_beads(
+            [
+                bead("gt-a", rig="app", type="bug", labels=["backend"], title="Cache the parser"),
+                bead("gt-b", rig="app", type="bug", labels=["frontend"], title="Cache the page"),
+                bead("gt-c", rig="app", type="task", labels=["backend"], title="Cache tokens"),
+                bead("gt-d", rig="web", type="bug", labels=["backend"], title="Cache the route"),
+                bead("gt-e", rig="app", type="bug", status="in_progress", labels=["backend"]),
+                bead("gt-f", rig="app", status="in_review", priority=0, title="Speed up 50%"),
+                bead("gt-g", rig="app", assignee="ana", title="Plain work"),
+            ]
+        )
+        tx.insert_run(run("r1", "gt-e", status="failed", cost_usd=0.25, ended_at=DAY1))
+        tx.insert_run(
+            run(
+                "r2",
+                "gt-e",
+                attempt=2,
+                status=RUNNING,
+                polecat="birch",
+                runtime="codex",
+                model="gpt-x",
+                created_at=DAY2,
+                started_at=DAY2,
+                ended_at=None,
+                cost_usd=0.5,
+            )
+        )
+        tx.insert_merge_request(
+            MergeRequest(
+                "mr-1",
+                "gt-f",
+                None,
+                "app",
+                "gt/alder/gt-f",
+                "trunk",
+                "abc",
+                "def",
+                status="testing",
+                created_at=DAY2,
+                updated_at=DAY2,
+            )
+        )
+
+
+def shown(data: dict[str, Any]) -> dict[str, list[str]]:
+    return {c["status"]: [b["id"] for b in c["beads"]] for c in data["columns"]}
+
+
+def read(store: Store, query: list[tuple[str, str]], rig: str | None = None) -> dict[str, Any]:
+    with store.reader() as tx:
+        return board.read(tx, board.parse(tx, query, rig), NOW)
+
+
+def test_two_filters_and_a_search_pick_the_same_beads_on_either_backend(store: Store) -> None:
+    given_a_town(store)
+    data = read(store, [("type", "bug"), ("label", "backend"), ("q", "CACHE")])
+    assert shown(data)["open"] == ["gt-a", "gt-d"]  # any rig, any case
+    assert [c["count"] for c in data["columns"]] == [2, 0, 0, 0, 0]
+    assert data["filtered"] is True and data["notices"] == []
+    assert shown(read(store, [("q", "cache")], rig="app"))["open"] == ["gt-a", "gt-b", "gt-c"]
+    # A `%` searched for is that character, not "anything".
+    assert shown(read(store, [("q", "50%")]))["in_review"] == ["gt-f"]
+    assert sum(len(ids) for ids in shown(read(store, [("q", "_")])).values()) == 0
+    only = read(store, [("status", "in_review"), ("status", "in_progress")])
+    assert [c["status"] for c in only["columns"]] == ["in_progress", "in_review"]
+    assert shown(read(store, [("assignee", "ana"), ("priority", "P2")]))["open"] == ["gt-g"]
+
+
+def test_cards_say_who_works_for_how_long_which_attempt_what_it_cost_and_the_merge_state(
+    store: Store,
+) -> None:
+    given_a_town(store)
+    cards = {b["id"]: b for c in read(store, [])["columns"] for b in c["beads"]}
+    working = cards["gt-e"]
+    assert (working["polecat"], working["run_runtime"], working["model"]) == (
+        "birch",
+        "codex",
+        "gpt-x",
+    )
+    assert working["attempts"] == 2 and working["cost"]["usd"] == 0.75
+    assert working["clock"] == {"label": "running", "since": DAY2, "for": "30m"}
+    review = cards["gt-f"]
+    assert review["merge"]["status"] == "testing" and review["clock"]["label"] == "in review"
+    waiting = cards["gt-a"]
+    assert waiting["clock"]["label"] == "waiting" and waiting["attempts"] == 0
+    assert waiting["cost"] is None and waiting["merge"] is None
+
+
+def test_values_that_cannot_match_are_said_and_the_board_still_renders(store: Store) -> None:
+    given_a_town(store)
+    data = read(
+        store,
+        [
+            ("rig", "nope"),
+            ("type", "saga"),
+            ("priority", "9"),
+            ("status", "done"),
+            ("label", "ghost"),
+            ("assignee", "nobody"),
+        ],
+    )
+    assert data["notices"] == [
+        "There is no rig 'nope' (rigs: app, web); showing every rig.",
+        "'saga' is not a bead type (task, bug, feature, chore, epic); ignored.",
+        "Priority '9' is not 0 to 4 (or P0 to P4); ignored.",
+        "'done' is not a bead status (open, in_progress, in_review, closed, failed); ignored.",
+        "No bead has the label 'ghost'.",
+        "No bead is assigned to 'nobody'.",
+    ]
+    assert len(data["columns"]) == 5 and sum(c["count"] for c in data["columns"]) == 0
+
+
+def test_a_move_follows_the_lifecycle() -> None:
+    assert moves.targets("open") == ["in_progress", "closed", "failed"]
+    assert moves.targets("closed") == ["open"]
+    assert board.took("2026-03-01T07:58:00Z", NOW) == "1d 2h"
+    assert board.took(None, NOW) == "–"
+
+
+# --- through the dashboard ------------------------------------------------------------------
+
+
+def test_the_board_page_keeps_its_filters_in_the_url_and_says_what_cannot_match(
+    browser: Browser,  # noqa: F811
+    rig_gt: Gt,
+) -> None:
+    rig_gt.ok("bead", "create", "Cache the parser", "--rig", "app", "-t", "bug", "-l", "backend")
+    rig_gt.ok("bead", "create", "Cache the page", "--rig", "app", "-t", "task", "-l", "backend")
+    rig_gt.ok("bead", "create", "Write docs", "--rig", "app", "-t", "bug")
+    page = browser.get("/board?type=bug&label=backend&q=cache")
+    assert page.status_code == 200
+    assert "Cache the parser" in page.text and "Cache the page" not in page.text
+    assert "Write docs" not in page.text
+    assert '<option value="bug" selected>' in page.text and 'value="cache"' in page.text
+    live = browser.get("/board?type=bug&label=backend&q=cache&fragment=live").text
+    assert "Cache the parser" in live and "Cache the page" not in live
+    api = browser.get("/api/rigs/app/board?type=bug&q=CACHE").json()
+    assert [b["title"] for b in api["columns"][0]["beads"]] == ["Cache the parser"]
+    bad = browser.get("/rigs/app?type=saga&priority=high")
+    assert bad.status_code == 200
+    assert "&#39;saga&#39; is not a bead type" in bad.text and "Write docs" in bad.text
+    assert "Priority &#39;high&#39; is not 0 to 4" in bad.text
+    overview = browser.get("/").text
+    assert 'href="/board?status=open"' in overview and 'href="/board?status=failed"' in overview
+
+
+def test_moving_a_card_applies_the_lifecycle_like_the_cli(
+    browser: Browser,  # noqa: F811
+    rig_gt: Gt,
+) -> None:
+    first = rig_gt.json("bead", "create", "First", "--rig", "app")["id"]
+    second = rig_gt.json("bead", "create", "Second", "--rig", "app")["id"]
+    rig_gt.ok("dep", "add", second, first)
+    moved = browser.api("POST", f"/api/beads/{first}/move", {"status": "closed"})
+    assert moved.status_code == 200 and moved.json()["status"] == "closed"
+    refused = browser.api("POST", f"/api/beads/{first}/move", {"status": "in_review"})
+    assert refused.status_code == 409
+    assert (
+        refused.json()["error"]["message"] == f"Bead {first} is closed; it cannot go to in review."
+    )
+    assert refused.json()["error"]["hint"] == "From closed it can go to: open."
+    reopened = browser.api("POST", f"/api/beads/{first}/move", {"status": "open"})
+    assert reopened.json()["status"] == "open"
+    blocked = browser.api("POST", f"/api/beads/{second}/move", {"status": "closed"})
+    assert blocked.status_code == 409 and "still blocked by" in blocked.json()["error"]["message"]
+    unknown = browser.api("POST", f"/api/beads/{second}/move", {"status": "done"})
+    assert unknown.status_code == 400
+    # The keyboard (and script-free) way: the card's Move menu posts the same move.
+    form = browser.post_form(f"/beads/{second}/act", {"action": "move", "to": "failed"}, htmx=True)
+    assert form.status_code == 204
+    assert rig_gt.json("bead", "show", second)["status"] == "failed"
+    same = browser.post_form(f"/beads/{second}/act", {"action": "move", "to": "failed"}, htmx=True)
+    assert same.status_code == 409 and "already failed" in same.text
+    kinds = [e["kind"] for e in rig_gt.json("events", "--bead", first, "--limit", "0")]
+    assert "bead.closed" in kinds and "bead.reopened" in kinds
+
+
+def test_slinging_from_the_board_picks_the_runtime(browser: Browser, rig_gt: Gt) -> None:  # noqa: F811
+    made = browser.post_form(
+        "/sling", {"title": "Try codex", "rig": "app", "runtime": "codex", "stay": "1"}, htmx=True
+    )
+    assert made.status_code == 204
+    found = rig_gt.json("bead", "list")
+    assert [(b["title"], b["runtime"]) for b in found] == [("Try codex", "codex")]
+    bad = browser.post_form("/sling", {"title": "X", "rig": "app", "runtime": "gpt"}, htmx=True)
+    assert bad.status_code == 400 and "Runtime must be one of" in bad.text
