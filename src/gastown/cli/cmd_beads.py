@@ -423,10 +423,29 @@ def bead_claim(app: App) -> int:
 
 
 def ready_list(app: App) -> int:
+    """Ready beads; one waiting for its next attempt after a failed one is marked with when
+    (`retry_at` in JSON, null for the others)."""
+    import json
+
+    from gastown.clock import stamp
+    from gastown.services import listing, retries
     from gastown.store import BeadFilter
 
     flt = BeadFilter(ready=True, rig=app.args.rig, limit=app.args.limit or None)
-    _show_beads(app, flt, "Nothing is ready.")
+    now = app.ledger.clock.now()
+    with app.store.reader() as tx:
+        listing.require_rig(tx, flt.rig)
+        waits = retries.waiting(tx, app.town.settings, app.environ, now, flt.rig)
+    if app.json:
+        at = {k: b'"retry_at":' + json.dumps(stamp(v)).encode() for k, v in waits.items()}
+        write = app.utf8_writer()
+        listing.write_json(app.store, flt, write, extra=(at, b'"retry_at":null'))
+        write(b"\n")
+        return 0
+    lines = listing.lines(app.store, flt)
+    notes = {k: retries.words(v, now) for k, v in waits.items()}
+    shown = beads_table(lines, notes) + f"\n{plural(len(lines), 'bead')}" if lines else ""
+    app.print(shown or "Nothing is ready.")
     return 0
 
 

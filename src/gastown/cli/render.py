@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -46,14 +46,18 @@ def table(
     return "\n".join(out)
 
 
-def beads_table(lines: Iterable[BeadLine]) -> str:
+def beads_table(lines: Iterable[BeadLine], notes: Mapping[str, str] | None = None) -> str:
+    """A table of beads; `notes` adds words after a bead's status (`gt ready`'s "retry at …")."""
+    notes = notes or {}
     return table(
         ["ID", "P", "STATUS", "TYPE", "RIG", "TITLE"],
         [
             (
                 bead_id,
                 f"P{priority}",
-                f"{STATUS_MARK.get(status, ' ')} {status}" + (" (held)" if held else ""),
+                f"{STATUS_MARK.get(status, ' ')} {status}"
+                + (" (held)" if held else "")
+                + (f" ({notes[bead_id]})" if bead_id in notes else ""),
                 kind,
                 rig or "-",
                 title,

@@ -25,12 +25,13 @@ from gastown import config
 from gastown.errors import GastownError, RuntimeUnavailable, UserError
 from gastown.forge.gitauth import authorize_url
 from gastown.git import worktree as wt
-from gastown.model import RUNNING, STARTING, Bead, Run
+from gastown.model import RUN_FAILED, RUN_STOPPED, RUNNING, STARTING, Bead, Run
 from gastown.polecat import group
 from gastown.polecat.context import PolecatContext, load_prompt_context
 from gastown.polecat.finish import hold_for_runtime, inspect_branch, record_finish
 from gastown.polecat.output import Ending, Follower, Transcript, follow, spawn
 from gastown.polecat.prompt import render
+from gastown.polecat.transcript import append_outcome, transcript_file
 from gastown.polecat.transcript import relative_path as transcript_path
 from gastown.process import run_tokens
 from gastown.record import Record, field
@@ -342,6 +343,14 @@ async def _finish(
         handle.stop_reason,
         handle.after_stop,
     )
+    _verdict(launch, run)
+
+
+def _verdict(launch: Launch, run: Run) -> None:
+    """A run that failed or was stopped ends its transcript saying so."""
+    if run.status in (RUN_FAILED, RUN_STOPPED) and run.ended_at and run.outcome:
+        path = transcript_file(launch.town.path, run.id, run.transcript)
+        append_outcome(path, run.ended_at, run.status, run.outcome)
 
 
 def _set(ledger: Ledger, run: Run, status: str, event: str | None = None) -> None:

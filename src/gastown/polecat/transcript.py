@@ -74,3 +74,14 @@ def event_of(line: str) -> dict[str, Any]:
     except ValueError:
         return {"kind": "unknown", "raw": line}
     return found if isinstance(found, dict) else {"kind": "unknown", "raw": line}
+
+
+def append_outcome(path: Path, at: str, status: str, outcome: str) -> None:
+    """End a failed or stopped run's transcript with the town's verdict, so its last line says
+    what the run's record says: the agent may have exited 0 ("ended (ok, exit 0)") before the
+    town found no change, a stall or a budget stop. Written as an `error` event, which every
+    reader shows as a failure; `outcome` and `status` are the run's own."""
+    line = {"at": at, "kind": "error", "message": f"run {status}: {outcome}"}
+    line.update(outcome=outcome, status=status, by="town")
+    with path.open("a", encoding="utf-8") as out:
+        out.write(json.dumps(line, ensure_ascii=False) + "\n")

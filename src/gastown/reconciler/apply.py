@@ -31,8 +31,8 @@ from gastown.reconciler.actions import (
 )
 from gastown.reconciler.budget import EXCEEDED, WARNING
 from gastown.reconciler.snapshot import BREAKER
-from gastown.record import Record, field
-from gastown.services import beads, escalations
+from gastown.record import Record, field, replace
+from gastown.services import beads, escalations, retries
 from gastown.services.ledger import Ledger
 from gastown.store import BeadFilter
 
@@ -53,6 +53,7 @@ def worktree_path(rig: str, polecat: str) -> str:
 
 def apply(ledger: Ledger, actions: list[Action]) -> Applied:
     done = Applied()
+    attempts: dict[str, str] = {}  # bead failed in this pass → its attempts, for the escalation
     for action in actions:
         if isinstance(action, Dispatch):
             run = _dispatch(ledger, action)
@@ -61,9 +62,11 @@ def apply(ledger: Ledger, actions: list[Action]) -> Applied:
         elif isinstance(action, StopRun):
             done.stops.append(action)
         elif isinstance(action, FailBead):
-            _fail(ledger, action)
+            attempts[action.bead_id] = _fail(ledger, action)
         elif isinstance(action, Escalate):
-            raise_escalation(ledger, action)
+            said = attempts.get(action.bead_id or "")
+            told = f"{action.message}\n{said}" if said else action.message
+            raise_escalation(ledger, replace(action, message=told))
         elif isinstance(action, PauseDispatch | ResumeDispatch):
             _pause(ledger, action)
         elif isinstance(action, BudgetNotice):
@@ -132,11 +135,15 @@ def _dispatch(ledger: Ledger, d: Dispatch) -> Run | None:
         return run
 
 
-def _fail(ledger: Ledger, f: FailBead) -> None:
+def _fail(ledger: Ledger, f: FailBead) -> str:
+    """Fail the bead; its attempts in words (number, outcome, reason, when), which the
+    escalation that follows lists."""
     with ledger.store.transaction() as tx:
         bead = tx.get_bead(f.bead_id, lock=True)
-        if bead is not None and bead.status == OPEN:
-            beads.write(ledger, tx, bead, {"status": FAILED}, reason=f.reason)
+        if bead is None or bead.status != OPEN:
+            return ""
+        beads.write(ledger, tx, bead, {"status": FAILED}, reason=f.reason)
+        return retries.history(tx.list_runs(bead_id=f.bead_id))
 
 
 def raise_escalation(ledger: Ledger, e: Escalate) -> int:

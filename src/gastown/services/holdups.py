@@ -16,8 +16,7 @@ from gastown import config
 from gastown.clock import duration, stamp
 from gastown.model import Bead
 from gastown.reconciler.budget import EXCEEDED, Budgets, Limits
-from gastown.reconciler.policy import Attempts
-from gastown.reconciler.snapshot import ReadyBead
+from gastown.services import retries
 from gastown.services.controls import describe_pause
 from gastown.services.ledger import Ledger
 from gastown.store import controls
@@ -59,14 +58,11 @@ def holdups(
                     )
         attempts, not_before = tx.get_dispatch(bead.id) or (0, None)
         ended = [r.ended_at for r in tx.list_runs(bead_id=bead.id) if r.ended_at]
-    waiting = Attempts.spaced(float(resolved["polecat.retry_backoff_seconds"])).ready_at(
-        ReadyBead(
-            bead.id,
-            bead.rig,
-            attempts=attempts,
-            not_before=not_before,
-            last_ended_at=max(ended, default=None),
-        )
+    waiting = retries.next_attempt(
+        attempts,
+        not_before,
+        max(ended, default=None),
+        float(resolved["polecat.retry_backoff_seconds"]),
     )
     if waiting is not None and waiting > now:
         found.append(

@@ -3,7 +3,7 @@ all day. It imports only the store, so those commands start without the rest of 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from gastown.errors import NotFound
@@ -19,13 +19,18 @@ def require_rig(tx: Tx, rig: str | None) -> None:
         raise NotFound(f"There is no rig '{rig}'.", hint="`gt rig list` shows the town's rigs.")
 
 
-def write_json(store: Store, flt: BeadFilter, write: Callable[[bytes], object]) -> None:
+def write_json(
+    store: Store,
+    flt: BeadFilter,
+    write: Callable[[bytes], object],
+    extra: tuple[Mapping[str, bytes], bytes] | None = None,
+) -> None:
     """Write the beads `flt` picks, in listing order, as a JSON array of `Bead.to_json()` in
     UTF-8 through `write`, in batches as the database reads them (a whole town is
-    megabytes)."""
+    megabytes); `extra` adds members to each (see `write_beads_json`)."""
     with store.reader() as tx:
         require_rig(tx, flt.rig)
-        write_beads_json(tx, flt, write)
+        write_beads_json(tx, flt, write, extra=extra)
 
 
 def lines(store: Store, flt: BeadFilter) -> list[BeadLine]:

@@ -238,6 +238,19 @@ class RunQueries:
         ).fetchone()
         return None if row is None else (int(row[0]), row[1])
 
+    def retry_waits(self, rig: str | None = None) -> list[tuple[Any, ...]]:
+        """Open beads (on `rig`, or all) that were dispatched before or carry a `not_before`:
+        the ones whose next attempt may still be to come. Each row: id, rig,
+        dispatch_attempts, not_before, and when its last run ended (None if none has)."""
+        where, params = ("AND b.rig = ?", [rig]) if rig is not None else ("", [])
+        return self.db.execute(
+            "SELECT b.id, b.rig, b.dispatch_attempts, b.not_before, "
+            "(SELECT MAX(r.ended_at) FROM runs r WHERE r.bead_id = b.id) FROM beads b "
+            "WHERE b.status = 'open' AND b.rig IS NOT NULL "
+            f"AND (b.dispatch_attempts > 0 OR b.not_before IS NOT NULL) {where}",
+            params,
+        ).fetchall()
+
     def dispatch_candidates(self) -> list[tuple[Any, ...]]:
         """Ready, slung beads that have a rig and no active run, by priority then age. Each
         row: id, rig, priority, created_at, dispatch_attempts, not_before, runtime, convoy_id,
