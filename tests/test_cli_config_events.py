@@ -103,7 +103,7 @@ def test_every_change_is_an_event_with_before_and_after(rig_gt: Gt) -> None:
         "bead.closed",
     ]
     assert len(rig_gt.json("events", "--limit", "2")) == 2
-    assert "bead.closed" in rig_gt.ok("events").out
+    assert f"tester closed 'Tracked' ({bead}) (done)" in rig_gt.ok("events").out
 
 
 def test_feed_follows_new_events_live(rig_gt: Gt, town_path: Path) -> None:

@@ -12,6 +12,8 @@ from gastown.cli import args
 from gastown.cli.app import App
 from gastown.cli.render import table
 from gastown.model import Event
+from gastown.services import event_names
+from gastown.services.sentences import Names, say
 
 
 def register(sub: Any, shared: argparse.ArgumentParser) -> None:
@@ -82,9 +84,13 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         "feed",
         parents=[shared],
         help="follow events live",
-        description="Print new events as they happen, until interrupted.",
+        description="On a terminal, a full-screen view: agents, the live feed, problems and "
+        "the merge queue, with keys to peek (p), nudge (n), stop (s), hold (h) and acknowledge "
+        "(a); q quits. Piped, under --json or with --plain: new events printed as they "
+        "happen, until interrupted.",
     )
     _event_filters(feed)
+    feed.add_argument("--plain", action="store_true", help="print lines, even on a terminal")
     feed.add_argument(
         "--since",
         type=args.event_id,
@@ -236,17 +242,9 @@ def _event_query(app: App) -> dict[str, Any]:
     return query
 
 
-def event_line(e: Event) -> str:
-    subject = e.bead_id or e.convoy_id or (f"rig {e.rig}" if e.rig else "town")
-    detail = ""
-    if e.after:
-        detail = " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in e.after.items())
-    elif e.before:
-        detail = "was " + " ".join(
-            f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in e.before.items()
-        )
-    why = f"  ({e.reason})" if e.reason else ""
-    return f"{e.at[:19].replace('T', ' ')}  {e.actor:<12} {e.kind:<22} {subject}  {detail}{why}"
+def event_line(e: Event, names: Names | None = None) -> str:
+    """One event as a line a person reads: when, then what happened in a sentence."""
+    return f"{e.at[:19].replace('T', ' ')}  {say(e.to_json(), names).text()}"
 
 
 def events(app: App) -> int:
@@ -254,10 +252,11 @@ def events(app: App) -> int:
     limit = app.args.limit or None
     with app.store.reader() as tx:
         found = tx.list_events(**query, limit=limit, newest_first=True)
+        names = event_names.load(tx, [e.to_json() for e in found])
     found.reverse()
     app.emit(
         [e.to_json() for e in found],
-        lambda: app.print("\n".join(event_line(e) for e in found) or "No events."),
+        lambda: app.print("\n".join(event_line(e, names) for e in found) or "No events."),
     )
     return 0
 
@@ -268,6 +267,10 @@ LOOKBACK = 200
 
 def feed_events(app: App) -> int:
     query = _event_query(app)
+    if not (app.json or app.args.plain or app.args.max_events) and app.out.isatty():
+        from gastown.tui.feed import run
+
+        return run(app, query, app.args.since, max(app.args.interval, 0.5))
     with app.store.reader() as tx:
         latest = tx.list_events(limit=1, newest_first=True)
     cursor = app.args.since if app.args.since is not None else (latest[0].id if latest else 0)
@@ -283,8 +286,9 @@ def feed_events(app: App) -> int:
                 for e in tx.list_events(**query, after_id=max(0, cursor - LOOKBACK))
                 if e.id not in seen
             ]
+            names = event_names.load(tx, [] if app.json else [e.to_json() for e in fresh])
         for e in fresh[: None if app.args.max_events is None else app.args.max_events - shown]:
-            app.out.write((json.dumps(e.to_json()) if app.json else event_line(e)) + "\n")
+            app.out.write((json.dumps(e.to_json()) if app.json else event_line(e, names)) + "\n")
             shown += 1
         app.out.flush()
         if fresh:

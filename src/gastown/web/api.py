@@ -35,6 +35,7 @@ from gastown.town import Town
 from gastown.web import agent_api, auth, chat, dashboard_api, diff_pages, hooks, live, pages
 from gastown.web.chat import AskBody
 from gastown.web.common import Led, caller, status_of
+from gastown.web.not_found import install as answer_not_found
 
 STATIC = Path(__file__).parent / "static"
 Limit = Annotated[int, Query(ge=0, le=MAX_LIMIT, description="At most this many; 0 for all.")]
@@ -79,6 +80,8 @@ def create_app(
     @app.exception_handler(GastownError)
     def user_error(_: Request, exc: GastownError) -> JSONResponse:
         return JSONResponse({"error": exc.to_json()}, status_code=status_of(exc))
+
+    answer_not_found(app)  # a missing record or address: a page in HTML, the API in JSON
 
     @app.exception_handler(RequestValidationError)
     def malformed(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -149,7 +149,7 @@ def convoy_page(request: Request, led: Led, convoy_id: str) -> Response:
         led,
         "convoy.html",
         data,
-        title=f"Convoy {data['id']}",
+        title=f"Convoy: {data['title']}",
         live="convoy_live.html",
         topics=f"convoy:{data['id']}",
     )

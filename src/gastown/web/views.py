@@ -14,11 +14,11 @@ from typing import Any
 from gastown import config
 from gastown.clock import stamp
 from gastown.errors import NotFound
-from gastown.model import ACTIVE_RUN_STATUSES, BEAD_STATUSES, BLOCKS, MR_STATUSES, Rig
+from gastown.model import ACTIVE_RUN_STATUSES, BEAD_STATUSES, BLOCKS, MR_STATUSES, Event, Rig
 from gastown.polecat.conversation import Conversation
 from gastown.polecat.transcript import read_transcript, transcript_file, transcript_tail
 from gastown.services import convoys as convoy_service
-from gastown.services import deps
+from gastown.services import deps, event_names
 from gastown.services import settings as settings_service
 from gastown.services.ledger import Ledger, get_bead
 from gastown.store import BeadFilter, Tx, controls
@@ -55,7 +55,7 @@ def overview(tx: Tx, now: datetime) -> dict[str, Any]:
         "convoys": [c.to_json() for c in tx.list_convoys(status="open")],
         "agents": [{**r.to_json(), "bead_title": titles.get(r.bead_id, "")} for r in runs],
         "escalations": [e.to_json() for e in tx.list_escalations(open_only=True)],
-        "events": [e.to_json() for e in tx.list_events(newest_first=True, limit=FEED_LENGTH)],
+        "events": _said(tx, tx.list_events(newest_first=True, limit=FEED_LENGTH)),
         "activity": activity(tx, now),
         "dispatch_paused": tx.get_pause(),
         "rigs_paused": {k: v for k, v in controls.pauses(tx).items() if k},
@@ -104,7 +104,9 @@ def bead(ledger: Ledger, bead_id: str) -> dict[str, Any]:
         runs = tx.list_runs(bead_id=found.id)
         mrs = tx.list_merge_requests(bead_id=found.id)
         escalations = tx.list_escalations(bead_id=found.id)
-        events = tx.list_events(bead_id=found.id, newest_first=True, limit=TIMELINE_LENGTH)
+        events = _said(
+            tx, tx.list_events(bead_id=found.id, newest_first=True, limit=TIMELINE_LENGTH)
+        )
         links = tx.issue_links_of([found.id])
     why = deps.readiness(ledger, found)
 
@@ -124,7 +126,7 @@ def bead(ledger: Ledger, bead_id: str) -> dict[str, Any]:
         "runs": [r.to_json() for r in runs],
         "merge_requests": [merge_request(m.to_json()) for m in mrs],
         "escalations": [e.to_json() for e in escalations],
-        "events": [e.to_json() for e in events],
+        "events": events,
         "readiness": {**why.to_json(), "reasons": why.reasons()},
         "issue": _issue(links[0].to_json()) if links else None,
         "issues": {link.bead_id: _issue(link.to_json()) for link in links},
@@ -162,13 +164,17 @@ def merge_queue(tx: Tx, done_limit: int = 50) -> dict[str, Any]:
 
 
 def convoy(ledger: Ledger, convoy_id: str) -> dict[str, Any]:
-    """A convoy, its beads and their dependency graph laid out by waves."""
+    """A convoy, its beads, their dependency graph laid out by waves, and its timeline."""
     view = convoy_service.show(ledger, convoy_id)
+    with ledger.store.reader() as tx:
+        cid = view.convoy.id
+        events = _said(tx, tx.list_events(convoy_id=cid, newest_first=True, limit=TIMELINE_LENGTH))
     members = [b.to_json() for b in view.beads]
     edges = [
         (d.bead_id, d.depends_on_id) for b in view.beads for d in b.dependencies if d.type == BLOCKS
     ]
-    return {**view.to_json(), "graph": svg.convoy_graph(members, view.waves, edges)}
+    graph = svg.convoy_graph(members, view.waves, edges)
+    return {**view.to_json(), "graph": graph, "events": events}
 
 
 def convoys(tx: Tx) -> dict[str, Any]:
@@ -267,6 +273,11 @@ def _as_text(value: Any) -> str:
     if isinstance(value, list | dict):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
+
+
+def _said(tx: Tx, events: list[Event]) -> list[dict[str, Any]]:
+    """Events as the feed shows them: each with its sentence (`sentences`)."""
+    return event_names.sentences(tx, [e.to_json() for e in events])
 
 
 def _titles(tx: Tx, ids: list[str]) -> dict[str, str]:

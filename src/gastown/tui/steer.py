@@ -1,0 +1,106 @@
+"""What the terminal view's keys do, through what the CLI commands use: the town process's
+agent routes for nudge and stop (as `gt nudge` and `gt agent stop`), the bead service for hold
+(as `gt bead update --hold`), the escalation service for acknowledge (as `gt escalation ack`),
+and the transcript readers of `gt peek` and the dashboard for peek.
+
+Each returns the sentence to show; a refusal raises the command's own `GastownError`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gastown.cli.app import App
+from gastown.errors import NotFound
+
+PEEK_LINES = 200
+"""Transcript events peek starts with; it then follows the file."""
+
+
+class Steering:
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def nudge(self, polecat: str, text: str) -> str:
+        self._agent(polecat, "nudge", text)
+        return f"Sent {polecat} a message (it reads it with `gt mail check`)."
+
+    def stop(self, polecat: str) -> str:
+        result = self._agent(polecat, "stop", "")
+        if result.get("stopping"):
+            return f"Stopping {polecat}'s run {result['run']}; its bead will be held."
+        return f"{polecat} had no run to stop."
+
+    def hold(self, bead_id: str) -> str:
+        """Hold the bead, or let a held one be dispatched again."""
+        from gastown.services import beads
+
+        with self.app.store.reader() as tx:
+            found = tx.get_bead(bead_id)
+        if found is None:
+            raise NotFound(f"There is no bead '{bead_id}'.", hint="`gt bead list` lists them.")
+        held = not found.held
+        beads.update(self.app.ledger, bead_id, {"held": held}, reason="from gt feed")
+        from gastown.process.wake import notify
+
+        notify(self.app.town.path)  # the town process, if up, plans with it at once
+        if held:
+            return f"Held {bead_id}: it is not dispatched until released (h again)."
+        return f"Released {bead_id}: it may be dispatched again."
+
+    def acknowledge(self, escalation_id: int) -> str:
+        from gastown.services import escalations
+
+        done = escalations.acknowledge(self.app.ledger, escalation_id)
+        return f"Acknowledged escalation {done.id} ({done.severity})."
+
+    def peek(self, polecat: str) -> tuple[str, Follower]:
+        """A heading for the polecat's current (or last) run, and its transcript's reader."""
+        from gastown.polecat.transcript import transcript_file
+
+        with self.app.store.reader() as tx:
+            found = tx.get_polecat(polecat)
+            run = tx.get_run(found.run_id) if found and found.run_id else None
+        if run is None:
+            raise NotFound(f"{polecat} has no run to peek at yet.")
+        heading = f"{run.id}: {run.polecat} on {run.bead_id} ({run.status})"
+        return heading, Follower(transcript_file(self.app.town.path, run.id, run.transcript))
+
+    def _agent(self, polecat: str, action: str, text: str) -> dict[str, Any]:
+        from gastown.cli.agent_client import call_town
+
+        body = {"actor": self.app.actor, "text": text}
+        result: dict[str, Any] = call_town(
+            self.app, "POST", f"/api/agents/{polecat}/{action}", body
+        )
+        return result
+
+
+class Follower:
+    """A run's transcript read as a conversation (as `gt peek` reads it), from its last
+    `PEEK_LINES` events on, then what is written after."""
+
+    def __init__(self, path: Path) -> None:
+        from gastown.polecat.conversation import Conversation
+        from gastown.polecat.transcript import transcript_tail
+
+        self.path = path
+        self.talk = Conversation()
+        events, self.offset = transcript_tail(path, PEEK_LINES)
+        self.first = self._lines(events)
+
+    def more(self) -> list[str]:
+        """The lines written since the last read."""
+        from gastown.polecat.transcript import read_transcript
+
+        events, self.offset = read_transcript(self.path, self.offset)
+        return self._lines(events)
+
+    def _lines(self, events: list[dict[str, Any]]) -> list[str]:
+        from gastown.polecat.conversation import as_text
+
+        done = self.talk.feed_all(events)
+        if not events:  # nothing new: a call still waiting for its result is shown running
+            done += self.talk.flush()
+        return [as_text(line) for line in done]
