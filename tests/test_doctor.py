@@ -16,8 +16,11 @@ import pytest
 
 from gastown.doctor import FAIL, OK, WARN, files, ledger, programs
 from gastown.doctor.checkup import checkup, patient_of
+from gastown.errors import UserError
 from gastown.model import Polecat, Run
 from gastown.process import state
+from gastown.runtimes import preflight
+from gastown.runtimes.registry import runtime
 from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
 from gastown.store.schema import LATEST
@@ -87,20 +90,46 @@ def test_git_missing_from_path_fails(town: Gt, town_path: Path, tmp_path: Path) 
     assert checks(report, "git")[0]["status"] == FAIL
 
 
-def test_a_program_that_fails_its_version_is_a_warning(tmp_path: Path) -> None:
+def fake_program(folder: Path, name: str, body: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return path
+
+
+def test_a_runtime_whose_version_fails_is_refused_as_a_run_would_be(tmp_path: Path) -> None:
     import asyncio
 
     folder = tmp_path / "bin"
-    folder.mkdir()
-    broken = folder / "claude"
-    broken.write_text("#!/bin/sh\necho 'cannot start' >&2\nexit 3\n")
-    broken.chmod(0o755)
+    fake_program(folder, "claude", "echo 'cannot start' >&2\nexit 3\n")
     found = asyncio.run(programs.runtimes({"claude": ["town"]}, str(folder), 10.0))
-    assert found[0].status == WARN and "exit 3" in found[0].message
-    assert "cannot start" in found[0].message
-    assert programs.git_version("git version 2.39.5") == (2, 39)
-    assert programs.git_version("git version 2.20.1") is not None
-    assert programs.git_version("git version 2.20.1") < programs.MIN_GIT  # type: ignore[operator]
+    assert found[0].status == FAIL and "exit 3: cannot start" in found[0].message
+    assert "make install" in found[0].fix
+    fake_program(folder, "git", "exit 3\n")  # git has no adapter: a warning
+    git = asyncio.run(programs.git(str(folder), 10.0))
+    assert git.status == WARN and "exit 3" in git.message
+    assert preflight.parse_version("git version 2.20.1") < programs.MIN_GIT  # type: ignore[operator]
+
+
+def test_doctor_holds_a_runtime_to_the_same_minimum_in_the_same_words(tmp_path: Path) -> None:
+    import asyncio
+
+    folder = tmp_path / "bin"
+    fake_program(folder, "codex", "echo 'codex-cli 0.99.0'\n")
+    [found] = asyncio.run(programs.runtimes({"codex": ["town"]}, str(folder), 10.0))
+    with pytest.raises(UserError) as refused:
+        runtime("codex", path=str(folder))  # what a run's preflight says
+    assert found.status == FAIL
+    assert found.message == refused.value.message and found.fix == refused.value.hint
+    assert "0.99.0, older than 0.171.0" in found.message
+    fake_program(folder, "codex", "echo 'codex-cli 0.171.0'\n")
+    [found] = asyncio.run(programs.runtimes({"codex": ["town"]}, str(folder), 10.0))
+    assert found.status == OK
+    assert (
+        found.message == f"codex-cli 0.171.0 ({folder / 'codex'}); Gas Town needs 0.171.0 or newer."
+    )
+    assert runtime("codex", path=str(folder)).name == "codex"
 
 
 def test_a_stale_pid_file_is_reported_and_removed_by_fix(town: Gt, town_path: Path) -> None:
@@ -402,7 +431,7 @@ def test_checkup_in_process_with_a_pure_town_process_rule(town_path: Path) -> No
     assert not report.failed or any(f.check.startswith("runtime") for f in report.findings)
 
 
-def test_a_program_that_does_not_answer_is_stopped_and_a_warning(tmp_path: Path) -> None:
+def test_a_runtime_that_does_not_answer_is_stopped_and_refused(tmp_path: Path) -> None:
     import asyncio
 
     folder = tmp_path / "bin"
@@ -411,7 +440,7 @@ def test_a_program_that_does_not_answer_is_stopped_and_a_warning(tmp_path: Path)
     slow.write_text("#!/bin/sh\nexec sleep 600\n")
     slow.chmod(0o755)
     [found] = asyncio.run(programs.runtimes({"codex": ["rig app"]}, str(folder), 0.2))
-    assert found.status == WARN and "did not answer `--version`" in found.message
+    assert found.status == FAIL and "--version` did not answer within" in found.message
 
 
 def test_a_refused_or_missing_key_fails_and_an_odd_answer_warns() -> None:

@@ -22,7 +22,7 @@ from gastown.refinery.step import Seams
 from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
 from tests.conftest import run_git
-from tests.test_real_agents import PATH, real_runtime
+from tests.real_agent_story import PATH, real_runtime
 from tests.test_refinery import CALC, Yard, remote, yard
 from tests.test_runtime_preflight import program
 

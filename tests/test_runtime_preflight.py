@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gastown.errors import UserError
 from gastown.runtimes.base import LaunchRequest
-from gastown.runtimes.preflight import check_settings, parse_version, unreachable
+from gastown.runtimes.preflight import check_settings, check_version, parse_version, unreachable
 from gastown.runtimes.registry import REGISTRY, runtime
 from gastown.store import Store
 from gastown.town import load
@@ -86,8 +87,23 @@ def test_the_version_is_asked_once_per_program_until_it_changes(tmp_path: Path) 
     assert (bin_dir / "opencode.asked").read_text().splitlines() == ["asked", "asked"]
 
 
-def request(tmp_path: Path, base_url: str = "", model: str = "") -> LaunchRequest:
-    return LaunchRequest(prompt="Do it.", worktree=tmp_path, base_url=base_url, model=model)
+def test_a_version_that_fails_or_never_comes_is_refused_saying_which(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    program(bin_dir, "gemini", "x")
+    (bin_dir / "gemini").write_text("#!/bin/sh\necho 'cannot start' >&2\nexit 3\n")
+    with pytest.raises(UserError, match=r"--version` failed \(exit 3: cannot start\)"):
+        runtime("gemini", path=str(bin_dir))
+    slow = bin_dir / "codex"
+    slow.write_text(f"#!/bin/sh\necho asked >> '{bin_dir}/codex.asked'\nexec sleep 600\n")
+    slow.chmod(0o755)
+    for _ in range(2):  # a program that did not answer is asked again, not remembered
+        with pytest.raises(UserError, match="--version` did not answer within 0 s"):
+            check_version(REGISTRY["codex"], str(slow), timeout=0.3)
+    assert (bin_dir / "codex.asked").read_text().splitlines() == ["asked", "asked"]
+
+
+def request(tmp_path: Path, base_url: str = "", model: str = "", **more: Any) -> LaunchRequest:
+    return LaunchRequest(prompt="Do it.", worktree=tmp_path, base_url=base_url, model=model, **more)
 
 
 def test_codex_on_a_base_url_needs_a_model_and_says_which_setting(tmp_path: Path) -> None:
@@ -102,6 +118,21 @@ def test_codex_on_a_base_url_needs_a_model_and_says_which_setting(tmp_path: Path
         check_settings(REGISTRY["codex"], request(tmp_path, base_url=url, model="gpt-5"))
         check_settings(REGISTRY["claude"], request(tmp_path, base_url=url))  # its default works
     check_settings(REGISTRY["codex"], request(tmp_path))  # its own login picks its own model
+
+
+def test_gemini_without_any_key_is_refused_naming_the_setting(tmp_path: Path) -> None:
+    gemini = REGISTRY["gemini"]
+    with pytest.raises(UserError) as caught:
+        check_settings(gemini, request(tmp_path), environ={"GEMINI_API_KEY": ""})
+    message = caught.value.message
+    assert message.startswith("The runtime setting is 'gemini', but model_api_key is empty")
+    assert "GEMINI_API_KEY is set neither in env_vars nor in the town's environment" in message
+    assert caught.value.hint is not None and "gt config set model_api_key" in caught.value.hint
+    # A key from any of the three places the CLI would get it from will do.
+    check_settings(gemini, request(tmp_path, api_key="k"), environ={})
+    check_settings(gemini, request(tmp_path, env_vars={"GEMINI_API_KEY": "k"}), environ={})
+    check_settings(gemini, request(tmp_path), environ={"GEMINI_API_KEY": "k"})
+    check_settings(REGISTRY["claude"], request(tmp_path), environ={})  # its own login may do
 
 
 def test_an_unreachable_base_url_is_refused_naming_the_setting(tmp_path: Path) -> None:
@@ -171,3 +202,20 @@ def test_the_town_holds_a_bead_whose_model_server_is_down(
         town("down")
     assert message.startswith(f"The model_base_url setting is {url}, but nothing answers")
     assert not (fake_bin / "claude.ran").exists()
+
+
+def test_the_town_holds_a_gemini_bead_when_no_key_is_set(
+    rig_gt: Gt, town_path: Path, fake_bin: Path
+) -> None:
+    program(fake_bin, "gemini", "0.61.0")
+    path = os.pathsep.join([str(fake_bin), os.environ["PATH"]])
+    town = Gt(rig_gt.cwd, {"PATH": path, "GEMINI_API_KEY": ""})  # none in the town's either
+    town.ok("config", "set", "refinery.auto", "false")
+    town.ok("config", "set", "runtime", "gemini")
+    town.ok("up", "-d")
+    try:
+        message = held_for(town, town_path, "Needs a Gemini key")
+    finally:
+        town("down")
+    assert message.startswith("The runtime setting is 'gemini', but model_api_key is empty")
+    assert not (fake_bin / "gemini.ran").exists()  # refused before the CLI could exit 41

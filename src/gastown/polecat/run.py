@@ -231,7 +231,7 @@ def prepare(launch: Launch, run: Run, ctx: PolecatContext) -> Prepared:
     prompt = render(ctx.prompt(settings["custom_instructions.polecat"]), town.path)
     agent, request = _request(launch, run, ctx, prompt)
     try:  # a model missing or unreachable is the settings' fault, not the bead's
-        preflight.check_settings(agent, request)
+        preflight.check_settings(agent, request, launch.environ)
     except UserError as exc:
         raise RuntimeUnavailable(exc.message, hint=exc.hint) from None
     authorize_url(ctx.rig.url, settings, launch.environ)  # the fetch carries the forge token

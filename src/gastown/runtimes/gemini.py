@@ -55,6 +55,9 @@ class GeminiRuntime:
     name = "gemini"
     binary = "gemini"
     min_version = (0, 61, 0)  # the release the real-CLI test proves, settings and all
+    # With the API-key sign-in it is given, the CLI reads its key from this variable only and
+    # exits 41 without one ("you must specify the GEMINI_API_KEY"): the preflight refuses first.
+    key_vars = ("GEMINI_API_KEY",)
 
     def build(self, request: LaunchRequest) -> ProcessSpec:
         argv = [self.binary, "-p", request.prompt, "--output-format", "stream-json", "--yolo"]

@@ -2,24 +2,30 @@
 naming the setting to fix, instead of failing one dispatch attempt after another.
 
     program   found on PATH                                    (registry.runtime)
-    version   `PROGRAM --version`, read once per program file  (check_version)
-              and compared with the adapter's `min_version`
-    settings  a model where the adapter needs one, and         (check_settings)
-              `model_base_url` answering one TCP connect
+    version   `PROGRAM --version`, read once per program file  (check_version; `gt doctor`
+              and compared with the adapter's `min_version`     applies the same rule)
+    settings  a key where the CLI stops without one, a model    (check_settings)
+              where the adapter needs one, and `model_base_url`
+              answering one TCP connect
 
 An adapter says what it needs with class attributes, all optional: `min_version` (a tuple, the
 oldest release it was proven against), `model_needed` (why it cannot run on a base URL without
-a model; empty when the CLI's own default works) and `model_api` (False for a runtime that never
-talks to a model API, such as `scripted`).
+a model; empty when the CLI's own default works), `key_vars` (the environment variables the CLI
+reads its key from, when it cannot run without one) and `model_api` (False for a runtime that
+never talks to a model API, such as `scripted`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import socket
 import subprocess
 import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from gastown.errors import UserError
@@ -31,8 +37,6 @@ CONNECT_SECONDS = 3.0
 """How long one TCP connect to the model API may take before it counts as unreachable."""
 
 _NUMBER = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
-_seen: dict[tuple[str, int, int], tuple[int, ...] | None] = {}
-_seen_lock = threading.Lock()
 
 
 def parse_version(text: str) -> tuple[int, ...] | None:
@@ -43,62 +47,104 @@ def parse_version(text: str) -> tuple[int, ...] | None:
     return tuple(int(part) for part in found.groups(default="0"))
 
 
-def installed_version(program: str) -> tuple[int, ...] | None:
-    """The version `program` (a path) reports, asked once per process for each program file:
-    the cache is keyed by its size and time, so a program upgraded in place is asked again."""
+@dataclass(frozen=True)
+class Answer:
+    """What `PROGRAM --version` said: its exit status (None when it did not answer in time)
+    and its output (stdout, else stderr)."""
+
+    code: int | None
+    text: str
+
+    @property
+    def line(self) -> str:
+        return (self.text.strip().splitlines() or [""])[0].strip()
+
+    @property
+    def version(self) -> tuple[int, ...] | None:
+        return parse_version(self.text) if self.code == 0 else None
+
+
+_seen: dict[tuple[str, int, int], Answer] = {}
+_seen_lock = threading.Lock()
+
+
+def ask_version(program: str, timeout: float = VERSION_SECONDS) -> Answer:
+    """`program --version` (a path), asked once per process for each program file: the cache is
+    keyed by its size and time, so a program upgraded in place is asked again. A program that
+    does not answer in time is stopped with everything it started, and asked again next time."""
     info = os.stat(program)
     key = (os.path.realpath(program), info.st_mtime_ns, info.st_size)
     with _seen_lock:
         if key in _seen:
             return _seen[key]
     try:
-        done = subprocess.run(
+        proc = subprocess.Popen(
             [program, "--version"],
             stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=VERSION_SECONDS,
-            check=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # a CLI that spawns helpers is stopped with them
         )
-        version = parse_version(done.stdout) if done.returncode == 0 else None
-    except (OSError, subprocess.TimeoutExpired):
-        version = None
+    except OSError as exc:
+        return Answer(127, exc.strerror or str(exc))
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return Answer(None, "")
+    answer = Answer(proc.returncode, (out or err).decode("utf-8", errors="replace"))
     with _seen_lock:
-        _seen[key] = version
-    return version
+        _seen[key] = answer
+    return answer
 
 
 def shown(version: tuple[int, ...]) -> str:
     return ".".join(str(part) for part in version)
 
 
-def check_version(agent: AgentRuntime, program: str) -> None:
-    """Refuse a program older than the adapter's `min_version`, or one that gives no version."""
+def check_version(
+    agent: AgentRuntime, program: str, timeout: float = VERSION_SECONDS
+) -> Answer | None:
+    """Refuse a program older than the adapter's `min_version`, or one that gives no version;
+    the one rule both a run's preflight and `gt doctor` apply. Gives what the program said, or
+    None for an adapter with no minimum (its program is then not asked)."""
     minimum: tuple[int, ...] | None = getattr(agent, "min_version", None)
     if not minimum:
-        return
-    version = installed_version(program)
+        return None
+    answer = ask_version(program, timeout)
+    version = answer.version
     hint = (
         f"Install {agent.binary} {shown(minimum)} or newer (`make install` puts the tested "
         "versions in .tools/), or choose another runtime with `gt config set runtime NAME`."
     )
+    start = f"The runtime setting is '{agent.name}', but `{program} --version`"
+    unsure = "so it cannot be told apart from a release without the flags Gas Town uses."
+    if answer.code is None:
+        raise UserError(f"{start} did not answer within {timeout:.0f} s, {unsure}", hint=hint)
+    if answer.code != 0:
+        said = answer.line or "no output"
+        raise UserError(f"{start} failed (exit {answer.code}: {said}), {unsure}", hint=hint)
     if version is None:
-        raise UserError(
-            f"The runtime setting is '{agent.name}', but `{program} --version` gave no version "
-            "number, so it cannot be told apart from a release without the flags Gas Town uses.",
-            hint=hint,
-        )
+        raise UserError(f"{start} gave no version number, {unsure}", hint=hint)
     if version < minimum:
         raise UserError(
             f"The runtime setting is '{agent.name}', but `{program}` is version {shown(version)}, "
             f"older than {shown(minimum)}, the oldest that has the flags Gas Town uses.",
             hint=hint,
         )
+    return answer
 
 
-def check_settings(agent: AgentRuntime, request: LaunchRequest) -> None:
-    """Refuse settings the runtime cannot run with: no model where it needs one, or a
-    `model_base_url` nothing answers at. Blocking (one TCP connect): call it from a thread."""
+def check_settings(
+    agent: AgentRuntime, request: LaunchRequest, environ: Mapping[str, str] | None = None
+) -> None:
+    """Refuse settings the runtime cannot run with: no API key where the CLI exits without one,
+    no model where it needs one, or a `model_base_url` nothing answers at. `environ` is the town
+    process's environment, which the agent inherits (default: this process's). Blocking (one
+    TCP connect): call it from a thread."""
+    check_key(agent, request, os.environ if environ is None else environ)
     if not request.base_url or not getattr(agent, "model_api", True):
         return
     needed: str = getattr(agent, "model_needed", "")
@@ -116,6 +162,25 @@ def check_settings(agent: AgentRuntime, request: LaunchRequest) -> None:
             hint="Start the model server, or correct the address with "
             "`gt config set model_base_url URL`.",
         )
+
+
+def check_key(agent: AgentRuntime, request: LaunchRequest, environ: Mapping[str, str]) -> None:
+    """Refuse a run whose CLI reads its key only from variables none of which will be set:
+    `model_api_key` fills the first of them, and `env_vars` or the town's environment may set
+    any."""
+    names: tuple[str, ...] = getattr(agent, "key_vars", ())
+    if not names or request.api_key:
+        return
+    if any(request.env_vars.get(name) or environ.get(name) for name in names):
+        return
+    variables = " or ".join(names)
+    raise UserError(
+        f"The runtime setting is '{agent.name}', but model_api_key is empty and {variables} is "
+        f"set neither in env_vars nor in the town's environment: {agent.binary} stops at once "
+        "without a key.",
+        hint=f"Set one with `gt config set model_api_key KEY` (or export {names[0]} before "
+        "`gt up`).",
+    )
 
 
 def unreachable(url: str, timeout: float = CONNECT_SECONDS) -> str:
