@@ -34,6 +34,11 @@ And the one of issue 13 (`costs.py`):
 9. `gt costs --by day --json` as a whole process on a town of 100,000 runs, against
    `python -c "import sqlite3, json"` (goal ≤ 3×).
 
+And the terminal view of issue 16 (`feedview.py`):
+
+12. `gt feed`'s full-screen view refreshed under Textual's pilot while 50 agents stream (goal
+    ≤ 100 ms a refresh).
+
 `--quick` runs everything at a small size (for the test suite). Nothing asserts on time.
 """
 
@@ -54,6 +59,7 @@ from pathlib import Path
 import costs
 import dashboard
 import dispatch
+import feedview
 import forge
 import mayor
 import polecats
@@ -302,6 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         judged += mayor.bench(root, 3 * sizes.runs, sizes.warmup, rng)
         judged += forge.bench(root, args.quick, seed=args.seed)
         judged += costs.bench(root, 3_000 if args.quick else 100_000, sizes.runs, 1, rng)
+        judged += feedview.bench(root, 10 if args.quick else 100, 500 if args.quick else 2_000)
     took = time.perf_counter() - began
     print(f"\nGoals (issues 2, 3 and 6, Performance), benchmark took {took:.0f} s:")
     for line in judged:

@@ -48,6 +48,8 @@ EXPECTED = [
     r"idle town rate-limit requests per rig per round: [0-9.]+ \([0-9.]+ a round over 3 rigs, "
     r"20 open pull requests\) \(goal ≤ 1: ",
     rf"ratio gt costs --by day --json / {IMPORT_BASE}: {NUMBER} wall, {NUMBER} cpu",
+    r"terminal view refresh with 50 agents streaming: median [0-9.]+ ms, worst [0-9.]+ ms "
+    r"\(goal ≤ 100 ms: ",
 ]
 
 

@@ -15,6 +15,7 @@ from gastown.clock import duration, parse_stamp
 from gastown.model import ACTIVE_RUN_STATUSES, MR_HELD, MR_REWORK, Run
 from gastown.reconciler.budget import EXCEEDED
 from gastown.record import Record, field
+from gastown.services import event_names
 from gastown.services.controls import describe_pause
 from gastown.services.merge_requests import LIVE
 from gastown.store import BeadFilter, Tx, controls
@@ -168,7 +169,8 @@ def town_view(
     order = {kind: i for i, kind in enumerate(PROBLEM_KINDS)}
     view.problems.sort(key=lambda p: order[p.kind])
     found = tx.list_events(**(events or {}), after_id=after, limit=FEED_LENGTH, newest_first=True)
-    view.events = [EventLine(e.id, event_line(e)) for e in reversed(found)]
+    names = event_names.load(tx, [e.to_json() for e in found])  # titles for the sentences
+    view.events = [EventLine(e.id, event_line(e, names)) for e in reversed(found)]
     return view
 
 
