@@ -168,7 +168,10 @@ def test_the_terminal_view_steers_a_live_town(live: Gt, town_path: Path) -> None
     bead = live.json(
         "sling", "Takes a while", "--body", script({"text": "working on it"}, {"hang": True})
     )["id"]
-    until(lambda: live.json("runs", "--bead", bead)[0]["status"] == "running", "it to run")
+    until(
+        lambda: [r for r in live.json("runs", "--bead", bead) if r["status"] == "running"],
+        "it to run",
+    )
     polecat = live.json("bead", "show", bead)["assignee"]
     cli = App(argparse.Namespace(town=str(town_path)), environ={"GT_ACTOR": "tester"})
     view = FeedView(Steering(cli), quiet_after=3600, interval=0.2)
