@@ -21,7 +21,8 @@ And the two of issue 3, against a live town process (`gt up -d`) with the script
 And the two of issue 6, on the generated town:
 
 6. The dashboard's overview and rig board pages rendered in process (goal ≤ 150 ms median),
-   and one change reaching 50 clients following the live updates (goal ≤ 1 s, worst).
+   and one change reaching 50 clients following the live updates (goal ≤ 1 s, worst); and
+   (issue 16) the whole town's board with two filters and a search (goal ≤ 150 ms median).
 
 And the two of issue 12, on the shipped fake GitHub (`forge.py`):
 

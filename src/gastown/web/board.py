@@ -108,7 +108,7 @@ def parse(tx: Tx, query: Sequence[tuple[str, str]], rig: str | None = None) -> d
             statuses
             or labels
             or search
-            or [v for v in (chosen_rig, kind, priority, assignee) if v is not None]
+            or [v for v in (None if rig else chosen_rig, kind, priority, assignee) if v is not None]
         ),
         "filter": flt,
         "statuses": statuses,
