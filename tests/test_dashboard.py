@@ -630,3 +630,56 @@ def test_an_agent_page_shows_its_run_and_transcript(
     assert browser.get("/api/runs/run-9/transcript/stream").status_code == 404
     listed = browser.get("/agents").text
     assert "/agents/alder" in listed and "succeeded" in listed
+
+
+def test_pages_and_their_json_show_what_was_spent_unknown_costs_apart(
+    browser: Browser, town_path: Path
+) -> None:
+    """A bead, its convoy and its agent show tokens and USD with the run of unknown cost
+    counted apart (never as $0); the overview charts today's spend among the last 14 days."""
+    from datetime import UTC, datetime
+
+    from gastown.model import Polecat, Run, run_branch
+    from gastown.services import costs
+    from tests.test_store_contract import bead, convoy
+
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    store = load(town_path).open_store()
+    try:
+        with store.transaction() as tx:
+            tx.insert_convoy(convoy("gt-c1"))
+            tx.insert_beads([bead("gt-a", rig="app", convoy_id="gt-c1")])
+            tx.insert_polecat(Polecat("alder", "app", "idle", None, None, None, now, now))
+            tx.insert_polecat(Polecat("birch", "app", "idle", None, None, None, now, now))
+            for run_id, polecat, known in (("run-1", "alder", True), ("run-2", "birch", False)):
+                run = Run(
+                    run_id, "gt-a", polecat, "app", "scripted", run_branch(polecat, "gt-a"), "w"
+                )
+                run.created_at = run.ended_at = now
+                run.status, run.tokens_in, run.tokens_out = "succeeded", 1200, 100
+                run.cost_usd, run.cost_known, run.cache_read_tokens = 0.25 * known, known, 300
+                tx.insert_run(run)
+            costs.record(tx, costs.SpendRow(now, "reviewer", "api", rig="app", bead_id="gt-a"))
+    finally:
+        store.close()
+
+    spend = browser.get("/api/beads/gt-a/detail").json()["spend"]
+    assert (spend["calls"], spend["usd"], spend["unknown"]) == (3, 0.25, 1)
+    assert spend["tokens_in"] == 2400 and spend["tokens_cache"] == 600
+    said = '$0.2500</strong> known; <span class="unknown-cost">cost unknown for 1 call</span>'
+    assert said in browser.get("/beads/gt-a").text
+    assert browser.get("/api/convoys/gt-c1").json()["spend"]["unknown"] == 1
+    assert said in browser.get("/convoys/gt-c1").text
+    birch = browser.get("/api/agents/birch").json()["spend"]
+    assert (birch["calls"], birch["usd"], birch["unknown"]) == (1, 0.0, 1)
+    page = browser.get("/agents/birch").text
+    assert "cost unknown for 1 call" in page and "$0.0000" not in page
+
+    days = browser.get("/api/overview").json()["spend_days"]
+    assert len(days) == 14 and days[-1]["key"] == now[:10]
+    assert (days[-1]["usd"], days[-1]["calls"], days[-1]["unknown"]) == (0.25, 3, 1)
+    assert all(d["calls"] == 0 for d in days[:-1])
+    overview = browser.get("/").text
+    assert 'class="chart spend-chart"' in overview
+    assert f"<title>{now[:10]}: $0.2500 in 3 calls; cost unknown for 1 call</title>" in overview
+    assert f"<tr><td>{now[:10]}</td><td>$0.2500</td><td>3</td>" in overview  # the table too

@@ -140,8 +140,13 @@ def test_a_bead_slung_from_the_board_moves_across_it_while_its_transcript_stream
     expect(page.locator("h1")).to_contain_text("Add a greeting file")
     expect(page.locator("#runs-h")).to_be_visible()
     expect(page.locator("table").first).to_contain_text(polecat)
+    expect(page.locator("p.spent")).to_contain_text("in 1 call")  # its one run
     dashboard.shot("bead")
     dashboard.open("/")
+    spend = page.locator("svg.spend-chart")  # drawn on the server: a bar group per day
+    expect(spend).to_be_visible()
+    expect(spend.locator("g.day")).to_have_count(14)
+    expect(spend.locator("g.day").last.locator("title")).to_contain_text("in 1 call")
     expect(page.locator(".feed")).to_contain_text("run.ended")
     dashboard.shot("overview")
     dashboard.open("/merges")
@@ -227,7 +232,7 @@ def test_a_setting_changes_from_its_page_and_bad_values_are_explained(
     page.fill("#set-max_polecats_per_rig", "3")
     page.click("#set-max_polecats_per_rig-save")
     row = page.locator("#row-max_polecats_per_rig")
-    expect(row).to_contain_text("3 (town.toml)", timeout=WAIT)
+    expect(row).to_contain_text("3 (set in town.toml)", timeout=WAIT)
     assert dashboard.gt.json("config", "get", "max_polecats_per_rig")["value"] == 3
     page.fill("#set-max_polecats_per_rig", "lots")
     page.click("#set-max_polecats_per_rig-save")

@@ -123,11 +123,25 @@ def spent(
     rig: str | None = None,
     bead_id: str | None = None,
     convoy_id: str | None = None,
+    agent: str | None = None,
 ) -> Spend:
-    """Everything spent on a bead, a convoy, a rig and/or since a time, as one `Spend`
-    (key `""`): what budgets check. Costs no model call, one indexed query."""
-    rows = tx.spend_rollup(None, since=since, rig=rig, bead_id=bead_id, convoy_id=convoy_id)
+    """Everything spent on a bead, a convoy, a rig, by an agent and/or since a time, as one
+    `Spend` (key `""`): what budgets check. Costs no model call, one indexed query."""
+    rows = tx.spend_rollup(
+        None, since=since, rig=rig, bead_id=bead_id, convoy_id=convoy_id, agent=agent
+    )
     return Spend(*rows[0]) if rows else Spend("")
+
+
+def per_day(tx: Tx, now: datetime, days: int = 14) -> list[Spend]:
+    """The town's spend on each of the last `days` UTC days, today last, a day that spent
+    nothing included (as zeros)."""
+    from datetime import timedelta
+
+    start = day_start(now) - timedelta(days=days - 1)
+    spent_on = {r.key: r for r in rollup(tx, "day", since=_stamp(start))}
+    keys = [(start + timedelta(days=i)).strftime("%Y-%m-%d") for i in range(days)]
+    return [spent_on.get(key) or Spend(key) for key in keys]
 
 
 def total(rows: list[Spend]) -> Spend:

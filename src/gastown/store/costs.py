@@ -134,15 +134,16 @@ class CostQueries:
         rig: str | None = None,
         bead_id: str | None = None,
         convoy_id: str | None = None,
+        agent: str | None = None,
     ) -> list[tuple[Any, ...]]:
         """Spend grouped by one of `BY` (None: one row for everything), only what was spent
-        at or after `since` (an RFC 3339 time or date) and on `rig`, `bead_id` or
-        `convoy_id` when given. Each row: key, calls, tokens in, tokens out, cache tokens,
+        at or after `since` (an RFC 3339 time or date) and on `rig`, `bead_id`, `convoy_id`
+        or by `agent` when given. Each row: key, calls, tokens in, tokens out, cache tokens,
         known USD, calls of unknown cost, their tokens; ordered by key, a NULL key last."""
         arms: list[str] = []
         params: list[Any] = []
         for make in (_runs_arm, _mayor_arm, _spend_arm):
-            found = make(by, since, rig, bead_id, convoy_id)
+            found = make(by, since, Where(rig, bead_id, convoy_id, agent))
             if found is not None:
                 arms.append(found[0])
                 params.extend(found[1])
@@ -161,28 +162,42 @@ def _arm(key: str, sums: str, source: str, clauses: Sequence[str], grouped: bool
     return f"SELECT {key} AS k, {sums} FROM {source}{where}{group}"
 
 
-def _runs_arm(
-    by: str | None, since: str | None, rig: str | None, bead: str | None, convoy: str | None
-) -> tuple[str, list[Any]]:
+class Where(Record):
+    """What a roll-up is cut to (None: everything)."""
+
+    rig: str | None = None
+    bead: str | None = None
+    convoy: str | None = None
+    agent: str | None = None
+
+
+def _runs_arm(by: str | None, since: str | None, where: Where) -> tuple[str, list[Any]]:
     clauses, params = [], []
     if since is not None:
-        clauses.append(f"{_RUN_AT} >= ?")
-        params.append(since)
-    for column, value in (("r.rig", rig), ("r.bead_id", bead), ("b.convoy_id", convoy)):
+        # The day first: a range of the leading column of `runs_spend`, so a span of days
+        # reads only those days' entries; then the exact time.
+        clauses += [f"{_RUN_KEYS['day']} >= ?", f"{_RUN_AT} >= ?"]
+        params += [since[:10], since]
+    for column, value in (
+        ("r.rig", where.rig),
+        ("r.bead_id", where.bead),
+        ("b.convoy_id", where.convoy),
+        ("r.polecat", where.agent),
+    ):
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
-    join = by == "convoy" or convoy is not None
+    join = by == "convoy" or where.convoy is not None
     source = "runs r LEFT JOIN beads b ON b.id = r.bead_id" if join else "runs r"
     key = _RUN_KEYS[by] if by else "''"
     return _arm(key, _RUN_SUMS, source, clauses, by is not None), params
 
 
-def _mayor_arm(
-    by: str | None, since: str | None, rig: str | None, bead: str | None, convoy: str | None
-) -> tuple[str, list[Any]] | None:
-    if rig is not None or bead is not None or convoy is not None:
+def _mayor_arm(by: str | None, since: str | None, where: Where) -> tuple[str, list[Any]] | None:
+    if where.rig is not None or where.bead is not None or where.convoy is not None:
         return None  # the mayor's spend is the town's, on no rig, bead or convoy
+    if where.agent not in (None, MAYOR):
+        return None
     clauses, params = ["m.role IN ('assistant', 'summary')"], []
     if since is not None:
         clauses.append("m.created_at >= ?")
@@ -191,14 +206,17 @@ def _mayor_arm(
     return _arm(key, _MAYOR_SUMS, "mayor_messages m", clauses, by is not None), params
 
 
-def _spend_arm(
-    by: str | None, since: str | None, rig: str | None, bead: str | None, convoy: str | None
-) -> tuple[str, list[Any]]:
+def _spend_arm(by: str | None, since: str | None, where: Where) -> tuple[str, list[Any]]:
     clauses, params = [], []
     if since is not None:
         clauses.append("s.at >= ?")
         params.append(since)
-    for column, value in (("s.rig", rig), ("s.bead_id", bead), ("s.convoy_id", convoy)):
+    for column, value in (
+        ("s.rig", where.rig),
+        ("s.bead_id", where.bead),
+        ("s.convoy_id", where.convoy),
+        ("s.agent", where.agent),
+    ):
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)

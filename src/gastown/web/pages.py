@@ -95,6 +95,7 @@ def overview(request: Request, led: Led) -> HTMLResponse:
         data = views.overview(tx, _now())
     a = data["activity"]
     data["chart"] = svg.activity_chart(a["counts"], a["bucket_minutes"], a["start"])
+    data["spend_chart"] = svg.spend_chart(data["spend_days"])
     return page(request, led, "overview.html", data, title="Overview", live="overview_live.html")
 
 

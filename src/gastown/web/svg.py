@@ -103,3 +103,33 @@ def activity_chart(counts: Sequence[int], bucket_minutes: int, start: str) -> di
         "max": max(counts, default=0),
         "per_hour": per_hour,
     }
+
+
+SPEND_LABEL_EVERY = 7
+"""A day's date under every seventh bar (and the last), so labels never crowd."""
+
+
+def spend_chart(days: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Bars of known USD per day (each a `Spend.to_json()`, oldest first), scaled to the
+    dearest day; a day with calls of unknown cost is marked, since its bar leaves them out."""
+    n = max(len(days), 1)
+    width = CHART_W / n
+    top = max((float(d["usd"]) for d in days), default=0.0) or 1.0
+    plot_h = CHART_H - AXIS_H
+    bars, labels = [], []
+    for i, d in enumerate(days):
+        h = round(plot_h * float(d["usd"]) / top, 1)
+        x = round(i * width, 1)
+        bars.append({**d, "x": x, "y": round(plot_h - h, 1), "w": max(width - 2, 1), "h": h})
+        if i % SPEND_LABEL_EVERY == 0 or i == len(days) - 1:
+            labels.append({"x": x, "text": str(d["key"])[5:]})  # MM-DD
+    return {
+        "width": CHART_W,
+        "height": CHART_H,
+        "plot_h": plot_h,
+        "bars": bars,
+        "labels": labels,
+        "usd": round(sum(float(d["usd"]) for d in days), 6),
+        "unknown": sum(int(d["unknown"]) for d in days),
+        "dearest": round(max((float(d["usd"]) for d in days), default=0.0), 6),
+    }

@@ -18,7 +18,7 @@ from gastown.model import ACTIVE_RUN_STATUSES, BEAD_STATUSES, BLOCKS, MR_STATUSE
 from gastown.polecat.conversation import Conversation
 from gastown.polecat.transcript import read_transcript, transcript_file, transcript_tail
 from gastown.services import convoys as convoy_service
-from gastown.services import deps, event_names
+from gastown.services import costs, deps, event_names
 from gastown.services import settings as settings_service
 from gastown.services.ledger import Ledger, get_bead
 from gastown.store import BeadFilter, Tx, controls
@@ -34,6 +34,8 @@ FEED_LENGTH = 30
 TRANSCRIPT_TAIL = 200
 """Transcript events a page starts with; the live stream adds the rest."""
 TIMELINE_LENGTH = 300
+SPEND_DAYS = 14
+"""Days of spend the overview charts, today last."""
 
 
 def rig_json(rig: Rig) -> dict[str, Any]:
@@ -57,6 +59,7 @@ def overview(tx: Tx, now: datetime) -> dict[str, Any]:
         "escalations": [e.to_json() for e in tx.list_escalations(open_only=True)],
         "events": _said(tx, tx.list_events(newest_first=True, limit=FEED_LENGTH)),
         "activity": activity(tx, now),
+        "spend_days": [d.to_json() for d in costs.per_day(tx, now, SPEND_DAYS)],
         "dispatch_paused": tx.get_pause(),
         "rigs_paused": {k: v for k, v in controls.pauses(tx).items() if k},
     }
@@ -108,6 +111,7 @@ def bead(ledger: Ledger, bead_id: str) -> dict[str, Any]:
             tx, tx.list_events(bead_id=found.id, newest_first=True, limit=TIMELINE_LENGTH)
         )
         links = tx.issue_links_of([found.id])
+        spend = costs.spent(tx, bead_id=found.id)  # its runs and its reviews
     why = deps.readiness(ledger, found)
 
     def edge(other: str, kind: str) -> dict[str, Any]:
@@ -130,6 +134,7 @@ def bead(ledger: Ledger, bead_id: str) -> dict[str, Any]:
         "readiness": {**why.to_json(), "reasons": why.reasons()},
         "issue": _issue(links[0].to_json()) if links else None,
         "issues": {link.bead_id: _issue(link.to_json()) for link in links},
+        "spend": spend.to_json(),
     }
 
 
@@ -169,12 +174,13 @@ def convoy(ledger: Ledger, convoy_id: str) -> dict[str, Any]:
     with ledger.store.reader() as tx:
         cid = view.convoy.id
         events = _said(tx, tx.list_events(convoy_id=cid, newest_first=True, limit=TIMELINE_LENGTH))
+        spend = costs.spent(tx, convoy_id=cid)
     members = [b.to_json() for b in view.beads]
     edges = [
         (d.bead_id, d.depends_on_id) for b in view.beads for d in b.dependencies if d.type == BLOCKS
     ]
     graph = svg.convoy_graph(members, view.waves, edges)
-    return {**view.to_json(), "graph": graph, "events": events}
+    return {**view.to_json(), "graph": graph, "events": events, "spend": spend.to_json()}
 
 
 def convoys(tx: Tx) -> dict[str, Any]:
@@ -221,6 +227,7 @@ def agent(tx: Tx, town: Town, name: str, lines: int = TRANSCRIPT_TAIL) -> dict[s
         "runs": [r.to_json() for r in recent],
         "transcript": [line.to_json() for line in _conversation(tail)],
         "offset": offset,
+        "spend": costs.spent(tx, agent=name).to_json(),
     }
 
 
