@@ -50,6 +50,8 @@ EXPECTED = [
     rf"ratio gt costs --by day --json / {IMPORT_BASE}: {NUMBER} wall, {NUMBER} cpu",
     r"terminal view refresh with 50 agents streaming: median [0-9.]+ ms, worst [0-9.]+ ms "
     r"\(goal ≤ 100 ms: ",
+    r"diff page, first view of a [0-9]+-line change: median [0-9.]+ ms, [0-9.]+× git's own read "
+    r"\(goal ≤ 300 ms: ",
 ]
 
 

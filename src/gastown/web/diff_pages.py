@@ -93,7 +93,7 @@ def _diff(compute: Any, view: str) -> dict[str, Any]:
     return {
         **out,
         "change": change.to_json(),
-        "files": diff_view.draw(files, change.comments, chosen),
+        "files": diff_view.drawn(change.diff, change.comments, chosen) if change.diff else [],
         "general": diff_view.general(files, change.comments),
     }
 

@@ -9,6 +9,8 @@ of text is escaped here; the token classes are Pygments' short names, styled by
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from functools import cache, lru_cache
 from html import escape
@@ -20,7 +22,7 @@ from pygments.lexers import get_lexer_for_filename
 from pygments.token import STANDARD_TYPES, Text, _TokenType
 from pygments.util import ClassNotFound
 
-from gastown.git.diff import FileDiff, Hunk, Line
+from gastown.git.diff import Diff, FileDiff, Hunk, Line
 from gastown.record import Record
 
 View = Literal["unified", "split"]
@@ -52,6 +54,29 @@ class DrawnFile(Record):
     rows: Markup
     stray: list[Comment]
     """The reviewer's comments on this file at lines the diff does not show."""
+
+
+_drawn: OrderedDict[tuple[str, ...], list[DrawnFile]] = OrderedDict()
+_KEPT = 8
+"""Changes kept drawn: two commits never change, so a page seen again (a reload, the other
+layout and back, a second person) skips Pygments, which is most of a large page's time."""
+
+
+def drawn(diff: Diff, comments: Sequence[Comment], view: View) -> list[DrawnFile]:
+    """`draw` of a whole change, kept for the next time the same change is asked for."""
+    key = (diff.base, diff.head, str(diff.cut), view, json.dumps(comments, sort_keys=True))
+    found = _drawn.get(key)
+    if found is None:
+        found = _drawn[key] = draw(diff.files, comments, view)
+        while len(_drawn) > _KEPT:
+            _drawn.popitem(last=False)
+    _drawn.move_to_end(key)
+    return found
+
+
+def forget() -> None:
+    """Drop every change kept drawn (the benchmark measures a first view with it)."""
+    _drawn.clear()
 
 
 def draw(files: Sequence[FileDiff], comments: Sequence[Comment], view: View) -> list[DrawnFile]:
