@@ -546,7 +546,7 @@ def test_settings_change_through_the_service_and_say_why_not(
     assert "max_polecats_per_rig" not in (town_path / "town.toml").read_text()
     assert browser.api("PUT", "/api/settings", {"key": "nope", "value": "1"}).status_code == 400
     page = browser.get("/settings?rig=app").text
-    assert 'id="set-refinery-gates"' in page and "(default)" in page
+    assert 'id="set-refinery-gates"' in page and "(built-in default)" in page
 
 
 def test_escalations_are_listed_and_acknowledged(

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from gastown import config
+from gastown.services.setting_sections import SECTIONS, layer, section_of
 from tests.conftest import Gt
 from tests.test_dashboard import Browser, make_app
 
@@ -65,8 +67,7 @@ def test_an_unknown_page_answers_a_404_page_with_a_way_back(
     answer = browser.get(path)
     assert answer.status_code == 404, answer.text
     assert answer.headers["content-type"].startswith("text/html")
-    assert "<h1>Not found</h1>" in answer.text and f'<a href="{back}">' in answer.text
-    assert '<a href="/">The town&#39;s overview</a>' in answer.text
+    assert "There is no " in answer.text and f'<a href="{back}"' in answer.text
 
 
 def test_the_api_still_answers_json_when_something_is_unknown(browser: Browser) -> None:
@@ -74,3 +75,18 @@ def test_the_api_still_answers_json_when_something_is_unknown(browser: Browser) 
     assert bead.status_code == 404 and bead.json()["error"]["code"] == "not_found"
     nothing = browser.get("/api/no/such/thing")
     assert nothing.status_code == 404 and nothing.json() == {"detail": "Not Found"}
+
+
+def test_every_setting_has_a_section_and_the_page_says_each_layer(
+    browser: Browser, rig_gt: Gt
+) -> None:
+    assert all(section_of(key) for key in config.SETTINGS), "place the new setting in a section"
+    rig_gt.ok("config", "set", "refinery.gates", '["make test"]', "--rig", "app")
+    shown = browser.get("/api/settings?rig=app").json()
+    titles = [s["title"] for s in shown["sections"]]
+    assert titles == [s.title for s in SECTIONS] and "Other" not in titles
+    assert sum(len(s["settings"]) for s in shown["sections"]) == len(config.SETTINGS)
+    page = unescape(browser.get("/settings?rig=app").text)
+    assert '<h2 id="sec-3">Refinery and review</h2>' in page
+    assert "(this rig's override)" in page and "(built-in default)" in page
+    assert layer("environment", "refinery.gates") == "environment variable GT_REFINERY__GATES"

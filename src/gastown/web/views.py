@@ -18,7 +18,7 @@ from gastown.model import ACTIVE_RUN_STATUSES, BEAD_STATUSES, BLOCKS, MR_STATUSE
 from gastown.polecat.conversation import Conversation
 from gastown.polecat.transcript import read_transcript, transcript_file, transcript_tail
 from gastown.services import convoys as convoy_service
-from gastown.services import costs, deps, event_names
+from gastown.services import costs, deps, event_names, setting_sections
 from gastown.services import settings as settings_service
 from gastown.services.ledger import Ledger, get_bead
 from gastown.store import BeadFilter, Tx, controls
@@ -268,7 +268,7 @@ def settings(
                 "set_here": key in layer,
             }
         )
-    return {"rig": rig, "rigs": rigs, "settings": rows}
+    return {"rig": rig, "rigs": rigs, "settings": rows, "sections": setting_sections.group(rows)}
 
 
 def _as_text(value: Any) -> str:

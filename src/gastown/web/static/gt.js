@@ -134,8 +134,9 @@
 
   function chat() {
     var form = document.getElementById("mayor-form");
-    if (!form || !window.fetch) return;
     var log = document.getElementById("chat-log");
+    if (log) log.scrollTop = log.scrollHeight;  /* open at the latest message */
+    if (!form || !window.fetch) return;
     var box = document.getElementById("mayor-text");
     var send = document.getElementById("mayor-send");
     box.addEventListener("keydown", function (e) {
