@@ -28,7 +28,7 @@ SECTIONS = (
         "Agents and models",
         "Which agent CLI works the beads, with which model, and what every agent is told.",
         keys=("runtime", "default_model", "model_base_url", "model_api_key", "env_vars"),
-        prefixes=("role_models.", "custom_instructions."),
+        prefixes=("role_models.", "custom_instructions.", "knowledge."),
     ),
     Section(
         "Dispatch and polecats",
@@ -51,6 +51,11 @@ SECTIONS = (
         "Budgets",
         "Spending limits that stop dispatch when used up (off: no limit).",
         prefixes=("budget.",),
+    ),
+    Section(
+        "Escalations",
+        "Where escalations are sent, and when one nobody acknowledged is raised again.",
+        prefixes=("escalation.", "smtp."),
     ),
     Section(
         "GitHub and GitLab",
