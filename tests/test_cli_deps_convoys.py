@@ -139,6 +139,8 @@ def test_bead_show_says_why_a_bead_is_or_is_not_ready(rig_gt: Gt) -> None:
     """`gt bead show` ends its facts with whether the bead is ready and, if not, everything
     that holds it back; `--json` carries the same as `ready`, `waiting_on`, `under` and
     `staged_convoy`, and the open children a parent waits for as `open_children`."""
+    # A runtime whose program is on PATH, so readiness is not held back by a missing one.
+    rig_gt.ok("config", "set", "runtime", "scripted")
     gate = rig_gt.json("bead", "create", "Gate", "--rig", "app")["id"]
     slung = rig_gt.json("sling", "Slung", "--rig", "app")["id"]
     epic = rig_gt.json("bead", "create", "Epic", "--rig", "app", "-t", "epic", "--hold")["id"]
