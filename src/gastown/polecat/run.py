@@ -27,7 +27,7 @@ from gastown.forge.gitauth import authorize_url
 from gastown.git import worktree as wt
 from gastown.model import RUN_FAILED, RUN_STOPPED, RUNNING, STARTING, Bead, Run
 from gastown.polecat import group
-from gastown.polecat.context import PolecatContext, load_prompt_context
+from gastown.polecat.context import PolecatContext, load_prompt_context, prompt_notes
 from gastown.polecat.finish import hold_for_runtime, inspect_branch, record_finish
 from gastown.polecat.output import Ending, Follower, Transcript, follow, spawn
 from gastown.polecat.prompt import render
@@ -121,6 +121,7 @@ async def run_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable[[
         _set(ledger, run, STARTING)
         with ledger.store.reader() as tx:
             ctx = load_prompt_context(tx, run)
+            ctx.notes = prompt_notes(tx, ctx, launch.town.settings, launch.environ)
         target = ctx.base_branch
         try:
             ready = await asyncio.to_thread(prepare, launch, run, ctx)
