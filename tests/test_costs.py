@@ -210,6 +210,53 @@ def test_since_rig_bead_and_convoy_filters(store: Store) -> None:
             costs.rollup(tx, "day", rig="nope")
 
 
+def summed(
+    store: Store, by: str | None, day: str = "2026-01-01", **filters: Any
+) -> dict[str | None, dict[str, Any]]:
+    """`rows` from `day` on, but from the runs themselves: a `since` a microsecond past
+    midnight is no whole day, so SQLite cannot answer it from `spend_days`."""
+    return rows(store, by, since=f"{day}T00:00:00.000001Z", **filters)
+
+
+def test_each_day_s_run_spend_kept_as_runs_change_matches_the_runs(store: Store) -> None:
+    """SQLite answers by day, by rig and in all from the spend it keeps per day and rig (on
+    PostgreSQL the same roll-ups sum the runs): a run that ends later moves to that day, one
+    whose cost becomes known counts in the USD, and what heartbeats write changes nothing."""
+    for by in ("day", "rig", None):
+        assert rows(store, by) == summed(store, by)
+    with store.transaction() as tx:
+        later = tx.get_run("r3")
+        assert later is not None
+        later.ended_at, later.cost_known, later.cost_usd, later.tokens_out = DAY2, True, 0.3, 99
+        assert tx.update_run(later, SUCCEEDED)
+        tx.insert_run(run("r5", "gt-w", rig="web", tokens_in=7, cost_usd=2.0, ended_at=DAY2))
+        tx.db.execute("UPDATE runs SET last_heartbeat = ? WHERE id = 'r5'", (DAY2,))
+    for by in ("day", "rig", None):
+        assert rows(store, by) == summed(store, by)
+    assert rows(store, "day", rig="web") == summed(store, "day", rig="web")
+    assert rows(store, "day", since="2026-03-02") == summed(store, "day", "2026-03-02")
+    days = rows(store, "day")
+    assert days["2026-03-01"] == figures(2, 1200, 120, 750, 0.51)
+    assert days["2026-03-02"] == figures(6, 1317, 200, 0, 3.675, unk=1, unkt=110)
+
+
+def test_an_older_sqlite_town_gets_its_days_filled_when_opened(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    store = open_store(url)
+    given_spend(store)
+    want = rows(store, "day")
+    with store.transaction() as tx:  # as a gt from before kept them: not at all
+        for name in ("spend_days_insert", "spend_days_update", "spend_days_delete"):
+            tx.db.execute(f"DROP TRIGGER {name}")
+        tx.db.execute("DROP TABLE spend_days")
+    store.close()
+    again = open_store(url)
+    try:
+        assert rows(again, "day") == want == summed(again, "day")
+    finally:
+        again.close()
+
+
 def test_bad_by_and_since_are_refused() -> None:
     now = datetime(2026, 3, 5, 15, 0, tzinfo=UTC)
     with pytest.raises(InvalidValue, match="cannot be grouped by 'colour'"):

@@ -23,7 +23,7 @@ from gastown.services.beads import NewBead
 from gastown.services.ledger import Ledger
 from gastown.services.plan import Plan, PlanTask
 from gastown.store import BeadFilter, Store, Tx, open_store
-from gastown.store.schema import LATEST, MIGRATIONS
+from gastown.store.schema import LATEST
 
 
 def at(second: int) -> str:
@@ -55,6 +55,10 @@ def convoy(convoy_id: str, **fields: Any) -> Convoy:
 
 def undo_migration_13(db: Any) -> None:
     """Take away what migration 13 added (model spend), for a test of an older schema."""
+    if db.day_totals:  # a gt from before kept no day totals, whose triggers read these columns
+        for name in ("spend_days_insert", "spend_days_update", "spend_days_delete"):
+            db.execute(f"DROP TRIGGER {name}")
+        db.execute("DROP TABLE spend_days")
     db.execute("DROP TABLE spend")
     db.execute("DROP INDEX runs_spend")
     db.execute("DROP INDEX mayor_messages_spend")
@@ -67,13 +71,6 @@ def undo_migration_13(db: Any) -> None:
         ("mayor_messages", "model"),
     ):
         db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-
-
-def undo_migration_20(db: Any) -> None:
-    """Take away what migration 20 made (institutional knowledge), on either backend."""
-    db.execute("DROP TABLE knowledge")
-    db.execute("DROP TABLE knowledge_signals")
-    db.execute("DROP TABLE IF EXISTS knowledge_fts")  # SQLite's search table
 
 
 def event(kind: str, **fields: Any) -> Event:
@@ -782,7 +779,7 @@ def test_a_new_database_records_its_schema_version(store: Store) -> None:
     """Given a database opened for the first time, then every migration is recorded once with
     the time it was applied."""
     recorded = recorded_migrations(store)
-    assert [version for version, _ in recorded] == sorted(number for number, _ in MIGRATIONS)
+    assert [version for version, _ in recorded] == list(range(1, LATEST + 1))
     assert all(applied.endswith("Z") for _, applied in recorded)
 
 
@@ -822,7 +819,6 @@ def test_a_town_from_before_the_blocked_table_has_it_filled_when_opened(db_url: 
         tx.db.execute("ALTER TABLE convoys DROP COLUMN cancelled_at")  # added by migration 11
         tx.db.execute("DROP TABLE issue_links")  # made by migration 12
         undo_migration_13(tx.db)
-        undo_migration_20(tx.db)
         tx.db.execute("DELETE FROM schema_migrations WHERE version > 8")
     store.close()
 

@@ -142,8 +142,10 @@ class CostQueries:
         known USD, calls of unknown cost, their tokens; ordered by key, a NULL key last."""
         arms: list[str] = []
         params: list[Any] = []
-        for make in (_runs_arm, _mayor_arm, _spend_arm):
-            found = make(by, since, Where(rig, bead_id, convoy_id, agent))
+        where = Where(rig, bead_id, convoy_id, agent)
+        days = self.db.day_totals and _by_days(by, since, where)
+        for make in (_days_arm if days else _runs_arm, _mayor_arm, _spend_arm):
+            found = make(by, since, where)
             if found is not None:
                 arms.append(found[0])
                 params.extend(found[1])
@@ -169,6 +171,31 @@ class Where(Record):
     bead: str | None = None
     convoy: str | None = None
     agent: str | None = None
+
+
+def _by_days(by: str | None, since: str | None, where: Where) -> bool:
+    """Whether the runs' part of a roll-up can be read from `spend_days`: grouped by day,
+    rig or not at all, cut to a rig at most, from the start of a day."""
+    whole_days = since is None or since[10:] in ("", "T00:00:00.000000Z")
+    cut = where.bead is None and where.convoy is None and where.agent is None
+    return by in (None, "day", "rig") and whole_days and cut
+
+
+def _days_arm(by: str | None, since: str | None, where: Where) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    if since is not None:
+        clauses.append("d.day >= ?")
+        params.append(since[:10])
+    if where.rig is not None:
+        clauses.append("d.rig = ?")
+        params.append(where.rig)
+    key = {"day": "d.day", "rig": "d.rig"}[by] if by else "''"
+    sums = (
+        "SUM(d.calls) AS n, SUM(d.tokens_in) AS tin, SUM(d.tokens_out) AS tout, "
+        "SUM(d.cache_tokens) AS cache, TOTAL(d.usd) AS usd, SUM(d.unknown) AS unk, "
+        "SUM(d.unknown_tokens) AS unkt"
+    )
+    return _arm(key, sums, "spend_days d", clauses, by is not None), params
 
 
 def _runs_arm(by: str | None, since: str | None, where: Where) -> tuple[str, list[Any]]:

@@ -29,6 +29,7 @@ def _translate(sql: str) -> str:
 class _Executor:
     json: JsonDialect = PostgresJson()
     lock_clause = " FOR UPDATE"
+    day_totals = False  # no `spend_days`: roll-ups sum the runs
     turn_sql = f"SELECT pg_advisory_xact_lock({TURN_LOCKS}, ?)"
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:

@@ -55,6 +55,9 @@ class Executor(Protocol):
     json: JsonDialect
     """How this database builds JSON (for the projections in `projection`)."""
 
+    day_totals: bool
+    """Whether the database keeps each day's run spend per rig (`spend_days`, SQLite)."""
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
 

@@ -22,6 +22,8 @@ from gastown.errors import RuntimeFailure
 from gastown.store import unstorable
 from gastown.store.migrate import apply_pending, current_version, needs_migration
 from gastown.store.projection import JsonDialect, SqliteJson, doc_schema, rebuild_docs
+from gastown.store.spend_days import PREFIX as DAYS_PREFIX
+from gastown.store.spend_days import day_schema, keep_days
 from gastown.store.sql import Executor, Tx
 
 BUSY_TIMEOUT_MS = 30_000
@@ -38,6 +40,7 @@ ANALYZE_FROM = 100
 class _Executor:
     json: JsonDialect = SqliteJson()
     lock_clause = ""  # BEGIN IMMEDIATE already holds the write lock
+    day_totals = True  # `spend_days`
     turn_sql = ""  # and so every writer already takes its turn
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -83,11 +86,12 @@ class SqliteStore:
         migrate = needs_migration(
             lambda: current_version(self.db), self.url, sqlite3.OperationalError
         )
-        if migrate or _doc_schema(self.db) != doc_schema():
+        if migrate or _derived(self.db) != (doc_schema(), day_schema()):
             self._use_wal()
             with self.transaction() as tx:
                 apply_pending(tx.db, SERIAL, self.url)
                 _keep_docs(tx.db)
+                keep_days(tx.db, _derived(tx.db)[1])
 
     def _use_wal(self) -> None:
         """Switch the file to WAL. SQLite may answer BUSY at once here, without waiting out the
@@ -143,6 +147,17 @@ class SqliteStore:
                         _analyze(tx.db)
         finally:
             self.conn.close()
+
+
+def _derived(db: Executor) -> tuple[dict[str, str], dict[str, str]]:
+    """What the database has of `projection.doc_schema` and of `spend_days.day_schema`, by
+    name: one read of the catalogue at each open."""
+    rows = db.execute(
+        "SELECT name, sql FROM sqlite_master WHERE substr(name, 1, 8) = 'bead_doc' "
+        f"OR substr(name, 1, {len(DAYS_PREFIX)}) = '{DAYS_PREFIX}' ORDER BY rowid"
+    ).fetchall()
+    docs = {name: sql for name, sql in rows if name.startswith("bead_doc")}
+    return docs, {name: sql for name, sql in rows if name.startswith(DAYS_PREFIX)}
 
 
 def _doc_schema(db: Executor) -> dict[str, str]:
