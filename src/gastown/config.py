@@ -372,6 +372,22 @@ SETTINGS: dict[str, Setting] = {
             "custom_instructions.mayor", "str", "", "Added to the mayor's prompt.", form="text"
         ),
         Setting(
+            "knowledge.auto_accept",
+            "bool",
+            False,
+            "Take what polecats learn (`gt remember`) as accepted notes at once, instead of "
+            "proposed ones a person or the mayor accepts.",
+        ),
+        Setting(
+            "knowledge.prompt_budget_tokens",
+            "int",
+            2000,
+            "Most tokens (about 4 characters each) of notes a polecat's or the reviewer's "
+            "prompt carries; 0: none.",
+            minimum=0,
+            maximum=100_000,
+        ),
+        Setting(
             "env_vars", "map", {}, "Environment passed to agents; values are masked.", secret=True
         ),
         Setting(

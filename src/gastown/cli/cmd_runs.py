@@ -81,8 +81,10 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     nudge = sub.add_parser(
         "nudge",
         parents=[shared],
-        help="send a polecat a message",
-        description="The message reaches the agent through `gt mail check`.",
+        help="tell a working polecat something",
+        description="The message goes into the agent's running session when its runtime "
+        "takes messages mid-run (Claude Code), else it waits in mail for the agent's next "
+        "`gt mail check`; the answer says which. A polecat with no run cannot be nudged.",
     )
     nudge.add_argument("name", metavar="POLECAT", help="the polecat")
     nudge.add_argument("text", help="what to tell it")
@@ -214,7 +216,7 @@ def control_agent(app: App) -> int:
     body = {"actor": app.actor, "text": getattr(app.args, "text", "")}
     result = call_town(app, "POST", f"/api/agents/{app.args.name}/{app.args.action}", body)
     if app.args.action == "nudge":
-        human = f"Sent {app.args.name} a message (it reads it with `gt mail check`)."
+        human = f"Nudged {app.args.name}: {result['said']}."
     elif result.get("stopping"):
         after = "held" if app.args.action == "stop" else "retried afresh"
         human = f"Stopping {app.args.name}'s run {result['run']}; its bead will be {after}."

@@ -135,6 +135,8 @@ COMMANDS = {
     "review": "cmd_review",
     "triage": "cmd_mayor",
     "costs": "cmd_costs",
+    "knowledge": "cmd_knowledge",
+    "remember": "cmd_knowledge",
     "doctor": "cmd_doctor",
 }
 """Which module defines each command: a command imports and builds only its own module."""

@@ -32,7 +32,7 @@ def open_mayor(
     """The town's mayor, its model client made from the effective settings. `control` is how
     it stops and resets agents: the town loop's own inside the town process (see
     `agents.on_loop`); by default, the running town's API."""
-    from gastown.mayor import model, prompt, tools
+    from gastown.mayor import knowledge_tools, model, prompt, tools
     from gastown.mayor.secrets import secret_values
     from gastown.services import rigs, settings
 
@@ -53,7 +53,7 @@ def open_mayor(
     client = model.make(api, name, base_url, key or environ.get(sdk_key, "") or "none")
     system = prompt.system_prompt(
         [r.name for r in rigs.list_rigs(ledger)], str(resolved["custom_instructions.mayor"])
-    )
+    ) + knowledge_tools.brief(ledger)
     return Mayor(
         ctx=tools.Context(ledger, town, environ, control),
         client=client,

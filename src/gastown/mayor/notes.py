@@ -25,6 +25,7 @@ KINDS = (
     "bead.updated",
     "forge.issue_seen",
     "budget.warning",
+    "knowledge.added",
 )
 """The event kinds that may become notes (with `dispatch.paused`, read separately)."""
 
@@ -78,6 +79,10 @@ def note(e: Event) -> str:
         where = f" on rig {e.rig}" if e.rig else ""
         who = f"{by} paused dispatch" if by else "The circuit breaker paused dispatch"
         return f"- {who}{where}{why}"
+    if e.kind == "knowledge.added":  # what a polecat or the refinery proposes, to curate
+        if after.get("status") != "proposed":
+            return ""
+        return f"- Note {after.get('id')} proposed by {e.actor}: {after.get('text')}"
     if e.kind == "budget.warning":  # a used-up budget is told as its escalation
         return f"- Budget warning: {e.reason}"
     if after.get("status") == FAILED:

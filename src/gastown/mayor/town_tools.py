@@ -10,7 +10,7 @@ from typing import Any
 from gastown.errors import NotFound
 from gastown.mayor.toolkit import Arg, Context, Tool
 from gastown.model import MAYOR
-from gastown.services import convoys, escalations, mail
+from gastown.services import convoys, escalations
 
 TRANSCRIPT_LINES = 40
 """Transcript lines `run_transcript` gives back unless asked for another number."""
@@ -96,13 +96,11 @@ def _ack_escalation(ctx: Context, a: dict[str, Any]) -> Any:
 
 
 def _nudge_agent(ctx: Context, a: dict[str, Any]) -> Any:
-    with ctx.ledger.store.transaction() as tx:
-        sent = mail.send_in(ctx.ledger, tx, MAYOR, a["name"], a["text"])
-    return {
-        "mail": sent.id,
-        "to": sent.recipient,
-        "note": "the polecat reads it with `gt mail check`",
-    }
+    from gastown.mayor import agents
+
+    # Through the town process, as `gt nudge`: into the running session when it can.
+    control = ctx.control or agents.over_http(ctx.town.path)
+    return control(a["name"], "nudge", MAYOR, a["text"])
 
 
 def _control(action: str, after: str) -> Callable[[Context, dict[str, Any]], Any]:
@@ -183,7 +181,9 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "nudge_agent",
-        "Send a polecat a message (mail from the mayor) it reads while it works.",
+        "Tell a working polecat something: into its running session when its runtime takes "
+        "messages mid-run, else as mail it reads at its next `gt mail check`. Needs the town "
+        "process running.",
         [_NAME, Arg("text", "string", "what to tell it", required=True)],
         _nudge_agent,
     ),

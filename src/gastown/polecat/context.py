@@ -4,8 +4,11 @@ what its dependencies delivered."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from gastown.errors import NotFound
+from gastown.knowledge import section
 from gastown.model import (
     BLOCKS,
     CLOSED,
@@ -21,6 +24,9 @@ from gastown.polecat.prompt import Delivered, PromptContext
 from gastown.record import Record
 from gastown.store import Tx
 
+if TYPE_CHECKING:
+    from gastown.knowledge import Note
+
 
 class PolecatContext(Record):
     run: Run
@@ -30,6 +36,9 @@ class PolecatContext(Record):
     delivered: list[Delivered]
     rework: MergeRequest | None = None
     """The merge request this bead reworks (its branch is the run's branch)."""
+    notes: list[Note] | None = None
+    """The accepted notes for this bead that fit the budget, most relevant first
+    (`services.knowledge.choose`); read with the rest before the run starts."""
 
     @property
     def base_branch(self) -> str:
@@ -51,7 +60,24 @@ class PolecatContext(Record):
             convoy=self.convoy,
             delivered=self.delivered,
             instructions=instructions,
+            knowledge=section(self.notes or []),
         )
+
+
+def prompt_notes(
+    tx: Tx, ctx: PolecatContext, town_settings: Mapping[str, Any], environ: Mapping[str, str]
+) -> list[Note]:
+    """The notes the run's prompt carries: the accepted notes of its rig and the town most
+    relevant to the bead's title and description (and the files it names), within
+    `knowledge.prompt_budget_tokens`."""
+    from gastown import config
+    from gastown.services import knowledge
+
+    budget = config.resolve(town_settings, ctx.rig.settings, environ)
+    bead = ctx.bead
+    return knowledge.choose(
+        tx, ctx.rig.name, int(budget["knowledge.prompt_budget_tokens"]), bead.title, bead.body
+    )
 
 
 def feature_branch(convoy: Convoy) -> str:

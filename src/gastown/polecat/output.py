@@ -1,7 +1,8 @@
 """An agent's output goes to files in its run folder, and the town follows them.
 
 The agent runs under a small `sh` wrapper, in its own session: stdout and stderr go to
-`stdout.log` and `stderr.log`, and its exit status to `exit` when it ends. Nothing the agent
+`stdout.log` and `stderr.log`, and its exit status to `exit` when it ends; its stdin is closed,
+or the town's pipe for a CLI that reads messages mid-run (`session`). Nothing the agent
 writes passes through the town process, so the agent outlives a crash of the town: a new town
 process finds it still running, follows its files from where the transcript stopped
 (`offsets.json`), and finishes the run as if nothing had happened.
@@ -24,6 +25,8 @@ WRAPPER = (
     'd="$1"; shift; "$@" >>"$d/stdout.log" 2>>"$d/stderr.log" </dev/null; '
     'echo $? >"$d/exit.tmp" && mv "$d/exit.tmp" "$d/exit"'
 )
+TALKING_WRAPPER = WRAPPER.replace(" </dev/null", "")
+"""For an agent that reads messages mid-run: its stdin is the town's pipe (see `session`)."""
 STREAMS = ("stdout", "stderr")
 
 
@@ -32,13 +35,13 @@ async def spawn(spec: ProcessSpec, run_dir: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         "/bin/sh",
         "-c",
-        WRAPPER,
+        TALKING_WRAPPER if spec.messages else WRAPPER,
         "gt-run",
         str(run_dir),
         *spec.argv,
         cwd=spec.cwd,
         env=spec.env,
-        stdin=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.PIPE if spec.messages else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
         start_new_session=True,

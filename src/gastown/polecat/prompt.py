@@ -27,6 +27,7 @@ $convoy
 $delivered
 $rework
 $instructions
+$knowledge
 # How to finish
 
 1. Make the change, and check it the way this repository checks itself (its tests, linters).
@@ -61,6 +62,8 @@ class PromptContext(Record):
     """The rig's `custom_instructions.polecat`."""
     rework: str | None = None
     """Why this bead came back: the failing gate's log tail, review comments, conflicts."""
+    knowledge: str = ""
+    """The town's accepted notes most relevant to the bead, one per line, within the budget."""
 
 
 def render(ctx: PromptContext, town_path: Path | None = None) -> str:
@@ -79,6 +82,7 @@ def render(ctx: PromptContext, town_path: Path | None = None) -> str:
         delivered=_delivered(ctx),
         rework=_section("This is rework", ctx.rework),
         instructions=_section("Instructions for this rig", ctx.instructions),
+        knowledge=_section("What this town knows", ctx.knowledge),
     )
     return re.sub(r"\n{3,}", "\n\n", text)
 

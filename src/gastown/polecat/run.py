@@ -27,10 +27,11 @@ from gastown.forge.gitauth import authorize_url
 from gastown.git import worktree as wt
 from gastown.model import RUN_FAILED, RUN_STOPPED, RUNNING, STARTING, Bead, Run
 from gastown.polecat import group
-from gastown.polecat.context import PolecatContext, load_prompt_context
+from gastown.polecat.context import PolecatContext, load_prompt_context, prompt_notes
 from gastown.polecat.finish import hold_for_runtime, inspect_branch, record_finish
 from gastown.polecat.output import Ending, Follower, Transcript, follow, spawn
 from gastown.polecat.prompt import render
+from gastown.polecat.session import Session
 from gastown.polecat.transcript import append_outcome, transcript_file
 from gastown.polecat.transcript import relative_path as transcript_path
 from gastown.process import run_tokens
@@ -88,6 +89,9 @@ class Handle(Record):
     `requeue` (`gt agent reset`: retried with its attempts reset) or `release` (`gt down`:
     requeued, the attempt given back)."""
 
+    session: Session | None = None
+    """The agent's stdin while it takes messages mid-run (where a nudge goes), else None."""
+
     def stop(self) -> None:
         if self.pid is not None:
             group.stop(self.pid, self.run.id)
@@ -117,6 +121,7 @@ async def run_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable[[
         _set(ledger, run, STARTING)
         with ledger.store.reader() as tx:
             ctx = load_prompt_context(tx, run)
+            ctx.notes = prompt_notes(tx, ctx, launch.town.settings, launch.environ)
         target = ctx.base_branch
         try:
             ready = await asyncio.to_thread(prepare, launch, run, ctx)
@@ -128,6 +133,9 @@ async def run_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable[[
             return
         process = await spawn(ready.spec, ready.run_dir)
         handle.pid = run.pid = process.pid
+        if ready.spec.messages and process.stdin is not None:
+            handle.session = Session(process.stdin)
+            handle.session.send((ready.run_dir / "prompt.md").read_text("utf-8"))
         run.started_at = ledger.now()
         run.transcript = transcript_path(run.id)  # recorded now: peek follows from line one
         _set(ledger, run, RUNNING, event="run.started")
@@ -140,10 +148,19 @@ async def run_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable[[
             """The wrapper has ended: nothing the agent started may outlive it and write on
             into a worktree the next run will get."""
             await reaped
+            if handle.session is not None:
+                handle.session.close()
             await group.empty(process.pid, run.id)
 
         exit_status, events = await _follow(
-            launch, run, ready.parser, follower, lambda: not reaped.done(), [], settle
+            launch,
+            run,
+            ready.parser,
+            follower,
+            lambda: not reaped.done(),
+            [],
+            settle,
+            handle.session,
         )
         code = await reaped  # negative: the wrapper itself died of that signal
         ending = Ending(exit_status, -code if code < 0 and exit_status is None else None)
@@ -221,6 +238,7 @@ def _request(
         api_key=settings["model_api_key"],
         env_vars=dict(settings["env_vars"]),
         run_dir=run_dir_of(launch.town, run),
+        messages=True,
     )
 
 
@@ -279,8 +297,10 @@ async def _follow(
     running: Callable[[], bool],
     events: list[ev.Event],
     settle: Callable[[], Awaitable[None]],
+    session: Session | None = None,
 ) -> tuple[int | None, list[ev.Event]]:
-    """Turn the agent's output into transcript events until it ends."""
+    """Turn the agent's output into transcript events until it ends; its stdin, if open, is
+    closed when it says its turn is over."""
     ledger = launch.ledger
     path = follower.run_dir / "transcript.jsonl"
     run.transcript = str(path.relative_to(launch.town.path))
@@ -307,6 +327,8 @@ async def _follow(
         def take(stream: str, lines: list[str]) -> None:
             if stream == "stdout":
                 record([e for line in lines for e in parser.feed(line)])
+                if session is not None and parser.turn_ended:
+                    session.close()
             else:
                 record([ev.Text(line, role="stderr") for line in lines if line.strip()])
 

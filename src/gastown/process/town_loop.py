@@ -189,7 +189,7 @@ class TownLoop:
     def control(self, name: str, action: str, actor: str, text: str = "") -> dict[str, object]:
         """`gt agent stop|reset NAME` and `gt nudge NAME TEXT`, from the API."""
         from gastown.errors import Conflict, NotFound
-        from gastown.services import mail
+        from gastown.services import nudges
 
         with self.ledger.store.reader() as tx:
             polecat = tx.get_polecat(name)
@@ -198,28 +198,16 @@ class TownLoop:
             raise NotFound(f"There is no polecat '{name}'.", hint="`gt agents` lists them.")
         working = run is not None and run.active and run.id in self.handles
         if action == "nudge":
-            with self.ledger.store.transaction() as tx:
-                sent = mail.send_in(
-                    self.ledger,
-                    tx,
-                    actor,
-                    name,
-                    text,
-                    bead_id=run.bead_id if run else None,
-                    rig=polecat.rig,
-                )
-                tx.append_events(
-                    [
-                        self.ledger.event(
-                            "agent.nudged",
-                            bead_id=run.bead_id if run else None,
-                            rig=polecat.rig,
-                            after={"polecat": name, "mail": sent.id},
-                            reason=text,
-                        )
-                    ]
-                )
-            return {"polecat": name, "delivered": "mail", "working": working}
+            handle = self.handles.get(run.id) if working and run else None
+            session = handle.session if handle else None
+            return nudges.nudge(
+                self.ledger,
+                polecat,
+                run if working else None,
+                actor,
+                text,
+                session.send if session else None,
+            )
         if action not in ("stop", "reset"):
             raise NotFound(f"'{action}' is not something an agent can be told to do.")
         with self.ledger.store.transaction() as tx:

@@ -87,6 +87,9 @@ class ReviewRequest(Record):
     """The diff was too long and is cut short."""
     instructions: str = ""
     """`custom_instructions.refinery`."""
+    knowledge: str = ""
+    """The town's accepted notes for the rig most relevant to the task, one per line: what the
+    change is held to besides the instructions."""
     clone: Path | None = None
     """The rig's clone, where a reviewer that reads the code checks the change out."""
     head: str = ""
@@ -106,6 +109,11 @@ class ReviewRequest(Record):
             parts.append("(The diff is longer than shown; judge what you can see.)")
         if self.instructions:
             parts.append(f"# The team's review instructions\n\n{self.instructions}")
+        if self.knowledge:
+            parts.append(
+                "# What this team knows\n\nHold the change to these notes as well; ask for "
+                f"changes when it goes against one.\n\n{self.knowledge}"
+            )
         return "\n\n".join(parts)
 
 

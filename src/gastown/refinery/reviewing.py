@@ -7,9 +7,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from gastown.git import merge as gm
+from gastown.knowledge import section
 from gastown.model import APPROVE, MergeRequest
 from gastown.refinery import outcome
 from gastown.refinery.review import Reviewer, ReviewFailed, ReviewRequest, Verdict, spend_row
+from gastown.services import knowledge
 from gastown.store import BeadFilter
 
 if TYPE_CHECKING:
@@ -83,6 +85,8 @@ def review_request(step: RigStep, mr: MergeRequest, target: str) -> ReviewReques
             done = tx.list_beads(BeadFilter(convoy_id=convoy.id, limit=None))
             title = f"Convoy {convoy.id}: {convoy.title}"
             body = "It delivers:\n" + "\n".join(f"- {b.id} {b.title}" for b in done)
+        budget = int(step.settings["knowledge.prompt_budget_tokens"])
+        notes = knowledge.choose(tx, step.rig.name, budget, title, body)
     text, cut = gm.diff(step.clone, target, mr.head_commit)
     return ReviewRequest(
         title,
@@ -96,7 +100,18 @@ def review_request(step: RigStep, mr: MergeRequest, target: str) -> ReviewReques
         head=mr.head_commit,
         logs=step.town.path / "logs" / "refinery" / step.rig.name / step.step_id / mr.id,
         stop=step.seams.stop,
+        knowledge=section(notes),
     )
+
+
+def learn_from(step: RigStep, mr: MergeRequest, comments: list[dict[str, Any]]) -> None:
+    """Count each comment of a requested change against the rig: one that keeps coming back
+    on several merge requests is proposed as a note (`services.knowledge`)."""
+    with step.ledger.store.transaction() as tx:
+        for c in comments:
+            body = str(c.get("body") or "").strip()
+            if body:
+                knowledge.review_comment_seen(step.ledger, tx, mr.rig, mr.id, mr.bead_id, body)
 
 
 def changes_requested(
@@ -104,6 +119,7 @@ def changes_requested(
 ) -> None:
     from gastown.refinery.review import Verdict, comments_text
 
+    learn_from(step, mr, record.get("comments") or [])
     cycles = mr.review_cycles + 1
     fields: dict[str, Any] = {"verdict": "changes", "review": record, "review_cycles": cycles}
     if mr.pr_number is not None:  # its pull request is open already: say it there too

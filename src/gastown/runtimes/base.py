@@ -39,6 +39,10 @@ class LaunchRequest(Record):
     writable: list[Path] = field(default_factory=list)
     """Folders besides the worktree the agent must be able to write: the worktree's git folders
     (its own, the clone's objects and its branch's refs), so that a sandboxed agent can commit."""
+    messages: bool = False
+    """Ask for stdin to stay open for messages mid-run (a polecat's nudges); honoured only by a
+    CLI that reads them there (Claude Code's stream-json input), which then gets the prompt as
+    its first message."""
 
 
 class ProcessSpec(Record):
@@ -54,6 +58,9 @@ class ProcessSpec(Record):
     """Files to write before starting, path to text (an opencode config, a script)."""
     private_dirs: list[Path] = field(default_factory=list)
     """Folders to create first, open to the town's user only (mode 0700): a CLI's own home."""
+    messages: bool = False
+    """Whether stdin stays open for user messages, one stream-json line each (`user_message`),
+    the first of them the prompt; the supervisor closes it once the agent's turn has ended."""
 
 
 def write_files(spec: ProcessSpec) -> None:
@@ -66,8 +73,18 @@ def write_files(spec: ProcessSpec) -> None:
         path.write_text(text, encoding="utf-8")
 
 
+def user_message(text: str) -> str:
+    """One user message as Claude Code's `--input-format stream-json` reads it: a JSON line."""
+    content = [{"type": "text", "text": text}]
+    line = {"type": "user", "message": {"role": "user", "content": content}}
+    return json.dumps(line, ensure_ascii=False) + "\n"
+
+
 class StreamParser(Protocol):
     """Turns one run's stdout, line by line, into events."""
+
+    turn_ended: bool
+    """Whether the agent has said its turn is over (then it takes no more messages)."""
 
     def feed(self, line: str) -> list[Event]:
         """The events one stdout line means (a line never yields nothing unless it is blank)."""
@@ -107,6 +124,9 @@ class JsonLineParser:
         self.session_id = ""
         self.summary = ""
         self.failed = False
+        self.turn_ended = False
+        """Set when the CLI said its turn is over (Claude Code's `result`): messages sent after
+        it would start a turn nobody waits for, so the supervisor closes stdin then."""
 
     def feed(self, line: str) -> list[Event]:
         line = line.rstrip("\r\n")

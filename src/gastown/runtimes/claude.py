@@ -3,6 +3,11 @@
     claude -p --output-format stream-json --verbose --dangerously-skip-permissions
            [--model MODEL] -- PROMPT
 
+A polecat's run asks for `--input-format stream-json` instead of the prompt in argv: stdin stays
+open, the prompt is its first user message, and a nudge written there mid-run reaches the model
+with the next tool result ("The user sent a new message while you were working"). The town
+closes stdin at the first `result`, which ends the CLI.
+
 Environment: `IS_SANDBOX=1` (Claude Code refuses to skip permissions as root unless told it is
 in a sandbox), `ANTHROPIC_BASE_URL` and `ANTHROPIC_API_KEY` when settings give them.
 
@@ -38,14 +43,17 @@ class ClaudeRuntime:
         argv.append("--dangerously-skip-permissions")
         if request.model:
             argv += ["--model", request.model]
-        argv += ["--", request.prompt]
+        if request.messages:  # the prompt is the first message on stdin; nudges follow it
+            argv += ["--input-format", "stream-json"]
+        else:
+            argv += ["--", request.prompt]
         env = base_env(request)
         env["IS_SANDBOX"] = "1"
         if request.base_url:
             env["ANTHROPIC_BASE_URL"] = request.base_url
         if request.api_key:
             env["ANTHROPIC_API_KEY"] = request.api_key
-        return ProcessSpec(argv, env, request.worktree)
+        return ProcessSpec(argv, env, request.worktree, messages=request.messages)
 
     def parser(self, request: LaunchRequest) -> ClaudeParser:
         return ClaudeParser(request)
@@ -98,6 +106,7 @@ class ClaudeParser(JsonLineParser):
 
     def _result(self, data: dict[str, Any]) -> list[Event]:
         self.session_id = str(data.get("session_id") or self.session_id)
+        self.turn_ended = True
         self.summary = str(data.get("result") or "")
         usage = data.get("usage") or {}
         events: list[Event] = []

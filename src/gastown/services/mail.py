@@ -1,7 +1,9 @@
 """Mail between the town's agents, the mayor and the people who run the town.
 
-An address is a polecat's name, `mayor` or `town` (the people). Checking mail takes the unread
-messages and marks them read, so each is delivered once.
+An address is a polecat's name, `mayor`, `town` (every person's shared inbox) or a person who
+has written mail before (so a reply finds them). Checking mail takes the unread messages and
+marks them read, so each is delivered once. A person's inbox is the mail to `town` and to
+them; the mayor's is the mail to `mayor` (told in its notes, read with its mail tools).
 """
 
 from __future__ import annotations
@@ -14,6 +16,30 @@ from gastown.store import Tx
 MAX_TEXT = 20_000
 
 
+def checked_text(text: str) -> str:
+    """The message as it will be sent, or InvalidValue when it is empty or too long."""
+    body = text.strip()
+    if not body:
+        raise InvalidValue("A message cannot be empty.", hint="Say what you want to tell.")
+    if len(body) > MAX_TEXT:
+        raise InvalidValue(
+            f"A message is at most {MAX_TEXT} characters; this one has {len(body)}.",
+            hint="Shorten it, or point to a file or a bead that holds the rest.",
+        )
+    return body
+
+
+def check_address(tx: Tx, to: str) -> str:
+    """`to` as an address, or NotFound naming what can be written to."""
+    to = to.strip()
+    if to in (MAYOR, TOWN) or tx.get_polecat(to) is not None or tx.has_sent_mail(to):
+        return to
+    raise NotFound(
+        f"There is no polecat or person '{to}' to send mail to.",
+        hint=f"Address a polecat by name (`gt agents` lists them), `{MAYOR}` or `{TOWN}`.",
+    )
+
+
 def send_in(
     ledger: Ledger,
     tx: Tx,
@@ -23,21 +49,14 @@ def send_in(
     *,
     bead_id: str | None = None,
     rig: str | None = None,
+    delivered: bool = False,
 ) -> Mail:
-    """Send one message inside the caller's transaction (with its `mail.sent` event)."""
-    to = to.strip()
-    if to not in (MAYOR, TOWN) and tx.get_polecat(to) is None:
-        raise NotFound(
-            f"There is no polecat '{to}' to send mail to.",
-            hint=f"Address a polecat by name, `{MAYOR}` or `{TOWN}`.",
-        )
-    body = text.strip()
-    if not body:
-        raise InvalidValue("A message cannot be empty.")
-    if len(body) > MAX_TEXT:
-        raise InvalidValue(f"A message is at most {MAX_TEXT} characters; this one has {len(body)}.")
+    """Send one message inside the caller's transaction (with its `mail.sent` event);
+    `delivered` when it already reached the recipient another way (a nudge into a session)."""
+    to = check_address(tx, to)
+    body = checked_text(text)
     now = ledger.now()
-    mail = Mail(0, sender, to, body, now, bead_id)
+    mail = Mail(0, sender, to, body, now, bead_id, now if delivered else None)
     mail.id = tx.insert_mail(mail)
     tx.append_events(
         [
@@ -51,6 +70,12 @@ def send_in(
         ]
     )
     return mail
+
+
+def send(ledger: Ledger, sender: str, to: str, text: str) -> Mail:
+    """Send one message in its own transaction (a person from the inbox, the mayor)."""
+    with ledger.store.transaction() as tx:
+        return send_in(ledger, tx, sender, to, text)
 
 
 def take_in(
@@ -71,3 +96,44 @@ def take_in(
         ]
     )
     return taken
+
+
+def inbox_of(person: str) -> tuple[str, ...]:
+    """The addresses whose mail a person reads: the town's and their own."""
+    return (TOWN,) if person in (TOWN, "") else (TOWN, person)
+
+
+def open_mail(ledger: Ledger, mail_id: int, readers: tuple[str, ...]) -> Mail:
+    """One message to one of `readers`, marked read now (with a `mail.checked` event)."""
+    with ledger.store.transaction() as tx:
+        found = tx.get_mail(mail_id)
+        if found is None or found.recipient not in readers:
+            raise NotFound(
+                f"There is no message {mail_id} in this inbox.",
+                hint="`gt inbox --all` lists its messages.",
+            )
+        if found.read_at is None:
+            mark_in(ledger, tx, found.recipient, [mail_id])
+            found.read_at = ledger.now()
+        return found
+
+
+def mark_in(ledger: Ledger, tx: Tx, recipient: str, ids: list[int]) -> list[int]:
+    """Mark messages read (those still unread), with a `mail.checked` event."""
+    marked = tx.mark_mail_read(ids, ledger.now())
+    if marked:
+        tx.append_events(
+            [ledger.event("mail.checked", after={"recipient": recipient, "ids": marked})]
+        )
+    return marked
+
+
+def reply(ledger: Ledger, sender: str, mail_id: int, text: str, readers: tuple[str, ...]) -> Mail:
+    """Answer a message to one of `readers`: mail back to its sender, the original marked read."""
+    with ledger.store.transaction() as tx:
+        original = tx.get_mail(mail_id)
+        if original is None or original.recipient not in readers:
+            raise NotFound(f"There is no message {mail_id} to reply to.")
+        sent = send_in(ledger, tx, sender, original.sender, text, bead_id=original.bead_id)
+        mark_in(ledger, tx, original.recipient, [mail_id])
+        return sent

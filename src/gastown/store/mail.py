@@ -50,3 +50,45 @@ class MailQueries:
             (recipient,) if recipient is not None else (),
         ).fetchall()
         return [mail_of(r) for r in rows]
+
+    def get_mail(self, mail_id: int) -> Mail | None:
+        row = self.db.execute(
+            f"SELECT {MAIL_COLUMNS} FROM mail WHERE id = ?", (mail_id,)
+        ).fetchone()
+        return None if row is None else mail_of(row)
+
+    def mark_mail_read(self, ids: Sequence[int], at: str) -> list[int]:
+        """Mark these messages read at `at`; the ids that were unread until now."""
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
+        rows = self.db.execute(
+            f"UPDATE mail SET read_at = ? WHERE id IN ({marks}) AND read_at IS NULL RETURNING id",
+            (at, *ids),
+        ).fetchall()
+        return sorted(int(r[0]) for r in rows)
+
+    def inbox(self, recipients: Sequence[str], *, unread_only: bool, limit: int = 0) -> list[Mail]:
+        """Mail to any of `recipients`, newest first (only the unread, if asked)."""
+        marks = ", ".join("?" for _ in recipients)
+        unread = " AND read_at IS NULL" if unread_only else ""
+        cap = f" LIMIT {int(limit)}" if limit > 0 else ""
+        rows = self.db.execute(
+            f"SELECT {MAIL_COLUMNS} FROM mail WHERE recipient IN ({marks}){unread} "
+            f"ORDER BY id DESC{cap}",
+            tuple(recipients),
+        ).fetchall()
+        return [mail_of(r) for r in rows]
+
+    def count_unread_mail(self, recipients: Sequence[str]) -> int:
+        marks = ", ".join("?" for _ in recipients)
+        row = self.db.execute(
+            f"SELECT COUNT(*) FROM mail WHERE recipient IN ({marks}) AND read_at IS NULL",
+            tuple(recipients),
+        ).fetchone()
+        return int(row[0])
+
+    def has_sent_mail(self, sender: str) -> bool:
+        """Whether `sender` ever wrote: how a person becomes an address others can write to."""
+        row = self.db.execute("SELECT 1 FROM mail WHERE sender = ? LIMIT 1", (sender,)).fetchone()
+        return row is not None

@@ -439,10 +439,62 @@ not runs, such as the refinery reviewer's, with a cost of NULL when it is unknow
 `runs_spend` holds a run's day (`store.costs`, the same expression) with its rig and figures,
 so a roll-up by day walks one index in order, with no sorting."""
 
+MIGRATIONS.append(
+    (
+        20,
+        """
+CREATE TABLE knowledge (
+    id {serial},
+    text TEXT NOT NULL,
+    rig TEXT,
+    source TEXT NOT NULL,
+    author TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    bead_id TEXT,
+    run_id TEXT,
+    signature TEXT,
+    merged_into BIGINT
+);
+CREATE INDEX knowledge_listing ON knowledge (status, rig, id);
+CREATE TABLE knowledge_signals (
+    rig TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    mr_id TEXT NOT NULL,
+    text TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (rig, signature, mr_id)
+);
+-- sqlite only
+CREATE VIRTUAL TABLE knowledge_fts USING fts5(text, tokenize = 'porter unicode61');
+-- postgres only
+CREATE INDEX knowledge_search ON knowledge USING GIN (to_tsvector('english', text));
+""",
+    )
+)
+"""20: institutional knowledge (`store/knowledge.py`): notes about a rig or the town, with
+where each came from and whether it is accepted, and the review comments the refinery has
+seen on each rig (`knowledge_signals`), to tell one that recurs. Full-text search is each
+database's own: an FTS5 table beside the notes in SQLite (its rowid is the note's id, written
+by the same statements), a GIN index on the notes' `tsvector` in PostgreSQL."""
+
 LATEST = MIGRATIONS[-1][0]
 
 
 def statements(sql: str, serial: str) -> list[str]:
-    """Split one migration into statements for a dialect."""
+    """Split one migration into statements for a dialect. A statement led by the line
+    `-- sqlite only` or `-- postgres only` is kept for that dialect alone (full-text search
+    is each database's own)."""
     text = sql.replace("{serial}", serial)
-    return [s.strip() for s in text.split(";") if s.strip()]
+    mine = "-- postgres only" if serial.startswith("BIGSERIAL") else "-- sqlite only"
+    kept = []
+    for statement in text.split(";"):
+        part = statement.strip()
+        if part.startswith(mine):
+            part = part.removeprefix(mine).strip()
+        elif part.startswith(("-- sqlite only", "-- postgres only")):
+            continue  # the other dialect's
+        if part:
+            kept.append(part)
+    return kept

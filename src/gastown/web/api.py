@@ -32,7 +32,17 @@ from gastown.services import deps as dep_service
 from gastown.services import status as status_service
 from gastown.store import BeadFilter
 from gastown.town import Town
-from gastown.web import agent_api, auth, chat, dashboard_api, diff_pages, hooks, live, pages
+from gastown.web import (
+    agent_api,
+    auth,
+    chat,
+    dashboard_api,
+    diff_pages,
+    hooks,
+    knowledge_pages,
+    live,
+    pages,
+)
 from gastown.web.chat import AskBody
 from gastown.web.common import Led, caller, status_of
 from gastown.web.not_found import install as answer_not_found
@@ -208,10 +218,19 @@ def create_app(
 
     app.include_router(routes)
     diffs = (diff_pages.api, diff_pages.router)  # before `pages`: /merges/{id} is theirs
-    for router in (dashboard_api.router, live.router, chat.router, *diffs, pages.router):
+    knowledge = (knowledge_pages.api, knowledge_pages.router)
+    for router in (
+        dashboard_api.router,
+        live.router,
+        chat.router,
+        *diffs,
+        *knowledge,
+        pages.router,
+    ):
         app.include_router(router, dependencies=[Depends(caller)])
     app.include_router(auth.router)
     app.include_router(agent_api.router)
+    app.include_router(knowledge_pages.agent)
     app.include_router(hooks.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(
