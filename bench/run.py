@@ -42,6 +42,12 @@ And the terminal view of issue 16 (`feedview.py`):
 13. A merge request's diff page for a 5,000-line change rendered in process (goal ≤ 300 ms
     median), first view and seen again, against git reading the diff alone (`diffpage.py`).
 
+And the two of issue 15 (`knowledge.py`):
+
+14. Choosing the notes for a polecat's prompt from 10,000 notes in process (goal ≤ 20 ms
+    median), and the prompt with notes against without, in size (goal: the notes add at most
+    the budget, 2,000 tokens).
+
 `--quick` runs everything at a small size (for the test suite). Nothing asserts on time.
 """
 
@@ -65,6 +71,7 @@ import diffpage
 import dispatch
 import feedview
 import forge
+import knowledge
 import mayor
 import polecats
 import readyset
@@ -313,6 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         judged += forge.bench(root, args.quick, seed=args.seed)
         judged += costs.bench(root, 3_000 if args.quick else 100_000, sizes.runs, 1, rng)
         judged += feedview.bench(root, 10 if args.quick else 100, 500 if args.quick else 2_000)
+        judged += knowledge.bench(root, 1_000 if args.quick else 10_000, sizes.runs, rng)
         judged += diffpage.bench(root, 500 if args.quick else 5_000, 5 if args.quick else 20)
     took = time.perf_counter() - began
     print(f"\nGoals (issues 2, 3 and 6, Performance), benchmark took {took:.0f} s:")

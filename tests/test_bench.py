@@ -48,6 +48,8 @@ EXPECTED = [
     r"idle town rate-limit requests per rig per round: [0-9.]+ \([0-9.]+ a round over 3 rigs, "
     r"20 open pull requests\) \(goal ≤ 1: ",
     rf"ratio gt costs --by day --json / {IMPORT_BASE}: {NUMBER} wall, {NUMBER} cpu",
+    rf"ratio notes chosen / read by id: {NUMBER}; median [0-9.]+ ms from [0-9,]+ notes",
+    rf"ratio prompt with notes / without: {NUMBER}; the notes add ~[0-9,]+ tokens",
     r"terminal view refresh with 50 agents streaming: median [0-9.]+ ms, worst [0-9.]+ ms "
     r"\(goal ≤ 100 ms: ",
     r"diff page, first view of a [0-9]+-line change: median [0-9.]+ ms, [0-9.]+× git's own read "
