@@ -31,7 +31,7 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 DAY = 24 * 60 * 60
 
-Form = Literal["line", "text", "url", "repo"]
+Form = Literal["line", "text", "url", "repo", "route"]
 
 
 class Setting(Record):
@@ -62,6 +62,7 @@ class Setting(Record):
             "text": "text",
             "url": "an http:// or https:// URL with a host (e.g. https://api.example.com)",
             "repo": "a GitHub repository as owner/name",
+            "route": "one line of text",
         }[self.form]
         return {
             "str": text + empty,
@@ -346,6 +347,37 @@ SETTINGS: dict[str, Setting] = {
             minimum=0,
             maximum=DAY,
         ),
+        Setting(
+            "polecat.retry_from",
+            "choice",
+            "previous",
+            "Where a bead's retry starts: on the branch of its last failed attempt, with the "
+            "commits it left (previous), or from the target branch afresh (fresh). Work that a "
+            "merge request already took is never continued.",
+            ("previous", "fresh"),
+        ),
+        Setting(
+            "escalation.routes",
+            "list",
+            [],
+            "Where escalations are sent, one route each: SEVERITY webhook URL, SEVERITY "
+            "command PROGRAM [ARGS], or SEVERITY email (a route takes its severity and above).",
+            form="route",
+        ),
+        Setting(
+            "escalation.bump_after_minutes",
+            "int",
+            240,
+            "An escalation unacknowledged this long goes up one severity and is routed again.",
+            minimum=1,
+            maximum=366 * 24 * 60,
+        ),
+        Setting("smtp.host", "str", "", "The SMTP server email routes send through."),
+        Setting("smtp.port", "int", 25, "That server's port.", minimum=1, maximum=65535),
+        Setting("smtp.from", "str", "", "The address escalation emails come from."),
+        Setting("smtp.to", "list", [], "The addresses escalation emails go to."),
+        Setting("smtp.user", "str", "", "The SMTP login, if the server wants one.", secret=True),
+        Setting("smtp.password", "str", "", "That login's password; masked.", secret=True),
         Setting("staged_convoys_default", "bool", False, "Create convoys staged unless told."),
         Setting(
             "convoy_merge_mode",
@@ -501,6 +533,10 @@ def _text(s: Setting, key: str, value: str, allowed: str = "") -> None:
         raise _fail(s, key, value)
     if s.form == "repo" and value and not _is_repo(value):
         raise _fail(s, key, value)
+    if s.form == "route":
+        from gastown.services import routes
+
+        routes.parse(value, key)
 
 
 def _is_url(text: str) -> bool:

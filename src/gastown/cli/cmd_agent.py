@@ -29,10 +29,13 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     escalate = sub.add_parser(
         "escalate",
         parents=[shared],
-        help="(agents) ask a person to look at something",
-        description="Raise an escalation about this run's bead, for a person to look at.",
+        help="ask a person to look at something (routed by escalation.routes)",
+        description="Raise an escalation for a person to look at: inside a run, about its "
+        "bead; outside one (a person, the mayor), about --bead or nothing in particular. The "
+        "town sends it along escalation.routes; with no town up, this command does.",
     )
     escalate.add_argument("--severity", required=True, choices=SEVERITIES, help="how urgent it is")
+    escalate.add_argument("--bead", metavar="ID", help="the bead it is about (outside a run)")
     escalate.add_argument("text", help="what is wrong and what is needed")
     escalate.set_defaults(handler=agent_escalate)
 
@@ -80,6 +83,10 @@ def agent_status(app: App, text: str) -> int:
 
 
 def agent_escalate(app: App) -> int:
+    if not agent_client.inside_run(app):
+        from gastown.cli.cmd_escalations import escalate_outside_run
+
+        return escalate_outside_run(app)
     answer = agent_client.call(
         app, "POST", "escalate", {"severity": app.args.severity, "text": app.args.text}
     )

@@ -71,6 +71,8 @@ def note(e: Event) -> str:
         return f"- Convoy {e.convoy_id} landed{why}"
     if e.kind == "convoy.cancelled":
         return f"- Convoy {e.convoy_id} was cancelled before its work landed{why}"
+    if after.get("held") is True:  # often a bead too big for one run
+        return f"- Bead {e.bead_id} held: consider splitting it{why}"
     if e.kind == "forge.issue_seen":
         title = after.get("title", "")
         return f"- New issue #{after.get('number')} on rig {e.rig}, unlabelled: {title}"

@@ -118,6 +118,11 @@ def _control(action: str, after: str) -> Callable[[Context, dict[str, Any]], Any
     return run
 
 
+def _escalate(ctx: Context, a: dict[str, Any]) -> Any:
+    raised = escalations.raise_about(ctx.ledger, a["severity"], a["text"], a.get("bead"))
+    return {**raised.to_json(), "then": "the town sends it along escalation.routes"}
+
+
 _ID = Arg("id", "string", "the convoy id", required=True)
 _NAME = Arg("name", "string", "the polecat's name", required=True)
 _BEADS = Arg("beads", "array", "bead ids", required=True, items={"type": "string"})
@@ -166,6 +171,17 @@ TOOLS: tuple[Tool, ...] = (
             Arg("lines", "integer", f"how many lines (default {TRANSCRIPT_LINES})"),
         ],
         _run_transcript,
+    ),
+    Tool(
+        "escalate",
+        "Ask a person to look at something: raised as an escalation and sent along the "
+        "town's escalation routes (webhook, command, email).",
+        [
+            Arg("severity", "string", "low, medium, high or critical", required=True),
+            Arg("text", "string", "what is wrong and what is needed", required=True),
+            Arg("bead", "string", "the bead it is about"),
+        ],
+        _escalate,
     ),
     Tool(
         "list_escalations",

@@ -28,6 +28,7 @@ from gastown.services import beads
 from gastown.services.faults import Faults
 from gastown.services.intake import IntakePoller
 from gastown.services.ledger import Ledger
+from gastown.services.routing import Router
 from gastown.store import controls
 from gastown.town import Town
 
@@ -72,6 +73,12 @@ class TownLoop:
         )
         self.human_reviews = HumanReviews(town, environ, self.faults)
         self.clock = clock or SystemClock()
+        self.router = Router(
+            ledger,
+            lambda: config.resolve(town.settings, None, environ).values,
+            self.clock,
+            faults=self.faults,
+        )
         self._policy, self._tick = policy, tick
         self.handles: dict[str, Handle] = {}
         self.tasks: set[asyncio.Task[None]] = set()
@@ -98,17 +105,20 @@ class TownLoop:
     def wake(self) -> None:
         """Run a pass as soon as possible."""
         self._wake.set()
+        self.router.woken.set()  # a new escalation is sent at once, not at the next tick
 
     async def run(self) -> None:
         """Recover what a previous town process left, then pass until cancelled."""
         self.recover()
         beating = asyncio.get_running_loop().create_task(self._write_heartbeats())
         polling = asyncio.get_running_loop().create_task(self.intake.run())
+        routing = asyncio.get_running_loop().create_task(self.router.run())
         try:
             await self._passes()
         finally:
             beating.cancel()
             polling.cancel()
+            routing.cancel()
 
     async def _passes(self) -> None:
         while not self._closing:

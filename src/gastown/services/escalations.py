@@ -3,6 +3,8 @@ acknowledged by people (`gt escalation ack`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from gastown.errors import Conflict, InvalidValue, NotFound
 from gastown.limits import MAX_INT, shown
 from gastown.model import SEVERITIES, Escalation
@@ -108,3 +110,36 @@ def acknowledge(ledger: Ledger, escalation_id: int) -> Escalation:
             ]
         )
         return found
+
+
+def raise_about(ledger: Ledger, severity: str, message: str, bead: str | None = None) -> Escalation:
+    """A person's or the mayor's escalation, about a bead (named as `gt bead show` takes it)
+    or about nothing in particular."""
+    from gastown.services.ledger import get_bead
+
+    check(severity, message)
+    with ledger.store.transaction() as tx:
+        found = get_bead(tx, ledger.prefix, bead) if bead else None
+        return raise_in(
+            ledger,
+            tx,
+            severity,
+            message,
+            bead_id=found.id if found else None,
+            rig=found.rig if found else None,
+        )
+
+
+def show(ledger: Ledger, escalation_id: int) -> dict[str, Any]:
+    """One escalation with where it was sent (`services.routing`) and how each route went."""
+    from gastown.services.routing import routing_of
+
+    with ledger.store.reader() as tx:
+        found = tx.get_escalation(escalation_id) if 0 < escalation_id <= MAX_INT else None
+        if found is None:
+            raise NotFound(
+                f"There is no escalation {shown(escalation_id)}.",
+                hint="`gt escalations --all` lists them.",
+            )
+        routing = routing_of(tx, escalation_id)
+    return {**found.to_json(), "routing": routing.to_json() if routing else None}

@@ -329,6 +329,15 @@ SENTENCES: dict[str, Callable[[_Ctx], Words]] = {
         c.who,
         f" acknowledged escalation #{c.after.get('id', '?')}",
     ],
+    "escalation.bumped": lambda c: [
+        f"escalation #{c.after.get('id', '?')} went up to {c.after.get('severity', '?')}"
+    ],
+    "escalation.routed": lambda c: [
+        f"escalation #{c.after.get('id', '?')} was sent to {c.after.get('route', '?')}"
+    ],
+    "escalation.route_failed": lambda c: [
+        f"escalation #{c.after.get('id', '?')} could not be sent to {c.after.get('route', '?')}"
+    ],
     "mr.created": lambda c: (
         [
             c.bead(),
