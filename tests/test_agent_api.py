@@ -200,7 +200,7 @@ def test_agents_mail_each_other_and_read_it_once(town: Town) -> None:
     assert json.loads(sent.out)["from"] == "birch"
     assert agent(birch, "mail", "send", "mayor", "Is the login bead still wanted?").code == 0
     nobody = agent(birch, "mail", "send", "oak", "Hello?")
-    assert nobody.code == 1 and "no polecat 'oak'" in nobody.err
+    assert nobody.code == 1 and "no polecat or person 'oak'" in nobody.err
 
     checked = agent(alder, "mail", "check", "--json")
     assert checked.code == 0, checked.err

@@ -72,13 +72,19 @@ def call_town(app: App, method: str, path: str, body: dict[str, Any] | None = No
 
 
 def request(
-    base: str, method: str, path: str, headers: dict[str, str], body: dict[str, Any] | None
+    base: str,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: dict[str, Any] | None,
+    *,
+    timeout: float = TIMEOUT,
 ) -> Any:
     """One JSON call; the town's refusals become our errors, silence a RuntimeFailure."""
     data = None if body is None else json.dumps(body).encode()
     prepared = urllib.request.Request(f"{base}{path}", data=data, headers=headers, method=method)
     try:
-        with urllib.request.urlopen(prepared, timeout=TIMEOUT) as response:
+        with urllib.request.urlopen(prepared, timeout=timeout) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         raise _error(exc) from None

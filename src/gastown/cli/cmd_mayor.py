@@ -66,6 +66,10 @@ def ask_mayor(app: App) -> int:
     text = app.args.text.strip()
     if not text:
         raise InvalidValue("Tell the mayor something: the text is empty.")
+    answer = _ask_town(app, text)
+    if answer is not None:
+        app.emit(answer, answer.get("reply") or "(The mayor said nothing.)")
+        return 0
     mayor = open_mayor(replace(app.ledger, actor="mayor"), app.town, app.environ)
     try:
         result = mayor.ask(text)
@@ -73,6 +77,29 @@ def ask_mayor(app: App) -> int:
         mayor.close()
     app.emit(result.to_json(), result.reply or "(The mayor said nothing.)")
     return 0
+
+
+ASK_TIMEOUT = 600.0
+"""Seconds a turn through the town may take (a turn may call many tools)."""
+
+
+def _ask_town(app: App, text: str) -> dict[str, Any] | None:
+    """The turn taken by the running town process, which has the model's SDK loaded already
+    (importing it costs this process seconds); None when no town is up."""
+    from gastown.cli.agent_client import request
+    from gastown.process import state
+
+    address = state.read_address(app.town.path)
+    if address is None:
+        return None
+    headers = {
+        "Authorization": f"Bearer {state.token(app.town.path)}",
+        "Content-Type": "application/json",
+    }
+    answer: dict[str, Any] = request(
+        address.url, "POST", "/api/mayor/ask", headers, {"text": text}, timeout=ASK_TIMEOUT
+    )
+    return answer
 
 
 PROMPT = "you> "

@@ -125,6 +125,7 @@ COMMANDS = {
     "escalate": "cmd_agent",
     "checkpoint": "cmd_agent",
     "mail": "cmd_agent",
+    "inbox": "cmd_inbox",
     "prime": "cmd_agent",
     "escalations": "cmd_escalations",
     "escalation": "cmd_escalations",

@@ -3,9 +3,9 @@ the event log and put at the start of the next user turn.
 
 Nothing runs while nobody talks to the mayor, so it spends no tokens while idle; the events it
 would have wanted to hear about (escalations raised, convoys landed or cancelled, beads failed,
-dispatch paused, a budget at 80%) wait in the log until the next turn. Events the mayor caused
-itself are left out. The id of the last event told is kept in the store (`meta`), so
-each note is told once.
+dispatch paused, a budget at 80%, mail to the mayor) wait in the log until the next turn.
+Events the mayor caused itself are left out. The id of the last event told is kept in the store
+(`meta`), so each note is told once.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ KINDS = (
     "forge.issue_seen",
     "budget.warning",
     "knowledge.added",
+    "mail.sent",
 )
 """The event kinds that may become notes (with `dispatch.paused`, read separately)."""
 
@@ -50,7 +51,8 @@ def take(tx: Tx) -> str:
         found.extend(tx.list_events(kind=kind, after_id=seen))
     # What the mayor did itself it already knows.
     mine = [e for e in found if e.actor != MAYOR]
-    lines = [_cut(line) for e in sorted(mine, key=lambda e: e.id) if (line := note(e))]
+    letters = {m.id: m.text for m in tx.inbox((MAYOR,), unread_only=True, limit=MAX_NOTES)}
+    lines = [_cut(line) for e in sorted(mine, key=lambda e: e.id) if (line := note(e, letters))]
     tx.set_mayor_seen_event(latest[0].id)
     if not lines:
         return ""
@@ -60,8 +62,9 @@ def take(tx: Tx) -> str:
     return "\n".join([HEADER, *shown])
 
 
-def note(e: Event) -> str:
-    """One line for an event worth telling, or empty for one that is not."""
+def note(e: Event, letters: dict[int, str] | None = None) -> str:
+    """One line for an event worth telling, or empty for one that is not; `letters` holds the
+    text of the mayor's unread mail by id (mail already read is not news)."""
     why = f": {e.reason}" if e.reason else ""
     after = e.after or {}
     if e.kind == "escalation.raised":
@@ -81,6 +84,13 @@ def note(e: Event) -> str:
         where = f" on rig {e.rig}" if e.rig else ""
         who = f"{by} paused dispatch" if by else "The circuit breaker paused dispatch"
         return f"- {who}{where}{why}"
+    if e.kind == "mail.sent":  # only the mayor's own mail is news to it
+        text = (letters or {}).get(int(after.get("id") or 0))
+        if after.get("to") != MAYOR or text is None:
+            return ""
+        where = f" about bead {e.bead_id}" if e.bead_id else ""
+        first = text if len(text) <= MAIL_PREVIEW else text[: MAIL_PREVIEW - 1] + "…"
+        return f"- Mail {after.get('id')} from {after.get('from')}{where}: {first}"
     if e.kind == "knowledge.added":  # what a polecat or the refinery proposes, to curate
         if after.get("status") != "proposed":
             return ""
@@ -90,6 +100,11 @@ def note(e: Event) -> str:
     if after.get("status") == FAILED:
         return f"- Bead {e.bead_id} failed{why}"
     return ""
+
+
+MAIL_PREVIEW = 200
+"""Characters of a message shown in a note; `read_mail` gives all of it (and marks it read:
+a note alone leaves it unread, so `list_mail` still shows it until it is dealt with)."""
 
 
 def _cut(line: str) -> str:

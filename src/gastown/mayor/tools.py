@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from gastown.errors import GastownError
-from gastown.mayor import code_tools, forge_tools, knowledge_tools, town_tools
+from gastown.mayor import code_tools, forge_tools, knowledge_tools, mail_tools, town_tools
 from gastown.mayor.toolkit import Arg, Context, Outcome, Tool, ToolArgsError, check_args
 from gastown.services import beads, convoys, deps, plan, settings, sling, status
 from gastown.store import BeadFilter
@@ -336,5 +336,6 @@ TOOLS: dict[str, Tool] = {
         *code_tools.TOOLS,
         *forge_tools.TOOLS,
         *knowledge_tools.TOOLS,
+        *mail_tools.TOOLS,
     )
 }
