@@ -112,7 +112,7 @@ def test_cards_say_who_works_for_how_long_which_attempt_what_it_cost_and_the_mer
     given_a_town(store)
     cards = {b["id"]: b for c in read(store, [])["columns"] for b in c["beads"]}
     working = cards["gt-e"]
-    assert (working["polecat"], working["run_runtime"], working["model"]) == (
+    assert (working["polecat"], working["run_runtime"], working["run_model"]) == (
         "birch",
         "codex",
         "gpt-x",
@@ -124,6 +124,30 @@ def test_cards_say_who_works_for_how_long_which_attempt_what_it_cost_and_the_mer
     waiting = cards["gt-a"]
     assert waiting["clock"]["label"] == "waiting" and waiting["attempts"] == 0
     assert waiting["cost"] is None and waiting["merge"] is None
+
+
+def test_a_card_waiting_for_its_next_attempt_says_until_when(store: Store) -> None:
+    """Given an open bead whose first attempt failed 30 s ago, with a 60 s backoff, then its
+    card says it is tried again at 10:00:30 (as `gt ready` says it), and no other card does."""
+    given_a_town(store)
+    with store.transaction() as tx:
+        tx.insert_beads([bead("gt-h", rig="app", slung=True, title="Flaky")])
+        ended = "2026-03-02T09:59:30.000000Z"
+        tx.insert_run(run("r3", "gt-h", status="failed", created_at=ended, ended_at=ended))
+        tx.set_dispatch("gt-h", 1)
+    with store.reader() as tx:
+        wanted = board.parse(tx, [], None)
+        data = board.read(tx, wanted, NOW, settings={"polecat.retry_backoff_seconds": 60})
+    cards = {b["id"]: b for c in data["columns"] for b in c["beads"]}
+    assert cards["gt-h"]["retry_at"] == "2026-03-02T10:00:30.000000Z"
+    assert cards["gt-h"]["retry"] == "retry at 2026-03-02 10:00 UTC (in 30 s)"
+    assert [i for i, b in cards.items() if b["retry"]] == ["gt-h"]
+    with store.reader() as tx:  # its rig's board says the same; by default it waits 30 s
+        wanted = board.parse(tx, [], "app")
+        on_app = board.read(tx, wanted, NOW, settings={"polecat.retry_backoff_seconds": 60})
+        by_default = board.read(tx, wanted, NOW)
+    assert {b["id"]: b["retry"] for b in on_app["columns"][0]["beads"]}["gt-h"] is not None
+    assert all(b["retry"] is None for b in by_default["columns"][0]["beads"])
 
 
 def test_values_that_cannot_match_are_said_and_the_board_still_renders(store: Store) -> None:
@@ -224,3 +248,45 @@ def test_slinging_from_the_board_picks_the_runtime(browser: Browser, rig_gt: Gt)
     assert [(b["title"], b["runtime"]) for b in found] == [("Try codex", "codex")]
     bad = browser.post_form("/sling", {"title": "X", "rig": "app", "runtime": "gpt"}, htmx=True)
     assert bad.status_code == 400 and "Runtime must be one of" in bad.text
+
+
+def test_slinging_from_the_board_picks_the_model(browser: Browser, rig_gt: Gt) -> None:  # noqa: F811
+    """The sling form offers the price table's models and takes any one-word name; the card
+    and `gt bead show` say it; an empty field leaves the settings' model, and a name with a
+    space or a line break is refused in one sentence with nothing written."""
+    page = browser.get("/rigs/app").text
+    assert 'id="sling-model"' in page and '<option value="claude-sonnet-4-5">' in page
+    form = {"title": "Try a model", "rig": "app", "runtime": "scripted", "stay": "1"}
+    made = browser.post_form("/sling", {**form, "model": "my-model-7"}, htmx=True)
+    assert made.status_code == 204
+    plain = browser.post_form("/sling", {**form, "title": "Plain", "model": ""}, htmx=True)
+    assert plain.status_code == 204
+    found = {b["title"]: b for b in rig_gt.json("bead", "list")}
+    assert (found["Try a model"]["runtime"], found["Try a model"]["model"]) == (
+        "scripted",
+        "my-model-7",
+    )
+    assert found["Plain"]["model"] is None
+    assert "scripted · my-model-7" in browser.get("/rigs/app").text
+    shown_text = rig_gt.ok("bead", "show", found["Try a model"]["id"]).out
+    assert "slung for dispatch (runtime scripted, model my-model-7)" in shown_text
+    for bad_model in ("two words", "line\nbreak"):
+        bad = browser.post_form("/sling", {**form, "title": "Bad", "model": bad_model}, htmx=True)
+        assert bad.status_code == 400 and bad.text.startswith("A model is one name of at most")
+    api = browser.api("POST", "/api/sling", {"title": "Via API", "rig": "app", "model": "m-2"})
+    assert api.status_code == 201 and api.json()["model"] == "m-2"
+    assert "Bad" not in {b["title"] for b in rig_gt.json("bead", "list")}
+
+
+def test_the_status_filter_takes_several_statuses_as_checkboxes(
+    browser: Browser,  # noqa: F811
+    rig_gt: Gt,
+) -> None:
+    rig_gt.ok("bead", "create", "Open work", "--rig", "app")
+    page = browser.get("/board?status=open&status=failed").text
+    assert 'type="checkbox" name="status" value="open" id="f-status-open" checked' in page
+    assert 'value="failed" id="f-status-failed" checked' in page
+    assert 'value="closed" id="f-status-closed">' in page
+    assert '<select name="status"' not in page
+    columns = browser.get("/api/board?status=open&status=failed").json()["columns"]
+    assert [c["status"] for c in columns] == ["open", "failed"]

@@ -105,6 +105,9 @@ class Bead(Record):
     """Marked for dispatch to a polecat (by `gt sling` or a started convoy)."""
     runtime: str | None = None
     """Agent runtime asked for at sling time; `None` means the rig's setting."""
+    model: str | None = None
+    """Model asked for at sling time; `None` means the settings' (`role_models.polecat`, else
+    `default_model`)."""
     convoy_id: str | None = None
     """The convoy this bead belongs to, if any."""
     labels: list[str] = field(default_factory=list)
@@ -140,6 +143,7 @@ class Bead(Record):
             "held": self.held,
             "slung": self.slung,
             "runtime": self.runtime,
+            "model": self.model,
             "convoy_id": self.convoy_id,
             "created_at": self.created_at,
             "updated_at": self.updated_at,

@@ -219,6 +219,10 @@ def _sling_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
     )
     _content_options(sling)
     sling.add_argument("--runtime", help="agent runtime for this bead")
+    sling.add_argument(
+        "--model",
+        help="model its runs use (default: role_models.polecat, else default_model)",
+    )
     sling.add_argument("--hold", action="store_true", help="mark it, but hold it for now")
     sling.set_defaults(handler=sling_work)
 
@@ -338,8 +342,14 @@ def bead_show(app: App) -> int:
             app.print(f"  convoy: {bead.convoy_id}")
         for link in links:
             app.print(f"  issue: {link.url or f'#{link.number} of {link.repo}'}")
+        asked = ", ".join(
+            [f"runtime {bead.runtime}"] * bool(bead.runtime)
+            + [f"model {bead.model}"] * bool(bead.model)
+        )
         if bead.slung:
-            app.print(f"  slung for dispatch{f' (runtime {bead.runtime})' if bead.runtime else ''}")
+            app.print(f"  slung for dispatch{f' ({asked})' if asked else ''}")
+        elif asked:  # slung once, then taken off the queue: what it asked for still holds
+            app.print(f"  runs with {asked}")
         app.print(f"  created {bead.created_at} by {bead.created_by}; updated {bead.updated_at}")
         app.print(f"  spent: {costs.describe(spent)}")
         if bead.closed_at:
@@ -526,12 +536,12 @@ def sling_work(app: App) -> int:
         return _sling_url(app, target)
     if re.fullmatch(rf"{re.escape(app.town.prefix)}-[0-9a-z]+(\.[0-9]+)*", target):
         bead = sling.sling_existing(
-            app.ledger, target, app.args.runtime, True if app.args.hold else None
+            app.ledger, target, app.args.runtime, True if app.args.hold else None, app.args.model
         )
         verb = "Slung"
     else:
         spec = _spec(app, target)
-        spec.runtime = app.args.runtime
+        spec.runtime, spec.model = app.args.runtime, app.args.model
         bead = sling.sling_new(app.ledger, spec)
         verb = "Slung new bead"
     held = " (held)" if bead.held else ""
@@ -555,7 +565,13 @@ def _sling_url(app: App, url: str) -> int:
     from gastown.services import issues
 
     done = issues.sling_issue(
-        app.ledger, app.town, url, app.environ, runtime=app.args.runtime, hold=app.args.hold
+        app.ledger,
+        app.town,
+        url,
+        app.environ,
+        runtime=app.args.runtime,
+        hold=app.args.hold,
+        model=app.args.model,
     )
     bead, link = done.bead, done.link
     data = {**bead.to_json(), "issue": link.to_json() if link else None, "created": done.created}
@@ -580,7 +596,13 @@ def _sling_pull(app: App, target: str) -> int | None:
     from gastown.services import babysit
 
     bead = babysit.sling_pull(
-        app.ledger, app.town, app.environ, work, runtime=app.args.runtime, hold=app.args.hold
+        app.ledger,
+        app.town,
+        app.environ,
+        work,
+        runtime=app.args.runtime,
+        hold=app.args.hold,
+        model=app.args.model,
     )
     app.emit(bead.to_json(), f"Slung {bead.id}: {bead.title} → rig {bead.rig}")
     return 0

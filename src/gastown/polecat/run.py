@@ -233,7 +233,8 @@ def _request(
     return agent, LaunchRequest(
         prompt=prompt,
         worktree=launch.town.path / run.worktree,
-        model=settings["role_models.polecat"] or settings["default_model"],
+        # The model the bead was slung with wins over the settings'.
+        model=ctx.bead.model or settings["role_models.polecat"] or settings["default_model"],
         base_url=settings["model_base_url"],
         api_key=settings["model_api_key"],
         env_vars=dict(settings["env_vars"]),

@@ -43,6 +43,7 @@ def sling_pull(
     runtime: str | None = None,
     hold: bool = False,
     forge: Forge | None = None,
+    model: str | None = None,
 ) -> Bead:
     """A bead for a polecat to babysit the pull request `url_or_ref` on its own branch (or the
     bead already doing so). `forge` stands in for the rig's client (None: its settings')."""
@@ -50,6 +51,7 @@ def sling_pull(
     from gastown.refinery.pr import _feedback
     from gastown.refinery.pr_review import find
 
+    model = beads.model(model)  # refused before the forge is asked anything
     ref = parse_work(url_or_ref) if isinstance(url_or_ref, str) else url_or_ref
     if ref is None or ref.kind != "pull":
         raise InvalidValue(
@@ -82,6 +84,7 @@ def sling_pull(
         slung=True,
         held=hold,
         runtime=beads.runtime(runtime),
+        model=model,
     )
     with ledger.store.transaction() as tx:
         (bead,) = beads.build(ledger, tx, [spec])

@@ -164,6 +164,35 @@ def runtime(value: str | None) -> str | None:
     return value
 
 
+MAX_MODEL = 200
+"""Characters in a model's name."""
+
+
+def model(value: str | None) -> str | None:
+    """A model asked for by name (None: the settings' `role_models.polecat` or
+    `default_model`). It reaches the agent CLI's command line as one argument, so it is one
+    word: never empty, no spaces, no line breaks, no control characters, no leading '-'."""
+    if value is None:
+        return None
+    if not value:
+        raise InvalidValue(
+            "A model needs a name, such as claude-sonnet-4-5; it cannot be empty.",
+            hint="Leave the model out to use the settings' (role_models.polecat, else "
+            "default_model).",
+        )
+    spaced = any(c.isspace() for c in value) or bad_character(value)
+    if len(value) > MAX_MODEL or spaced or value.startswith("-"):  # "-x" would read as an option
+        said = value.encode("unicode_escape").decode("ascii")  # a line break shown as \\n
+        raise InvalidValue(
+            f"A model is one name of at most {MAX_MODEL} characters with no spaces, line "
+            f"breaks or control characters, not starting with '-', such as claude-sonnet-4-5, "
+            f"not '{shown(said)}'.",
+            hint="Leave the model out to use the settings' (role_models.polecat, else "
+            "default_model).",
+        )
+    return value
+
+
 def check_filter(flt: BeadFilter) -> BeadFilter:
     """A listing's filter with its statuses and limit checked (a limit of 0 asks for all)."""
     for name in flt.statuses or ():
@@ -185,6 +214,7 @@ class NewBead(Record):
     held: bool = False
     slung: bool = False
     runtime: str | None = None
+    model: str | None = None
     parent: str | None = None
     """Create as a child of this bead: its id becomes PARENT.N."""
 
@@ -212,6 +242,7 @@ def build(
                 held=spec.held,
                 slung=spec.slung,
                 runtime=runtime(spec.runtime),
+                model=model(spec.model),
                 convoy_id=convoy_id,
                 created_at=made_at,
                 updated_at=made_at,

@@ -206,6 +206,7 @@ def bead_line(bead: Bead, dependent_count: int, convoy: Convoy | None) -> str:
     gastown = {
         "convoy_id": bead.convoy_id,
         "held": bead.held if bead.held != implied_held else None,
+        "model": bead.model,
         "rig": bead.rig,
         "runtime": bead.runtime,
         "slung": bead.slung or None,

@@ -157,6 +157,7 @@ def _merge(stored: Bead, new: Bead, ours: bool) -> Bead:
     )
     if not ours:  # bd does not know Gas Town's fields: keep the town's
         merged.rig, merged.slung, merged.runtime = stored.rig, stored.slung, stored.runtime
+        merged.model = stored.model
         merged.convoy_id = new.convoy_id or stored.convoy_id
         # A hold that only stood for a bd status goes when bd moves the issue on.
         held_for_status = stored.extra.get("status") in ("blocked", "deferred", "pinned")

@@ -216,6 +216,11 @@ def decode(ln: Line) -> Incoming | None:
     if meta:
         extra["metadata"] = meta
     runtime = gastown.get("runtime")
+    model = ln.text("model", gastown)
+    try:
+        beads.model(model)
+    except InvalidValue as exc:
+        ln.fail("has a model that breaks a rule: " + exc.message.rstrip("."))
     body = ln.text("description") or ""
     try:
         beads.body(body)
@@ -236,6 +241,7 @@ def decode(ln: Line) -> Incoming | None:
         held=held,
         slung=ln.flag("slung", gastown),
         runtime=None if runtime is None else ln.choice("runtime", runtime, RUNTIMES),
+        model=model,
         convoy_id=convoy_id,
         labels=_labels(ln),
         created_at=created,

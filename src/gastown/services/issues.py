@@ -153,13 +153,14 @@ def link_issue(
     runtime: str | None = None,
     hold: bool = False,
     reason: str = "slung from its issue",
+    model: str | None = None,
 ) -> tuple[Bead, IssueLink, bool]:
     """The bead of `issue`: made (slung on `rig`) with its link in one transaction, or the
     one it has. True when it was made now."""
     url = issue.url if issue.url.startswith(("https://", "http://")) else ""
     where = host or (urllib.parse.urlsplit(url).hostname or "")
     spec, cut = spec_for(issue, rig.name, url or f"#{issue.number} of {forge.repo}")
-    spec.runtime, spec.held = runtime, hold
+    spec.runtime, spec.held, spec.model = runtime, hold, model
     with ledger.store.transaction() as tx:
         existing = tx.get_issue_link(forge.kind, forge.repo, issue.number, "issue", lock=True)
         if existing is not None:
@@ -288,6 +289,7 @@ def sling_issue(
     runtime: str | None = None,
     hold: bool = False,
     forge: Forge | None = None,
+    model: str | None = None,
 ) -> Slung:
     """`gt sling <issue URL>`: the issue's bead, made and announced on the issue, or the one it
     has already. `forge` stands in for the rig's own client (None: `forge.select.require`)."""
@@ -298,9 +300,9 @@ def sling_issue(
             hint="Give one like https://github.com/OWNER/REPO/issues/42 or "
             "https://gitlab.com/GROUP/PROJECT/-/issues/42.",
         )
-    rt = beads.runtime(runtime)
+    rt, model = beads.runtime(runtime), beads.model(model)
     if ref.kind == "pull":
-        return _sling_pull(ledger, town, ref, environ, runtime=rt, hold=hold)
+        return _sling_pull(ledger, town, ref, environ, runtime=rt, hold=hold, model=model)
     rig, settings = rig_for_work(ledger, town, ref, environ)
     if forge is None:
         from gastown.forge.select import require
@@ -314,7 +316,7 @@ def sling_issue(
             return Slung(bead=bead, link=known, created=False)
     issue = forge.get_issue(ref.number)  # a forge error here leaves nothing written
     bead, link, created = link_issue(
-        ledger, rig, forge, issue, host=ref.host, runtime=rt, hold=hold
+        ledger, rig, forge, issue, host=ref.host, runtime=rt, hold=hold, model=model
     )
     commented = announce(ledger, forge, bead, link) if created else False
     return Slung(bead=bead, link=link, created=created, commented=commented)
@@ -328,10 +330,11 @@ def _sling_pull(
     *,
     runtime: str | None,
     hold: bool,
+    model: str | None = None,
 ) -> Slung:
     """A pull request is not an issue: its bead babysits the pull request on its own branch
     (`services.babysit`)."""
     from gastown.services import babysit
 
-    bead = babysit.sling_pull(ledger, town, environ, ref, runtime=runtime, hold=hold)
+    bead = babysit.sling_pull(ledger, town, environ, ref, runtime=runtime, hold=hold, model=model)
     return Slung(bead=bead, link=None, created=True)

@@ -8,6 +8,7 @@ from gastown.services import beads
 from gastown.services.ledger import Ledger, get_bead
 
 runtime = beads.runtime
+model = beads.model
 
 
 def sling_new(ledger: Ledger, spec: beads.NewBead) -> Bead:
@@ -15,15 +16,21 @@ def sling_new(ledger: Ledger, spec: beads.NewBead) -> Bead:
     if spec.rig is None:
         raise InvalidValue("Slinging new work needs a rig.", hint="Pass --rig NAME.")
     spec.runtime = runtime(spec.runtime)
+    spec.model = model(spec.model)
     spec.slung = True
     return beads.create(ledger, spec, reason="slung")
 
 
 def sling_existing(
-    ledger: Ledger, bead_id: str, rt: str | None = None, hold: bool | None = None
+    ledger: Ledger,
+    bead_id: str,
+    rt: str | None = None,
+    hold: bool | None = None,
+    model_name: str | None = None,
 ) -> Bead:
-    """Mark an existing bead for dispatch (optionally with a runtime, or held)."""
-    rt = runtime(rt)
+    """Mark an existing bead for dispatch (optionally with a runtime or a model, or held).
+    A runtime or model left out keeps the one it was slung with before, if any."""
+    rt, model_name = runtime(rt), model(model_name)
     with ledger.store.transaction() as tx:
         bead = get_bead(tx, ledger.prefix, bead_id, lock=True)
         if bead.status in (CLOSED, IN_PROGRESS, IN_REVIEW):
@@ -41,6 +48,8 @@ def sling_existing(
             fields["status"] = "open"
         if rt is not None:
             fields["runtime"] = rt
+        if model_name is not None:
+            fields["model"] = model_name
         if hold is not None:
             fields["held"] = hold
         beads.write(ledger, tx, bead, fields, kind="bead.slung", reason="slung")

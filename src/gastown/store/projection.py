@@ -150,6 +150,7 @@ DOC_COLUMNS = (
     "held",
     "slung",
     "runtime",
+    "model",
     "convoy_id",
     "created_at",
     "updated_at",

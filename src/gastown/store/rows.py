@@ -15,7 +15,7 @@ from gastown.store.projection import READY_CLAUSE
 
 BEAD_COLUMNS = (
     "id, title, body, type, priority, status, rig, assignee, held, slung, runtime, convoy_id, "
-    "created_at, updated_at, started_at, closed_at, close_reason, created_by, version, extra"
+    "created_at, updated_at, started_at, closed_at, close_reason, created_by, version, extra, model"
 )
 CONVOY_COLUMNS = (
     "id, title, rig, status, staged, merge_mode, created_at, updated_at, landed_at, "
@@ -119,6 +119,7 @@ def bead_of(row: Sequence[Any]) -> Bead:
         created_by=row[17],
         version=row[18],
         extra=json.loads(row[19]) if row[19] and row[19] != "{}" else {},
+        model=row[20],
     )
 
 
@@ -144,6 +145,7 @@ def bead_params(b: Bead) -> tuple[Any, ...]:
         b.created_by,
         b.version,
         json.dumps(b.extra, sort_keys=True) if b.extra else "{}",
+        b.model,
     )
 
 

@@ -479,7 +479,19 @@ seen on each rig (`knowledge_signals`), to tell one that recurs. Full-text searc
 database's own: an FTS5 table beside the notes in SQLite (its rowid is the note's id, written
 by the same statements), a GIN index on the notes' `tsvector` in PostgreSQL."""
 
-LATEST = MIGRATIONS[-1][0]
+MIGRATIONS.append(
+    (
+        18,
+        """
+ALTER TABLE beads ADD COLUMN model TEXT;
+""",
+    )
+)
+"""18: the model a bead was slung with (`gt sling --model`, the board's sling); NULL runs it
+on the settings' model."""
+
+LATEST = max(number for number, _ in MIGRATIONS)
+"""The newest version (numbers are given out ahead, so the list may skip some for a while)."""
 
 
 def statements(sql: str, serial: str) -> list[str]:

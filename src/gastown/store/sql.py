@@ -252,7 +252,7 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries, IssueLinkQu
             [(b.id, label) for b in beads for label in b.labels],
         )
         self.db.executemany(
-            f"INSERT INTO beads ({BEAD_COLUMNS}) VALUES ({marks(range(20))})",
+            f"INSERT INTO beads ({BEAD_COLUMNS}) VALUES ({marks(range(21))})",
             [bead_params(b) for b in beads],
         )
         self._unsettled.arrived.update(b.id for b in beads)
@@ -265,8 +265,8 @@ class Tx(RunQueries, MergeRequestQueries, MailQueries, MayorQueries, IssueLinkQu
             "UPDATE beads SET title = ?, body = ?, type = ?, priority = ?, status = ?, rig = ?, "
             "assignee = ?, held = ?, slung = ?, runtime = ?, convoy_id = ?, created_at = ?, "
             "updated_at = ?, started_at = ?, closed_at = ?, close_reason = ?, created_by = ?, "
-            "version = ?, extra = ? WHERE id = ? AND version = ?",
-            (*params[1:18], bead.version + 1, params[19], bead.id, bead.version),
+            "version = ?, extra = ?, model = ? WHERE id = ? AND version = ?",
+            (*params[1:18], bead.version + 1, params[19], params[20], bead.id, bead.version),
         )
         if cur.rowcount != 1:
             return False

@@ -1,22 +1,24 @@
 """The board people work from: beads in a column per status, filtered and searched from the
 URL, each card saying who works on it, for how long, in which attempt, what it has cost so far
-and where its merge request stands.
+and where its merge request stands, and when a bead waiting for its next attempt is tried again.
 
 Filters come from the query string (`rig`, `label` (repeatable), `type`, `priority`,
 `assignee`, `status` (repeatable), `q`) and are applied in SQL (`BeadFilter`). A value that
 cannot match (an unknown rig, type, priority or status) is dropped with a sentence saying so,
 and the board still renders; a label or assignee no bead has is kept, and said. What a card
-adds to its bead is read for the whole page at once (`store.board`, one cost roll-up).
+adds to its bead is read for the whole page at once (`store.board`, one cost roll-up, one
+read of the retries to come, `services.retries`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from gastown import config
+from gastown.clock import stamp
 from gastown.config import RUNTIMES
 from gastown.errors import NotFound
 from gastown.limits import shown
@@ -29,7 +31,8 @@ from gastown.model import (
     OPEN,
     Rig,
 )
-from gastown.services import costs, moves
+from gastown.runtimes import prices
+from gastown.services import costs, moves, retries
 from gastown.store import BeadFilter, Tx, board, controls
 
 LIMIT = 100
@@ -122,9 +125,19 @@ def _last(given: dict[str, list[str]], key: str) -> str | None:
     return values[-1] if values else None
 
 
-def read(tx: Tx, wanted: dict[str, Any], now: datetime, limit: int = LIMIT) -> dict[str, Any]:
+def read(
+    tx: Tx,
+    wanted: dict[str, Any],
+    now: datetime,
+    limit: int = LIMIT,
+    *,
+    settings: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """The board for a parsed filter (`parse`): a column per status wanted (every status when
-    none is), each its first `limit` beads by priority then age with its full count."""
+    none is), each its first `limit` beads by priority then age with its full count.
+    `settings` (the town layer) and `environ` say how long a failed attempt waits before the
+    next (None: the defaults)."""
     flt: BeadFilter = wanted["filter"]
     rig = flt.rig
     found = tx.get_rig(rig) if rig is not None else None
@@ -147,6 +160,7 @@ def read(tx: Tx, wanted: dict[str, Any], now: datetime, limit: int = LIMIT) -> d
             }
         )
     _annotate(tx, columns, now, rig)
+    _retries(tx, columns, now, rig, settings or {}, environ or {})
     pauses = controls.pauses(tx)
     return {
         "rig": _rig_json(found) if found is not None else None,
@@ -157,6 +171,7 @@ def read(tx: Tx, wanted: dict[str, Any], now: datetime, limit: int = LIMIT) -> d
         "types": list(BEAD_TYPES),
         "statuses": list(BEAD_STATUSES),
         "runtimes": list(RUNTIMES),
+        "models": sorted(prices.table()),
         "limit": limit,
         "columns": columns,
         "convoys": [c.to_json() for c in tx.list_convoys(rig, "open")],
@@ -188,7 +203,7 @@ def _annotate(tx: Tx, columns: list[dict[str, Any]], now: datetime, rig: str | N
             bead["attempts"] = facts.attempts
             bead["polecat"] = facts.polecat
             bead["run_runtime"] = facts.runtime
-            bead["model"] = facts.model
+            bead["run_model"] = facts.model  # `model` is the one it was slung with
             mr = merges.get(bead_id)
             bead["merge"] = mr
             spend = spent.get(bead_id)
@@ -199,6 +214,24 @@ def _annotate(tx: Tx, columns: list[dict[str, Any]], now: datetime, rig: str | N
             )
             label, since = _clock(bead, facts, mr)
             bead["clock"] = {"label": label, "since": since, "for": took(since, now)}
+
+
+def _retries(
+    tx: Tx,
+    columns: list[dict[str, Any]],
+    now: datetime,
+    rig: str | None,
+    settings: Mapping[str, Any],
+    environ: Mapping[str, str],
+) -> None:
+    """Each open card whose next attempt is still to come says when (`retry_at`, and `retry`
+    in words), as the planner decides it: one read for the page, not one per card."""
+    open_cards = [b for c in columns if c["status"] == OPEN for b in c["beads"]]
+    waits = retries.waiting(tx, settings, environ, now, rig) if open_cards else {}
+    for bead in (b for c in columns for b in c["beads"]):
+        at = waits.get(bead["id"]) if bead["status"] == OPEN else None
+        bead["retry_at"] = stamp(at) if at is not None else None
+        bead["retry"] = retries.words(at, now) if at is not None else None
 
 
 def _clock(

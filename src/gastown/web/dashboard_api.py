@@ -33,8 +33,17 @@ class SlingBody(BaseModel):
     type: str = "task"
     labels: list[str] = Field(default_factory=list)
     runtime: str | None = None
+    model: str | None = None
+    """The model its runs use (None: the settings' `role_models.polecat`, else `default_model`)."""
     hold: bool = False
     """Create it held: marked for dispatch, but not dispatched until unheld."""
+
+
+class SlingAgain(BaseModel):
+    """What slinging an existing bead may ask for (None keeps what it had)."""
+
+    runtime: str | None = None
+    model: str | None = None
 
 
 class BeadChange(BaseModel):
@@ -117,7 +126,14 @@ def _board(led: Led, request: Request, rig: str | None, limit: int) -> dict[str,
         if rig is not None and tx.get_rig(rig) is None:
             raise NotFound(f"There is no rig '{rig}'.", hint="`gt rig list` shows the town's rigs.")
         wanted = board_view.parse(tx, request.query_params.multi_items(), rig)
-        return board_view.read(tx, wanted, SystemClock().now(), limit)
+        return board_view.read(
+            tx,
+            wanted,
+            SystemClock().now(),
+            limit,
+            settings=fresh_town(request).settings,
+            environ=request.app.state.environ,
+        )
 
 
 class MoveBody(BaseModel):
@@ -153,6 +169,7 @@ def sling_new(led: Led, request: Request, body: SlingBody) -> dict[str, Any]:
         rig=body.rig,
         held=body.hold,
         runtime=body.runtime,
+        model=body.model,
     )
     bead = sling_service.sling_new(led, spec)
     changed(request)
@@ -160,9 +177,13 @@ def sling_new(led: Led, request: Request, body: SlingBody) -> dict[str, Any]:
 
 
 @router.post("/beads/{bead_id}/sling")
-def sling_existing(led: Led, request: Request, bead_id: str) -> dict[str, Any]:
-    """Mark an existing open (or failed) bead for dispatch, like `gt sling ID`."""
-    bead = sling_service.sling_existing(led, bead_id)
+def sling_existing(
+    led: Led, request: Request, bead_id: str, body: SlingAgain | None = None
+) -> dict[str, Any]:
+    """Mark an existing open (or failed) bead for dispatch, like `gt sling ID [--runtime R]
+    [--model M]`."""
+    asked = body or SlingAgain()
+    bead = sling_service.sling_existing(led, bead_id, asked.runtime, None, asked.model)
     changed(request)
     return bead.to_json()
 

@@ -118,7 +118,14 @@ def _board(
         if rig is not None and tx.get_rig(rig) is None:
             raise NotFound(f"There is no rig '{rig}'.", hint="`gt rig list` shows the town's rigs.")
         wanted = board.parse(tx, request.query_params.multi_items(), rig)
-        data = board.read(tx, wanted, _now(), max(1, min(limit, 1000)))
+        data = board.read(
+            tx,
+            wanted,
+            _now(),
+            max(1, min(limit, 1000)),
+            settings=fresh_town(request).settings,
+            environ=request.app.state.environ,
+        )
         data.update(board.options(tx), fixed_rig=rig)
     query = [(k, v) for k, v in request.query_params.multi_items() if k in board.FILTER_KEYS]
     data["more_url"] = "?" + urlencode([*query, ("limit", str(data["limit"] * 5))])
@@ -337,7 +344,9 @@ async def bead_action(request: Request, bead_id: str) -> Response:
 
     def work(led: Ledger) -> Any:
         if action == "sling":
-            return sling_service.sling_existing(led, bead_id, _one(form, "runtime") or None)
+            return sling_service.sling_existing(
+                led, bead_id, _one(form, "runtime") or None, None, _one(form, "model") or None
+            )
         if action == "move":  # the board's keyboard (and script-free) way to drag a card
             return moves.move(led, bead_id, _one(form, "to"))
         if action in ("hold", "unhold"):
@@ -366,6 +375,7 @@ async def sling(request: Request) -> Response:
         rig=rig or None,
         held=_one(form, "hold") == "on",
         runtime=_one(form, "runtime") or None,
+        model=_one(form, "model") or None,
     )
 
     def work(led: Ledger) -> Any:
