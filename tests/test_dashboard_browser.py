@@ -147,7 +147,7 @@ def test_a_bead_slung_from_the_board_moves_across_it_while_its_transcript_stream
     expect(spend).to_be_visible()
     expect(spend.locator("g.day")).to_have_count(14)
     expect(spend.locator("g.day").last.locator("title")).to_contain_text("in 1 call")
-    expect(page.locator(".feed")).to_contain_text("run.ended")
+    expect(page.locator(".feed")).to_contain_text(f"{polecat} finished 'Add a greeting file'")
     dashboard.shot("overview")
     dashboard.open("/merges")
     expect(page.locator("main")).to_contain_text("landed on trunk")
