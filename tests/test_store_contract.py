@@ -23,6 +23,7 @@ from gastown.services.beads import NewBead
 from gastown.services.ledger import Ledger
 from gastown.services.plan import Plan, PlanTask
 from gastown.store import BeadFilter, Store, Tx, open_store
+from gastown.store.projection import SqliteJson
 from gastown.store.schema import LATEST, MIGRATIONS
 
 
@@ -71,6 +72,20 @@ def undo_migration_13(db: Any) -> None:
         ("mayor_messages", "model"),
     ):
         db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+
+
+def undo_migration_18(db: Any) -> None:
+    """Take away what migration 18 added (the model a bead was slung with). SQLite's bead
+    docs read the column, so they go first, as an older gt never had them; opening the
+    store again makes them anew."""
+    if isinstance(db.json, SqliteJson):
+        made = db.execute(
+            "SELECT type, name FROM sqlite_master WHERE substr(name, 1, 8) = 'bead_doc' "
+            "ORDER BY rowid DESC"
+        ).fetchall()
+        for kind, name in made:
+            db.execute(f"DROP {kind.upper()} {name}")
+    db.execute("ALTER TABLE beads DROP COLUMN model")
 
 
 def undo_migration_20(db: Any) -> None:
@@ -827,6 +842,7 @@ def test_a_town_from_before_the_blocked_table_has_it_filled_when_opened(db_url: 
         tx.db.execute("DROP TABLE issue_links")  # made by migration 12
         undo_migration_13(tx.db)
         undo_migration_20(tx.db)
+        undo_migration_18(tx.db)
         tx.db.execute("DELETE FROM schema_migrations WHERE version > 8")
     store.close()
 
