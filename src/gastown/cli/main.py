@@ -105,6 +105,7 @@ COMMANDS = {
     "dep": "cmd_beads",
     "sling": "cmd_beads",
     "convoy": "cmd_convoys",
+    "formula": "cmd_formulas",
     "export": "cmd_interop",
     "import": "cmd_interop",
     "scripted-model": "cmd_scripted",

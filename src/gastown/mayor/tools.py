@@ -13,7 +13,14 @@ import json
 from typing import Any
 
 from gastown.errors import GastownError
-from gastown.mayor import code_tools, forge_tools, knowledge_tools, mail_tools, town_tools
+from gastown.mayor import (
+    code_tools,
+    forge_tools,
+    formula_tools,
+    knowledge_tools,
+    mail_tools,
+    town_tools,
+)
 from gastown.mayor.toolkit import Arg, Context, Outcome, Tool, ToolArgsError, check_args
 from gastown.services import beads, convoys, deps, plan, settings, sling, status
 from gastown.store import BeadFilter
@@ -333,6 +340,7 @@ TOOLS: dict[str, Tool] = {
             _set_setting,
         ),
         *town_tools.TOOLS,
+        *formula_tools.TOOLS,
         *code_tools.TOOLS,
         *forge_tools.TOOLS,
         *knowledge_tools.TOOLS,
