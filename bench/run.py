@@ -48,6 +48,10 @@ And the two of issue 15 (`knowledge.py`):
     median), and the prompt with notes against without, in size (goal: the notes add at most
     the budget, 2,000 tokens).
 
+15. `gt mayor ask` as a whole process with the town up (the turn taken by the town process's
+    API) against the scripted model server's own answer time (goal ≤ 0.5 s over it), beside
+    the same command with no town up (`mayor_ask.py`).
+
 `--quick` runs everything at a small size (for the test suite). Nothing asserts on time.
 """
 
@@ -73,6 +77,7 @@ import feedview
 import forge
 import knowledge
 import mayor
+import mayor_ask
 import polecats
 import readyset
 import refinery
@@ -322,6 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         judged += feedview.bench(root, 10 if args.quick else 100, 500 if args.quick else 2_000)
         judged += knowledge.bench(root, 1_000 if args.quick else 10_000, sizes.runs, rng)
         judged += diffpage.bench(root, 500 if args.quick else 5_000, 5 if args.quick else 20)
+        judged += mayor_ask.bench(root, 5 if args.quick else 20, rng)
     took = time.perf_counter() - began
     print(f"\nGoals (issues 2, 3 and 6, Performance), benchmark took {took:.0f} s:")
     for line in judged:
