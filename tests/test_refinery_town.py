@@ -77,6 +77,11 @@ def test_three_beads_land_one_after_another_and_a_breaking_one_comes_back(
         )
         assert "add(2, 2) is not 4" in rework[0]["body"]
         until(lambda: status(bad) == "closed", "the reworked bead to land")
+        # Its polecat was told what the work it changed was for: the original bead, quoted.
+        fixed = gt.json("runs", "--bead", rework[0]["id"])[0]["id"]
+        told = (tmp_path / "town" / "logs" / "runs" / fixed / "prompt.md").read_text()
+        assert f'That work is bead {bad}, "Make add faster", which asked for:' in told
+        assert "> ```gt-script" in told and "add(2, 2) is not 4" in told
         assert gt.json("status")["merge_queue"] == {}  # nothing left waiting
     finally:
         gt("down")

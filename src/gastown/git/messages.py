@@ -16,8 +16,11 @@ EARLIER_RUN = "Work left uncommitted by an earlier run."
 
 
 def bead_of_branch(branch: str) -> str | None:
-    """The bead a polecat branch `gt/<polecat>/<bead-id>` is for (None for any other)."""
+    """The bead a polecat branch `gt/<polecat>/<bead-id>` (or a fresh retry's
+    `gt/<polecat>/attempt-<n>/<bead-id>`) is for (None for any other)."""
     parts = branch.split("/")
+    if len(parts) == 4 and parts[2].startswith("attempt-"):
+        del parts[2]
     return parts[2] if len(parts) == 3 and parts[0] == "gt" and all(parts) else None
 
 

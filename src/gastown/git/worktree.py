@@ -154,9 +154,11 @@ def _prepare(
         if made.code != 0:  # the branch exists (a retry, a rework): check it out as it is
             release(clone, branch, identity)
             git("worktree", "add", "--quiet", str(worktree), branch, cwd=clone)
+            catch_up(worktree, start)
         return start
     was = current_branch(worktree)
     if was == branch:  # a retry on the same polecat: carry on
+        catch_up(worktree, start)
         return start
     # One look at what the earlier run left: changes are committed to its own branch, and
     # ignored output (a build, a cache) is noted to be cleaned away after the switch.
@@ -168,10 +170,18 @@ def _prepare(
     if created.code != 0:
         release(clone, branch, identity, keep=worktree)
         git("checkout", "--quiet", branch, cwd=worktree)
+        catch_up(worktree, start)
     # Exactly the branch, nothing else: a run must not find, or land, another bead's files.
     if any(line.startswith("!!") for line in left):
         git("clean", "-ffdxq", cwd=worktree)
     return start
+
+
+def catch_up(worktree: Path, start: str) -> None:
+    """A branch taken up again with no commits of its own (an attempt that failed before it
+    committed) moves to the fresh `start`, so the retry does not work on an old target."""
+    if ahead(worktree, start) == 0:
+        git("merge", "--ff-only", "--quiet", start, cwd=worktree, check=False)
 
 
 def release(clone: Path, branch: str, identity: Identity, keep: Path | None = None) -> None:

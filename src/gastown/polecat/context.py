@@ -20,8 +20,9 @@ from gastown.model import (
     Rig,
     Run,
 )
+from gastown.polecat.earlier import Attempt, earlier_attempts
 from gastown.polecat.prompt import Delivered, PromptContext
-from gastown.record import Record
+from gastown.record import Record, field
 from gastown.store import Tx
 
 if TYPE_CHECKING:
@@ -36,6 +37,10 @@ class PolecatContext(Record):
     delivered: list[Delivered]
     rework: MergeRequest | None = None
     """The merge request this bead reworks (its branch is the run's branch)."""
+    original: Bead | None = None
+    """The bead whose merge request this bead reworks: what the work was for."""
+    attempts: list[Attempt] = field(default_factory=list)
+    """The bead's earlier attempts, oldest first (what a retry is told)."""
     notes: list[Note] | None = None
     """The accepted notes for this bead that fit the budget, most relevant first
     (`services.knowledge.choose`); read with the rest before the run starts."""
@@ -51,7 +56,7 @@ class PolecatContext(Record):
             return feature_branch(self.convoy)
         return self.rig.branch
 
-    def prompt(self, instructions: str) -> PromptContext:
+    def prompt(self, instructions: str, earlier: str = "") -> PromptContext:
         return PromptContext(
             bead=self.bead,
             polecat=self.run.polecat,
@@ -61,6 +66,25 @@ class PolecatContext(Record):
             delivered=self.delivered,
             instructions=instructions,
             knowledge=section(self.notes or []),
+            rework=self.reworked(),
+            earlier=earlier,
+        )
+
+    def reworked(self) -> str | None:
+        """What a rework bead's polecat must know besides the comments (its own description):
+        what the work it changes was for, the original bead's description, quoted."""
+        if self.rework is None:
+            return None
+        mr, what = self.rework, self.original
+        head = f"The refinery sent merge request {mr.id} back; its work is on your branch"
+        if what is None:
+            return head + ". Change that work as the description above asks."
+        body = what.body.strip() or "(No further description: the title is the task.)"
+        quoted = "\n".join(f"> {line}".rstrip() for line in body.splitlines())
+        return (
+            f'{head}. That work is bead {what.id}, "{what.title}", which asked for:\n\n'
+            f"{quoted}\n\nChange that work as the description above asks, and keep to what "
+            "it was for."
         )
 
 
@@ -104,4 +128,9 @@ def load_prompt_context(tx: Tx, run: Run) -> PolecatContext:
             summary = summaries[-1] if summaries else blocker.close_reason
             delivered.append(Delivered(blocker.id, blocker.title, summary))
     waiting = tx.list_merge_requests(rework_bead_id=bead.id, status=MR_REWORK)
-    return PolecatContext(run, bead, rig, convoy, delivered, waiting[0] if waiting else None)
+    rework = waiting[0] if waiting else None
+    original = tx.get_bead(rework.bead_id) if rework is not None and rework.bead_id else None
+    attempts = earlier_attempts(tx, run)
+    return PolecatContext(
+        run, bead, rig, convoy, delivered, rework, original=original, attempts=attempts
+    )

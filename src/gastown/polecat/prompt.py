@@ -26,6 +26,7 @@ $body
 $convoy
 $delivered
 $rework
+$earlier
 $instructions
 $knowledge
 # How to finish
@@ -33,6 +34,9 @@ $knowledge
 1. Make the change, and check it the way this repository checks itself (its tests, linters).
 2. Commit your work on this branch: `git add -A && git commit -m "<what you did>"`.
 3. Run `gt done --summary "<one line on what you did>"`. That hands the branch to the refinery.
+
+Now and then save where you are: `gt checkpoint '{"done": "...", "next": "..."}'`. If this run
+fails, the next attempt at this bead is given your last checkpoint.
 
 While you work: `gt status "<what you are doing>"` keeps the town informed. If you cannot go on
 (missing access, a contradiction in the task, a decision that is not yours), run
@@ -64,6 +68,8 @@ class PromptContext(Record):
     """Why this bead came back: the failing gate's log tail, review comments, conflicts."""
     knowledge: str = ""
     """The town's accepted notes most relevant to the bead, one per line, within the budget."""
+    earlier: str | None = None
+    """What the bead's earlier attempts came to and where this one starts (a retry)."""
 
 
 def render(ctx: PromptContext, town_path: Path | None = None) -> str:
@@ -81,6 +87,7 @@ def render(ctx: PromptContext, town_path: Path | None = None) -> str:
         convoy=_convoy(ctx),
         delivered=_delivered(ctx),
         rework=_section("This is rework", ctx.rework),
+        earlier=_section("Earlier attempts at this bead", ctx.earlier),
         instructions=_section("Instructions for this rig", ctx.instructions),
         knowledge=_section("What this town knows", ctx.knowledge),
     )

@@ -26,7 +26,7 @@ from gastown.errors import GastownError, RuntimeUnavailable, UserError
 from gastown.forge.gitauth import authorize_url
 from gastown.git import worktree as wt
 from gastown.model import RUN_FAILED, RUN_STOPPED, RUNNING, STARTING, Bead, Run
-from gastown.polecat import group
+from gastown.polecat import earlier, group
 from gastown.polecat.context import PolecatContext, load_prompt_context, prompt_notes
 from gastown.polecat.finish import hold_for_runtime, inspect_branch, record_finish
 from gastown.polecat.output import Ending, Follower, Transcript, follow, spawn
@@ -247,8 +247,7 @@ def prepare(launch: Launch, run: Run, ctx: PolecatContext) -> Prepared:
     """Worktree, prompt and process spec for `run` (blocking, no ledger access: a thread)."""
     town = launch.town
     settings = config.resolve(town.settings, ctx.rig.settings, launch.environ)
-    prompt = render(ctx.prompt(settings["custom_instructions.polecat"]), town.path)
-    agent, request = _request(launch, run, ctx, prompt)
+    agent, request = _request(launch, run, ctx, "")  # the prompt once the worktree is ready
     try:  # a model missing or unreachable is the settings' fault, not the bead's
         preflight.check_settings(agent, request, launch.environ)
     except UserError as exc:
@@ -263,6 +262,9 @@ def prepare(launch: Launch, run: Run, ctx: PolecatContext) -> Prepared:
         identity,
         create_from=ctx.rig.branch,
     )
+    told = earlier.told(town.path, run, ctx.attempts, request.worktree, base, ctx.base_branch)
+    prompt = render(ctx.prompt(settings["custom_instructions.polecat"], told), town.path)
+    request.prompt = prompt
     if ctx.rework is not None:  # measured from where the merge request stood
         base = ctx.rework.head_commit
     run_dir = run_dir_of(town, run)

@@ -24,6 +24,8 @@ class Dispatch(Record):
     """The bead's own runtime, else the rig's setting."""
     new_polecat: bool = False
     """True when `polecat` is a fresh name from the pool rather than an idle polecat reused."""
+    retry_from: str = "previous"
+    """`polecat.retry_from`: whether a retry continues the branch its last attempt left."""
 
     @property
     def branch(self) -> str:

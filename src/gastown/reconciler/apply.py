@@ -19,6 +19,7 @@ from gastown.model import (
     Polecat,
     Run,
 )
+from gastown.polecat.earlier import retry_branch
 from gastown.reconciler.actions import (
     Action,
     BudgetNotice,
@@ -82,15 +83,19 @@ def _dispatch(ledger: Ledger, d: Dispatch) -> Run | None:
         if bead is None or not tx.bead_ids(BeadFilter(ids=[bead.id], ready=True)):
             return None  # closed, taken, held, blocked or staged since the snapshot
         now = ledger.now()
-        # Rework continues the branch of the merge request that waits for it.
+        # Rework continues the branch of the merge request that waits for it; a retry, the
+        # branch its last attempt left (unless `polecat.retry_from` says fresh).
         rework = tx.list_merge_requests(rework_bead_id=d.bead_id, status=MR_REWORK)
+        branch = (
+            rework[0].branch if rework else retry_branch(tx, d.bead_id, d.polecat, d.retry_from)
+        )
         run = Run(
             id=f"run-{secrets.token_hex(5)}",
             bead_id=d.bead_id,
             polecat=d.polecat,
             rig=d.rig,
             runtime=d.runtime,
-            branch=rework[0].branch if rework else d.branch,
+            branch=branch,
             worktree=worktree_path(d.rig, d.polecat),
             attempt=d.attempt,
             created_at=now,

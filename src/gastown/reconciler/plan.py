@@ -100,7 +100,8 @@ def plan(snap: Snapshot, now: datetime, policy: Policy) -> list[Action]:
                 name, new = policy.names.fresh(taken), True
                 taken.add(name)
             runtime = bead.runtime or rig.runtime
-            actions.append(Dispatch(bead.id, rig_name, name, bead.attempts + 1, runtime, new))
+            attempt = bead.attempts + 1
+            actions.append(Dispatch(bead.id, rig_name, name, attempt, runtime, new, rig.retry_from))
             free -= 1
     if snap.spend is not None:
         actions.extend(_notices(snap, seen, policy))

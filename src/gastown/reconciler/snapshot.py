@@ -37,6 +37,8 @@ class RigView(NamedTuple):
     """The rig's runtime setting, for beads that did not ask for one."""
     limits: Limits = Limits()
     """The budgets of the rig's work."""
+    retry_from: str = "previous"
+    """`polecat.retry_from`: a retry continues its last attempt's branch, or starts `fresh`."""
 
 
 class ReadyBead(NamedTuple):
@@ -114,6 +116,7 @@ def load_snapshot(
             resolved["max_dispatch_attempts"],
             resolved["runtime"],
             Limits(resolved["budget.per_bead_usd"], resolved["budget.per_convoy_usd"], own_daily),
+            resolved["polecat.retry_from"],
         )
     town_daily = config.resolve(settings, None, environ)["budget.daily_usd"]
     ready: dict[str, list[ReadyBead]] = defaultdict(list)

@@ -2,10 +2,10 @@
 
     python -m gastown.runtimes.scripted_agent --script RUN_DIR/script.json
 
-The script is the first fenced block marked `gt-script` in the prompt (so a bead's body can
-carry it), else `DEFAULT_SCRIPT`. The adapter writes it to the run folder, outside the
-worktree, and the agent performs it in the worktree, printing our own event JSON: the parser
-reads those lines back as they are.
+The script is the first fenced block marked `gt-script` at the start of a line in the prompt
+(so a bead's body can carry it), else `DEFAULT_SCRIPT`. The adapter writes it to the run
+folder, outside the worktree, and the agent performs it in the worktree, printing our own
+event JSON: the parser reads those lines back as they are.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ import sys
 from gastown.runtimes.base import JsonLineParser, LaunchRequest, ProcessSpec, base_env
 from gastown.runtimes.events import End, Event, Text, Usage, event_from_json
 
-FENCE = re.compile(r"```gt-script[ \t]*\n(.*?)\n```", re.DOTALL)
+# At the start of a line only: a script quoted in the prompt (a rework's original bead, `> `)
+# is not the one to play.
+FENCE = re.compile(r"^```gt-script[ \t]*\n(.*?)\n```", re.DOTALL | re.MULTILINE)
 DEFAULT_SCRIPT: list[dict[str, object]] = [
     {"text": "Scripted agent: writing a note, as no script was given."},
     {  # a file of each bead's own, so every bead (and its rework) leaves a change
