@@ -32,8 +32,8 @@ def test_a_bead_slung_with_a_model_runs_on_it(town: Gt, town_path: Path, store: 
     picked = town.json("sling", "Pick a model", "--body", body, "--model", "picked-model-1")
     assert picked["model"] == "picked-model-1" and picked["runtime"] is None
     plain = town.json("sling", "Settings' model", "--body", script({"write": "b.txt"}))
-    for bead in (picked["id"], plain["id"]):
-        until(lambda bead=bead: bead_status(town, bead) == "in_review", f"{bead} in review")
+    both = (picked["id"], plain["id"])
+    until(lambda: all(bead_status(town, b) == "in_review" for b in both), "both in review")
     assert started_with(town_path, store, picked["id"]) == "picked-model-1"
     assert started_with(town_path, store, plain["id"]) == "the-settings-model"
     shown = town.ok("bead", "show", picked["id"]).out
