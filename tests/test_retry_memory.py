@@ -13,6 +13,7 @@ from gastown.model import MR_REWORK, MergeRequest, Rig, Run
 from gastown.polecat.context import load_prompt_context
 from gastown.polecat.earlier import retry_branch
 from gastown.polecat.prompt import render
+from gastown.record import replace
 from gastown.runtimes.scripted import script_for
 from gastown.store import Store, open_store
 from tests.conftest import Gt, run_git
@@ -155,3 +156,35 @@ def test_a_rework_prompt_carries_the_original_bead_and_the_comments(db_url: str)
     assert "> Make `add` faster." in rework
     # Quoted, the original bead's own script is not the one the scripted agent plays.
     assert json.loads(script_for(text))[0]["text"].startswith("Scripted agent")
+
+
+def test_a_retry_after_turned_down_work_is_told_the_gate_and_review_within_the_budget(
+    tmp_path: Path,
+) -> None:
+    from gastown.polecat.earlier import BUDGET, Attempt, Start, section
+
+    tail = "\n".join(f"line {n}" for n in range(30)) + "\nFAILED tests/test_cli.py::test_verbose"
+    gate = {"command": "make test", "ok": False, "exit": 2, "log_tail": tail}
+    mr = MergeRequest("mr-1", "gt-a", "r-1", "app", "gt/alder/gt-a", "trunk", "a", "b",
+                      status="failed", note="its pull request #4 was closed without merging",
+                      verdict="changes", review={"summary": "The flag is never parsed."},
+                      gates=[gate])  # fmt: skip
+    first = Attempt(ended("r-1", "gt-a", "alder", "gt/alder/gt-a"), mr)
+    second = Run("r-2", "gt-a", "alder", "app", "scripted", "gt/alder/attempt-2/gt-a", "w",
+                 attempt=2)  # fmt: skip
+    told = section(tmp_path, second, [first], Start(second.branch, "trunk", []))
+    assert "its merge request mr-1 is failed (its pull request #4 was closed" in told
+    assert "The gate `make test` failed its merge request (exit 2)" in told
+    assert "    FAILED tests/test_cli.py::test_verbose" in told and "line 17" not in told
+    assert "The reviewer asked for changes: The flag is never parsed." in told
+    assert "afresh from trunk on gt/alder/attempt-2/gt-a, because a merge request already " in told
+
+    # However long the history, the section stays within its budget.
+    many = [
+        Attempt(replace(ended(f"r-{n}", "gt-a", "alder", "b"), attempt=n, outcome="x" * 900,
+                        checkpoint={"notes": "y" * 5000}))
+        for n in range(1, 31)
+    ]  # fmt: skip
+    told = section(tmp_path, replace(second, attempt=31), many, Start("b", "trunk", ["c"] * 40))
+    assert len(told) <= BUDGET and "(20 older attempts not listed.)" in told
+    assert section(tmp_path, second, [], Start("b", "trunk", [])) == ""
