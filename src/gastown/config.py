@@ -357,15 +357,6 @@ SETTINGS: dict[str, Setting] = {
             ("previous", "fresh"),
         ),
         Setting(
-            "polecat.retry_from",
-            "choice",
-            "previous",
-            "Where a bead's retry starts: on the branch of its last failed attempt, with the "
-            "commits it left (previous), or from the target branch afresh (fresh). Work that a "
-            "merge request already took is never continued.",
-            ("previous", "fresh"),
-        ),
-        Setting(
             "escalation.routes",
             "list",
             [],
