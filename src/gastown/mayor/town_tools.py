@@ -120,7 +120,24 @@ def _control(action: str, after: str) -> Callable[[Context, dict[str, Any]], Any
 
 def _escalate(ctx: Context, a: dict[str, Any]) -> Any:
     raised = escalations.raise_about(ctx.ledger, a["severity"], a["text"], a.get("bead"))
-    return {**raised.to_json(), "then": "the town sends it along escalation.routes"}
+    return {**raised.to_json(), **_send_on(ctx, raised.id)}
+
+
+def _send_on(ctx: Context, escalation_id: int) -> dict[str, Any]:
+    """As `gt escalate`: a running town is woken to send it now; with no town up, nobody
+    else would until one starts, so this turn runs a routing pass itself."""
+    import asyncio
+
+    from gastown import config
+    from gastown.process import state, wake
+    from gastown.services.routing import Router
+
+    if state.read_address(ctx.town.path) is not None:
+        wake.notify(ctx.town.path)
+        return {"then": "the town sends it along escalation.routes"}
+    settings = config.resolve(ctx.town.settings, None, ctx.environ).values
+    done = asyncio.run(Router(ctx.ledger, lambda: settings, ctx.ledger.clock).pass_())
+    return {"sent": [s.to_json() for e, mine in done if e.id == escalation_id for s in mine]}
 
 
 _ID = Arg("id", "string", "the convoy id", required=True)
