@@ -7,7 +7,8 @@ finish) to the model, runs the tool calls it returns in the current folder, send
 back, and stops when the model calls `finish` or answers without a tool call (exit 0), or when
 the API fails or a limit is hit (an `error` event, exit 1). Everything it does is printed as our
 own event JSON lines (`gastown.runtimes.events`), one `usage` per model call. It never reads
-stdin and asks nobody anything.
+stdin and asks nobody anything; inside a run, each tool call's result also carries the
+polecat's unread mail, so a nudge reaches the model at its next step (`builtin_mail`).
 
 Environment (the adapter sets the first three from settings; `env_vars` may set any):
 `GT_BUILTIN_MODEL`, `GT_BUILTIN_BASE_URL`, `GT_BUILTIN_API_KEY` (else the SDK's own
@@ -23,10 +24,12 @@ import argparse
 import os
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from gastown.models import ModelFailure
 from gastown.record import Record
+from gastown.runtimes.builtin_mail import mailbox
 from gastown.runtimes.builtin_models import Model, api_for, make
 from gastown.runtimes.builtin_tools import Call, Outcome, perform
 from gastown.runtimes.events import Error, Event, Start, Text, ToolCall, ToolResult
@@ -52,8 +55,9 @@ def emit(event: Event) -> None:
     print(event.dumps(), flush=True)
 
 
-def run(model: Model, folder: Path, limits: Limits) -> int:
-    """The loop: ask, run the tool calls, tell, until the model is done or a limit is hit."""
+def run(model: Model, folder: Path, limits: Limits, mail: Callable[[], str] | None = None) -> int:
+    """The loop: ask, run the tool calls, tell, until the model is done or a limit is hit.
+    `mail` gives the messages that came meanwhile ("" when none), added to a call's result."""
     spent = 0.0
     for _ in range(limits.max_steps):
         turn = model.ask()
@@ -68,6 +72,9 @@ def run(model: Model, folder: Path, limits: Limits) -> int:
         for call in turn.calls:
             emit(ToolCall(call.name, call.arguments, call.id))
             outcome = perform(call, folder, limits.shell_timeout)
+            heard = mail() if mail and not outcome.finished else ""
+            if heard:
+                outcome.output = f"{outcome.output}\n\n{heard}"
             emit(ToolResult(call.id, outcome.output, outcome.is_error))
             if outcome.finished:
                 return 0
@@ -104,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     key = env.get("GT_BUILTIN_API_KEY", "")
     try:
         model = make(api, model_name, base_url, key, SYSTEM.format(folder=folder), prompt)
-        return run(model, folder, limits)
+        return run(model, folder, limits, mailbox(env))
     except ModelFailure as exc:
         emit(Error(str(exc)))
         return 1

@@ -1,7 +1,8 @@
 """A nudge: a short message for a polecat at work, from a person or the mayor.
 
 It goes the fastest way the polecat's runtime allows: into the running session when the CLI
-takes messages mid-run (`polecat/session.py`), else into its mail, which it reads at its next
+takes messages mid-run (`polecat/session.py`); else into its mail, which the built-in agent
+reads after its next tool call (`runtimes/builtin_mail.py`) and any other agent at its next
 `gt mail check`. Either way the message is kept as mail (read at once when it went into the
 session, so `gt mail check` does not give it twice) and an `agent.nudged` event says which
 way it went. A polecat with nothing running cannot be nudged: mail waits for it instead.
@@ -17,10 +18,14 @@ from gastown.model import Polecat, Run
 from gastown.services import mail
 from gastown.services.ledger import Ledger
 
-Way = Literal["session", "mail"]
+Way = Literal["session", "tool", "mail"]
+
+AT_TOOL_CALLS = frozenset({"builtin"})
+"""Runtimes whose agent reads its mail after every tool call."""
 
 SAID: dict[Way, str] = {
     "session": "delivered into its running session",
+    "tool": "delivered at its next tool call",
     "mail": "queued for its next `gt mail check`",
 }
 """What `gt nudge` says about each way."""
@@ -42,9 +47,11 @@ def nudge(
             hint=f"Mail it instead: `gt inbox send {polecat.name} TEXT` waits for its next run.",
         )
     body = mail.checked_text(text)
-    way: Way = (
-        "session" if into_session and into_session(f"Message from {actor}: {body}") else "mail"
-    )
+    way: Way = "mail"
+    if into_session and into_session(f"Message from {actor}: {body}"):
+        way = "session"
+    elif run.runtime in AT_TOOL_CALLS:
+        way = "tool"
     with ledger.store.transaction() as tx:
         sent = mail.send_in(
             ledger,

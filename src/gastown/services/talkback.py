@@ -108,8 +108,14 @@ def send_mail(ledger: Ledger, run_id: str, to: str, text: str) -> Mail:
         return mail.send_in(ledger, tx, run.polecat, to, text, bead_id=run.bead_id, rig=run.rig)
 
 
-def check_mail(ledger: Ledger, run_id: str) -> list[Mail]:
-    """The polecat's unread mail, marked read."""
+def check_mail(ledger: Ledger, run_id: str, *, quiet: bool = False) -> list[Mail]:
+    """The polecat's unread mail, marked read. `quiet` (the built-in agent, which asks at
+    every tool call) looks first and writes nothing when there is none."""
+    if quiet:
+        with ledger.store.reader() as tx:
+            run = active_run(tx, run_id)
+            if not tx.count_unread_mail([run.polecat]):
+                return []
     with ledger.store.transaction() as tx:
         run = active_run(tx, run_id)
         return mail.take_in(ledger, tx, run.polecat, bead_id=run.bead_id, rig=run.rig)

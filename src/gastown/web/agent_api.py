@@ -125,9 +125,10 @@ def send_mail(agent: Agent, body: MailBody) -> dict[str, Any]:
 
 
 @router.get("/mail")
-def check_mail(agent: Agent) -> dict[str, Any]:
-    """The polecat's unread mail, now marked read."""
-    taken = talkback.check_mail(agent.ledger, agent.run.id)
+def check_mail(agent: Agent, quiet: bool = False) -> dict[str, Any]:
+    """The polecat's unread mail, now marked read; `quiet` records no check that found none
+    (the built-in agent asks after every tool call)."""
+    taken = talkback.check_mail(agent.ledger, agent.run.id, quiet=quiet)
     return {"polecat": agent.run.polecat, "mail": [m.to_json() for m in taken]}
 
 

@@ -39,6 +39,7 @@ from gastown.web import (
     dashboard_api,
     diff_pages,
     hooks,
+    inbox_pages,
     knowledge_pages,
     live,
     pages,
@@ -219,12 +220,14 @@ def create_app(
     app.include_router(routes)
     diffs = (diff_pages.api, diff_pages.router)  # before `pages`: /merges/{id} is theirs
     knowledge = (knowledge_pages.api, knowledge_pages.router)
+    inbox = (inbox_pages.api, inbox_pages.router)
     for router in (
         dashboard_api.router,
         live.router,
         chat.router,
         *diffs,
         *knowledge,
+        *inbox,
         pages.router,
     ):
         app.include_router(router, dependencies=[Depends(caller)])

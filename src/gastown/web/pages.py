@@ -30,6 +30,7 @@ from gastown.services import moves
 from gastown.services import settings as settings_service
 from gastown.services import sling as sling_service
 from gastown.services.ledger import Ledger
+from gastown.services.mail import inbox_of
 from gastown.services.plan import parse as parse_plan
 from gastown.town import Town
 from gastown.web import board, chat, svg, views
@@ -78,6 +79,7 @@ def page(
             path=request.url.path,
             nav_rigs=[r.name for r in tx.list_rigs()],
             open_escalations=len(tx.list_escalations(open_only=True)),
+            unread_mail=tx.count_unread_mail(inbox_of(actor_of(caller(request)))),
             chat=chat.history(tx),
             live=live,
             topics=topics,

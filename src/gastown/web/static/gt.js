@@ -46,6 +46,16 @@
     }
   });
 
+  /* A form marked data-swap-errors shows a refusal in place: the server sends the page back
+     with its sentence beside the form (and what was typed), swapped in like a success. */
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var from = e.detail.requestConfig && e.detail.requestConfig.elt;
+    if (e.detail.isError && from && from.closest && from.closest("[data-swap-errors]")) {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+    }
+  });
+
   document.addEventListener("focusout", function (e) {
     var region = e.target.closest && e.target.closest("[data-live][data-stale]");
     if (!region || (e.relatedTarget && region.contains(e.relatedTarget))) return;
