@@ -83,8 +83,9 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         parents=[shared],
         help="tell a working polecat something",
         description="The message goes into the agent's running session when its runtime "
-        "takes messages mid-run (Claude Code), else it waits in mail for the agent's next "
-        "`gt mail check`; the answer says which. A polecat with no run cannot be nudged.",
+        "takes messages mid-run (Claude Code), with the built-in agent's next tool result, else "
+        "it waits in mail for the agent's next `gt mail check`; the answer says which. A "
+        "polecat with no run cannot be nudged.",
     )
     nudge.add_argument("name", metavar="POLECAT", help="the polecat")
     nudge.add_argument("text", help="what to tell it")

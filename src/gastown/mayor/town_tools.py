@@ -215,7 +215,8 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "nudge_agent",
         "Tell a working polecat something: into its running session when its runtime takes "
-        "messages mid-run, else as mail it reads at its next `gt mail check`. Needs the town "
+        "messages mid-run, else as mail it reads at its next tool call (the built-in agent) or "
+        "`gt mail check`. Needs the town "
         "process running.",
         [_NAME, Arg("text", "string", "what to tell it", required=True)],
         _nudge_agent,
