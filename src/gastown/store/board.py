@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from gastown.model import ACTIVE_RUN_STATUSES
 from gastown.record import Record
-from gastown.store.rows import BeadFilter, marks
+from gastown.store.rows import BeadFilter, chunks, marks
 
 if TYPE_CHECKING:
     from gastown.store.sql import Tx
@@ -49,7 +49,7 @@ def count_by_status(tx: Tx, flt: BeadFilter) -> dict[str, int]:
 def run_facts(tx: Tx, ids: Sequence[str]) -> dict[str, RunFacts]:
     """Each bead's runs in brief, by bead; a bead never run is left out."""
     out: dict[str, RunFacts] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         rows = tx.db.execute(
             "SELECT bead_id, polecat, runtime, model, status, created_at, started_at, ended_at "
             f"FROM runs WHERE bead_id IN ({marks(chunk)}) ORDER BY bead_id, created_at",
@@ -71,7 +71,7 @@ def run_facts(tx: Tx, ids: Sequence[str]) -> dict[str, RunFacts]:
 def merge_states(tx: Tx, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Each bead's latest merge request (id, status, verdict, since), by bead."""
     out: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         rows = tx.db.execute(
             "SELECT bead_id, id, status, verdict, created_at, pr_url FROM merge_requests "
             f"WHERE bead_id IN ({marks(chunk)}) ORDER BY bead_id, created_at",
@@ -95,7 +95,3 @@ def known(tx: Tx, column: str, value: str) -> bool:
         "assignee": "SELECT 1 FROM beads WHERE assignee = ? LIMIT 1",
     }[column]
     return tx.db.execute(sql, (value,)).fetchone() is not None
-
-
-def _chunks(ids: Sequence[str], size: int = 500) -> list[Sequence[str]]:
-    return [ids[i : i + size] for i in range(0, len(ids), size)]

@@ -6,7 +6,7 @@ Booleans are stored as 0/1 and JSON as text, so SQLite and PostgreSQL read back 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from gastown.model import Bead, Convoy, Event, Rig
@@ -91,6 +91,16 @@ class BeadFilter(Record):
         limit = f" LIMIT {int(self.limit)}" if self.limit is not None else ""
         order = " ORDER BY b.priority, b.created_at, b.id"
         return f"SELECT {columns} FROM beads b{where}{order}{limit}", params
+
+
+CHUNK = 500
+"""How many ids one statement names at most, well within every backend's parameter limit."""
+
+
+def chunks(ids: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
+    """`ids` in slices small enough for one statement's parameters."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def marks(values: Sequence[Any]) -> str:
