@@ -187,6 +187,20 @@ def test_the_merge_request_page_shows_a_highlighted_diff_with_comments_at_their_
     assert '<td class="ln d-add">7</td><td class="code d-add">' in split
 
 
+def test_a_merge_request_card_shows_a_general_comment_without_a_file(
+    yard: Yard, web: Browser
+) -> None:
+    """The card in the queue and on the merge request's page: the comment on a line names its
+    file and line, the comment on none is its words alone (not "None")."""
+    mr_id = submit(yard)
+    for path in ("/merges", f"/merges/{mr_id}"):
+        html = web.get(path).text
+        start = html.index(f'aria-label="Merge request {mr_id}"')
+        card = html[start : html.index("</article>", start)]
+        assert "<li><code>calc.py:7</code> Check sub&#39;s sign" in card
+        assert "<li>Add a test.</li>" in card and "None" not in card
+
+
 def test_the_merge_request_json_twin_and_bad_input_pages(yard: Yard, web: Browser) -> None:
     mr_id = submit(yard, review=False)
     files = web.get(f"/api/merge-requests/{mr_id}/diff").json()["files"]
@@ -254,6 +268,9 @@ def test_a_runs_diff_is_its_own_commits_and_a_run_without_any_says_so(
         page = web.get(f"/runs/{runs[worked]}").text
         assert '<span class="n">VERBOSE</span>' in page and "Binary file added" in page
         assert "merge request <code>mr-" in page
+        # the agent page links its runs to their pages
+        agent = web.get(f"/agents/{_polecat(town, runs[worked])}").text
+        assert f'<a href="/runs/{runs[worked]}"' in agent
         empty = web.get(f"/runs/{runs[idle]}").text
         assert f'<p class="diff-empty" role="status">Run {runs[idle]} made no commits' in empty
 
