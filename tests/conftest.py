@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -16,9 +17,15 @@ import psycopg
 import pytest
 
 from gastown.cli.main import main
+from gastown.clock import FakeClock
+from gastown.model import Rig
+from gastown.services.ledger import Ledger
+from gastown.store import Store, open_store
 
 pytest_plugins = ("tests.github_openapi",)
 
+AT0 = "2026-01-01T00:00:00.000000Z"
+"""The start of the test day (`tests.builders.at(0)`)."""
 PG_BASE = os.environ.get("GT_TEST_PG", "postgresql://127.0.0.1:5432/test")
 
 
@@ -62,6 +69,26 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'state.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """A new, empty store on each backend in turn (a test driving a running town imports
+    `tests.builders.store` instead: that town's own store)."""
+    opened = open_store(db_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture
+def ledger(store: Store) -> Ledger:
+    """The services' handle on `store`, with rig `app`: a fake clock and seeded ids, so runs
+    repeat."""
+    with store.transaction() as tx:
+        tx.insert_rig(Rig("app", "file:///srv/app.git", "trunk", "rigs/app", AT0))
+    return Ledger(store, prefix="gt", actor="tester", clock=FakeClock(), rng=random.Random(7))
 
 
 @dataclass

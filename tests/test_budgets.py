@@ -20,8 +20,8 @@ from gastown.reconciler.snapshot import Pause, load_snapshot
 from gastown.services.ledger import Ledger
 from gastown.store import Store, controls, open_store
 from gastown.store.costs import SpendRow
+from tests.builders import bead, convoy
 from tests.test_reconciler import active_run, snapshot
-from tests.test_store_contract import bead, convoy
 
 NOW = datetime(2026, 3, 1, 9, 0, 0, tzinfo=UTC)
 DAY = "2026-03-01"

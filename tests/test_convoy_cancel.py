@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from gastown.model import Convoy
 from gastown.store import open_store
+from tests.builders import at, bead, undo_migration_13
 from tests.conftest import Gt
 from tests.test_dashboard import Browser, browser, client
-from tests.test_store_contract import at, bead, undo_migration_13
 
 __all__ = ["browser", "client"]  # the dashboard's fixtures, which pytest finds here by name
 

@@ -16,8 +16,8 @@ from gastown.model import FAILED, SUCCEEDED, Rig, Run, run_branch
 from gastown.services import costs
 from gastown.store import Store, open_store
 from gastown.store.mayor import MayorMessage
+from tests.builders import bead, convoy
 from tests.conftest import Gt
-from tests.test_store_contract import bead, convoy
 
 DAY1, DAY2 = "2026-03-01T10:00:00.000000Z", "2026-03-02T09:30:00.000000Z"
 

@@ -641,7 +641,7 @@ def test_pages_and_their_json_show_what_was_spent_unknown_costs_apart(
 
     from gastown.model import Polecat, Run, run_branch
     from gastown.services import costs
-    from tests.test_store_contract import bead, convoy
+    from tests.builders import bead, convoy
 
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     store = load(town_path).open_store()

@@ -35,7 +35,7 @@ from gastown.reconciler import (
 from gastown.reconciler.apply import apply
 from gastown.services.ledger import Ledger
 from gastown.store import Store, open_store
-from tests.test_store_contract import at, bead, convoy
+from tests.builders import at, bead, convoy
 
 T0 = datetime(2026, 3, 1, 9, 0, 0, tzinfo=UTC)
 

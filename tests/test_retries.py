@@ -89,7 +89,7 @@ def test_the_ledger_says_which_beads_wait_and_ready_json_carries_it(db_url: str)
     from gastown.model import Rig
     from gastown.services import listing
     from gastown.store import BeadFilter, open_store
-    from tests.test_store_contract import bead
+    from tests.builders import bead
 
     day = "2026-03-01"
     store = open_store(db_url)
