@@ -105,20 +105,24 @@ def _move(stack: list[Any], new_state: Any) -> None:
 class _State:
     """One lexer state: its rules worth trying at each character, found when first met."""
 
-    __slots__ = ("at", "rules", "starts")
+    __slots__ = ("at", "rules", "shared", "starts")
 
     def __init__(self, rules: list[Rule]) -> None:
         self.rules = rules
         self.starts = [_starts(rule) for rule in rules]
-        self.at: dict[str, list[Rule]] = {}
+        self.at: dict[str, tuple[Rule, ...]] = {}
         """By character (the empty string at the end of the text), the rules to try there."""
+        self.shared: dict[tuple[Rule, ...], tuple[Rule, ...]] = {}
+        """Each choice of rules once, however many characters lead to it (all letters to the
+        same few), so text in any script keeps one small entry per character."""
 
-    def rules_at(self, c: str) -> list[Rule]:
-        found = self.at[c] = [
+    def rules_at(self, c: str) -> tuple[Rule, ...]:
+        picked = tuple(
             rule
             for rule, starts in zip(self.rules, self.starts, strict=True)
             if starts is None or (c and starts.match(c) is not None)
-        ]
+        )
+        found = self.at[c] = self.shared.setdefault(picked, picked)
         return found
 
 
