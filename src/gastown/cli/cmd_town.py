@@ -119,8 +119,8 @@ def init(app: App) -> int:
     try:
         ledger = Ledger(store, prefix=town.prefix, actor=app.actor)
         with store.transaction() as tx:
-            tx.append_events(
-                [ledger.event("town.created", after={"name": town.name, "prefix": town.prefix})]
+            ledger.record_event(
+                tx, "town.created", after={"name": town.name, "prefix": town.prefix}
             )
     finally:
         store.close()

@@ -120,17 +120,8 @@ def record_finish(
             "tokens_out": run.tokens_out,
             "cost_usd": run.cost_usd if run.cost_known else None,
         }
-        tx.append_events(
-            [
-                ledger.event(
-                    "run.ended",
-                    at=now,
-                    bead_id=run.bead_id,
-                    rig=run.rig,
-                    after=after,
-                    reason=outcome,
-                )
-            ]
+        ledger.record_event(
+            tx, "run.ended", at=now, bead_id=run.bead_id, rig=run.rig, after=after, reason=outcome
         )
         if succeeded and left is not None and bead is not None:
             succeeded = not rework_done(ledger, tx, bead, left.head, run.id)
@@ -153,22 +144,19 @@ def record_finish(
                 priority=bead.priority if bead is not None else DEFAULT_PRIORITY,
             )
             tx.insert_merge_request(mr)
-            tx.append_events(
-                [
-                    ledger.event(
-                        "mr.created",
-                        at=now,
-                        bead_id=run.bead_id,
-                        rig=run.rig,
-                        after={
-                            "mr": mr.id,
-                            "branch": mr.branch,
-                            "target": target,
-                            "commits": left.ahead,
-                        },
-                        reason=summary,
-                    )
-                ]
+            ledger.record_event(
+                tx,
+                "mr.created",
+                at=now,
+                bead_id=run.bead_id,
+                rig=run.rig,
+                after={
+                    "mr": mr.id,
+                    "branch": mr.branch,
+                    "target": target,
+                    "commits": left.ahead,
+                },
+                reason=summary,
             )
             if bead is not None and bead.status == IN_PROGRESS:
                 beads.write(
@@ -212,17 +200,14 @@ def hold_for_runtime(ledger: Ledger, run: Run, message: str) -> None:
             beads.write(
                 ledger, tx, bead, {"status": OPEN, "assignee": None, "held": True}, reason=message
             )
-        tx.append_events(
-            [
-                ledger.event(
-                    "run.ended",
-                    at=now,
-                    bead_id=run.bead_id,
-                    rig=run.rig,
-                    after={"run": run.id, "status": RUN_FAILED},
-                    reason=run.outcome,
-                )
-            ]
+        ledger.record_event(
+            tx,
+            "run.ended",
+            at=now,
+            bead_id=run.bead_id,
+            rig=run.rig,
+            after={"run": run.id, "status": RUN_FAILED},
+            reason=run.outcome,
         )
         held = (
             f"{message} The bead is held; unhold it with "

@@ -388,14 +388,11 @@ def _set(ledger: Ledger, run: Run, status: str, event: str | None = None) -> Non
         run.status = status
         tx.update_run(run, expected)
         if event:
-            tx.append_events(
-                [
-                    ledger.event(
-                        event,
-                        at=run.started_at,
-                        bead_id=run.bead_id,
-                        rig=run.rig,
-                        after={"run": run.id, "pid": run.pid},
-                    )
-                ]
+            ledger.record_event(
+                tx,
+                event,
+                at=run.started_at,
+                bead_id=run.bead_id,
+                rig=run.rig,
+                after={"run": run.id, "pid": run.pid},
             )

@@ -221,16 +221,13 @@ class TownLoop:
         if action not in ("stop", "reset"):
             raise NotFound(f"'{action}' is not something an agent can be told to do.")
         with self.ledger.store.transaction() as tx:
-            tx.append_events(
-                [
-                    self.ledger.event(
-                        f"agent.{action}",
-                        bead_id=run.bead_id if run else None,
-                        rig=polecat.rig,
-                        after={"polecat": name, "run": run.id if run else None},
-                        reason=f"by {actor}",
-                    )
-                ]
+            self.ledger.record_event(
+                tx,
+                f"agent.{action}",
+                bead_id=run.bead_id if run else None,
+                rig=polecat.rig,
+                after={"polecat": name, "run": run.id if run else None},
+                reason=f"by {actor}",
             )
         if working and run is not None:
             self.stop(run.id, f"{action} by {actor}", "hold" if action == "stop" else "requeue")
@@ -272,18 +269,15 @@ class TownLoop:
         self.tasks.add(task)
         task.add_done_callback(self._forget(run.id))
         with self.ledger.store.transaction() as tx:
-            tx.append_events(
-                [
-                    self.ledger.event(
-                        "run.adopted",
-                        bead_id=run.bead_id,
-                        rig=run.rig,
-                        after={"run": run.id, "pid": run.pid},
-                        reason="its agent finished while the town was down"
-                        if finished
-                        else "its agent outlived the town process that started it",
-                    )
-                ]
+            self.ledger.record_event(
+                tx,
+                "run.adopted",
+                bead_id=run.bead_id,
+                rig=run.rig,
+                after={"run": run.id, "pid": run.pid},
+                reason="its agent finished while the town was down"
+                if finished
+                else "its agent outlived the town process that started it",
             )
 
     def _end_lost(self, run: Run) -> None:
@@ -310,17 +304,14 @@ class TownLoop:
                     {"status": OPEN, "assignee": None},
                     reason=f"run {run.id} lost; requeued",
                 )
-            tx.append_events(
-                [
-                    self.ledger.event(
-                        "run.ended",
-                        at=now,
-                        bead_id=run.bead_id,
-                        rig=run.rig,
-                        after={"run": run.id, "status": LOST},
-                        reason=current.outcome,
-                    )
-                ]
+            self.ledger.record_event(
+                tx,
+                "run.ended",
+                at=now,
+                bead_id=run.bead_id,
+                rig=run.rig,
+                after={"run": run.id, "status": LOST},
+                reason=current.outcome,
             )
             free_polecat(tx, run, now)
 

@@ -119,23 +119,20 @@ def _dispatch(ledger: Ledger, d: Dispatch) -> Run | None:
             kind="bead.dispatched",
             reason=f"run {run.id}, attempt {d.attempt}",
         )
-        tx.append_events(
-            [
-                ledger.event(
-                    "run.queued",
-                    at=now,
-                    bead_id=d.bead_id,
-                    convoy_id=bead.convoy_id,
-                    rig=d.rig,
-                    after={
-                        "run": run.id,
-                        "polecat": d.polecat,
-                        "runtime": d.runtime,
-                        "branch": run.branch,
-                        "attempt": d.attempt,
-                    },
-                )
-            ]
+        ledger.record_event(
+            tx,
+            "run.queued",
+            at=now,
+            bead_id=d.bead_id,
+            convoy_id=bead.convoy_id,
+            rig=d.rig,
+            after={
+                "run": run.id,
+                "polecat": d.polecat,
+                "runtime": d.runtime,
+                "branch": run.branch,
+                "attempt": d.attempt,
+            },
         )
         return run
 
@@ -167,7 +164,7 @@ def _pause(ledger: Ledger, action: PauseDispatch | ResumeDispatch) -> None:
         else:
             tx.set_pause(None)
             kind = "dispatch.resumed"
-        tx.append_events([ledger.event(kind, at=now, reason=action.reason)])
+        ledger.record_event(tx, kind, at=now, reason=action.reason)
 
 
 def _notice(ledger: Ledger, n: BudgetNotice) -> None:
@@ -188,18 +185,15 @@ def _notice(ledger: Ledger, n: BudgetNotice) -> None:
             return
         convoy = n.key.removeprefix("convoy:") if n.key.startswith("convoy:") else None
         after = {"budget": n.key, "setting": n.setting, "spent": n.spent, "limit": n.limit}
-        tx.append_events(
-            [
-                ledger.event(
-                    f"budget.{n.level}",
-                    at=now,
-                    bead_id=n.bead_id,
-                    convoy_id=convoy,
-                    rig=n.rig,
-                    after=after,
-                    reason=n.message,
-                )
-            ]
+        ledger.record_event(
+            tx,
+            f"budget.{n.level}",
+            at=now,
+            bead_id=n.bead_id,
+            convoy_id=convoy,
+            rig=n.rig,
+            after=after,
+            reason=n.message,
         )
         if n.level == EXCEEDED:
             escalations.raise_in(ledger, tx, "high", n.message, bead_id=n.bead_id, rig=n.rig)

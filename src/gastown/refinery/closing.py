@@ -70,32 +70,26 @@ def close_landed(step: RigStep, mrs: Sequence[MergeRequest], commit: str) -> Non
             _failed(step, mr, link, str(exc))
             continue
         with step.ledger.store.transaction() as tx:
-            tx.append_events(
-                [
-                    step.ledger.event(
-                        "issue.closed",
-                        bead_id=link.bead_id,
-                        rig=mr.rig,
-                        after={"issue": link.url, "number": link.number, "commit": commit},
-                        reason=f"its work landed at {commit[:10]}",
-                    )
-                ]
+            step.ledger.record_event(
+                tx,
+                "issue.closed",
+                bead_id=link.bead_id,
+                rig=mr.rig,
+                after={"issue": link.url, "number": link.number, "commit": commit},
+                reason=f"its work landed at {commit[:10]}",
             )
 
 
 def _failed(step: RigStep, mr: MergeRequest, link: IssueLink, why: str) -> None:
     where = link.url or f"#{link.number} of {link.repo}"
     with step.ledger.store.transaction() as tx:
-        tx.append_events(
-            [
-                step.ledger.event(
-                    "issue.close_failed",
-                    bead_id=link.bead_id,
-                    rig=mr.rig,
-                    after={"issue": link.url, "number": link.number},
-                    reason=why,
-                )
-            ]
+        step.ledger.record_event(
+            tx,
+            "issue.close_failed",
+            bead_id=link.bead_id,
+            rig=mr.rig,
+            after={"issue": link.url, "number": link.number},
+            reason=why,
         )
         escalations.raise_in(
             step.ledger,

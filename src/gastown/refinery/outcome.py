@@ -46,17 +46,14 @@ def _event(
     reason: str | None,
     after: dict[str, Any] | None = None,
 ) -> None:
-    tx.append_events(
-        [
-            ledger.event(
-                kind,
-                bead_id=mr.bead_id,
-                convoy_id=mr.convoy_id,
-                rig=mr.rig,
-                after={"mr": mr.id, "status": mr.status, **(after or {})},
-                reason=reason,
-            )
-        ]
+    ledger.record_event(
+        tx,
+        kind,
+        bead_id=mr.bead_id,
+        convoy_id=mr.convoy_id,
+        rig=mr.rig,
+        after={"mr": mr.id, "status": mr.status, **(after or {})},
+        reason=reason,
     )
 
 

@@ -222,21 +222,18 @@ def remember(ledger: Ledger, done: Reviewed) -> None:
     """The head reviewed, for the next review to start from, and the event saying so."""
     with ledger.store.transaction() as tx:
         tx.set_meta(_key(done.rig, done.number), json.dumps({"head": done.head}))
-        tx.append_events(
-            [
-                ledger.event(
-                    "pr.reviewed",
-                    rig=done.rig,
-                    after={
-                        "pr": done.number,
-                        "url": done.url,
-                        "head": done.head,
-                        "since": done.since,
-                        "verdict": done.decision,
-                        "event": done.event,
-                        "review": done.review_id,
-                    },
-                    reason=done.summary,
-                )
-            ]
+        ledger.record_event(
+            tx,
+            "pr.reviewed",
+            rig=done.rig,
+            after={
+                "pr": done.number,
+                "url": done.url,
+                "head": done.head,
+                "since": done.since,
+                "verdict": done.decision,
+                "event": done.event,
+                "review": done.review_id,
+            },
+            reason=done.summary,
         )

@@ -120,16 +120,13 @@ def land_convoy(step: RigStep, convoy: Convoy, mrs: Sequence[MergeRequest]) -> N
             priority=min(priorities, default=2),
         )
         tx.insert_merge_request(mr)
-        tx.append_events(
-            [
-                step.ledger.event(
-                    "mr.created",
-                    at=now,
-                    convoy_id=convoy.id,
-                    rig=step.rig.name,
-                    after={"mr": mr.id, "branch": branch, "target": mr.target},
-                    reason=f"every bead of convoy {convoy.id} is in: land {branch}",
-                )
-            ]
+        step.ledger.record_event(
+            tx,
+            "mr.created",
+            at=now,
+            convoy_id=convoy.id,
+            rig=step.rig.name,
+            after={"mr": mr.id, "branch": branch, "target": mr.target},
+            reason=f"every bead of convoy {convoy.id} is in: land {branch}",
         )
     step.progress.changed = True

@@ -111,16 +111,13 @@ def sling_pull(
             note=f"babysitting {pull.url} by {pull.author or 'someone'}",
         )
         tx.insert_merge_request(mr)
-        tx.append_events(
-            [
-                ledger.event(
-                    "pr.babysat",
-                    bead_id=bead.id,
-                    rig=rig.name,
-                    after={"mr": mr.id, "pr": pull.number, "url": pull.url, "branch": mr.branch},
-                    reason=mr.note,
-                )
-            ]
+        ledger.record_event(
+            tx,
+            "pr.babysat",
+            bead_id=bead.id,
+            rig=rig.name,
+            after={"mr": mr.id, "pr": pull.number, "url": pull.url, "branch": mr.branch},
+            reason=mr.note,
         )
     return bead
 

@@ -88,12 +88,8 @@ def pause(ledger: Ledger, rig: str | None, reason: str, town: Path | None = None
         now = ledger.now()
         record = {"since": now, "reason": reason, "by": ledger.actor}
         controls.set_pause(tx, rig, record)
-        tx.append_events(
-            [
-                ledger.event(
-                    "dispatch.paused", at=now, rig=rig, after={"by": ledger.actor}, reason=reason
-                )
-            ]
+        ledger.record_event(
+            tx, "dispatch.paused", at=now, rig=rig, after={"by": ledger.actor}, reason=reason
         )
     _wake(town)
     return {"rig": rig, **record, "already": False}
@@ -120,15 +116,8 @@ def resume(
             done.lifted.append({"rig": scope or None, **record})
             if record.get("by") == BREAKER:
                 done.breaker_closed = True
-            tx.append_events(
-                [
-                    ledger.event(
-                        "dispatch.resumed",
-                        at=now,
-                        rig=scope or None,
-                        reason=f"by {ledger.actor}",
-                    )
-                ]
+            ledger.record_event(
+                tx, "dispatch.resumed", at=now, rig=scope or None, reason=f"by {ledger.actor}"
             )
         if rig is None:
             controls.reset_breaker(tx, now)
@@ -149,16 +138,13 @@ def resume(
                     }
                 )
             controls.set_budget_state(tx, state)
-            tx.append_events(
-                [
-                    ledger.event(
-                        "budget.granted",
-                        at=now,
-                        rig=rig,
-                        after={"budgets": [g["budget"] for g in done.granted]},
-                        reason=f"by {ledger.actor}",
-                    )
-                ]
+            ledger.record_event(
+                tx,
+                "budget.granted",
+                at=now,
+                rig=rig,
+                after={"budgets": [g["budget"] for g in done.granted]},
+                reason=f"by {ledger.actor}",
             )
         if not done.lifted and not done.granted:
             where = f" on rig {rig}" if rig else ""

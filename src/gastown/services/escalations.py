@@ -44,17 +44,14 @@ def raise_in(
     now = ledger.now()
     escalation = Escalation(0, severity, check(severity, message), now, bead_id, run_id, rig)
     escalation.id = tx.insert_escalation(escalation)
-    tx.append_events(
-        [
-            ledger.event(
-                "escalation.raised",
-                at=now,
-                bead_id=bead_id,
-                rig=rig,
-                after={"id": escalation.id, "severity": severity, "run_id": run_id},
-                reason=escalation.message,
-            )
-        ]
+    ledger.record_event(
+        tx,
+        "escalation.raised",
+        at=now,
+        bead_id=bead_id,
+        rig=rig,
+        after={"id": escalation.id, "severity": severity, "run_id": run_id},
+        reason=escalation.message,
     )
     return escalation
 
@@ -97,17 +94,14 @@ def acknowledge(ledger: Ledger, escalation_id: int) -> Escalation:
                 f"{found.acknowledged_by} at {found.acknowledged_at}."
             )
         found.acknowledged_at, found.acknowledged_by = now, ledger.actor
-        tx.append_events(
-            [
-                ledger.event(
-                    "escalation.acknowledged",
-                    at=now,
-                    bead_id=found.bead_id,
-                    rig=found.rig,
-                    before={"id": escalation_id, "acknowledged_at": None},
-                    after={"id": escalation_id, "acknowledged_at": now},
-                )
-            ]
+        ledger.record_event(
+            tx,
+            "escalation.acknowledged",
+            at=now,
+            bead_id=found.bead_id,
+            rig=found.rig,
+            before={"id": escalation_id, "acknowledged_at": None},
+            after={"id": escalation_id, "acknowledged_at": now},
         )
         return found
 

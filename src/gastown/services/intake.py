@@ -133,9 +133,7 @@ def _closed_upstream(ledger: Ledger, tx: Tx, bead: Bead, link: IssueLink) -> Non
         )
         return
     if beads.open_children(tx, bead.id):
-        tx.append_events(
-            [ledger.event("bead.issue_closed", bead_id=bead.id, rig=bead.rig, reason=why)]
-        )
+        ledger.record_event(tx, "bead.issue_closed", bead_id=bead.id, rig=bead.rig, reason=why)
         return
     if bead.status == FAILED:
         beads.write(ledger, tx, bead, {"status": OPEN}, reason=why)

@@ -183,16 +183,13 @@ def link_issue(
             issue_state=issue.state,
         )
         tx.insert_issue_link(link)
-        tx.append_events(
-            [
-                ledger.event(
-                    "issue.linked",
-                    bead_id=bead.id,
-                    rig=rig.name,
-                    after={"issue": url, "number": issue.number, "repo": forge.repo},
-                    reason="its description was cut to fit a bead" if cut else None,
-                )
-            ]
+        ledger.record_event(
+            tx,
+            "issue.linked",
+            bead_id=bead.id,
+            rig=rig.name,
+            after={"issue": url, "number": issue.number, "repo": forge.repo},
+            reason="its description was cut to fit a bead" if cut else None,
         )
         return bead, link, True
 
@@ -212,16 +209,13 @@ def announce(ledger: Ledger, forge: Forge, bead: Bead, link: IssueLink) -> bool:
 
 def _record(ledger: Ledger, kind: str, bead: Bead, link: IssueLink, reason: str) -> None:
     with ledger.store.transaction() as tx:
-        tx.append_events(
-            [
-                ledger.event(
-                    kind,
-                    bead_id=bead.id,
-                    rig=link.rig,
-                    after={"issue": link.url, "number": link.number},
-                    reason=reason,
-                )
-            ]
+        ledger.record_event(
+            tx,
+            kind,
+            bead_id=bead.id,
+            rig=link.rig,
+            after={"issue": link.url, "number": link.number},
+            reason=reason,
         )
 
 

@@ -53,9 +53,7 @@ def add_in(
     )
     note.id = q.insert(tx, note)
     after = {"id": note.id, "source": source, "status": status, "text": body[:200]}
-    tx.append_events(
-        [ledger.event("knowledge.added", at=now, bead_id=bead_id, rig=note.rig, after=after)]
-    )
+    ledger.record_event(tx, "knowledge.added", at=now, bead_id=bead_id, rig=note.rig, after=after)
     return note
 
 
@@ -121,17 +119,8 @@ def _change(
     after = {"id": note.id, "text": note.text[:200], "status": note.status}
     if merged_into is not None:
         after["merged_into"] = merged_into
-    tx.append_events(
-        [
-            ledger.event(
-                kind,
-                at=note.updated_at,
-                bead_id=note.bead_id,
-                rig=note.rig,
-                before=before,
-                after=after,
-            )
-        ]
+    ledger.record_event(
+        tx, kind, at=note.updated_at, bead_id=note.bead_id, rig=note.rig, before=before, after=after
     )
     return note
 
@@ -170,15 +159,12 @@ def remove(ledger: Ledger, note_id: int) -> Note:
     with ledger.store.transaction() as tx:
         note = _find(tx, note_id)
         q.delete(tx, note_id)
-        tx.append_events(
-            [
-                ledger.event(
-                    "knowledge.removed",
-                    bead_id=note.bead_id,
-                    rig=note.rig,
-                    before={"id": note.id, "text": note.text[:200], "status": note.status},
-                )
-            ]
+        ledger.record_event(
+            tx,
+            "knowledge.removed",
+            bead_id=note.bead_id,
+            rig=note.rig,
+            before={"id": note.id, "text": note.text[:200], "status": note.status},
         )
         return note
 

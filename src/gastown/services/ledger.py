@@ -26,6 +26,7 @@ class Ledger(Record):
     """Salt for new ids; a fresh generator when None (tests pass a seeded one)."""
 
     def now(self) -> str:
+        """The clock's time as an event stamp."""
         return stamp(self.clock.now())
 
     def event(
@@ -40,6 +41,7 @@ class Ledger(Record):
         after: dict[str, Any] | None = None,
         reason: str | None = None,
     ) -> Event:
+        """An event of this actor, not yet written (`record_event` writes one)."""
         return Event(
             id=0,
             at=at or self.now(),
@@ -51,6 +53,35 @@ class Ledger(Record):
             before=before,
             after=after,
             reason=reason,
+        )
+
+    def record_event(
+        self,
+        tx: Tx,
+        kind: str,
+        *,
+        at: str | None = None,
+        bead_id: str | None = None,
+        convoy_id: str | None = None,
+        rig: str | None = None,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Append one event of this actor inside `tx` (what `event` builds, written)."""
+        tx.append_events(
+            [
+                self.event(
+                    kind,
+                    at=at,
+                    bead_id=bead_id,
+                    convoy_id=convoy_id,
+                    rig=rig,
+                    before=before,
+                    after=after,
+                    reason=reason,
+                )
+            ]
         )
 
     def new_ids(self, tx: Tx, seeds: Sequence[str], prefix: str | None = None) -> list[str]:

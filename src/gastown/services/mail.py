@@ -58,16 +58,13 @@ def send_in(
     now = ledger.now()
     mail = Mail(0, sender, to, body, now, bead_id, now if delivered else None)
     mail.id = tx.insert_mail(mail)
-    tx.append_events(
-        [
-            ledger.event(
-                "mail.sent",
-                at=now,
-                bead_id=bead_id,
-                rig=rig,
-                after={"id": mail.id, "from": sender, "to": to},
-            )
-        ]
+    ledger.record_event(
+        tx,
+        "mail.sent",
+        at=now,
+        bead_id=bead_id,
+        rig=rig,
+        after={"id": mail.id, "from": sender, "to": to},
     )
     return mail
 
@@ -84,16 +81,13 @@ def take_in(
     """The recipient's unread mail, now marked read (with a `mail.checked` event)."""
     now = ledger.now()
     taken = tx.take_unread_mail(recipient, now)
-    tx.append_events(
-        [
-            ledger.event(
-                "mail.checked",
-                at=now,
-                bead_id=bead_id,
-                rig=rig,
-                after={"recipient": recipient, "ids": [m.id for m in taken]},
-            )
-        ]
+    ledger.record_event(
+        tx,
+        "mail.checked",
+        at=now,
+        bead_id=bead_id,
+        rig=rig,
+        after={"recipient": recipient, "ids": [m.id for m in taken]},
     )
     return taken
 
@@ -122,9 +116,7 @@ def mark_in(ledger: Ledger, tx: Tx, recipient: str, ids: list[int]) -> list[int]
     """Mark messages read (those still unread), with a `mail.checked` event."""
     marked = tx.mark_mail_read(ids, ledger.now())
     if marked:
-        tx.append_events(
-            [ledger.event("mail.checked", after={"recipient": recipient, "ids": marked})]
-        )
+        ledger.record_event(tx, "mail.checked", after={"recipient": recipient, "ids": marked})
     return marked
 
 

@@ -93,18 +93,15 @@ def retry(ledger: Ledger, text: str) -> MergeRequest:
         current.status, current.attempts, current.updated_at = MR_OPEN, 0, ledger.now()
         current.note = f"queued again by {ledger.actor}"
         tx.update_merge_request(current)
-        tx.append_events(
-            [
-                ledger.event(
-                    "mr.requeued",
-                    bead_id=current.bead_id,
-                    convoy_id=current.convoy_id,
-                    rig=current.rig,
-                    before={"status": before},
-                    after={"mr": current.id, "status": MR_OPEN},
-                    reason=current.note,
-                )
-            ]
+        ledger.record_event(
+            tx,
+            "mr.requeued",
+            bead_id=current.bead_id,
+            convoy_id=current.convoy_id,
+            rig=current.rig,
+            before={"status": before},
+            after={"mr": current.id, "status": MR_OPEN},
+            reason=current.note,
         )
         return current
 

@@ -63,16 +63,13 @@ def nudge(
             rig=polecat.rig,
             delivered=way == "session",
         )
-        tx.append_events(
-            [
-                ledger.event(
-                    "agent.nudged",
-                    bead_id=run.bead_id,
-                    rig=polecat.rig,
-                    after={"polecat": polecat.name, "mail": sent.id, "delivered": way},
-                    reason=body,
-                )
-            ]
+        ledger.record_event(
+            tx,
+            "agent.nudged",
+            bead_id=run.bead_id,
+            rig=polecat.rig,
+            after={"polecat": polecat.name, "mail": sent.id, "delivered": way},
+            reason=body,
         )
     return {
         "polecat": polecat.name,

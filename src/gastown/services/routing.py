@@ -166,17 +166,14 @@ class Router:
                 routing = routing_of(tx, e.id) or Routing(e.severity, at)
                 was, e.severity = e.severity, d.bump_to
                 _save(tx, e.id, Routing(e.severity, at, routing.sent))
-                tx.append_events(
-                    [
-                        self.ledger.event(
-                            "escalation.bumped",
-                            bead_id=e.bead_id,
-                            rig=e.rig,
-                            before={"id": e.id, "severity": was},
-                            after={"id": e.id, "severity": e.severity},
-                            reason=f"unacknowledged for {duration(bump_after.total_seconds())}",
-                        )
-                    ]
+                self.ledger.record_event(
+                    tx,
+                    "escalation.bumped",
+                    bead_id=e.bead_id,
+                    rig=e.rig,
+                    before={"id": e.id, "severity": was},
+                    after={"id": e.id, "severity": e.severity},
+                    reason=f"unacknowledged for {duration(bump_after.total_seconds())}",
                 )
                 out.append((e, was))
         return out

@@ -46,21 +46,18 @@ def issue_seen(
         tx.set_meta(key, stamp if tell else BACKLOG + stamp)
         if not tell:
             return True
-        tx.append_events(
-            [
-                ledger.event(
-                    "forge.issue_seen",
-                    rig=rig,
-                    after={
-                        "number": issue.number,
-                        "title": issue.title[:200],
-                        "url": issue.url,
-                        "labels": issue.labels,
-                        "author": issue.author,
-                    },
-                    reason="a new issue without the intake labels",
-                )
-            ]
+        ledger.record_event(
+            tx,
+            "forge.issue_seen",
+            rig=rig,
+            after={
+                "number": issue.number,
+                "title": issue.title[:200],
+                "url": issue.url,
+                "labels": issue.labels,
+                "author": issue.author,
+            },
+            reason="a new issue without the intake labels",
         )
     return True
 
