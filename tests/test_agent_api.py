@@ -23,10 +23,10 @@ import pytest
 
 from gastown.clock import SystemClock, stamp
 from gastown.model import RUNNING, SUCCEEDED, Event, Polecat, Run, run_branch
-from gastown.process import run_tokens
 from gastown.record import replace
 from gastown.store import Store
 from gastown.town import load
+from gastown.townrun import run_tokens
 from tests.conftest import Gt, Result
 
 

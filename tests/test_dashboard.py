@@ -17,10 +17,10 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from gastown.process import login
 from gastown.services import escalations
 from gastown.services.ledger import Ledger
 from gastown.town import load
+from gastown.townrun import login
 from gastown.web.api import create_app
 from tests.conftest import Gt
 

@@ -8,54 +8,14 @@ the ledger to show the outcome.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from gastown.model import ACTIVE_RUN_STATUSES
 from gastown.store import Store
-from gastown.town import load
+from tests.builders import bead_status, script, store, town, until
 from tests.conftest import Gt, run_git
 
-DEADLINE = 60.0
-
-
-def until(check: Callable[[], Any], what: str) -> Any:
-    """Poll until `check()` is truthy; fail naming `what` if the deadline passes."""
-    end = time.monotonic() + DEADLINE
-    while time.monotonic() < end:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"gave up waiting for {what}")
-
-
-def script(*steps: dict[str, Any]) -> str:
-    """A bead body carrying a script for the scripted agent."""
-    return "```gt-script\n" + json.dumps(list(steps)) + "\n```"
-
-
-@pytest.fixture
-def town(rig_gt: Gt, town_path: Path) -> Iterator[Gt]:
-    rig_gt.ok("config", "set", "runtime", "scripted")
-    rig_gt.ok("config", "set", "refinery.auto", "false")  # merge requests stay queued
-    yield rig_gt
-    rig_gt("down")
-
-
-@pytest.fixture
-def store(town_path: Path) -> Iterator[Store]:
-    opened = load(town_path).open_store()
-    yield opened
-    opened.close()
-
-
-def bead_status(gt: Gt, bead_id: str) -> str:
-    return str(gt.json("bead", "show", bead_id)["status"])
+__all__ = ["store", "town"]  # the fixtures this module uses, which pytest finds here by name
 
 
 def test_a_slung_bead_becomes_a_merge_request(town: Gt, town_path: Path, store: Store) -> None:
@@ -305,7 +265,7 @@ def test_a_killed_town_process_loses_nothing(
     import os
     import signal
 
-    from gastown.process.state import alive
+    from gastown.townrun.state import alive
 
     marker = tmp_path / "started"
     body = script(
@@ -342,7 +302,7 @@ def test_a_run_whose_agent_died_with_the_town_is_requeued(
     import os
     import signal
 
-    from gastown.process.state import alive
+    from gastown.townrun.state import alive
 
     marker = tmp_path / "first-attempt"
     body = script(

@@ -18,13 +18,13 @@ from gastown.doctor import FAIL, OK, WARN, files, ledger, programs
 from gastown.doctor.checkup import checkup, patient_of
 from gastown.errors import UserError
 from gastown.model import Polecat, Run
-from gastown.process import state
 from gastown.runtimes import preflight
 from gastown.runtimes.registry import runtime
 from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
 from gastown.store.schema import LATEST
 from gastown.town import load
+from gastown.townrun import state
 from tests.conftest import Gt, run_git
 
 BIN = str(Path(sys.executable).parent)

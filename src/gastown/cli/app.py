@@ -64,7 +64,7 @@ class App(Record):
         if self._store is not None:
             self._store.close()
             if self._store.writes and self._town is not None:
-                from gastown.process.wake import notify
+                from gastown.townrun.wake import notify
 
                 notify(self._town.path)  # the town process, if up, reconciles at once
 

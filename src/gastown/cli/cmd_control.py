@@ -79,8 +79,8 @@ def drain_dispatch(app: App) -> int:
     import time
 
     from gastown.errors import Conflict
-    from gastown.process import state
     from gastown.services import controls
+    from gastown.townrun import state
 
     rig = app.args.rig
     paused = controls.pause(app.ledger, rig, app.args.reason, app.town.path)

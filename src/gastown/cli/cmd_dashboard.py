@@ -28,7 +28,7 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
 def show_dashboard(app: App) -> int:
     from gastown.cli.cmd_process import browsable, dashboard_link
     from gastown.errors import UserError
-    from gastown.process import login, state
+    from gastown.townrun import login, state
 
     address = state.read_address(app.town.path)
     if address is None:

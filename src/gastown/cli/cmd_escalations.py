@@ -119,9 +119,9 @@ def escalate_outside_run(app: App) -> int:
     import asyncio
 
     from gastown import config
-    from gastown.process import state
     from gastown.services import escalations
     from gastown.services.routing import Router
+    from gastown.townrun import state
 
     raised = escalations.raise_about(app.ledger, app.args.severity, app.args.text, app.args.bead)
     about = f" on {raised.bead_id}" if raised.bead_id else ""

@@ -86,8 +86,8 @@ ASK_TIMEOUT = 600.0
 def _ask_town(app: App, text: str) -> dict[str, Any] | None:
     """The turn taken by the running town process, which has the model's SDK loaded already
     (importing it costs this process seconds); None when no town is up."""
-    from gastown.cli.agent_client import request
-    from gastown.process import state
+    from gastown.townrun import state
+    from gastown.townrun.client import request
 
     address = state.read_address(app.town.path)
     if address is None:

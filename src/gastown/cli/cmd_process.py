@@ -60,8 +60,8 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
 def town_up(app: App) -> int:
     import asyncio
 
-    from gastown.process import login, state
     from gastown.process.serve import serve
+    from gastown.townrun import login, state
 
     town = app.town
     running = state.read_address(town.path)
@@ -107,7 +107,7 @@ def _warn_runtimes(app: App) -> None:
 
 
 def _detach(app: App) -> int:
-    from gastown.process import state
+    from gastown.townrun import state
 
     town = app.town
     log = town.path / "logs" / "town.log"
@@ -164,7 +164,7 @@ def _detach(app: App) -> int:
 
 def dashboard_link(town: Path, address: Any) -> str:
     """A fresh one-time login link for the dashboard of the town process at `address`."""
-    from gastown.process import login
+    from gastown.townrun import login
 
     key = login.mint_key(town, time.time())
     return login.login_url(browsable(address.host, address.port), key)
@@ -179,7 +179,7 @@ def browsable(host: str, port: int) -> str:
 
 
 def town_down(app: App) -> int:
-    from gastown.process import state
+    from gastown.townrun import state
 
     address = state.read_address(app.town.path)
     if address is None:
@@ -202,7 +202,7 @@ def town_status(app: App) -> int:
         from gastown.cli.cmd_agent import agent_status
 
         return agent_status(app, app.args.text)
-    from gastown.process import state
+    from gastown.townrun import state
 
     address = state.read_address(app.town.path)
     if address is None:

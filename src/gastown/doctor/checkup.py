@@ -23,8 +23,8 @@ from gastown.doctor import (
 )
 from gastown.errors import GastownError
 from gastown.model import ACTIVE_RUN_STATUSES, RUNNING, Rig
-from gastown.process import state
 from gastown.record import Record, field
+from gastown.townrun import state
 
 
 class Report(Record):

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from gastown.doctor import FAIL, OK, WARN, Finding
-from gastown.process import state
+from gastown.townrun import state
 
 GIT_LOCKS = ("index.lock", "HEAD.lock", "config.lock", "packed-refs.lock", "shallow.lock")
 STALE_AFTER_S = 60.0

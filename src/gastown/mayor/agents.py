@@ -24,8 +24,8 @@ def over_http(town_path: Path) -> Control:
     `town_path`, with the town token."""
 
     def control(name: str, action: str, actor: str, text: str) -> dict[str, Any]:
-        from gastown.cli.agent_client import request
-        from gastown.process import state
+        from gastown.townrun import state
+        from gastown.townrun.client import request
 
         address = state.read_address(town_path)
         if address is None:

@@ -129,8 +129,8 @@ def _send_on(ctx: Context, escalation_id: int) -> dict[str, Any]:
     import asyncio
 
     from gastown import config
-    from gastown.process import state, wake
     from gastown.services.routing import Router
+    from gastown.townrun import state, wake
 
     if state.read_address(ctx.town.path) is not None:
         wake.notify(ctx.town.path)

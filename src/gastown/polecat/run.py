@@ -34,7 +34,6 @@ from gastown.polecat.prompt import render
 from gastown.polecat.session import Session
 from gastown.polecat.transcript import append_outcome, transcript_file
 from gastown.polecat.transcript import relative_path as transcript_path
-from gastown.process import run_tokens
 from gastown.record import Record, field
 from gastown.runtimes import events as ev
 from gastown.runtimes import preflight
@@ -48,6 +47,7 @@ from gastown.runtimes.base import (
 from gastown.runtimes.registry import runtime as find_runtime
 from gastown.services.ledger import Ledger
 from gastown.town import Town
+from gastown.townrun import run_tokens
 
 log = logging.getLogger("gastown.run")
 

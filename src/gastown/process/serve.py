@@ -14,11 +14,11 @@ import uvicorn
 
 from gastown.clock import SystemClock, stamp
 from gastown.errors import UserError
-from gastown.process import state, wake
 from gastown.process.live_town import live
 from gastown.process.town_loop import TownLoop
 from gastown.services.ledger import Ledger
 from gastown.town import Town
+from gastown.townrun import state, wake
 
 GRACE = 5
 """Seconds requests still open at shutdown get to finish."""

@@ -197,6 +197,6 @@ def _active(tx: Tx, rig: str | None) -> list[Run]:
 
 def _wake(town: Path | None) -> None:
     if town is not None:
-        from gastown.process import wake
+        from gastown.townrun import wake
 
         wake.notify(town)

@@ -21,7 +21,7 @@ def town_path_variable(town: Path, environ: Mapping[str, str]) -> tuple[str, str
     """The PATH the town process looks for programs on, and whose it is: the running town
     process's (read from /proc), else this command's (the one the next `gt up` would inherit
     when run from this shell)."""
-    from gastown.process.state import read_address
+    from gastown.townrun.state import read_address
 
     address = read_address(town)
     if address is not None:

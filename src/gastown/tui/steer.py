@@ -42,7 +42,7 @@ class Steering:
             raise NotFound(f"There is no bead '{bead_id}'.", hint="`gt bead list` lists them.")
         held = not found.held
         beads.update(self.app.ledger, bead_id, {"held": held}, reason="from gt feed")
-        from gastown.process.wake import notify
+        from gastown.townrun.wake import notify
 
         notify(self.app.town.path)  # the town process, if up, plans with it at once
         if held:
@@ -68,11 +68,11 @@ class Steering:
         return heading, Follower(transcript_file(self.app.town.path, run.id, run.transcript))
 
     def _agent(self, polecat: str, action: str, text: str) -> dict[str, Any]:
-        from gastown.cli.agent_client import call_town
+        from gastown.townrun.client import call_town
 
         body = {"actor": self.app.actor, "text": text}
         result: dict[str, Any] = call_town(
-            self.app, "POST", f"/api/agents/{polecat}/{action}", body
+            self.app.town.path, "POST", f"/api/agents/{polecat}/{action}", body
         )
         return result
 

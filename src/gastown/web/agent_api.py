@@ -18,11 +18,11 @@ from pydantic import BaseModel, Field
 
 from gastown.errors import Refused
 from gastown.model import Run
-from gastown.process import run_tokens
 from gastown.record import Record
 from gastown.services import talkback
 from gastown.services.ledger import Ledger
 from gastown.town import Town
+from gastown.townrun import run_tokens
 
 
 class Caller(Record):

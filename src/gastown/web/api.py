@@ -26,12 +26,12 @@ from pydantic import BaseModel
 from gastown import __version__
 from gastown.errors import GastownError, InvalidValue
 from gastown.limits import MAX_INT, MAX_LIMIT
-from gastown.process import login
 from gastown.services import beads as bead_service
 from gastown.services import deps as dep_service
 from gastown.services import status as status_service
 from gastown.store import BeadFilter
 from gastown.town import Town
+from gastown.townrun import login
 from gastown.web import (
     agent_api,
     auth,

@@ -28,8 +28,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gastown.process import login, run_tokens
 from gastown.record import Record
+from gastown.townrun import login, run_tokens
 
 COOKIE = "gt_session"
 CSRF_FIELD = "csrf_token"

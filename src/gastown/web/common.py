@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from gastown.errors import GastownError, NotFound, Refused, UsageError
-from gastown.process import wake
 from gastown.services.ledger import Ledger
 from gastown.town import Town
+from gastown.townrun import wake
 from gastown.web.auth import Identity, identity
 
 

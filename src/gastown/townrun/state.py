@@ -28,7 +28,7 @@ class Address(Record):
     port: int
     started_at: str
     wake_port: int = 0
-    """UDP port on 127.0.0.1 that wakes the reconciler (see `process.wake`)."""
+    """UDP port on 127.0.0.1 that wakes the reconciler (see `townrun.wake`)."""
 
     @property
     def url(self) -> str:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from gastown.process.state import run_dir
+from gastown.townrun.state import run_dir
 
 KEY_TTL = 600
 """Seconds a login key stays good."""
