@@ -11,8 +11,8 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from gastown.town import load
+from tests.builders import script
 from tests.test_dashboard_browser import WAIT, Dashboard, card, chromium, dashboard
-from tests.test_dispatch import script
 
 __all__ = ["chromium", "dashboard"]  # the fixtures this module shares
 

@@ -12,8 +12,8 @@ import pytest
 from gastown.model import ACTIVE_RUN_STATUSES
 from gastown.store import Store
 from gastown.town import load
+from tests.builders import script, until
 from tests.conftest import Gt, run_git
-from tests.test_dispatch import script, until
 
 
 @pytest.fixture

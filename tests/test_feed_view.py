@@ -28,8 +28,8 @@ from gastown.tui.dialogs import Nudge, Peek
 from gastown.tui.feed import FeedView
 from gastown.tui.steer import Steering
 from gastown.tui.view import town_view
+from tests.builders import script, until
 from tests.conftest import Gt
-from tests.test_dispatch import script, until
 
 DEADLINE = 60.0
 

@@ -16,8 +16,8 @@ from gastown.clock import duration
 from gastown.process.live_town import live
 from gastown.store import Store
 from gastown.town import load
+from tests.builders import bead_status, script, store, town, until
 from tests.conftest import Gt
-from tests.test_dispatch import bead_status, script, store, town, until
 
 __all__ = ["store", "town"]  # fixtures shared with the dispatch tests
 

@@ -11,8 +11,8 @@ import pytest
 
 from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
+from tests.builders import bead_status, script, until
 from tests.conftest import Gt, run_git
-from tests.test_dispatch import bead_status, script, until
 from tests.test_mayor import call, point_at
 
 QUESTION = "Should the login page keep the old URL?"

@@ -9,8 +9,8 @@ import json
 import urllib.request
 from typing import Any
 
+from tests.builders import until
 from tests.conftest import Gt
-from tests.test_dispatch import until
 from tests.test_mayor import call, point_at, serve
 
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from gastown.scripted.server import ScriptedModelServer
+from tests.builders import until
 from tests.conftest import Gt
-from tests.test_dispatch import until
 from tests.test_escalation_routes import Hook
 from tests.test_mayor import call, point_at, serve
 

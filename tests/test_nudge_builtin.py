@@ -16,8 +16,8 @@ import pytest
 
 from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
+from tests.builders import bead_status, until
 from tests.conftest import Gt
-from tests.test_dispatch import bead_status, until
 
 MODEL = "claude-sonnet-4-5"
 NUDGE = "NUDGE-9: also mention the gate in NOTE.md"

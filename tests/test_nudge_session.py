@@ -19,9 +19,9 @@ import pytest
 from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
 from gastown.town import load
+from tests.builders import bead_status, until
 from tests.conftest import Gt
 from tests.real_agent_story import TOOLS_BIN, real_runtime
-from tests.test_dispatch import bead_status, until
 
 MODEL = "claude-sonnet-4-5"
 NUDGE = "NUDGE-7: also mention the gate in NOTE.md"

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from gastown.model import FAILED, QUEUED, Polecat, Run, run_branch
 from gastown.store import Store
+from tests.builders import DEADLINE, bead_status, script, store, town, until
 from tests.conftest import Gt
-from tests.test_dispatch import DEADLINE, bead_status, script, store, town, until
 
-__all__ = ["store", "town"]  # the fixtures this module shares with test_dispatch
+__all__ = ["store", "town"]  # the fixtures this module uses, which pytest finds here by name
 
 
 class Lines:

@@ -16,9 +16,9 @@ import pytest
 
 from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
+from tests.builders import bead_status, until
 from tests.conftest import Gt, run_git
 from tests.real_agent_story import TOOLS_BIN, real_runtime
-from tests.test_dispatch import bead_status, until
 
 MODEL = "claude-sonnet-4-5"
 

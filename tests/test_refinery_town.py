@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.builders import script, until
 from tests.conftest import Gt, run_git
-from tests.test_dispatch import script, until
 
 CALC = "def add(a, b):\n    return a + b\n"
 TESTS = "import calc\n\nassert calc.add(2, 2) == 4, 'add(2, 2) is not 4'\nprint('tests pass')\n"

@@ -12,8 +12,8 @@ from gastown.clock import parse_stamp
 from gastown.model import Run
 from gastown.services import retries
 from gastown.store import Store
+from tests.builders import bead_status, script, store, town, until
 from tests.conftest import Gt
-from tests.test_dispatch import bead_status, script, store, town, until
 
 __all__ = ["store", "town"]  # fixtures
 

@@ -16,9 +16,8 @@ from gastown.polecat.prompt import render
 from gastown.record import replace
 from gastown.runtimes.scripted import script_for
 from gastown.store import Store, open_store
-from tests.builders import at, bead
+from tests.builders import at, bead, bead_status, script, store, town, until
 from tests.conftest import Gt, run_git
-from tests.test_dispatch import bead_status, script, store, town, until
 
 __all__ = ["store", "town"]  # fixtures
 

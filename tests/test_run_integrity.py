@@ -19,8 +19,8 @@ import pytest
 from gastown.polecat import group
 from gastown.store import Store
 from gastown.town import load
+from tests.builders import bead_status, script, until
 from tests.conftest import Gt, run_git
-from tests.test_dispatch import bead_status, script, until
 
 PR_SET_CHILD_SUBREAPER = 36
 

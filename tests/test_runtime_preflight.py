@@ -20,8 +20,8 @@ from gastown.runtimes.preflight import check_settings, check_version, parse_vers
 from gastown.runtimes.registry import REGISTRY, runtime
 from gastown.store import Store
 from gastown.town import load
+from tests.builders import until
 from tests.conftest import Gt
-from tests.test_dispatch import until
 
 
 def program(folder: Path, name: str, version_line: str) -> Path:

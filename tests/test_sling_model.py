@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 
 from gastown.store import Store
+from tests.builders import bead_status, script, store, town, until
 from tests.conftest import Gt
-from tests.test_dispatch import bead_status, script, store, town, until
 
 __all__ = ["store", "town"]  # fixtures shared with the dispatch tests
 
