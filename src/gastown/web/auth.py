@@ -20,7 +20,7 @@ import hmac
 import json
 import time
 from collections.abc import Callable
-from http.cookies import SimpleCookie
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -142,7 +142,7 @@ def _cookie(headers: dict[str, str]) -> str:
     jar: SimpleCookie = SimpleCookie()
     try:
         jar.load(headers.get("cookie", ""))
-    except Exception:  # a malformed Cookie header is no session, not a crash
+    except CookieError:  # a malformed Cookie header is no session, not a crash
         return ""
     morsel = jar.get(COOKIE)
     return morsel.value if morsel is not None else ""
