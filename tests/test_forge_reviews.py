@@ -18,13 +18,13 @@ from gastown.forge.gitlab import GitLabForge
 from gastown.git import merge as gm
 from gastown.model import IN_PROGRESS, MergeRequest
 from gastown.refinery.human_prs import HumanReviews, sweep
-from gastown.refinery.outcome import rework_done
 from gastown.refinery.step import Seams
 from gastown.scripted.github import FakeGitHub
 from gastown.scripted.gitlab import FakeGitLab
 from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
 from gastown.services import beads, issues
+from gastown.services.merge_requests import rework_done
 from tests.conftest import run_git
 from tests.test_refinery import CALC, Yard, commit_all, github_seams, remote, verdict, yard
 

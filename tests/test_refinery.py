@@ -22,13 +22,13 @@ from gastown.forge.github import GitHubForge
 from gastown.git import merge as gm
 from gastown.model import IN_PROGRESS, IN_REVIEW, MergeRequest
 from gastown.refinery import queue
-from gastown.refinery.outcome import rework_done
 from gastown.refinery.step import Progress, Seams, rig_lock, run_step
 from gastown.scripted.github import FakeGitHub
 from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
 from gastown.services import beads, status
 from gastown.services.ledger import Ledger
+from gastown.services.merge_requests import rework_done
 from gastown.town import Town, load
 from tests.conftest import Gt, run_git
 
@@ -539,7 +539,7 @@ def test_a_review_then_land_convoy_lands_its_feature_branch_as_a_whole(yard: Yar
         record = tx.get_convoy(convoy)
     store.close()
     assert record is not None and record.merge_mode == "review-then-land"
-    from gastown.polecat.context import feature_branch
+    from gastown.services.convoys import feature_branch
 
     feature = feature_branch(record)
     _, a = yard.submit("Note A", {"a.txt": "a\n"}, target=feature, convoy=convoy, bead_id=ids[0])

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from gastown.model import CLOSED, IN_PROGRESS, IN_REVIEW, MR_TESTING, OPEN
-from gastown.polecat.context import feature_branch
 from gastown.services import beads
+from gastown.services.convoys import feature_branch
 from tests.conftest import run_git
 from tests.test_refinery import CALC, GATE, Yard, remote, show, yard
 

@@ -3,7 +3,6 @@ what its dependencies delivered."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,7 @@ from gastown.model import (
 from gastown.polecat.earlier import Attempt, earlier_attempts
 from gastown.polecat.prompt import Delivered, PromptContext
 from gastown.record import Record, field
+from gastown.services.convoys import feature_branch
 from gastown.store import Tx
 
 if TYPE_CHECKING:
@@ -102,12 +102,6 @@ def prompt_notes(
     return knowledge.choose(
         tx, ctx.rig.name, int(budget["knowledge.prompt_budget_tokens"]), bead.title, bead.body
     )
-
-
-def feature_branch(convoy: Convoy) -> str:
-    """`convoy/<slug of its title>/<convoy id>`: where a review-then-land convoy gathers."""
-    slug = re.sub(r"[^a-z0-9]+", "-", convoy.title.lower()).strip("-")[:40].strip("-")
-    return f"convoy/{slug or 'work'}/{convoy.id}"
 
 
 def load_prompt_context(tx: Tx, run: Run) -> PolecatContext:

@@ -29,10 +29,10 @@ from gastown.model import (
 )
 from gastown.polecat.output import Ending
 from gastown.record import Record
-from gastown.refinery.outcome import rework_done
 from gastown.runtimes import events as ev
 from gastown.services import beads, escalations
 from gastown.services.ledger import Ledger
+from gastown.services.merge_requests import rework_done
 from gastown.store import Tx
 
 

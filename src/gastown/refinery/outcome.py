@@ -12,7 +12,6 @@ from typing import Any
 
 from gastown.limits import printable
 from gastown.model import (
-    CLOSED,
     DISCOVERED_FROM,
     IN_PROGRESS,
     IN_REVIEW,
@@ -232,20 +231,3 @@ def landed(
                 beads.refresh_convoy(ledger, tx, current.convoy_id)
             done.append(current)
     return done
-
-
-def rework_done(ledger: Ledger, tx: Tx, bead: Bead, head: str, run_id: str) -> bool:
-    """Inside a run's finish: if `bead` is a rework bead, its merge request takes the new
-    head and queues again, and the bead closes (or, with an open child, waits for it to
-    close). False when it is not a rework bead."""
-    waiting = tx.list_merge_requests(rework_bead_id=bead.id, status=MR_REWORK)
-    if not waiting:
-        return False
-    for mr in waiting:
-        mr.head_commit, mr.status, mr.updated_at = head, MR_OPEN, ledger.now()
-        mr.note = f"reworked by run {run_id} ({bead.id}); queued again"
-        tx.update_merge_request(mr)
-        _event(ledger, tx, mr, "mr.requeued", mr.note, {"head": head})
-    if bead.status != CLOSED:
-        beads.close_or_wait(ledger, tx, bead, f"reworked at {head[:10]}")
-    return True

@@ -30,8 +30,8 @@ from gastown.model import (
     Convoy,
     MergeRequest,
 )
-from gastown.polecat.context import feature_branch
 from gastown.refinery import outcome
+from gastown.services.convoys import feature_branch
 from gastown.store import BeadFilter
 
 if TYPE_CHECKING:

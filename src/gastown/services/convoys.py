@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,12 @@ def resolve_convoy(tx: Tx, prefix: str, text: str, *, lock: bool = False) -> Con
     if len(matches) == 1:
         return tx.get_convoy(matches[0].id, lock=lock) or matches[0]
     raise NotFound(f"There is no convoy '{text}'.", hint="`gt convoy list` shows the convoys.")
+
+
+def feature_branch(convoy: Convoy) -> str:
+    """`convoy/<slug of its title>/<convoy id>`: where a review-then-land convoy gathers."""
+    slug = re.sub(r"[^a-z0-9]+", "-", convoy.title.lower()).strip("-")[:40].strip("-")
+    return f"convoy/{slug or 'work'}/{convoy.id}"
 
 
 def merge_mode(value: str) -> str:

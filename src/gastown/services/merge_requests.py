@@ -1,5 +1,7 @@
 """Merge requests for people: the queue, one merge request in full, and queueing a held one
-again. The refinery itself writes through `gastown.refinery.outcome`."""
+again; and a rework run's finish queueing its merge request again (`rework_done`), which the
+polecat and the refinery both meet. The refinery's own writes go through
+`gastown.refinery.outcome`."""
 
 from __future__ import annotations
 
@@ -7,7 +9,19 @@ from pathlib import Path
 from typing import Any
 
 from gastown.errors import Conflict, InvalidValue, NotFound
-from gastown.model import MR_DONE, MR_FAILED, MR_HELD, MR_OPEN, MR_STATUSES, Event, MergeRequest
+from gastown.model import (
+    CLOSED,
+    MR_DONE,
+    MR_FAILED,
+    MR_HELD,
+    MR_OPEN,
+    MR_REWORK,
+    MR_STATUSES,
+    Bead,
+    Event,
+    MergeRequest,
+)
+from gastown.services import beads
 from gastown.services.ledger import Ledger
 from gastown.store import Tx
 
@@ -125,3 +139,28 @@ def summary(mr: MergeRequest) -> dict[str, Any]:
         "pr_url": mr.pr_url,
         "note": mr.note,
     }
+
+
+def rework_done(ledger: Ledger, tx: Tx, bead: Bead, head: str, run_id: str) -> bool:
+    """Inside a run's finish: if `bead` is a rework bead, its merge request takes the new
+    head and queues again, and the bead closes (or, with an open child, waits for it to
+    close). False when it is not a rework bead."""
+    waiting = tx.list_merge_requests(rework_bead_id=bead.id, status=MR_REWORK)
+    if not waiting:
+        return False
+    for mr in waiting:
+        mr.head_commit, mr.status, mr.updated_at = head, MR_OPEN, ledger.now()
+        mr.note = f"reworked by run {run_id} ({bead.id}); queued again"
+        tx.update_merge_request(mr)
+        ledger.record_event(
+            tx,
+            "mr.requeued",
+            bead_id=mr.bead_id,
+            convoy_id=mr.convoy_id,
+            rig=mr.rig,
+            after={"mr": mr.id, "status": mr.status, "head": head},
+            reason=mr.note,
+        )
+    if bead.status != CLOSED:
+        beads.close_or_wait(ledger, tx, bead, f"reworked at {head[:10]}")
+    return True
