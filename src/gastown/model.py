@@ -71,6 +71,7 @@ class Dependency(Record):
     """Who added it."""
 
     def to_json(self) -> dict[str, Any]:
+        """The record as the JSON `--json` and the API print."""
         return {
             "bead_id": self.bead_id,
             "depends_on_id": self.depends_on_id,
@@ -113,7 +114,9 @@ class Bead(Record):
     labels: list[str] = field(default_factory=list)
     """Free-form tags, sorted."""
     created_at: str = ""
+    """When it was made (RFC 3339, UTC)."""
     updated_at: str = ""
+    """When any field last changed."""
     started_at: str | None = None
     """When it first went in_progress."""
     closed_at: str | None = None
@@ -122,6 +125,7 @@ class Bead(Record):
     """Why it closed. On an `in_review` bead: why it will close once its open children have
     (its work landed after a child was added to it)."""
     created_by: str = ""
+    """Who made it: a person, `mayor`, a polecat or an import."""
     version: int = 1
     """Bumped on every write; lets readers notice a lost race."""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -130,6 +134,7 @@ class Bead(Record):
     """Edges out of this bead (what it depends on)."""
 
     def to_json(self) -> dict[str, Any]:
+        """The record as the JSON `--json` and the API print."""
         return {
             "id": self.id,
             "title": self.title,
@@ -159,7 +164,9 @@ class Convoy(Record):
     """A group of beads, possibly depending on each other, that lands together."""
 
     id: str
+    """Short hash with the town prefix, from the same space as bead ids."""
     title: str
+    """One line saying what the convoy delivers."""
     rig: str
     """The rig every bead of the convoy works on."""
     status: str = CONVOY_OPEN
@@ -170,19 +177,24 @@ class Convoy(Record):
     merge_mode: str = REVIEW_THEN_LAND
     """How the refinery lands it: all at once from a feature branch, or bead by bead."""
     created_at: str = ""
+    """When it was made (RFC 3339, UTC)."""
     updated_at: str = ""
+    """When any field last changed."""
     landed_at: str | None = None
     """When it landed; None unless `landed`."""
     cancelled_at: str | None = None
     """When it was cancelled; None unless `cancelled`."""
     close_reason: str | None = None
+    """Why it was closed or cancelled, when a person said."""
     created_by: str = ""
+    """Who made it."""
     total: int = 0
     """Beads in the convoy (derived)."""
     closed: int = 0
     """Of those, closed (derived)."""
 
     def to_json(self) -> dict[str, Any]:
+        """The record as the JSON `--json` and the API print."""
         return {
             "id": self.id,
             "title": self.title,
@@ -204,6 +216,7 @@ class Rig(Record):
     """A repository connection with its canonical clone inside the town."""
 
     name: str
+    """Unique in the town; names the rig in commands, settings and beads."""
     url: str
     """Where it was cloned from: a path, `file://` URL or remote URL."""
     branch: str
@@ -211,10 +224,12 @@ class Rig(Record):
     path: str
     """The canonical clone, relative to the town folder."""
     created_at: str = ""
+    """When it was added (RFC 3339, UTC)."""
     settings: dict[str, Any] = field(default_factory=dict)
     """Per-rig setting overrides (dotted keys)."""
 
     def to_json(self) -> dict[str, Any]:
+        """The record as the JSON `--json` and the API print."""
         return {
             "name": self.name,
             "url": self.url,
@@ -229,18 +244,28 @@ class Event(Record):
     """An append-only record of one change: who did what to which record, and why."""
 
     id: int
+    """Its place in the history: numbered by the store, in order."""
     at: str
+    """When it happened (RFC 3339, UTC)."""
     actor: str
+    """Who did it: a person, a polecat, or a part of the town (`mayor`, `refinery`, `town`, ...)."""
     kind: str
     """Dotted: `bead.created`, `bead.status_changed`, `convoy.started`, `config.set`, ..."""
     bead_id: str | None = None
+    """The bead it changed, if any."""
     convoy_id: str | None = None
+    """The convoy it changed, if any."""
     rig: str | None = None
+    """The rig it happened in, if any."""
     before: dict[str, Any] | None = None
+    """The fields it changed, as they were (None: nothing before)."""
     after: dict[str, Any] | None = None
+    """The fields it changed, as they became."""
     reason: str | None = None
+    """Why, in words, when the actor said."""
 
     def to_json(self) -> dict[str, Any]:
+        """The record as the JSON `--json` and the API print."""
         return {
             "id": self.id,
             "at": self.at,
@@ -308,9 +333,12 @@ class Polecat(Record):
     worktree: str | None = None
     """Its worktree for `rig`, relative to the town folder; kept and reused between beads."""
     created_at: str = ""
+    """When it was first named (RFC 3339, UTC)."""
     updated_at: str = ""
+    """When its state last changed."""
 
     def to_json(self) -> dict[str, Any]:
+        """The record as the JSON `--json` and the API print."""
         return {name: getattr(self, name) for name in self.__fields__}
 
 
@@ -318,9 +346,13 @@ class Run(Record):
     """One attempt of one polecat on one bead: the process, its output and its outcome."""
 
     id: str
+    """Unique in the town; names the run in commands, URLs and the ledger."""
     bead_id: str
+    """The bead it works on."""
     polecat: str
+    """The polecat that runs it."""
     rig: str
+    """The bead's rig."""
     runtime: str
     """The agent runtime (`claude`, `codex`, ..., `scripted`)."""
     branch: str
@@ -334,16 +366,23 @@ class Run(Record):
     pid: int | None = None
     """The agent process, once started."""
     created_at: str = ""
+    """When it was queued (RFC 3339, UTC)."""
     started_at: str | None = None
+    """When its agent process started."""
     ended_at: str | None = None
+    """When it reached an ended status."""
     last_heartbeat: str | None = None
     """The last output from the agent; every line is a heartbeat."""
     exit_code: int | None = None
+    """The agent process's exit code, once it exited."""
     outcome: str | None = None
     """Why it ended, in words: `merge request`, `no changes`, `stalled`, `exit 1`, ..."""
     tokens_in: int = 0
+    """Input tokens the agent reported spending."""
     tokens_out: int = 0
+    """Output tokens the agent reported spending."""
     cost_usd: float = 0.0
+    """What it cost in US dollars (see `cost_known`)."""
     transcript: str | None = None
     """The transcript file, relative to the town folder; never deleted by the system."""
     summary: str | None = None
@@ -370,9 +409,11 @@ class Run(Record):
 
     @property
     def active(self) -> bool:
+        """Whether it is queued, starting or running (not yet ended)."""
         return self.status in ACTIVE_RUN_STATUSES
 
     def to_json(self) -> dict[str, Any]:
+        """The record as the JSON `--json` and the API print."""
         return {name: getattr(self, name) for name in self.__fields__}
 
 
@@ -380,18 +421,26 @@ class Escalation(Record):
     """Something a person must look at: raised by an agent (`gt escalate`) or the reconciler."""
 
     id: int
+    """Numbered by the store, in order."""
     severity: str
     """One of `SEVERITIES`."""
     message: str
+    """What the person must look at, in words."""
     created_at: str
+    """When it was raised (RFC 3339, UTC)."""
     bead_id: str | None = None
+    """The bead it is about, if any."""
     run_id: str | None = None
+    """The run it is about, if any."""
     rig: str | None = None
+    """The rig it is about, if any."""
     acknowledged_at: str | None = None
     """When a person acknowledged it; open until then."""
     acknowledged_by: str | None = None
+    """Who acknowledged it."""
 
     def to_json(self) -> dict[str, Any]:
+        """The record as the JSON `--json` and the API print."""
         return {name: getattr(self, name) for name in self.__fields__}
 
 
@@ -404,18 +453,22 @@ class Mail(Record):
     """A message between the town's agents, the mayor and the people (`gt mail send|check`)."""
 
     id: int
+    """Numbered by the store, in order."""
     sender: str
     """A polecat name, `mayor` or `town`."""
     recipient: str
     """A polecat name, `mayor` or `town`."""
     text: str
+    """The message."""
     created_at: str
+    """When it was sent (RFC 3339, UTC)."""
     bead_id: str | None = None
     """The sender's bead, when a polecat sent it."""
     read_at: str | None = None
     """When the recipient checked its mail and got this one; unread until then."""
 
     def to_json(self) -> dict[str, Any]:
+        """The record as the JSON `--json` and the API print."""
         return {
             "id": self.id,
             "from": self.sender,
@@ -459,22 +512,33 @@ class MergeRequest(Record):
     the refinery has got with it (gate results, the reviewer's verdict, its pull request)."""
 
     id: str
+    """Unique in the town; names it in commands, URLs and the ledger."""
     bead_id: str | None
     """The bead it delivers (None for a convoy's landing)."""
     run_id: str | None
+    """The run whose work it is (None for a landing or a person's pull request)."""
     rig: str
+    """The rig it lands in."""
     branch: str
+    """The branch to land."""
     target: str
     """The branch it should land on (the rig's target or a convoy's feature branch)."""
     base_commit: str
     """Where the branch was cut from."""
     head_commit: str
+    """The commit of `branch` that was handed over."""
     status: str = MR_OPEN
+    """One of `MR_STATUSES`."""
     summary: str | None = None
+    """What the work did, in words (the run's summary)."""
     created_at: str = ""
+    """When it was queued (RFC 3339, UTC)."""
     updated_at: str = ""
+    """When any field last changed."""
     kind: str = MR_BEAD
+    """`bead`, `landing` or `pull` (`MR_BEAD`, `MR_LANDING`, `MR_PULL`)."""
     convoy_id: str | None = None
+    """The convoy it belongs to, if any."""
     priority: int = DEFAULT_PRIORITY
     """The bead's priority when queued (a landing takes its convoy's best)."""
     gates: list[dict[str, Any]] = field(default_factory=list)
@@ -488,10 +552,13 @@ class MergeRequest(Record):
     reworks: int = 0
     """Times it was sent back (conflicts, gates, review, pull request feedback)."""
     pr_url: str | None = None
+    """Its pull request's page, once one is open."""
     pr_number: int | None = None
+    """Its pull request's number, once one is open."""
     pr_state: dict[str, Any] = field(default_factory=dict)
     """What following the pull request has seen (green since, feedback already handled)."""
     merged_commit: str | None = None
+    """The commit on the target that holds its work, once merged."""
     rework_bead_id: str | None = None
     """The bead it waits for while `rework`; the last one afterwards."""
     attempts: int = 0
@@ -499,12 +566,15 @@ class MergeRequest(Record):
     note: str | None = None
     """Why it is where it is: the last step's reason."""
     landed_at: str | None = None
+    """When its work reached the target."""
 
     @property
     def done(self) -> bool:
+        """Whether it is merged or failed: the refinery is finished with it."""
         return self.status in MR_DONE
 
     def to_json(self) -> dict[str, Any]:
+        """The record as the JSON `--json` and the API print."""
         return {name: getattr(self, name) for name in self.__fields__}
 
 
@@ -525,12 +595,16 @@ class IssueLink(Record):
     url: str
     """The page people open."""
     bead_id: str
+    """The bead made from the issue."""
     rig: str
+    """The rig the bead is for."""
     created_at: str
+    """When the town took the issue in (RFC 3339, UTC)."""
     issue_updated_at: str = ""
     """The forge's `updated_at` of the issue when the town last took it in."""
     issue_state: str = "open"
     """`open` or `closed`, as last taken in."""
 
     def to_json(self) -> dict[str, Any]:
+        """The record as the JSON `--json` and the API print."""
         return {name: getattr(self, name) for name in self.__fields__}
