@@ -36,7 +36,7 @@ from typing import Any
 
 import livetown
 import timing
-from gastown.mayor.model import MAX_TOKENS, Client, OnText, Reply
+from gastown.llm import MAX_TOKENS, Client, OnText, Reply
 from gastown.services.ledger import Ledger
 from gastown.town import load
 

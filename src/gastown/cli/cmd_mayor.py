@@ -109,8 +109,8 @@ EXIT = "/exit"
 def chat_mayor(app: App) -> int:
     """Read lines from stdin and answer each with one turn of the town's conversation, the
     reply streamed as it arrives; ends on end of input or `/exit`."""
+    from gastown.llm import ModelFailure
     from gastown.mayor import open_mayor
-    from gastown.mayor.model import ModelFailure
     from gastown.record import replace
 
     mayor = open_mayor(replace(app.ledger, actor="mayor"), app.town, app.environ)

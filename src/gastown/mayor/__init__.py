@@ -6,8 +6,9 @@ the town's single, persistent conversation (`chat.py`), its prompt bounded, olde
 summarised (`context.py`). The tools (`tools.py`, `town_tools.py` and `code_tools.py`,
 declared with `toolkit.py`) call the services and nothing else: agents are stopped and reset
 by the town process (`agents.py`), and the code is read from git objects of each rig's target
-branch, never from a working tree. The model clients (`model.py`) speak the Anthropic
-Messages API and OpenAI Chat Completions through the official SDKs; `secrets.py` keeps secret
+branch, never from a working tree. Its model client (`model.py`, a `gastown.llm` client that
+names the mayor in its failures) speaks the Anthropic Messages API and OpenAI Chat Completions
+through the official SDKs; `secrets.py` keeps secret
 settings out of what is sent and stored. The mayor never edits code and spends nothing while
 nobody asks: what happened meanwhile reaches it as notes at the start of its next turn
 (`notes.py`).
@@ -32,6 +33,7 @@ def open_mayor(
     """The town's mayor, its model client made from the effective settings. `control` is how
     it stops and resets agents: the town loop's own inside the town process (see
     `agents.on_loop`); by default, the running town's API."""
+    from gastown import llm
     from gastown.mayor import knowledge_tools, model, prompt, tools
     from gastown.mayor.secrets import secret_values
     from gastown.services import rigs, settings
@@ -39,7 +41,7 @@ def open_mayor(
     resolved = settings.effective(ledger, town, None, environ)
     name = str(resolved["role_models.mayor"] or resolved["default_model"])
     base_url = str(resolved["model_base_url"])
-    api = environ.get("GT_MAYOR_API") or model.api_for(name, base_url)
+    api = environ.get("GT_MAYOR_API") or llm.api_for(name, base_url)
     if api not in ("anthropic", "openai"):
         raise InvalidValue(f"GT_MAYOR_API must be `anthropic` or `openai`, not {api!r}.")
     key = str(resolved["model_api_key"])

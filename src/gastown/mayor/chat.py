@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from gastown.llm import Client, OnText, Reply
 from gastown.mayor import context, notes, tools
 from gastown.mayor.context import Budget
-from gastown.mayor.model import Client, OnText, Reply
 from gastown.mayor.secrets import scrub
 from gastown.record import Record, field, replace
 from gastown.services.ledger import append

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from gastown.mayor.model import Client, Reply
+from gastown.llm import Client, Reply
 from gastown.mayor.secrets import scrub
 from gastown.record import Record
 from gastown.store.mayor import SUMMARY, MayorMessage

@@ -195,20 +195,26 @@ class ModelReviewer:
         self.model, self.base_url, self.api_key = model, base_url, api_key
 
     def review(self, request: ReviewRequest) -> Verdict:
-        from gastown.mayor import model as models
+        from gastown import llm
 
+        # The reviewer's own client: its failures name the reviewer ("The reviewer's model API
+        # failed: …", "The reviewer cannot reach its model: …"), already a whole sentence.
         try:
-            client = models.make(
-                models.api_for(self.model, self.base_url), self.model, self.base_url, self.api_key
+            client = llm.make(
+                llm.api_for(self.model, self.base_url),
+                self.model,
+                self.base_url,
+                self.api_key,
+                role="reviewer",
             )
-        except models.ModelFailure as exc:
-            raise ReviewFailed(f"The reviewer cannot reach its model: {exc}") from exc
+        except llm.ModelFailure as exc:
+            raise ReviewFailed(exc.message) from exc
         try:
             reply = client.send(
                 SYSTEM, [{"role": "user", "content": request.prompt()}], [VERDICT_TOOL]
             )
-        except models.ModelFailure as exc:
-            raise ReviewFailed(f"The reviewer's model failed: {exc}") from exc
+        except llm.ModelFailure as exc:
+            raise ReviewFailed(exc.message) from exc
         finally:
             client.close()
         spent = Verdict(

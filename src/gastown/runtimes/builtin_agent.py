@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from gastown.models import ModelFailure
+from gastown.llm import ModelFailure
 from gastown.record import Record
 from gastown.runtimes.builtin_mail import mailbox
 from gastown.runtimes.builtin_models import Model, api_for, make

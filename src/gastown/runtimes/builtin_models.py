@@ -2,7 +2,7 @@
 
 A `Model` keeps the conversation: `ask` sends it (with the tool definitions) and adds the
 reply, `tell` adds the results of the reply's tool calls. `Conversation` is the one kind there
-is: it keeps the messages in the Anthropic shape and sends them through a `gastown.models`
+is: it keeps the messages in the Anthropic shape and sends them through a `gastown.llm`
 client, which speaks the Anthropic Messages API, or OpenAI Chat Completions for OpenAI and the
 OpenAI-compatible servers (OpenRouter, Kilo Gateway, Ollama, vLLM, through their base URLs). The
 client imports its SDK only when it is made, so a run loads one of them and the `gt` CLI neither.
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from gastown import models
-from gastown.models import ModelFailure
+from gastown import llm
+from gastown.llm import ModelFailure
 from gastown.record import Record, field
 from gastown.runtimes.builtin_tools import TOOLS, Call, Outcome, schema
 from gastown.runtimes.events import Usage
@@ -47,7 +47,7 @@ class Model(Protocol):
 
 def api_for(model: str, base_url: str) -> str:
     """`anthropic` for Claude models, an Anthropic URL, or nothing given at all; else `openai`."""
-    return models.api_for(model, base_url, otherwise="openai")
+    return llm.api_for(model, base_url, otherwise="openai")
 
 
 def make(api: str, model: str, base_url: str, api_key: str, system: str, prompt: str) -> Model:
@@ -55,14 +55,14 @@ def make(api: str, model: str, base_url: str, api_key: str, system: str, prompt:
     if api not in DEFAULT_MODELS:
         raise ModelFailure(f"Unknown API {api!r}: GT_BUILTIN_API is `anthropic` or `openai`.")
     name = model or DEFAULT_MODELS[api]
-    client = models.make(api, name, base_url, api_key, max_tokens=MAX_TOKENS)
+    client = llm.make(api, name, base_url, api_key, max_tokens=MAX_TOKENS)
     return Conversation(client, system, prompt)
 
 
 class Conversation:
-    """The conversation, in the Anthropic shape, sent through one `gastown.models` client."""
+    """The conversation, in the Anthropic shape, sent through one `gastown.llm` client."""
 
-    def __init__(self, client: models.Client, system: str, prompt: str) -> None:
+    def __init__(self, client: llm.Client, system: str, prompt: str) -> None:
         self.client, self.system = client, system
         self.messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
         self.tools = [

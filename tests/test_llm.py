@@ -1,4 +1,4 @@
-"""The one model-client layer (`gastown.models`), for real: the official Anthropic and OpenAI
+"""The one model-client layer (`gastown.llm`), for real: the official Anthropic and OpenAI
 SDKs over HTTP to the scripted model server. One conversation in the Anthropic shape goes to
 either API, and either reply comes back in one shape."""
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from gastown import models
-from gastown.models import Call, ModelFailure, Reply, api_for, parse_call, to_chat
+from gastown import llm
+from gastown.llm import Call, ModelFailure, Reply, api_for, parse_call, to_chat
 from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
 
@@ -51,13 +51,13 @@ def send(
     replies: list[dict[str, Any]],
     messages: list[dict[str, Any]],
     tools: list[Any],
-    on_text: models.OnText | None = None,
+    on_text: llm.OnText | None = None,
     role: str = "",
 ) -> tuple[Reply, dict[str, Any]]:
     """One request through a client made for `api`; the reply, and the body the server got."""
     with serve(*replies) as server:
         url = server.openai_base_url if api == "openai" else server.base_url
-        client = models.make(api, "claude-haiku-4-5", url, "sk-test", role=role)
+        client = llm.make(api, "claude-haiku-4-5", url, "sk-test", role=role)
         try:
             reply = client.send("You are the mayor.", messages, tools, on_text)
         finally:
@@ -100,7 +100,7 @@ def test_anthropic_gets_the_conversation_as_it_is_and_streams_its_text() -> None
     )
 
     assert body["messages"] == CONVERSATION and body["system"] == "You are the mayor."
-    assert body["stream"] is True and body["max_tokens"] == models.MAX_TOKENS
+    assert body["stream"] is True and body["max_tokens"] == llm.MAX_TOKENS
     assert [t["name"] for t in body["tools"]] == ["sling"]
     assert "".join(pieces) == reply.text == "Both are slung."
 
@@ -174,7 +174,7 @@ def test_an_api_failure_is_one_sentence_naming_the_role(api: str, role: str, sai
 
 def test_an_unknown_api_is_refused() -> None:
     with pytest.raises(ModelFailure, match="Unknown model API 'gemini'"):
-        models.make("gemini", "gemini-pro", "", "")
+        llm.make("gemini", "gemini-pro", "", "")
 
 
 def test_openai_arguments_are_parsed_and_bad_ones_say_why() -> None:
@@ -222,3 +222,17 @@ def test_openai_replies_stream_their_text_and_assemble_tool_calls() -> None:
     assert len(pieces) > 1 and "".join(pieces) == text == reply.text
     assert [(c.id, c.name, c.input) for c in reply.calls] == [("c9", "sling", {"title": "Login"})]
     assert (reply.input_tokens, reply.output_tokens) == (120, 30)
+
+
+@pytest.mark.parametrize("api", ["anthropic", "openai"])
+def test_the_reviewers_model_failing_names_the_reviewer_alone(api: str) -> None:
+    from gastown.refinery.review import ModelReviewer, ReviewFailed, ReviewRequest
+
+    request = ReviewRequest(title="Fix", body="", branch="gt/b", target="main", diff="+x")
+    with serve() as server:  # no replies: the request gets an error answer
+        url = server.openai_base_url if api == "openai" else server.base_url
+        model = "gpt-5-mini" if api == "openai" else "claude-haiku-4-5"
+        with pytest.raises(ReviewFailed) as failed:
+            ModelReviewer(model, url, "sk-test").review(request)
+    assert failed.value.message.startswith("The reviewer's model API failed: ")
+    assert "mayor" not in failed.value.message
