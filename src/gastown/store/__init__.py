@@ -23,12 +23,21 @@ class Store(Protocol):
     serializes writers; `reader()` gives a consistent view without blocking them."""
 
     url: str
+    """The database URL it was opened from (see `redact` before showing it)."""
     writes: int
     """Transactions committed through this handle (so a command knows it changed something)."""
 
-    def transaction(self) -> AbstractContextManager[Tx]: ...
-    def reader(self) -> AbstractContextManager[Tx]: ...
-    def close(self) -> None: ...
+    def transaction(self) -> AbstractContextManager[Tx]:
+        """A transaction that writes: committed when the block ends, rolled back if it raises."""
+        ...
+
+    def reader(self) -> AbstractContextManager[Tx]:
+        """A consistent view of the ledger at one moment, for reading."""
+        ...
+
+    def close(self) -> None:
+        """Let the database go; the handle is not used again."""
+        ...
 
 
 def open_store(url: str, base: Path | None = None) -> Store:

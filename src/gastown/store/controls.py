@@ -44,20 +44,24 @@ def set_pause(tx: Tx, rig: str | None, pause: dict[str, Any] | None) -> None:
 
 
 def breaker_reset_at(tx: Tx) -> str | None:
+    """When the whole town was last resumed (`gt resume`), or None."""
     return tx.get_meta(BREAKER_RESET_KEY)
 
 
 def reset_breaker(tx: Tx, at: str) -> None:
+    """Reset the circuit breaker at `at`: failures before it no longer count towards it."""
     tx.set_meta(BREAKER_RESET_KEY, at)
 
 
 def budget_state(tx: Tx) -> BudgetState:
+    """The budget levels last announced and the spend granted past a budget, as kept."""
     text = tx.get_meta(BUDGET_KEY)
     data = json.loads(text) if text else {}
     return BudgetState(dict(data.get("told", {})), dict(data.get("granted", {})))
 
 
 def set_budget_state(tx: Tx, state: BudgetState) -> None:
+    """Keep the budget levels last announced and the spend granted past a budget."""
     tx.set_meta(BUDGET_KEY, json.dumps({"told": state.told, "granted": state.granted}))
 
 

@@ -95,19 +95,25 @@ class SpendRow(Record):
     """One model call that is not a run (the refinery reviewer's, say), as `spend` keeps it."""
 
     at: str
+    """When the call was made (RFC 3339, UTC)."""
     agent: str
     """Who spent it: `reviewer`, ..."""
     runtime: str
     """The agent runtime it ran on, or `api` for a direct call to the model's API."""
     rig: str | None = None
+    """The rig it was spent for, if any."""
     bead_id: str | None = None
+    """The bead it was spent on, if any."""
     convoy_id: str | None = None
+    """The convoy of that bead, if any."""
     mr_id: str | None = None
     """The merge request it was spent on, if any."""
     model: str | None = None
+    """The model that answered, as the runtime or API named it."""
     tokens_in: int = 0
     """All input tokens, cache reads and writes included."""
     tokens_out: int = 0
+    """Output tokens."""
     cache_tokens: int = 0
     """The part of `tokens_in` read from or written to the prompt cache."""
     cost_usd: float | None = None
@@ -120,6 +126,7 @@ class CostQueries:
     db: Executor
 
     def insert_spend(self, row: SpendRow) -> None:
+        """Record one model call that is not a run."""
         names = SpendRow.__fields__
         self.db.execute(
             f"INSERT INTO spend ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
@@ -168,9 +175,13 @@ class Where(Record):
     """What a roll-up is cut to (None: everything)."""
 
     rig: str | None = None
+    """Only spend in this rig."""
     bead: str | None = None
+    """Only spend on this bead."""
     convoy: str | None = None
+    """Only spend on this convoy's beads."""
     agent: str | None = None
+    """Only spend by this agent (a polecat, `mayor`, `reviewer`, ...)."""
 
 
 def _by_days(by: str | None, since: str | None, where: Where) -> bool:

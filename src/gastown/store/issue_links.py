@@ -17,6 +17,7 @@ LINK_COLUMNS = ", ".join(LINK_FIELDS)
 
 
 def link_of(row: Sequence[Any]) -> IssueLink:
+    """The issue link a row of `LINK_COLUMNS` holds."""
     values = list(row)
     values[LINK_FIELDS.index("number")] = int(values[LINK_FIELDS.index("number")])
     return IssueLink(*values)
@@ -28,6 +29,7 @@ class IssueLinkQueries:
     db: Executor
 
     def insert_issue_link(self, link: IssueLink) -> None:
+        """Tie a bead to its issue; the database refuses a second bead for one issue."""
         marks = ", ".join("?" for _ in LINK_FIELDS)
         self.db.execute(
             f"INSERT INTO issue_links ({LINK_COLUMNS}) VALUES ({marks})",

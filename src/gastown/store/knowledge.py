@@ -60,6 +60,7 @@ def insert(tx: Tx, note: Note) -> int:
 
 
 def get(tx: Tx, note_id: int) -> Note | None:
+    """The note with this id, or None."""
     row = tx.db.execute(f"SELECT {COLUMNS} FROM knowledge WHERE id = ?", (note_id,)).fetchone()
     return _note(row) if row else None
 
@@ -86,6 +87,7 @@ def listing(
 
 
 def count(tx: Tx, status: str) -> int:
+    """How many notes have this status."""
     return int(
         tx.db.execute("SELECT COUNT(*) FROM knowledge WHERE status = ?", (status,)).fetchone()[0]
     )
@@ -102,6 +104,7 @@ def update(tx: Tx, note: Note) -> None:
 
 
 def delete(tx: Tx, note_id: int) -> None:
+    """Remove the note (and its search entry)."""
     tx.db.execute("DELETE FROM knowledge WHERE id = ?", (note_id,))
     if not _postgres(tx):
         tx.db.execute("DELETE FROM knowledge_fts WHERE rowid = ?", (note_id,))
@@ -157,6 +160,7 @@ def signal(tx: Tx, rig: str, signature: str, mr_id: str, text: str, at: str) -> 
 
 
 def by_signature(tx: Tx, rig: str, signature: str) -> Note | None:
+    """The rig's first note made for a failure with this signature, or None."""
     row = tx.db.execute(
         f"SELECT {COLUMNS} FROM knowledge WHERE rig = ? AND signature = ? ORDER BY id LIMIT 1",
         (rig, signature),

@@ -15,6 +15,7 @@ MAIL_COLUMNS = "id, sender, recipient, text, created_at, bead_id, read_at"
 
 
 def mail_of(row: Sequence[Any]) -> Mail:
+    """The message a row of `MAIL_COLUMNS` holds."""
     return Mail(*row)
 
 
@@ -52,6 +53,7 @@ class MailQueries:
         return [mail_of(r) for r in rows]
 
     def get_mail(self, mail_id: int) -> Mail | None:
+        """The message with this id, or None."""
         row = self.db.execute(
             f"SELECT {MAIL_COLUMNS} FROM mail WHERE id = ?", (mail_id,)
         ).fetchone()
@@ -81,6 +83,7 @@ class MailQueries:
         return [mail_of(r) for r in rows]
 
     def count_unread_mail(self, recipients: Sequence[str]) -> int:
+        """How many unread messages any of `recipients` has."""
         marks = ", ".join("?" for _ in recipients)
         row = self.db.execute(
             f"SELECT COUNT(*) FROM mail WHERE recipient IN ({marks}) AND read_at IS NULL",

@@ -44,6 +44,7 @@ class MayorMessage(Record):
     cost_usd: float | None = None
     """What that reply cost, by the price table; None when unknown."""
     created_at: str = ""
+    """When it was said (RFC 3339, UTC)."""
     cache_tokens: int = 0
     """The part of `input_tokens` read from or written to the prompt cache."""
     model: str | None = None
@@ -58,12 +59,15 @@ class MayorUsage(Record):
     summaries: int = 0
     """Summaries of older turns made along the way (their tokens and cost are included)."""
     input_tokens: int = 0
+    """Input tokens of every reply, summaries' included."""
     output_tokens: int = 0
+    """Output tokens of every reply, summaries' included."""
     cost_usd: float = 0.0
     """Sum of the known costs; replies of unpriced models count as 0."""
 
 
 def message_of(row: Sequence[Any]) -> MayorMessage:
+    """The message a row of the mayor's conversation holds."""
     return MayorMessage(
         int(row[0]),
         row[1],

@@ -25,6 +25,7 @@ _MUTABLE = tuple(
 
 
 def mr_of(row: Sequence[Any]) -> MergeRequest:
+    """The merge request a row of `MR_COLUMNS` holds, its JSON columns read back."""
     values = list(row)
     for index in _JSON.values():
         values[index] = None if values[index] is None else json.loads(values[index])
@@ -47,18 +48,21 @@ class MergeRequestQueries:
     db: Executor
 
     def insert_merge_request(self, mr: MergeRequest) -> None:
+        """Queue a new merge request."""
         self.db.execute(
             f"INSERT INTO merge_requests ({MR_COLUMNS}) VALUES ({marks(MR_FIELDS)})",
             _params(mr, MR_FIELDS),
         )
 
     def update_merge_request(self, mr: MergeRequest) -> None:
+        """Write back every field a refinery step may change (its id names it)."""
         sets = ", ".join(f"{name} = ?" for name in _MUTABLE)
         self.db.execute(
             f"UPDATE merge_requests SET {sets} WHERE id = ?", [*_params(mr, _MUTABLE), mr.id]
         )
 
     def get_merge_request(self, mr_id: str, *, lock: bool = False) -> MergeRequest | None:
+        """One merge request; `lock` holds its row until commit."""
         row = self.db.execute(
             f"SELECT {MR_COLUMNS} FROM merge_requests WHERE id = ?"
             f"{self.db.lock_clause if lock else ''}",

@@ -11,6 +11,7 @@ from gastown.store.sql import Executor
 
 
 def current_version(db: Executor) -> int:
+    """The newest migration the database records as applied (0: none)."""
     row = db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
     return int(row[0] or 0)
 
@@ -36,6 +37,7 @@ def apply_pending(db: Executor, serial: str, url: str) -> int:
 
 
 def raise_too_new(url: str, version: int) -> None:
+    """Refuse a database a newer gt migrated: this one cannot know its schema."""
     raise RuntimeFailure(
         f"The database at {url} has schema version {version}, newer than this gt knows "
         f"({LATEST}); upgrade gastown to use it."
@@ -45,6 +47,8 @@ def raise_too_new(url: str, version: int) -> None:
 def needs_migration(
     read_version: Callable[[], int], url: str, missing_table: type[Exception]
 ) -> bool:
+    """Whether the database lacks migrations this gt has (a new one lacks them all);
+    refuses one from a newer gt."""
     try:
         version = read_version()
     except missing_table:  # a new database: no schema_migrations table yet

@@ -77,6 +77,8 @@ class PostgresStore:
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
+        """A transaction that writes; it settles `blocked` and commits when the block ends
+        (rolls back if it raises)."""
         with self.conn.transaction():
             tx = Tx(self.db)
             yield tx
@@ -85,9 +87,11 @@ class PostgresStore:
 
     @contextmanager
     def reader(self) -> Iterator[Tx]:
+        """A consistent, read-only view of the ledger at one moment."""
         with self.conn.transaction():
             self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             yield Tx(self.db)
 
     def close(self) -> None:
+        """Close the connection."""
         self.conn.close()

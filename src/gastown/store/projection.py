@@ -94,6 +94,8 @@ class JsonDialect(Protocol):
 
 
 class SqliteJson:
+    """`JsonDialect` for SQLite's JSON functions (see the protocol for each method)."""
+
     def obj(self, pairs: list[tuple[str, str]]) -> str:
         return "json_object(" + ", ".join(f"'{k}', {v}" for k, v in pairs) + ")"
 
@@ -119,6 +121,8 @@ class SqliteJson:
 
 
 class PostgresJson:
+    """`JsonDialect` for PostgreSQL's JSON functions (see the protocol for each method)."""
+
     def obj(self, pairs: list[tuple[str, str]]) -> str:
         return "json_build_object(" + ", ".join(f"'{k}', {v}" for k, v in pairs) + ")"
 

@@ -28,24 +28,34 @@ class BeadFilter(Record):
     """Which beads a listing wants; every field left as None matches everything."""
 
     statuses: Sequence[str] | None = None
+    """Any of these statuses."""
     rig: str | None = None
+    """Of this rig."""
     labels: Sequence[str] | None = None
     """All of these labels."""
     type: str | None = None
+    """Of this type."""
     priority: int | None = None
+    """Of this priority."""
     assignee: str | None = None
+    """Held by this assignee."""
     convoy_id: str | None = None
+    """In this convoy."""
     ids: Sequence[str] | None = None
+    """Any of these ids."""
     ready: bool = False
     """Only beads ready for work (see `projection.READY_CLAUSE`)."""
     blocked: bool = False
     """Only beads that are blocked (see `projection.blocked_clause`)."""
     limit: int | None = None
+    """At most this many, the first in listing order."""
     text: str | None = None
     """Only beads whose id, title or description holds this text (any case): the board's
     search, one scan of the rows the other fields leave."""
 
     def where(self) -> tuple[str, list[Any]]:
+        """The WHERE clause (with its leading space; empty for no filter) over beads `b`,
+        and its parameters."""
         clauses: list[str] = []
         params: list[Any] = []
         if self.statuses:
@@ -104,10 +114,12 @@ def chunks(ids: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
 
 
 def marks(values: Sequence[Any]) -> str:
+    """One `?` placeholder per value, comma-separated."""
     return ", ".join("?" * len(values))
 
 
 def bead_of(row: Sequence[Any]) -> Bead:
+    """The bead a row of `BEAD_COLUMNS` holds (without labels and edges)."""
     return Bead(
         id=row[0],
         title=row[1],
@@ -134,6 +146,7 @@ def bead_of(row: Sequence[Any]) -> Bead:
 
 
 def bead_params(b: Bead) -> tuple[Any, ...]:
+    """The bead's values in `BEAD_COLUMNS` order, as the database keeps them."""
     return (
         b.id,
         b.title,
@@ -160,10 +173,12 @@ def bead_params(b: Bead) -> tuple[Any, ...]:
 
 
 def rig_of(row: Sequence[Any]) -> Rig:
+    """The rig a row of its columns holds, settings read back from JSON."""
     return Rig(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]))
 
 
 def convoy_of(row: Sequence[Any]) -> Convoy:
+    """The convoy a row of `CONVOY_COLUMNS` holds (progress not yet counted)."""
     return Convoy(
         id=row[0],
         title=row[1],
@@ -181,6 +196,7 @@ def convoy_of(row: Sequence[Any]) -> Convoy:
 
 
 def event_of(row: Sequence[Any]) -> Event:
+    """The event a row of `EVENT_COLUMNS` holds, before and after read back."""
     return Event(
         id=row[0],
         at=row[1],

@@ -43,10 +43,12 @@ _ACTIVE = "status IN (" + ", ".join(f"'{s}'" for s in ACTIVE_RUN_STATUSES) + ")"
 
 
 def polecat_of(row: Sequence[Any]) -> Polecat:
+    """The polecat a row of `POLECAT_COLUMNS` holds."""
     return Polecat(*row)
 
 
 def run_of(row: Sequence[Any]) -> Run:
+    """The run a row of `RUN_COLUMNS` holds, its checkpoint read back from JSON."""
     values = list(row)
     values[18] = float(values[18])  # a whole number of dollars may come back as an int
     values[_CHECKPOINT] = None if row[_CHECKPOINT] is None else json.loads(row[_CHECKPOINT])
@@ -55,6 +57,7 @@ def run_of(row: Sequence[Any]) -> Run:
 
 
 def escalation_of(row: Sequence[Any]) -> Escalation:
+    """The escalation a row of `ESCALATION_COLUMNS` holds."""
     return Escalation(*row)
 
 
@@ -85,6 +88,7 @@ class RunQueries:
         return cur.rowcount == 1
 
     def update_polecat(self, p: Polecat) -> None:
+        """Write back the polecat's rig, state, work and worktree (its name names it)."""
         self.db.execute(
             "UPDATE polecats SET rig = ?, state = ?, bead_id = ?, run_id = ?, worktree = ?, "
             "updated_at = ? WHERE name = ?",
@@ -92,6 +96,7 @@ class RunQueries:
         )
 
     def get_polecat(self, name: str, *, lock: bool = False) -> Polecat | None:
+        """One polecat; `lock` holds its row until commit."""
         row = self.db.execute(
             f"SELECT {POLECAT_COLUMNS} FROM polecats WHERE name = ?"
             f"{self.db.lock_clause if lock else ''}",
@@ -100,6 +105,7 @@ class RunQueries:
         return None if row is None else polecat_of(row)
 
     def list_polecats(self, rig: str | None = None) -> list[Polecat]:
+        """Every polecat (of one rig, if given), by name."""
         where = " WHERE rig = ?" if rig is not None else ""
         rows = self.db.execute(
             f"SELECT {POLECAT_COLUMNS} FROM polecats{where} ORDER BY name",
@@ -186,6 +192,7 @@ class RunQueries:
         return cur.rowcount == 1
 
     def get_run(self, run_id: str, *, lock: bool = False) -> Run | None:
+        """One run; `lock` holds its row until commit."""
         row = self.db.execute(
             f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?{self.db.lock_clause if lock else ''}",
             (run_id,),
@@ -233,6 +240,8 @@ class RunQueries:
         )
 
     def get_dispatch(self, bead_id: str) -> tuple[int, str | None] | None:
+        """The bead's dispatch attempts so far and when it may next be tried (None:
+        now), or None when there is no such bead."""
         row = self.db.execute(
             "SELECT dispatch_attempts, not_before FROM beads WHERE id = ?", (bead_id,)
         ).fetchone()
@@ -270,6 +279,7 @@ class RunQueries:
         return None if row is None else dict(json.loads(row[0]))
 
     def set_pause(self, pause: dict[str, Any] | None) -> None:
+        """Pause dispatch with this record of who and why, or resume it (None)."""
         if pause is None:
             self.db.execute("DELETE FROM meta WHERE key = ?", (PAUSE_KEY,))
             return
@@ -302,6 +312,7 @@ class RunQueries:
     def list_escalations(
         self, *, open_only: bool = False, bead_id: str | None = None
     ) -> list[Escalation]:
+        """Escalations oldest first: only the unacknowledged, only one bead's, if asked."""
         clauses = ["acknowledged_at IS NULL"] if open_only else []
         params: list[Any] = []
         if bead_id is not None:
@@ -314,6 +325,7 @@ class RunQueries:
         return [escalation_of(r) for r in rows]
 
     def get_escalation(self, escalation_id: int) -> Escalation | None:
+        """The escalation with this id, or None."""
         row = self.db.execute(
             f"SELECT {ESCALATION_COLUMNS} FROM escalations WHERE id = ?", (escalation_id,)
         ).fetchone()

@@ -46,11 +46,18 @@ from gastown.store.runs import RunQueries
 class Cursor(Protocol):
     """What a statement gives back: its rows, and how many rows it changed."""
 
-    def fetchone(self) -> Any: ...
-    def fetchall(self) -> list[Any]: ...
+    def fetchone(self) -> Any:
+        """The next row, or None when there are no more."""
+        ...
+
+    def fetchall(self) -> list[Any]:
+        """Every row left."""
+        ...
 
     @property
-    def rowcount(self) -> int: ...
+    def rowcount(self) -> int:
+        """How many rows the statement changed."""
+        ...
 
 
 class Executor(Protocol):
@@ -70,8 +77,13 @@ class Executor(Protocol):
     day_totals: bool
     """Whether the database keeps each day's run spend per rig (`spend_days`, SQLite)."""
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        """Run one statement written with `?` placeholders."""
+        ...
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement once per row of parameters."""
+        ...
 
 
 class Turn(IntEnum):

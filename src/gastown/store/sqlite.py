@@ -109,6 +109,8 @@ class SqliteStore:
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
+        """A transaction that writes, taking the write lock first (BEGIN IMMEDIATE); it
+        settles `blocked` and commits when the block ends (rolls back if it raises)."""
         self._begin("BEGIN IMMEDIATE")
         try:
             tx = Tx(self.db)
@@ -122,6 +124,7 @@ class SqliteStore:
 
     @contextmanager
     def reader(self) -> Iterator[Tx]:
+        """A consistent view of the ledger at one moment, for reading; it blocks no writer."""
         self._begin("BEGIN")
         try:
             yield Tx(self.db)
