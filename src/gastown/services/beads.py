@@ -62,6 +62,7 @@ def priority(value: object) -> int:
 
 
 def bead_type(value: str) -> str:
+    """`value` if it is one of `BEAD_TYPES`; else the input error naming them."""
     if value not in BEAD_TYPES:
         raise InvalidValue(
             f"Bead type must be one of {', '.join(BEAD_TYPES)}, not '{shown(value)}'."
@@ -70,6 +71,7 @@ def bead_type(value: str) -> str:
 
 
 def status(value: str) -> str:
+    """`value` if it is one of `BEAD_STATUSES`; else the input error naming them."""
     if value not in BEAD_STATUSES:
         raise InvalidValue(
             f"Bead status must be one of {', '.join(BEAD_STATUSES)}, not '{shown(value)}'."
@@ -145,6 +147,8 @@ def _text(value: object, what: str) -> str:
 
 
 def labels(values: Sequence[str]) -> list[str]:
+    """Labels as typed (each value may hold several, comma-separated), checked,
+    without repeats, sorted."""
     out = set()
     for value in values:
         for part in _text(value, "A label").split(","):
@@ -205,16 +209,27 @@ class NewBead(Record):
     """What a caller supplies to create a bead; everything else is decided here."""
 
     title: str
+    """One line saying what is to be done."""
     body: str = ""
+    """The full description an agent works from."""
     type: str = "task"
+    """One of `BEAD_TYPES`."""
     priority: int = DEFAULT_PRIORITY
+    """0 (highest) to 4."""
     labels: list[str] = field(default_factory=list)
+    """Free-form tags."""
     rig: str | None = None
+    """The rig the work is for (a child takes its parent's when None)."""
     assignee: str | None = None
+    """Who holds it from the start, if anyone."""
     held: bool = False
+    """Made held: never dispatched until released."""
     slung: bool = False
+    """Made slung: marked for dispatch to a polecat."""
     runtime: str | None = None
+    """The agent runtime to run it on (None: the rig's setting)."""
     model: str | None = None
+    """The model to run it on (None: the settings')."""
     parent: str | None = None
     """Create as a child of this bead: its id becomes PARENT.N."""
 
@@ -289,6 +304,7 @@ def insert(ledger: Ledger, tx: Tx, beads: Sequence[Bead], reason: str | None = N
 
 
 def create(ledger: Ledger, spec: NewBead, reason: str | None = None) -> Bead:
+    """Make one bead from `spec` and record its creation (with `reason`, if given)."""
     with ledger.store.transaction() as tx:
         (bead,) = build(ledger, tx, [spec])
         insert(ledger, tx, [bead], reason)
@@ -303,6 +319,7 @@ def show(ledger: Ledger, bead_id: str) -> tuple[Bead, list[Dependency]]:
 
 
 def list_beads(ledger: Ledger, flt: BeadFilter) -> list[Bead]:
+    """The beads the filter picks, once the filter and its rig are checked."""
     check_filter(flt)
     with ledger.store.reader() as tx:
         if flt.rig is not None:
@@ -529,6 +546,7 @@ def update(
 
 
 def open_blockers(tx: Tx, bead: Bead) -> list[str]:
+    """The ids of the bead's `blocks` blockers that are not closed, sorted."""
     targets = [d.depends_on_id for d in bead.dependencies if d.type == BLOCKS]
     return sorted(i for i, s in tx.statuses(targets).items() if s != CLOSED)
 
@@ -558,6 +576,7 @@ def close(ledger: Ledger, bead_id: str, reason: str | None = None, force: bool =
 
 
 def reopen(ledger: Ledger, bead_id: str, reason: str | None = None) -> Bead:
+    """Open a closed or failed bead again."""
     reason = _reason(reason)
     with ledger.store.transaction() as tx:
         bead = get_bead(tx, ledger.prefix, bead_id, lock=True)

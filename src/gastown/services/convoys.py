@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 
 def resolve_convoy(tx: Tx, prefix: str, text: str, *, lock: bool = False) -> Convoy:
+    """The convoy `text` names: its id, its id without the prefix, or a unique start
+    of one; else the input error saying there is none."""
     text = text.strip()
     for guess in (text, f"{prefix}-cv-{text}", f"{prefix}-{text}"):
         found = tx.get_convoy(guess, lock=lock)
@@ -54,6 +56,7 @@ def feature_branch(convoy: Convoy) -> str:
 
 
 def merge_mode(value: str) -> str:
+    """`value` if it is one of `MERGE_MODES`; else the input error naming them."""
     if value not in MERGE_MODES:
         raise InvalidValue(f"Merge mode must be one of {', '.join(MERGE_MODES)}, not '{value}'.")
     return value
@@ -61,11 +64,14 @@ def merge_mode(value: str) -> str:
 
 class ConvoyView(Record):
     convoy: Convoy
+    """The convoy, with its progress."""
     beads: list[Bead]
+    """Its beads."""
     waves: list[list[str]]
     """Bead ids in dependency order: wave 0 needs nothing inside the convoy."""
 
     def to_json(self) -> dict[str, object]:
+        """The convoy as `gt convoy show --json` prints it: its record, its beads, its waves."""
         return {
             **self.convoy.to_json(),
             "beads": [b.to_json() for b in self.beads],
@@ -166,6 +172,7 @@ def create(
 
 
 def show(ledger: Ledger, convoy_id: str) -> ConvoyView:
+    """A convoy with its beads and the waves they can run in."""
     with ledger.store.reader() as tx:
         convoy = resolve_convoy(tx, ledger.prefix, convoy_id)
         members = tx.list_beads(BeadFilter(convoy_id=convoy.id))
@@ -176,6 +183,7 @@ def show(ledger: Ledger, convoy_id: str) -> ConvoyView:
 
 
 def list_convoys(ledger: Ledger, rig: str | None = None, status: str | None = None) -> list[Convoy]:
+    """Convoys oldest first, of one rig and with one status if given (both checked)."""
     if status is not None and status not in CONVOY_STATUSES:
         raise InvalidValue(f"Convoy status must be one of {', '.join(CONVOY_STATUSES)}.")
     with ledger.store.reader() as tx:
@@ -263,6 +271,7 @@ def close(ledger: Ledger, convoy_id: str, reason: str | None = None, force: bool
 
 
 def add(ledger: Ledger, convoy_id: str, bead_ids: Sequence[str]) -> Convoy:
+    """Put beads into an open convoy; they take its rig. A bead already in a convoy is refused."""
     with ledger.store.transaction() as tx:
         convoy = resolve_convoy(tx, ledger.prefix, convoy_id, lock=True)
         if convoy.status in (CONVOY_LANDED, CONVOY_CANCELLED):
@@ -299,6 +308,7 @@ def add(ledger: Ledger, convoy_id: str, bead_ids: Sequence[str]) -> Convoy:
 
 
 def remove(ledger: Ledger, convoy_id: str, bead_ids: Sequence[str]) -> Convoy:
+    """Take beads out of their convoy (they keep its rig)."""
     with ledger.store.transaction() as tx:
         convoy = resolve_convoy(tx, ledger.prefix, convoy_id, lock=True)
         # Lock in id order, so two commands over the same beads cannot deadlock.

@@ -14,6 +14,7 @@ from gastown.store import BeadFilter, Turn, Tx
 
 
 def dep_type(value: str) -> str:
+    """`value` if it is one of `DEP_TYPES`; else the input error naming them."""
     if value not in DEP_TYPES:
         raise InvalidValue(f"Dependency type must be one of {', '.join(DEP_TYPES)}, not '{value}'.")
     return value
@@ -63,6 +64,8 @@ def add(ledger: Ledger, bead_id: str, blocker_id: str, kind: str = BLOCKS) -> De
 
 
 def remove(ledger: Ledger, bead_id: str, blocker_id: str) -> Dependency:
+    """Remove the edge from `bead_id` to `blocker_id` and record it; a parent that
+    waited only for this child then closes if its work is done."""
     with ledger.store.transaction() as tx:
         bead = get_bead(tx, ledger.prefix, bead_id, lock=True)
         blocker = get_bead(tx, ledger.prefix, blocker_id)
@@ -90,15 +93,20 @@ class TreeNode(Record):
     """One bead in a dependency tree, with what it depends on (or what depends on it)."""
 
     id: str
+    """The bead's id."""
     title: str
+    """The bead's title."""
     status: str
+    """The bead's status."""
     type: str | None = None
     """The edge type that led here; None at the root."""
     children: list[TreeNode] = field(default_factory=list)
+    """The beads one edge further along."""
     repeat: bool = False
     """Already shown higher up; not expanded again."""
 
     def to_json(self) -> dict[str, object]:
+        """The tree from this node down, as `gt dep tree --json` prints it."""
         return {
             "id": self.id,
             "title": self.title,
@@ -142,8 +150,11 @@ class Blocker(Record):
     """An unclosed bead another one waits for: a `blocks` blocker, or a child."""
 
     id: str
+    """The bead's id."""
     status: str
+    """Its status (never closed)."""
     title: str
+    """Its title."""
 
 
 class BlockedBead(Record):
@@ -152,7 +163,9 @@ class BlockedBead(Record):
     has one."""
 
     bead: Bead
+    """The blocked bead."""
     waiting_on: list[Blocker] = field(default_factory=list)
+    """Its unclosed `blocks` blockers."""
     under: str | None = None
     """The blocked ancestor (through `parent-child` edges) that holds this bead back."""
     open_children: list[Blocker] = field(default_factory=list)
@@ -168,6 +181,7 @@ class BlockedBead(Record):
         return "; ".join(waits)
 
     def to_json(self) -> dict[str, object]:
+        """The bead with why it waits, as `gt blocked --json` prints it."""
         return {
             **self.bead.to_json(),
             "waiting_on": _blockers_json(self.waiting_on),
@@ -211,10 +225,13 @@ class Readiness(Record):
     """Whether one bead can be dispatched now, and if not, everything that holds it back."""
 
     ready: bool
+    """Whether it can be dispatched now."""
     held: bool = False
+    """Held by a person: never dispatched until released."""
     staged: str | None = None
     """The staged convoy it is in, not started yet."""
     waiting_on: list[Blocker] = field(default_factory=list)
+    """Its unclosed `blocks` blockers."""
     under: str | None = None
     """The blocked ancestor (through `parent-child` edges), when it has no blocker itself."""
     open_children: list[Blocker] = field(default_factory=list)
@@ -234,6 +251,7 @@ class Readiness(Record):
         return "; ".join(holds)
 
     def to_json(self) -> dict[str, object]:
+        """Whether it is ready and what holds it back, as `gt bead show --json` gives it."""
         return {
             "ready": self.ready,
             "waiting_on": _blockers_json(self.waiting_on),

@@ -37,21 +37,32 @@ MAX_KEY_NUMBER = 10**MAX_KEY
 
 class PlanTask(Record):
     key: str
+    """Names the task within the plan, for other tasks' `needs`."""
     title: str
+    """The bead's title."""
     body: str = ""
+    """The bead's description."""
     priority: int = DEFAULT_PRIORITY
+    """The bead's priority, 0 (highest) to 4."""
     type: str = "task"
+    """The bead's type, one of `BEAD_TYPES`."""
     labels: list[str] = field(default_factory=list)
+    """The bead's labels."""
     needs: list[str] = field(default_factory=list)
     """Keys of tasks in the same plan that must close first."""
 
 
 class Plan(Record):
     tasks: list[PlanTask]
+    """The tasks, each to become one bead of the convoy."""
     title: str | None = None
+    """The convoy's title, unless the command line gives one."""
     rig: str | None = None
+    """The convoy's rig, unless the command line gives one."""
     staged: bool | None = None
+    """Whether the convoy waits for `gt convoy start`, unless the command line says."""
     merge_mode: str | None = None
+    """How the convoy lands, unless the command line says."""
 
 
 def read(path: Path) -> Plan:
@@ -70,6 +81,8 @@ def read(path: Path) -> Plan:
 
 
 def parse(doc: Any, origin: str = "the plan") -> Plan:
+    """Validate a plan already read (a table from TOML or JSON), or raise PlanError
+    naming `origin`, the task and the problem."""
     if not isinstance(doc, dict):
         raise PlanError(f"{origin} must be a table with a list of tasks.")
     unknown = set(doc) - TOP_FIELDS
