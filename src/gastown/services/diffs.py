@@ -28,16 +28,23 @@ class Change(Record):
     """A merge request's or a run's change, ready to show."""
 
     kind: Literal["mr", "run"]
+    """`mr` for a merge request's change, `run` for a run's."""
     id: str
+    """The merge request's or the run's id."""
     rig: str
+    """The rig it is in."""
     branch: str
+    """The branch that holds it."""
     diff: gd.Diff | None
     """None when there is nothing to show (`empty` says why)."""
     comments: list[dict[str, Any]] = field(default_factory=list)
     """The reviewer's `{"path", "line", "body"}` (line in the new version; either may be None)."""
     empty: str | None = None
+    """Why there is no diff to show, in words (None when there is one)."""
 
     def to_json(self) -> dict[str, Any]:
+        """The change as the API gives it: the files in brief, the counts, the review's
+        comments."""
         d = self.diff
         return {
             "kind": self.kind,

@@ -56,7 +56,9 @@ MAX_ITEMS = 500
 
 class Var(Record):
     name: str
+    """How the formula's text refers to it (`{{name}}`)."""
     description: str
+    """What to give, in words, for `gt formula show` and the mayor."""
     default: str | None = None
     """None: the variable must be given."""
     line: int = 0
@@ -65,15 +67,22 @@ class Var(Record):
 
 class Formula(Record):
     name: str
+    """The file's name without `.toml`: how commands name the formula."""
     source: str
     """`package`, `town` or `rig`: which folder it came from."""
     path: Path
+    """The file it was read from."""
     description: str
+    """What it makes, in words."""
     title: str
+    """The convoy's title, with `{{var}}` placeholders."""
     vars: list[Var]
+    """The variables it takes, in the order declared."""
     tasks: list[dict[str, Any]] = field(default_factory=list)
+    """Its tasks as written, placeholders and fan-outs not yet expanded."""
 
     def to_json(self) -> dict[str, Any]:
+        """The formula as `gt formula show --json` gives it."""
         return {
             "name": self.name,
             "source": self.source,
@@ -106,6 +115,8 @@ def all_(town: Path, rig_clone: Path | None = None) -> dict[str, Formula]:
 
 
 def get(town: Path, name: str, rig_clone: Path | None = None) -> Formula:
+    """The formula called `name`, from the folder that wins for it; else the input error
+    naming those there are."""
     for source, folder in reversed(folders(town, rig_clone)):
         if NAME.fullmatch(name) and (folder / f"{name}.toml").is_file():
             return read(folder / f"{name}.toml", source)
@@ -228,6 +239,7 @@ def values(formula: Formula, given: dict[str, str]) -> dict[str, str]:
 
 
 def fill(text: str, variables: dict[str, str]) -> str:
+    """`text` with each `{{var}}` placeholder replaced by its value (every one must be given)."""
     return PLACEHOLDER.sub(lambda m: variables[m.group(1)], text)
 
 

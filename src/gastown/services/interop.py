@@ -154,10 +154,14 @@ class ExportSummary(Record):
     """What `gt export --out FILE` wrote."""
 
     file: str
+    """The file written."""
     beads: int
+    """Beads written."""
     convoys: int
+    """Convoys written."""
 
     def to_json(self) -> dict[str, Any]:
+        """The summary as `gt export --json` prints it."""
         return {"file": self.file, "beads": self.beads, "convoys": self.convoys}
 
 
@@ -329,19 +333,26 @@ class ImportSummary(Record):
     """What `gt import` did (or, with --dry-run, would do), counted by record."""
 
     file: str
+    """The file read."""
     dry_run: bool = False
+    """Nothing was written: the counts say what an import would do."""
     created: int = 0
+    """Records new to the town."""
     updated: int = 0
+    """Records the file had newer than the town."""
     unchanged: int = 0
+    """Records the town already had as the file has them."""
     stale: int = 0
     """Lines older than the town's copy (or than a later line for the same id): skipped."""
     skipped: int = 0
     """Lines that are not issues: bd memories and tombstones."""
     stale_ids: list[str] = field(default_factory=list)
+    """The ids of the stale lines."""
     missing_rigs: list[str] = field(default_factory=list)
     """Rigs the imported records name that this town does not have (yet)."""
 
     def to_json(self) -> dict[str, Any]:
+        """The summary as `gt import --json` prints it."""
         return {
             "file": self.file,
             "dry_run": self.dry_run,

@@ -61,7 +61,9 @@ class Incoming(Record):
     """One issue line, checked, as the record it becomes."""
 
     line: int
+    """Its line number in the file."""
     record: Bead | Convoy
+    """The bead or convoy it becomes."""
     ours: bool = False
     """The line carries `metadata.gastown`: Gas Town wrote it, so all of its fields are there."""
 
@@ -76,10 +78,13 @@ class Line:
         self.id = ""
 
     def fail(self, problem: str) -> NoReturn:
+        """Refuse the import: this line has `problem` (words that follow its name)."""
         which = f" ({self.id})" if self.id else ""
         raise ImportFormatError(f"Line {self.number} of {self.shown}{which} {problem}.")
 
     def text(self, key: str, doc: dict[str, Any] | None = None) -> str | None:
+        """The string under `key` (in `doc`, else the line), None when absent or empty;
+        anything but a string is refused."""
         value = (self.doc if doc is None else doc).get(key)
         if value is None or isinstance(value, str):
             return value or None
@@ -98,12 +103,14 @@ class Line:
         self.fail(f"has {key} '{value}', which is not an RFC 3339 time")
 
     def flag(self, key: str, doc: dict[str, Any]) -> bool:
+        """The true or false under `key` in `doc` (false when absent); anything else is refused."""
         value = doc.get(key, False)
         if isinstance(value, bool):
             return value
         self.fail(f"has a {key} that is not true or false")
 
     def choice(self, key: str, value: Any, allowed: Sequence[str]) -> str:
+        """`value` as text when it is one of `allowed`; anything else is refused."""
         if value in allowed:
             return str(value)
         self.fail(f"has {key} '{value}', which is not one of {', '.join(allowed)}")

@@ -22,8 +22,11 @@ class Ref:
     """Something a sentence names: shown as `label`, linked (on the dashboard) by `id`."""
 
     kind: RefKind
+    """What it names: a bead, a convoy, an agent or a rig."""
     id: str
+    """Its id (a polecat's or rig's name), for the dashboard's link."""
     label: str
+    """How the sentence shows it: a title, or the id itself."""
 
 
 Part = str | Ref
@@ -32,6 +35,7 @@ Part = str | Ref
 @dataclass(frozen=True)
 class Sentence:
     parts: tuple[Part, ...]
+    """Text and the things it names, in reading order."""
     why: str | None = None
     """The event's reason when the sentence does not already say it."""
 
@@ -61,7 +65,9 @@ class Names:
     """Titles and polecats an event refers to by id only."""
 
     beads: Mapping[str, str] = field(default_factory=dict)
+    """Bead id to its title."""
     convoys: Mapping[str, str] = field(default_factory=dict)
+    """Convoy id to its title."""
     runs: Mapping[str, str] = field(default_factory=dict)
     """Run id to its polecat."""
     targets: Mapping[str, str] = field(default_factory=dict)

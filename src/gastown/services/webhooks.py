@@ -65,7 +65,9 @@ class Answer(Record):
     """What the route answers, and what the town process should do next."""
 
     status: int
+    """The HTTP status to answer with."""
     message: str
+    """What the answer's body says, in one sentence."""
     bead_id: str | None = None
     """The bead the delivery made or changed."""
     wake: bool = False
@@ -80,12 +82,17 @@ class Delivery(Record):
     """One delivery, read from its headers and body."""
 
     forge: ForgeKind
+    """The forge that sent it."""
     id: str
+    """The delivery id header's value: how a delivery sent again is told apart."""
     event: str
+    """The event header's value (`issues`, `pull_request`, GitLab's `Issue Hook`, ...)."""
     action: str
+    """What happened to it (`opened`, `labeled`, `closed`, ...); empty if none."""
     repo: str
     """The repository it is about (`owner/name`, GitLab's full path); empty for a ping."""
     payload: dict[str, Any] = field(default_factory=dict)
+    """The body, as the forge sent it."""
 
 
 def secrets(town: Town, rigs: list[Rig], kind: ForgeKind, environ: Mapping[str, str]) -> set[str]:
