@@ -34,10 +34,12 @@ class Resumed(Record):
     lifted: list[dict[str, Any]] = field(default_factory=list)
     """The pauses it lifted, each with its `rig` (None: the town)."""
     breaker_closed: bool = False
+    """Whether it closed the circuit breaker (it had paused the town)."""
     granted: list[dict[str, Any]] = field(default_factory=list)
     """The used-up budgets it let go on: `budget`, `setting`, `spent`, `limit`."""
 
     def to_json(self) -> dict[str, Any]:
+        """What it did, as `gt resume --json` prints it."""
         return {
             "lifted": self.lifted,
             "breaker_closed": self.breaker_closed,
@@ -45,6 +47,7 @@ class Resumed(Record):
         }
 
     def describe(self) -> str:
+        """What it did, in sentences, as `gt resume` prints it."""
         said = []
         for p in self.lifted:
             said.append(f"Resumed dispatch on rig {p['rig']}." if p["rig"] else "Resumed dispatch.")

@@ -37,6 +37,7 @@ class Spend(Record):
     tokens_in: int = 0
     """All input tokens, cache reads and writes included."""
     tokens_out: int = 0
+    """All output tokens."""
     tokens_cache: int = 0
     """The part of `tokens_in` read from or written to the prompt cache."""
     usd: float = 0.0
@@ -47,6 +48,7 @@ class Spend(Record):
     """Their input and output tokens."""
 
     def to_json(self) -> dict[str, Any]:
+        """The figures as `gt costs --json` prints them (dollars to six places)."""
         out = {name: getattr(self, name) for name in self.__fields__}
         out["usd"] = round(self.usd, 6)
         return out

@@ -12,6 +12,8 @@ from gastown.store.projection import bead_lines
 
 
 def load(tx: Tx, events: Iterable[Mapping[str, Any]]) -> Names:
+    """The names `events` refer to by id (bead and convoy titles, runs' polecats, merge
+    requests' targets), in a few queries."""
     beads: set[str] = set()
     convoys: set[str] = set()
     runs: set[str] = set()

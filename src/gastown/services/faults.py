@@ -45,5 +45,6 @@ class Faults:
         self.told.add(where)
 
     def succeeded(self, where: str) -> None:
+        """`where` ran cleanly: its count starts again, and a new run of failures is told."""
         self.counts.pop(where, None)
         self.told.discard(where)

@@ -151,9 +151,11 @@ class RigPoll(Record):
     due: float = 0.0
     """Unix time of the next poll."""
     failures: int = 0
+    """Forge failures in a row: the wait before the next poll doubles with each."""
     escalated_reset: float | None = None
     """The rate-limit reset already told to a person."""
     started: bool = False
+    """Whether `since` was read from the ledger yet (once, at the first poll)."""
 
 
 class IntakePoller:
@@ -230,6 +232,8 @@ class IntakePoller:
         forge: Forge,
         state: RigPoll,
     ) -> str:
+        """Take in the rig's issues changed since the last poll, and say how it went in a
+        few words (`took 3`, `unchanged`, `rate limited`, `forge down`)."""
         now = self.now()
         every = float(settings["forge.poll_seconds"])
         if not state.started:

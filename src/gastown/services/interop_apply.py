@@ -28,9 +28,11 @@ class Plan(Record):
     """What an import will write."""
 
     new_convoys: list[Convoy] = field(default_factory=list)
+    """Convoys the town does not have yet."""
     changed_convoys: list[tuple[Convoy, Convoy]] = field(default_factory=list)
     """(the town's copy, the imported one)"""
     new_beads: list[Bead] = field(default_factory=list)
+    """Beads the town does not have yet."""
     changed_beads: list[tuple[Bead, Bead]] = field(default_factory=list)
     """(the town's copy, the merge of it with the imported one)"""
     children: dict[str, int] = field(default_factory=dict)

@@ -53,6 +53,7 @@ class Slung(Record):
     """What slinging an issue did."""
 
     bead: Bead
+    """The issue's bead."""
     link: IssueLink | None
     """None for a pull request slung to be babysat."""
     created: bool
@@ -271,6 +272,7 @@ def rig_for_work(
 
 
 def looks_like_url(text: str) -> bool:
+    """Whether `text` is a web address rather than an issue number or a bead id."""
     return text.strip().lower().startswith(("https://", "http://"))
 
 

@@ -96,6 +96,7 @@ def listing(
 
 
 def show(ledger: Ledger, note_id: int) -> Note:
+    """The note with this id; else the input error saying there is none."""
     with ledger.store.reader() as tx:
         return _find(tx, note_id)
 
@@ -126,6 +127,7 @@ def _change(
 
 
 def edit(ledger: Ledger, note_id: int, text: str) -> Note:
+    """Replace the note's text (checked first) and record the edit."""
     body = kn.check_text(text)
     with ledger.store.transaction() as tx:
         return _change(ledger, tx, _find(tx, note_id), "knowledge.edited", text=body)

@@ -18,6 +18,7 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
 def check_name(name: str) -> str:
+    """`name` if it is usable as a rig name; else the input error saying what is."""
     if not NAME_RE.match(name):
         raise InvalidValue(
             f"'{name}' is not a usable rig name.",
@@ -110,6 +111,7 @@ def _credentials(
 
 
 def get(ledger: Ledger, name: str) -> Rig:
+    """The rig called `name`; else the input error saying there is none."""
     with ledger.store.reader() as tx:
         rig = tx.get_rig(name)
     if rig is None:
@@ -118,6 +120,7 @@ def get(ledger: Ledger, name: str) -> Rig:
 
 
 def list_rigs(ledger: Ledger) -> list[Rig]:
+    """Every rig, by name."""
     with ledger.store.reader() as tx:
         return tx.list_rigs()
 

@@ -34,6 +34,7 @@ class Route(Record):
     severity: str
     """The lowest severity it takes (one of `SEVERITIES`)."""
     kind: RouteKind
+    """How it sends: a webhook, a command or email."""
     target: str
     """The webhook's URL or the command line; empty for email."""
     text: str
@@ -45,6 +46,7 @@ class Route(Record):
 
 
 def rank(severity: str) -> int:
+    """How high `severity` is among `SEVERITIES` (0: the lowest)."""
     return SEVERITIES.index(severity)
 
 
@@ -99,6 +101,7 @@ def parse(line: str, where: str = "escalation.routes") -> Route:
 
 
 def parse_all(lines: list[str]) -> list[Route]:
+    """Every line of `escalation.routes` as a route; the first bad line is refused."""
     return [parse(line) for line in lines]
 
 
@@ -116,5 +119,6 @@ def message(e: Escalation, *, bumped_from: str | None = None) -> dict[str, Any]:
 
 
 def subject(e: Escalation) -> str:
+    """The one line that names an escalation: an email's subject."""
     where = f" on {e.bead_id}" if e.bead_id else ""
     return f"[gastown] {e.severity} escalation #{e.id}{where}"

@@ -50,6 +50,7 @@ class Routing(Record):
     """Each route's outcome (`senders.Sent` with `severity` and `at`), latest last."""
 
     def to_json(self) -> dict[str, Any]:
+        """The routing as kept in `meta` and shown by `gt escalations show`."""
         return {"severity": self.severity, "since": self.since, "sent": self.sent}
 
 
@@ -57,7 +58,9 @@ class Due(Record):
     """An escalation to send now; `bump_to` when it goes up a severity first."""
 
     escalation: Escalation
+    """The escalation to send."""
     bump_to: str | None = None
+    """The severity it goes up to before it is sent, when it was left unacknowledged."""
 
 
 def due(
@@ -78,11 +81,13 @@ def due(
 
 
 def kept(tx: Tx) -> dict[int, Routing]:
+    """How every escalation routed so far was routed, by escalation id."""
     rows = tx.db.execute("SELECT key, value FROM meta WHERE key LIKE ?", (KEY + "%",)).fetchall()
     return {int(str(k)[len(KEY) :]): Routing(**json.loads(v)) for k, v in rows}
 
 
 def routing_of(tx: Tx, escalation_id: int) -> Routing | None:
+    """How one escalation was routed, or None if it never was."""
     text = tx.get_meta(f"{KEY}{escalation_id}")
     return None if text is None else Routing(**json.loads(text))
 

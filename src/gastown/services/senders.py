@@ -35,12 +35,16 @@ class Sent(Record):
     """How one route went."""
 
     route: str
+    """The route's line as written."""
     ok: bool
+    """Whether it was delivered."""
     attempts: int
+    """Tries made, the last one included."""
     error: str | None = None
     """The last try's failure, in a line."""
 
     def to_json(self) -> dict[str, Any]:
+        """How it went, as the escalation's routing record keeps it."""
         return {"route": self.route, "ok": self.ok, "attempts": self.attempts, "error": self.error}
 
 

@@ -13,13 +13,16 @@ from gastown import config
 @dataclass(frozen=True)
 class Section:
     title: str
+    """The section's heading on the settings page and in `gt config list`."""
     about: str
+    """One sentence saying what its settings decide."""
     keys: tuple[str, ...] = ()
     """Keys named one by one."""
     prefixes: tuple[str, ...] = ()
     """Keys starting with one of these (`refinery.`)."""
 
     def holds(self, key: str) -> bool:
+        """Whether `key` belongs in this section."""
         return key in self.keys or key.startswith(self.prefixes)
 
 
@@ -67,6 +70,7 @@ SECTIONS = (
 
 
 def section_of(key: str) -> Section | None:
+    """The section `key` belongs in, or None."""
     return next((s for s in SECTIONS if s.holds(key)), None)
 
 

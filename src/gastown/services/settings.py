@@ -12,6 +12,7 @@ from gastown.town import Town
 
 
 def rig_overrides(ledger: Ledger, rig: str) -> dict[str, Any]:
+    """The rig's own settings; else the input error saying there is no such rig."""
     with ledger.store.reader() as tx:
         found = tx.get_rig(rig)
     if found is None:
@@ -26,6 +27,8 @@ def effective(
     environ: Mapping[str, str],
     flags: Mapping[str, Any] | None = None,
 ) -> config.Resolved:
+    """The settings in force: defaults, `town.toml`, the rig's overrides (when a rig is
+    given), the environment and `flags`, in that order."""
     overrides = rig_overrides(ledger, rig) if rig is not None else {}
     return config.resolve(town.settings, overrides, environ, flags)
 
@@ -60,6 +63,7 @@ def set_value(ledger: Ledger, town: Town, key: str, text: str, rig: str | None =
 
 
 def unset(ledger: Ledger, town: Town, key: str, rig: str | None = None) -> None:
+    """Remove `key` from `town.toml`, or from the rig's overrides, and record it."""
     s = config.setting(key)
     if rig is None:
         before = _pop(town.settings, s, key, "town.toml")

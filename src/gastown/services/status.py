@@ -27,6 +27,7 @@ class Summary(Record):
     blocked: int = 0
     """Unfinished beads waiting on others (`gt blocked`)."""
     active_runs: list[Run] = field(default_factory=list)
+    """Runs queued, starting or running."""
     failed: list[Bead] = field(default_factory=list)
     """The most recently failed beads (at most the limit asked for)."""
     escalations: list[Escalation] = field(default_factory=list)
@@ -42,6 +43,7 @@ class Summary(Record):
 
 
 def summary(ledger: Ledger, failed_limit: int = 20) -> Summary:
+    """The town at a glance, as `gt status` shows it."""
     from gastown.services.deps import UNFINISHED
     from gastown.services.merge_requests import LIVE
     from gastown.store import controls

@@ -29,6 +29,7 @@ def actor(run: Run) -> str:
 
 
 def find_run(tx: Tx, run_id: str, *, lock: bool = False) -> Run:
+    """The run an agent's token names; else the refusal that the token is not this town's."""
     run = tx.get_run(run_id, lock=lock)
     if run is None:
         raise Refused(f"Run {run_id} is not a run of this town; its token is refused.")

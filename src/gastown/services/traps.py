@@ -54,6 +54,7 @@ def missing_runtime(name: str, path: str, whose: str = "PATH") -> str | None:
 
 
 def warn(err: TextIO, lines: Sequence[str]) -> None:
+    """Write each warning on a line of `err`."""
     for line in lines:
         err.write(line + "\n")
 
