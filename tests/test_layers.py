@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "gastown.dag",
             "gastown.knowledge",
             "gastown.llm",
+            "gastown.escalation_routes",
             "gastown.scripted",
             "gastown.townrun",
             "gastown.reconciler.budget",
@@ -56,10 +57,6 @@ LAYERS: list[tuple[str, list[str]]] = [
 ]
 
 KNOWN_UPWARD: dict[tuple[str, str], str] = {
-    ("gastown.config", "gastown.services.routes"): (
-        "a route setting is checked by parsing it as escalations are routed; the parser needs"
-        " config's URL check, so the two would first have to share a lower module"
-    ),
     ("gastown.services.babysit", "gastown.refinery.pr"): (
         "slinging a person's pull request reads its review feedback the way the refinery"
         " follows its own pull requests; that reading belongs beside the forge, a bigger move"

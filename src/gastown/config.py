@@ -15,8 +15,9 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
+from gastown import escalation_routes
 from gastown.errors import InvalidValue
-from gastown.limits import bad_character, shown
+from gastown.limits import bad_character, is_url, shown
 from gastown.record import Record
 
 MASK = "••••••"
@@ -529,25 +530,12 @@ def _text(s: Setting, key: str, value: str, allowed: str = "") -> None:
         raise InvalidValue(
             f"Setting '{key}' cannot hold control characters ({bad}); give it as plain text."
         )
-    if s.form == "url" and (value or s.default) and not _is_url(value):
+    if s.form == "url" and (value or s.default) and not is_url(value):
         raise _fail(s, key, value)
     if s.form == "repo" and value and not _is_repo(value):
         raise _fail(s, key, value)
     if s.form == "route":
-        from gastown.services import routes
-
-        routes.parse(value, key)
-
-
-def _is_url(text: str) -> bool:
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018  # a port that is not a number raises
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in text
+        escalation_routes.parse(value, key)
 
 
 def _is_repo(text: str) -> bool:

@@ -59,6 +59,18 @@ def printable(text: str, *, one_line: bool = False, limit: int = MAX_BODY) -> st
     return clean
 
 
+def is_url(text: str) -> bool:
+    """Whether `text` is an http(s) URL with a host (and a port, if any, that is a number)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  # a port that is not a number raises
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in text
+
+
 def shown(value: object, width: int = 30) -> str:
     """`value` as a message may quote it: cut to `width` characters (a number too long to
     print is described instead, since Python refuses to print the longest)."""

@@ -20,10 +20,11 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from gastown import escalation_routes as routes
 from gastown.clock import Clock, duration, parse_stamp, stamp
 from gastown.model import Escalation
 from gastown.record import Record, field
-from gastown.services import routes, senders
+from gastown.services import senders
 from gastown.services.ledger import Ledger
 
 if TYPE_CHECKING:

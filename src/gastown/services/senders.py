@@ -1,4 +1,4 @@
-"""Sending one escalation one way (`services.routes`): a webhook POST, a command, an email.
+"""Sending one escalation one way (`escalation_routes`): a webhook POST, a command, an email.
 
 Each way is tried a few times with a growing wait between tries (a chat tool that blinks, a
 mail server restarting); what still fails is said in one line, for the ledger to keep. The
@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from email.message import EmailMessage
 from typing import Any
 
+from gastown.escalation_routes import Route
 from gastown.record import Record
-from gastown.services.routes import Route
 
 ATTEMPTS = 3
 """Tries per route before its failure is recorded."""

@@ -9,7 +9,7 @@
 A route takes every escalation at its severity or above. A `webhook` gets a JSON POST a chat
 tool can take (a Slack-style `text`, and the escalation's fields); a `command` is run with the
 same JSON on its standard input; `email` goes through the `smtp.*` settings. Pure: parsing and
-the message; sending is `services.senders`.
+the message; sending is `services.senders`. A leaf: the settings check a route with `parse`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from __future__ import annotations
 import shlex
 from typing import Any, Literal
 
-from gastown.config import _is_url as is_url
 from gastown.errors import InvalidValue
-from gastown.limits import shown
+from gastown.limits import is_url, shown
 from gastown.model import SEVERITIES, Escalation
 from gastown.record import Record
 
