@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Dialog, Error, Page, expect, sync_playwright
 
-from tests.builders import script
+from tests.builders import point_at, script, serve
 from tests.conftest import Gt, run_git
-from tests.test_mayor import point_at, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).parent / "screenshots"

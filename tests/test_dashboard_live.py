@@ -20,8 +20,8 @@ from gastown.services.ledger import Ledger
 from gastown.store import Store
 from gastown.town import load
 from gastown.web.live import Hub
+from tests.builders import point_at, serve
 from tests.conftest import Gt
-from tests.test_mayor import point_at, serve
 
 
 class Stream:

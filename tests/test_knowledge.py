@@ -15,9 +15,8 @@ from gastown.errors import InvalidValue, NotFound
 from gastown.services import knowledge
 from gastown.services.ledger import Ledger
 from gastown.store import Store, open_store
-from tests.builders import bead_status, script, until
+from tests.builders import bead_status, call, point_at, script, serve, until
 from tests.conftest import Gt
-from tests.test_mayor import call, point_at, serve
 
 
 @pytest.fixture

@@ -11,9 +11,8 @@ import pytest
 
 from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
-from tests.builders import bead_status, script, until
+from tests.builders import bead_status, call, point_at, script, until
 from tests.conftest import Gt, run_git
-from tests.test_mayor import call, point_at
 
 QUESTION = "Should the login page keep the old URL?"
 ANSWER = "Keep the old URL and redirect it."

@@ -8,25 +8,11 @@ from typing import Any
 
 import pytest
 
-from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
+from tests.builders import call, mayor_of, point_at, serve
 from tests.conftest import Gt
 
 SECRET = "sk-live-0123456789abcdef"
-
-
-def call(name: str, /, **arguments: Any) -> dict[str, Any]:
-    return {"name": name, "arguments": arguments}
-
-
-def serve(*replies: dict[str, Any]) -> ScriptedModelServer:
-    return ScriptedModelServer(parse({"replies": list(replies)}, source="mayor script"))
-
-
-def point_at(gt: Gt, server: ScriptedModelServer, model: str = "claude-haiku-4-5") -> None:
-    gt.ok("config", "set", "model_base_url", server.base_url)
-    gt.ok("config", "set", "model_api_key", "sk-test-key")
-    gt.ok("config", "set", "role_models.mayor", model)
 
 
 def bodies(server: ScriptedModelServer) -> list[dict[str, Any]]:
@@ -287,7 +273,7 @@ def test_older_turns_are_summarised_out_of_the_prompt_but_stay_in_the_record(
     )
     with server:
         point_at(rig_gt, server)
-        mayor, store = _mayor_of(rig_gt)
+        mayor, store = mayor_of(rig_gt)
         try:
             mayor.budget = Budget(messages=4, chars=100_000)
             results = [mayor.ask(f"Question {i}") for i in range(6)]
@@ -354,7 +340,7 @@ def test_one_huge_turn_is_summarised_by_its_size(rig_gt: Gt) -> None:
     )
     with server:
         point_at(rig_gt, server)
-        mayor, store = _mayor_of(rig_gt)
+        mayor, store = mayor_of(rig_gt)
         try:
             mayor.budget = Budget(messages=40, chars=2000)
             mayor.ask("Tell me everything")
@@ -380,7 +366,7 @@ def test_an_openai_compatible_server_summarises_too(rig_gt: Gt) -> None:
     with server:
         rig_gt.ok("config", "set", "model_base_url", server.openai_base_url)
         rig_gt.ok("config", "set", "role_models.mayor", "gpt-5-mini")
-        mayor, store = _mayor_of(rig_gt)
+        mayor, store = mayor_of(rig_gt)
         try:
             mayor.budget = Budget(messages=2, chars=100_000)
             for i in range(3):
@@ -426,22 +412,11 @@ def test_an_unreachable_model_is_one_plain_error(rig_gt: Gt) -> None:
     assert done.err.startswith("gt: The mayor's model API failed")
 
 
-def _mayor_of(gt: Gt) -> Any:
-    """The town's mayor built in-process, with its store (close it after)."""
-    from gastown.mayor import open_mayor
-    from gastown.services.ledger import Ledger
-    from gastown.town import find
-
-    town = find(str(gt.cwd), {}, gt.cwd)
-    store = town.open_store()
-    return open_mayor(Ledger(store, town.prefix, "mayor"), town, {}), store
-
-
 def test_the_step_limit_ends_a_turn_that_never_stops_calling_tools(rig_gt: Gt) -> None:
     server = serve({"tool_calls": [call("town_status")], "repeat": True})
     with server:
         point_at(rig_gt, server)
-        mayor, store = _mayor_of(rig_gt)
+        mayor, store = mayor_of(rig_gt)
         try:
             mayor.max_steps = 3
             result = mayor.ask("Loop forever")
@@ -459,7 +434,7 @@ def test_a_tool_call_left_without_results_by_a_crash_is_not_sent_again(rig_gt: G
     server = serve({"text": "Back again."})
     with server:
         point_at(rig_gt, server)
-        mayor, store = _mayor_of(rig_gt)
+        mayor, store = mayor_of(rig_gt)
         try:
             with store.transaction() as tx:
                 tx.insert_mayor_message(MayorMessage(0, "user", "Sling it", created_at="t"))

@@ -9,9 +9,8 @@ import json
 import urllib.request
 from typing import Any
 
-from tests.builders import until
+from tests.builders import call, point_at, serve, until
 from tests.conftest import Gt
-from tests.test_mayor import call, point_at, serve
 
 
 def hanging() -> str:

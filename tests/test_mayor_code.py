@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.builders import call, mayor_of, point_at, serve
 from tests.conftest import Gt, run_git
-from tests.test_mayor import _mayor_of, call, point_at, serve
 
 APP = '''"""The app."""
 
@@ -185,7 +185,7 @@ def test_the_remote_is_fetched_at_most_once_in_a_while(rig_gt: Gt, git_repo: Pat
     server = serve(reading(), {"text": "1"}, reading(), {"text": "2"}, reading(), {"text": "3"})
     with server:
         point_at(rig_gt, server)
-        mayor, store = _mayor_of(rig_gt)
+        mayor, store = mayor_of(rig_gt)
         try:
             first = mayor.ask("Read the readme")
             commit(git_repo, {"README.md": "hello again\n"}, "Change the readme")

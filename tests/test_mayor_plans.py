@@ -18,10 +18,9 @@ from typing import Any
 import pytest
 
 from gastown.scripted.server import ScriptedModelServer
-from tests.builders import until
+from tests.builders import call, point_at, serve, until
 from tests.conftest import Gt
 from tests.test_escalation_routes import Hook
-from tests.test_mayor import call, point_at, serve
 
 BUG = "a crash on an empty file"
 

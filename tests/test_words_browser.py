@@ -15,9 +15,9 @@ from gastown import config
 from gastown.services.setting_sections import SECTIONS
 from gastown.store.mayor import MayorMessage
 from gastown.town import load
+from tests.builders import point_at, serve
 from tests.conftest import Gt
 from tests.test_dashboard_browser import WAIT, Dashboard, chromium, dashboard  # noqa: F401
-from tests.test_mayor import point_at, serve
 
 
 def messages(page: Page) -> list[dict[str, Any]]:
