@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from gastown.clock import stamp
 from gastown.errors import GastownError
 from gastown.forge.base import CheckRun, Forge, PullRequest
+from gastown.forge.feedback import FAILING, feedback
 from gastown.git import merge as gm
 from gastown.model import FAILED, IN_REVIEW, MR_PR, MR_PULL, MergeRequest
 from gastown.refinery import closing, land, outcome, prepare, review_out
@@ -31,8 +32,6 @@ from gastown.services import beads
 
 if TYPE_CHECKING:
     from gastown.refinery.step import RigStep
-
-FAILING = frozenset({"failure", "timed_out", "cancelled", "action_required", "startup_failure"})
 
 
 def open_pull(step: RigStep, mr: MergeRequest, gates: list[dict[str, Any]]) -> None:
@@ -169,9 +168,9 @@ def follow(step: RigStep, gh: Forge, mr: MergeRequest) -> None:
         _checked(step, mr, state)
         return
     runs = gh.list_check_runs(pull.head_sha)
-    feedback, state = _feedback(gh, pull, runs, state)
-    if feedback:
-        _feedback_bead(step, mr, pull, feedback, state)
+    lines, state = feedback(gh, pull, runs, state)
+    if lines:
+        _feedback_bead(step, mr, pull, lines, state)
         return
     green = _green(pull, runs)
     # A person's pull request the town only babysits is theirs to merge, never the town's.
@@ -207,43 +206,6 @@ def _closed(step: RigStep, mr: MergeRequest, pull: PullRequest) -> None:
             if bead is not None and bead.status == IN_REVIEW:
                 beads.write(step.ledger, tx, bead, {"status": FAILED}, reason=reason)
     step.progress.changed = True
-
-
-def _feedback(
-    gh: Forge, pull: PullRequest, runs: Sequence[CheckRun], state: dict[str, Any]
-) -> tuple[list[str], dict[str, Any]]:
-    """What is new on the pull request since it was last handled: line comments, requested
-    changes, conversation comments and failing checks, as lines for a fix-up bead."""
-    seen_reviews = set(state.get("reviews_seen", []))
-    seen_comment = int(state.get("comment_seen", 0))
-    seen_issue = int(state.get("issue_comment_seen", 0))
-    town = state.get("town_user") or None  # the town's own posted reviews are not feedback
-    lines = []
-    for review in gh.list_reviews(pull.number):
-        if review.user == town:
-            continue
-        if review.state == "CHANGES_REQUESTED" and review.id not in seen_reviews:
-            lines.append(f"- {review.user} requested changes: {review.body or '(no summary)'}")
-            seen_reviews.add(review.id)
-    for c in gh.list_review_comments(pull.number):
-        if c.id > seen_comment and c.user != town:
-            where = f"{c.path}:{c.line}" if c.line else c.path
-            lines.append(f"- {where} ({c.user}): {c.body}")
-            seen_comment = max(seen_comment, c.id)
-    for ic in gh.list_comments(pull.number, pull=True):
-        if ic.id > seen_issue and ic.user != town:
-            lines.append(f"- comment by {ic.user}: {ic.body}")
-            seen_issue = max(seen_issue, ic.id)
-    failing = [r for r in runs if r.conclusion in FAILING]
-    if failing and state.get("checks_failed_at") != pull.head_sha:
-        lines.extend(f"- the check `{r.name}` ended {r.conclusion}" for r in failing)
-        state["checks_failed_at"] = pull.head_sha
-    state.update(
-        reviews_seen=sorted(seen_reviews),
-        comment_seen=seen_comment,
-        issue_comment_seen=seen_issue,
-    )
-    return lines, state
 
 
 def _feedback_bead(

@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from gastown import config
-from gastown.errors import Conflict, InvalidValue, NotFound
+from gastown.errors import Conflict, NotFound
 from gastown.forge.base import Forge, PullRequest
-from gastown.forge.select import locate, require
-from gastown.forge.urls import WorkRef, parse_work
+from gastown.forge.select import require
 from gastown.git import merge as gm
 from gastown.git import worktree as wt
 from gastown.git.repo import git
@@ -32,6 +31,7 @@ from gastown.model import Rig
 from gastown.record import Record, field
 from gastown.refinery.review import Reviewer, ReviewFailed, ReviewRequest, Verdict, spend_row
 from gastown.refinery.review_out import compose
+from gastown.services import rigs
 from gastown.services.ledger import Ledger
 from gastown.town import Town
 
@@ -61,32 +61,6 @@ class Reviewed(Record):
         return {name: getattr(self, name) for name in self.__fields__}
 
 
-def find(
-    ledger: Ledger, town: Town, environ: Mapping[str, str], url: str
-) -> tuple[Rig, config.Resolved, WorkRef]:
-    """The rig whose repository the pull request `url` is on, its settings and the address."""
-    ref = parse_work(url)
-    if ref is None or ref.kind != "pull":
-        raise InvalidValue(
-            f"'{url}' is not the address of a pull or merge request.",
-            hint="Give one like https://github.com/OWNER/REPO/pull/7 or "
-            "https://gitlab.com/GROUP/REPO/-/merge_requests/7.",
-        )
-    with ledger.store.reader() as tx:
-        rigs = tx.list_rigs()
-    for rig in rigs:
-        settings = config.resolve(town.settings, rig.settings, environ)
-        where = locate(settings, rig)
-        if where is None or where[1].lower() != ref.repo.lower():
-            continue
-        if ref.forge is None or ref.forge == where[0]:
-            return rig, settings, ref
-    raise NotFound(
-        f"No rig has the repository {ref.repo}.",
-        hint="Add it with `gt rig add NAME URL`, or set github.repo / gitlab.repo on a rig.",
-    )
-
-
 def review_url(
     ledger: Ledger,
     town: Town,
@@ -97,7 +71,7 @@ def review_url(
     approve_ok: bool = False,
 ) -> Reviewed:
     """`gt review URL`: review the pull request and post the review."""
-    rig, settings, ref = find(ledger, town, environ, url)
+    rig, settings, ref = rigs.of_pull(ledger, town, environ, url)
     forge = require(settings, rig, environ)
     pull = forge.get_pull(ref.number)
     if pull.state != "open":

@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING
 
 from gastown.errors import Conflict, GitError, InvalidValue
 from gastown.forge.base import Forge, PullRequest
+from gastown.forge.feedback import feedback
 from gastown.forge.urls import WorkRef, parse_work
 from gastown.git import merge as gm
 from gastown.git import worktree as wt
 from gastown.git.repo import git
 from gastown.limits import printable
 from gastown.model import MR_PULL, MR_REWORK, Bead, MergeRequest, Rig
-from gastown.services import beads
+from gastown.services import beads, rigs
 from gastown.services.beads import NewBead
 from gastown.services.ledger import Ledger
 
@@ -48,8 +49,6 @@ def sling_pull(
     """A bead for a polecat to babysit the pull request `url_or_ref` on its own branch (or the
     bead already doing so). `forge` stands in for the rig's client (None: its settings')."""
     from gastown.forge.select import require
-    from gastown.refinery.pr import _feedback
-    from gastown.refinery.pr_review import find
 
     model = beads.model(model)  # refused before the forge is asked anything
     ref = parse_work(url_or_ref) if isinstance(url_or_ref, str) else url_or_ref
@@ -58,7 +57,7 @@ def sling_pull(
             f"'{str(url_or_ref)[:200]}' is not the address of a pull or merge request.",
             hint="Give one like https://github.com/OWNER/REPO/pull/7.",
         )
-    rig, settings, ref = find(ledger, town, environ, ref.url)
+    rig, settings, ref = rigs.of_pull(ledger, town, environ, ref.url)
     forge = forge or require(settings, rig, environ)
     known = _babysat(ledger, rig.name, ref.number)
     if known is not None:
@@ -72,12 +71,12 @@ def sling_pull(
             f"Pull request #{pull.number} comes from `{pull.head_ref}`, which the town does not "
             "babysit: only a person's branch, not the target or one of the town's own."
         )
-    feedback, seen = _feedback(forge, pull, forge.list_check_runs(pull.head_sha), {})
+    lines, seen = feedback(forge, pull, forge.list_check_runs(pull.head_sha), {})
     head = _fetch_branch(town, rig, pull)
     title = printable(f"Babysit pull request #{pull.number}: {pull.title}", one_line=True)
     spec = NewBead(
         title=title[:200],
-        body=printable(_body(pull, feedback)),
+        body=printable(_body(pull, lines)),
         type="task",
         labels=[LABEL],
         rig=rig.name,

@@ -6,13 +6,19 @@ import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gastown import config, git
 from gastown.errors import Conflict, GitError, InvalidValue, NotFound
+from gastown.forge.select import locate
+from gastown.forge.urls import WorkRef, parse_work
 from gastown.git.repo import normalize_url
 from gastown.model import CLOSED, FAILED, Rig
 from gastown.services.ledger import Ledger, append
 from gastown.store import BeadFilter
+
+if TYPE_CHECKING:
+    from gastown.town import Town
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -148,3 +154,29 @@ def remove(ledger: Ledger, town_path: Path, name: str, force: bool = False) -> R
         )
     shutil.rmtree(town_path / rig.path, ignore_errors=True)
     return rig
+
+
+def of_pull(
+    ledger: Ledger, town: Town, environ: Mapping[str, str], url: str
+) -> tuple[Rig, config.Resolved, WorkRef]:
+    """The rig whose repository the pull request `url` is on, its settings and the address."""
+    ref = parse_work(url)
+    if ref is None or ref.kind != "pull":
+        raise InvalidValue(
+            f"'{url}' is not the address of a pull or merge request.",
+            hint="Give one like https://github.com/OWNER/REPO/pull/7 or "
+            "https://gitlab.com/GROUP/REPO/-/merge_requests/7.",
+        )
+    with ledger.store.reader() as tx:
+        rigs = tx.list_rigs()
+    for rig in rigs:
+        settings = config.resolve(town.settings, rig.settings, environ)
+        where = locate(settings, rig)
+        if where is None or where[1].lower() != ref.repo.lower():
+            continue
+        if ref.forge is None or ref.forge == where[0]:
+            return rig, settings, ref
+    raise NotFound(
+        f"No rig has the repository {ref.repo}.",
+        hint="Add it with `gt rig add NAME URL`, or set github.repo / gitlab.repo on a rig.",
+    )
