@@ -37,9 +37,8 @@ from gastown.services.beads import NewBead
 from gastown.services.ledger import Ledger
 from gastown.services.plan import Plan, PlanTask
 from gastown.store import BeadFilter, Store, open_store
-from tests.builders import at, bead, undo_migration_13
+from tests.builders import CALC, Yard, at, bead, remote, undo_migration_13, yard
 from tests.conftest import Gt
-from tests.test_refinery import CALC, Yard, remote, yard
 
 __all__ = ["remote", "yard"]  # the Yard's fixtures, which pytest finds here by name
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
+from tests.builders import Yard, remote, yard
 from tests.test_dashboard_browser import Dashboard, chromium
 from tests.test_diffs import submit
-from tests.test_refinery import Yard, remote, yard
 
 __all__ = ["chromium", "remote", "yard"]  # fixtures this module uses
 

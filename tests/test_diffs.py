@@ -19,10 +19,9 @@ from starlette.testclient import TestClient
 
 from gastown.git import diff as gd
 from gastown.web import diff_view
-from tests.builders import bead_status, script, until
+from tests.builders import Yard, bead_status, commit_all, remote, script, until, yard
 from tests.conftest import Gt
 from tests.test_dashboard import Browser, make_app
-from tests.test_refinery import Yard, commit_all, remote, yard
 
 __all__ = ["remote", "yard"]  # fixtures this module uses
 

@@ -8,9 +8,6 @@ the error, however often it fails after; a success clears it.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
-
-import pytest
 
 from gastown import config
 from gastown.model import Rig
@@ -19,15 +16,9 @@ from gastown.refinery.review import Reviewer
 from gastown.refinery.step import Seams
 from gastown.services import escalations
 from gastown.services.faults import Faults
-from tests import test_refinery
-from tests.test_refinery import Yard
+from tests.builders import Yard, remote, yard
 
-remote = test_refinery.remote  # the bare repository fixture the yard clones
-
-
-@pytest.fixture
-def yard(tmp_path: Path, remote: Path) -> Yard:
-    return Yard(tmp_path, remote)
+__all__ = ["remote", "yard"]  # the fixtures this module uses, which pytest finds here by name
 
 
 def broken_reviewer(_: config.Resolved) -> Reviewer:

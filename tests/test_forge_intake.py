@@ -22,8 +22,8 @@ from gastown.services import beads, issues, triage
 from gastown.services.intake import IntakePoller, take_issue
 from gastown.services.ledger import Ledger
 from gastown.town import load
+from tests.builders import CALC, Yard, commit_all, make_remote
 from tests.conftest import Gt, run_git
-from tests.test_refinery import CALC, Yard, commit_all
 
 TOKEN = "forge-secret-token"
 
@@ -412,9 +412,7 @@ def trunk_hub(request: pytest.FixtureRequest, yard: Yard) -> Iterator[Hub]:
 
 @pytest.fixture
 def yard(tmp_path: Path) -> Yard:
-    from tests.test_refinery import remote as make_remote
-
-    return Yard(tmp_path, make_remote.__wrapped__(tmp_path))  # type: ignore[attr-defined]
+    return Yard(tmp_path, make_remote(tmp_path))
 
 
 def linked_submit(yard: Yard, hub: Hub, title: str) -> tuple[int, str, str]:

@@ -25,8 +25,8 @@ from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
 from gastown.services import beads, issues
 from gastown.services.merge_requests import rework_done
+from tests.builders import CALC, Yard, commit_all, github_seams, remote, verdict, yard
 from tests.conftest import run_git
-from tests.test_refinery import CALC, Yard, commit_all, github_seams, remote, verdict, yard
 
 __all__ = ["remote", "yard"]  # the Yard's fixtures, which pytest finds here by name
 

@@ -16,7 +16,7 @@ from gastown.scripted.gitlab import FakeGitLab
 from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
 from gastown.services import triage
-from tests.test_refinery import Yard, remote, yard
+from tests.builders import Yard, remote, yard
 
 __all__ = ["remote", "yard"]  # the Yard's fixtures, which pytest finds here by name
 

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from gastown.git import refusals
+from tests.builders import Yard, commit_all
 from tests.conftest import Gt, run_git
-from tests.test_refinery import Yard, commit_all
 
 
 def checkout(tmp_path: Path, name: str = "work") -> Path:

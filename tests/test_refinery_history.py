@@ -16,8 +16,8 @@ import pytest
 from gastown.model import CLOSED, IN_PROGRESS, IN_REVIEW, MR_TESTING, OPEN
 from gastown.services import beads
 from gastown.services.convoys import feature_branch
+from tests.builders import CALC, GATE, Yard, remote, show, yard
 from tests.conftest import run_git
-from tests.test_refinery import CALC, GATE, Yard, remote, show, yard
 
 __all__ = ["remote", "yard"]  # the Yard's fixtures, which pytest finds here by name
 

@@ -1,27 +1,13 @@
-"""Builders the tests share: records with sensible defaults, older schemas, and the helpers
-that drive a running town. Test files import from here (and fixtures from `conftest`), never
-from one another.
-"""
+"""Records with sensible defaults, ready to insert, and older schemas for tests of opening
+them."""
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from gastown.model import Bead, Convoy, Event
-from gastown.scripted.script import parse
-from gastown.scripted.server import ScriptedModelServer
 from gastown.store import BeadFilter, Store, Tx
 from gastown.store.projection import SqliteJson
-from gastown.town import load
-from tests.conftest import Gt
-
-# --- records ---------------------------------------------------------------------------------
 
 
 def at(second: int) -> str:
@@ -112,80 +98,3 @@ def undo_migration_20(db: Any) -> None:
     db.execute("DROP TABLE knowledge")
     db.execute("DROP TABLE knowledge_signals")
     db.execute("DROP TABLE IF EXISTS knowledge_fts")  # SQLite's search table
-
-
-# --- a running town --------------------------------------------------------------------------
-
-DEADLINE = 60.0
-"""How long `until` waits before it gives up (a deadline, never a timing claim)."""
-
-
-def until(check: Callable[[], Any], what: str) -> Any:
-    """Poll until `check()` is truthy; fail naming `what` if the deadline passes."""
-    end = time.monotonic() + DEADLINE
-    while time.monotonic() < end:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"gave up waiting for {what}")
-
-
-def script(*steps: dict[str, Any]) -> str:
-    """A bead body carrying a script for the scripted agent."""
-    return "```gt-script\n" + json.dumps(list(steps)) + "\n```"
-
-
-def bead_status(gt: Gt, bead_id: str) -> str:
-    """The bead's status, as `gt bead show` reports it."""
-    return str(gt.json("bead", "show", bead_id)["status"])
-
-
-@pytest.fixture
-def town(rig_gt: Gt, town_path: Path) -> Iterator[Gt]:
-    """A town with rig `app` whose polecats run the scripted agent and whose merge requests
-    stay queued (the refinery does not take them)."""
-    rig_gt.ok("config", "set", "runtime", "scripted")
-    rig_gt.ok("config", "set", "refinery.auto", "false")  # merge requests stay queued
-    yield rig_gt
-    rig_gt("down")
-
-
-@pytest.fixture
-def store(town_path: Path) -> Iterator[Store]:
-    """The store of the town at `town_path`, opened as the town opens it (a test that imports
-    it drives a running town; without it, `store` is conftest's, one per backend)."""
-    opened = load(town_path).open_store()
-    yield opened
-    opened.close()
-
-
-# --- the mayor -------------------------------------------------------------------------------
-
-
-def call(name: str, /, **arguments: Any) -> dict[str, Any]:
-    """A scripted model reply that calls the tool `name` with `arguments`."""
-    return {"name": name, "arguments": arguments}
-
-
-def serve(*replies: dict[str, Any]) -> ScriptedModelServer:
-    """A scripted model server that gives `replies` in turn (start it with `with`)."""
-    return ScriptedModelServer(parse({"replies": list(replies)}, source="mayor script"))
-
-
-def point_at(gt: Gt, server: ScriptedModelServer, model: str = "claude-haiku-4-5") -> None:
-    """Set the town's mayor to talk to `server`, as `model`."""
-    gt.ok("config", "set", "model_base_url", server.base_url)
-    gt.ok("config", "set", "model_api_key", "sk-test-key")
-    gt.ok("config", "set", "role_models.mayor", model)
-
-
-def mayor_of(gt: Gt) -> Any:
-    """The town's mayor built in-process, with its store (close it after)."""
-    from gastown.mayor import open_mayor
-    from gastown.services.ledger import Ledger
-    from gastown.town import find
-
-    town = find(str(gt.cwd), {}, gt.cwd)
-    store = town.open_store()
-    return open_mayor(Ledger(store, town.prefix, "mayor"), town, {}), store
