@@ -120,6 +120,8 @@ async def serve(
         finally:
             await loop.shutdown()
             reconciling.cancel()
+            # The loop's own tasks end before the ledger closes below.
+            await asyncio.gather(reconciling, return_exceptions=True)
             listener.close()
     finally:
         state.clear_address(town.path)

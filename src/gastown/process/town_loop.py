@@ -9,12 +9,11 @@ loop, git and files in threads.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 
 from gastown import config
-from gastown.clock import Clock, SystemClock
+from gastown.clock import Clock, SystemClock, woken_or_after
 from gastown.model import ACTIVE_RUN_STATUSES, IN_PROGRESS, LOST, OPEN, RUNNING, Run
 from gastown.polecat import group
 from gastown.polecat.finish import free_polecat
@@ -116,9 +115,11 @@ class TownLoop:
         try:
             await self._passes()
         finally:
-            beating.cancel()
-            polling.cancel()
-            routing.cancel()
+            helpers = (beating, polling, routing)
+            for task in helpers:
+                task.cancel()
+            # Wait for them to end, so none touches the ledger after the town closes it.
+            await asyncio.gather(*helpers, return_exceptions=True)
 
     async def _passes(self) -> None:
         while not self._closing:
@@ -129,9 +130,7 @@ class TownLoop:
                 self.faults.failed("the reconciler", exc)
             else:
                 self.faults.succeeded("the reconciler")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.tick)
-            self._wake.clear()
+            await woken_or_after(self._wake, self.tick)
 
     async def _write_heartbeats(self, every: float = HEARTBEAT_EVERY) -> None:
         """Every line an agent prints is a heartbeat; once a second, the latest of each run are

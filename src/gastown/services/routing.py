@@ -13,7 +13,6 @@ the severity it read), so two routers never send the same escalation twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -21,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from gastown import escalation_routes as routes
-from gastown.clock import Clock, duration, parse_stamp, stamp
+from gastown.clock import Clock, duration, parse_stamp, stamp, woken_or_after
 from gastown.model import Escalation
 from gastown.record import Record, field
 from gastown.services import senders
@@ -125,9 +124,7 @@ class Router:
             else:
                 if self.faults:
                     self.faults.succeeded("escalation routing")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.woken.wait(), tick)
-            self.woken.clear()
+            await woken_or_after(self.woken, tick)
 
     async def pass_(self) -> list[tuple[Escalation, list[senders.Sent]]]:
         """Claim what is due, send it, and record how each route went."""
