@@ -28,7 +28,13 @@ from gastown.git import worktree as wt
 from gastown.model import RUN_FAILED, RUN_STOPPED, RUNNING, STARTING, Bead, Run
 from gastown.polecat import earlier, group
 from gastown.polecat.context import PolecatContext, load_prompt_context, prompt_notes
-from gastown.polecat.finish import hold_for_runtime, inspect_branch, record_finish
+from gastown.polecat.finish import (
+    Finished,
+    could_not_start,
+    hold_for_runtime,
+    inspect_branch,
+    record_finish,
+)
 from gastown.polecat.output import Ending, Follower, Transcript, follow, spawn
 from gastown.polecat.prompt import render
 from gastown.polecat.session import Session
@@ -116,7 +122,6 @@ async def run_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable[[
     """Carry `run` from queued to ended. Never raises for the agent's failures: they are the
     run's outcome. `woke` is called at the end so the reconciler looks again at once."""
     ledger = launch.ledger
-    target = ""
     try:
         _set(ledger, run, STARTING)
         with ledger.store.reader() as tx:
@@ -129,7 +134,7 @@ async def run_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable[[
             hold_for_runtime(ledger, run, exc.message)
             return
         except GastownError as exc:
-            record_finish(ledger, run, "", target, None, [ev.Error(exc.message)], None, None)
+            could_not_start(ledger, run, exc.message)
             return
         process = await spawn(ready.spec, ready.run_dir)
         handle.pid = run.pid = process.pid
@@ -169,7 +174,7 @@ async def run_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable[[
         )
     except Exception:  # a bug of ours: end the run rather than leave its bead stuck
         log.exception("run %s failed inside the town process", run.id)
-        await _end_internal(ledger, run, handle, target)
+        await _end_internal(ledger, run, handle)
     finally:
         woke()
 
@@ -178,7 +183,6 @@ async def adopt_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable
     """Follow a run started by a town process that is gone, its agent still running: replay
     what the transcript already holds into a fresh parser, then carry on from there."""
     ledger = launch.ledger
-    target = ""
     try:
         with ledger.store.reader() as tx:
             ctx = load_prompt_context(tx, run)
@@ -208,18 +212,17 @@ async def adopt_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable
         await _finish(launch, run, handle, base, target, ending, events, identity, ctx.bead)
     except Exception:
         log.exception("adopted run %s failed inside the town process", run.id)
-        await _end_internal(ledger, run, handle, target)
+        await _end_internal(ledger, run, handle)
     finally:
         woke()
 
 
-async def _end_internal(ledger: Ledger, run: Run, handle: Handle, target: str) -> None:
+async def _end_internal(ledger: Ledger, run: Run, handle: Handle) -> None:
     """End a run the town itself failed: its agent is stopped first (the whole group), so
     the retry that follows never shares the worktree with it."""
     if handle.pid is not None:
         await group.empty(handle.pid, run.id)
-    failure = [ev.Error("internal error in the town process; see logs/town.log")]
-    record_finish(ledger, run, "", target, None, failure, None, None)
+    could_not_start(ledger, run, "internal error in the town process; see logs/town.log")
 
 
 def _request(
@@ -357,17 +360,8 @@ async def _finish(
     left = await asyncio.to_thread(inspect_branch, worktree, base, identity, bead)
     # Beside `base`: the run's own commits stay nameable after its branch moves on.
     (run_dir_of(launch.town, run) / "head").write_text(left.head + "\n")
-    record_finish(
-        launch.ledger,
-        run,
-        base,
-        target,
-        ending,
-        events,
-        left,
-        handle.stop_reason,
-        handle.after_stop,
-    )
+    finished = Finished(events, ending, left, base, target)
+    record_finish(launch.ledger, run, finished, handle.stop_reason, handle.after_stop)
     _verdict(launch, run)
 
 

@@ -14,16 +14,16 @@ from collections.abc import Callable, Mapping
 
 from gastown import config
 from gastown.clock import Clock, SystemClock, woken_or_after
-from gastown.model import ACTIVE_RUN_STATUSES, IN_PROGRESS, LOST, OPEN, RUNNING, Run
+from gastown.model import ACTIVE_RUN_STATUSES, RUNNING, Run
 from gastown.polecat import group
-from gastown.polecat.finish import free_polecat
+from gastown.polecat.finish import end_lost
 from gastown.polecat.run import Handle, Launch, adopt_polecat, run_dir_of, run_polecat
 from gastown.reconciler import Attempts, Policy, Timeouts, load_snapshot, plan
 from gastown.reconciler.apply import apply
 from gastown.refinery.human_prs import HumanReviews
 from gastown.refinery.loop import RefineryLoop
 from gastown.refinery.step import Seams
-from gastown.services import beads
+from gastown.services import agent_control
 from gastown.services.faults import Faults
 from gastown.services.intake import IntakePoller
 from gastown.services.ledger import Ledger
@@ -195,45 +195,18 @@ class TownLoop:
         handle.stop()
         return True
 
+    def supervises(self, run_id: str) -> bool:
+        """Whether this process follows the run's agent."""
+        return run_id in self.handles
+
+    def session_of(self, run_id: str) -> Callable[[str], bool] | None:
+        """How to write into the run's session, while its agent takes messages mid-run."""
+        handle = self.handles.get(run_id)
+        return handle.session.send if handle is not None and handle.session else None
+
     def control(self, name: str, action: str, actor: str, text: str = "") -> dict[str, object]:
         """`gt agent stop|reset NAME` and `gt nudge NAME TEXT`, from the API."""
-        from gastown.errors import Conflict, NotFound
-        from gastown.services import nudges
-
-        with self.ledger.store.reader() as tx:
-            polecat = tx.get_polecat(name)
-            run = tx.get_run(polecat.run_id) if polecat and polecat.run_id else None
-        if polecat is None:
-            raise NotFound(f"There is no polecat '{name}'.", hint="`gt agents` lists them.")
-        working = run is not None and run.active and run.id in self.handles
-        if action == "nudge":
-            handle = self.handles.get(run.id) if working and run else None
-            session = handle.session if handle else None
-            return nudges.nudge(
-                self.ledger,
-                polecat,
-                run if working else None,
-                actor,
-                text,
-                session.send if session else None,
-            )
-        if action not in ("stop", "reset"):
-            raise NotFound(f"'{action}' is not something an agent can be told to do.")
-        with self.ledger.store.transaction() as tx:
-            self.ledger.record_event(
-                tx,
-                f"agent.{action}",
-                bead_id=run.bead_id if run else None,
-                rig=polecat.rig,
-                after={"polecat": name, "run": run.id if run else None},
-                reason=f"by {actor}",
-            )
-        if working and run is not None:
-            self.stop(run.id, f"{action} by {actor}", "hold" if action == "stop" else "requeue")
-            return {"polecat": name, "run": run.id, "stopping": True}
-        if action == "stop":
-            raise Conflict(f"Polecat {name} is not working on anything.")
-        return {"polecat": name, "run": None, "stopping": False}
+        return agent_control.control(self.ledger, self, name, action, actor, text)
 
     def recover(self) -> None:
         """Runs left active by a town process that is gone. A run whose agent is still running
@@ -284,35 +257,7 @@ class TownLoop:
         # not write on into a worktree that goes to the next run.
         if group.kill_strays(run.id):
             log.warning("run %s: killed its agent, which no town process was following", run.id)
-        with self.ledger.store.transaction() as tx:
-            now = self.ledger.now()
-            current = tx.get_run(run.id, lock=True)
-            if current is None or not current.active:
-                return
-            expected = current.status
-            current.status, current.ended_at = LOST, now
-            current.outcome = "lost: the town process that ran it stopped"
-            tx.update_run(current, expected)
-            tx.set_dispatch(run.bead_id, max(run.attempt - 1, 0))
-            bead = tx.get_bead(run.bead_id, lock=True)
-            if bead is not None and bead.status == IN_PROGRESS:
-                beads.write(
-                    self.ledger,
-                    tx,
-                    bead,
-                    {"status": OPEN, "assignee": None},
-                    reason=f"run {run.id} lost; requeued",
-                )
-            self.ledger.record_event(
-                tx,
-                "run.ended",
-                at=now,
-                bead_id=run.bead_id,
-                rig=run.rig,
-                after={"run": run.id, "status": LOST},
-                reason=current.outcome,
-            )
-            free_polecat(tx, run, now)
+        end_lost(self.ledger, run)
 
     async def shutdown(self, grace: float = 10.0) -> None:
         """Stop every agent and wait for their runs to be recorded."""

@@ -2,6 +2,10 @@
 
 `plan(snapshot, now, policy)` is pure: the same snapshot, time and policy give the same actions,
 so every rule is tested as a table of scenarios on a fake clock.
+
+The loop that runs a pass (look, decide, act, then start and stop agents) lives in the town
+process: `process/town_loop.py` (`TownLoop.reconcile`). A run's own ending is decided in
+`polecat/ending.py`, the same way.
 """
 
 from gastown.reconciler.actions import (
