@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from gastown.town import load
 from tests.builders import script
-from tests.test_dashboard_browser import WAIT, Dashboard, card, chromium, dashboard
+from tests.builders.chromium import WAIT, Dashboard, card, chromium, dashboard
 
 __all__ = ["chromium", "dashboard"]  # the fixtures this module shares
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from tests.test_dashboard_browser import Dashboard, card, chromium, dashboard  # noqa: F401
+from tests.builders.chromium import Dashboard, card, chromium, dashboard  # noqa: F401
 
 WAIT = 30_000
 """Milliseconds to wait for the page to catch up (never a timing claim)."""

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from tests.builders.web import Browser, make_app
 from tests.conftest import Gt
-from tests.test_dashboard import Browser, make_app
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from __future__ import annotations
 from gastown.model import Convoy
 from gastown.store import open_store
 from tests.builders import at, bead, undo_migration_13
+from tests.builders.web import Browser, browser, client
 from tests.conftest import Gt
-from tests.test_dashboard import Browser, browser, client
 
 __all__ = ["browser", "client"]  # the dashboard's fixtures, which pytest finds here by name
 

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import pytest
-from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount
 from starlette.testclient import TestClient
@@ -21,57 +18,13 @@ from gastown.services import escalations
 from gastown.services.ledger import Ledger
 from gastown.town import load
 from gastown.townrun import login
-from gastown.web.api import create_app
+from tests.builders.web import TOKEN, Browser, bearer, browser, client, make_app
 from tests.conftest import Gt
 
-TOKEN = "town-token-for-tests"
 SECRET = "sk-live-dashboard-0123456789"
 ENV_SECRET = "hunter2-dashboard-secret"
 
-
-def make_app(town_path: Path) -> FastAPI:
-    return create_app(load(town_path), TOKEN, "2026-01-01T00:00:00Z", environ={})
-
-
-class Browser:
-    """A logged-in browser, as the ASGI client plays it: the session cookie in its jar and the
-    page's CSRF token at hand."""
-
-    def __init__(self, client: TestClient, town_path: Path) -> None:
-        self.client = client
-        key = login.mint_key(town_path, time.time())
-        answer = client.get(f"/login?key={key}")
-        assert answer.status_code == 303 and answer.headers["location"] == "/"
-        page = client.get("/")
-        found = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
-        assert found is not None
-        self.csrf = found.group(1)
-
-    def get(self, path: str, **kw: Any) -> Any:
-        return self.client.get(path, **kw)
-
-    def post_form(self, path: str, data: dict[str, str], *, csrf: bool = True, htmx: bool = False):
-        form = {**data, "csrf_token": self.csrf} if csrf else data
-        headers = {"HX-Request": "true"} if htmx else {}
-        return self.client.post(path, data=form, headers=headers)
-
-    def api(self, method: str, path: str, body: Any = None) -> Any:
-        return self.client.request(method, path, json=body, headers={"X-CSRF-Token": self.csrf})
-
-
-@pytest.fixture
-def client(rig_gt: Gt, town_path: Path) -> Iterator[TestClient]:
-    with TestClient(make_app(town_path), follow_redirects=False) as c:
-        yield c
-
-
-@pytest.fixture
-def browser(client: TestClient, town_path: Path) -> Browser:
-    return Browser(client, town_path)
-
-
-def bearer() -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKEN}"}
+__all__ = ["browser", "client"]  # fixtures pytest finds here by name
 
 
 # --- logging in -----------------------------------------------------------------------------

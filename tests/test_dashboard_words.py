@@ -13,8 +13,8 @@ from starlette.testclient import TestClient
 
 from gastown import config
 from gastown.services.setting_sections import SECTIONS, layer, section_of
+from tests.builders.web import Browser, make_app
 from tests.conftest import Gt
-from tests.test_dashboard import Browser, make_app
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.builders import Yard, remote, yard
-from tests.test_dashboard_browser import Dashboard, chromium
+from tests.builders.chromium import Dashboard, chromium
 from tests.test_diffs import submit
 
 __all__ = ["chromium", "remote", "yard"]  # fixtures this module uses

@@ -20,8 +20,8 @@ from starlette.testclient import TestClient
 from gastown.git import diff as gd
 from gastown.web import diff_view
 from tests.builders import Yard, bead_status, commit_all, remote, script, until, yard
+from tests.builders.web import Browser, make_app
 from tests.conftest import Gt
-from tests.test_dashboard import Browser, make_app
 
 __all__ = ["remote", "yard"]  # fixtures this module uses
 

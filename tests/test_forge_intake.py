@@ -489,7 +489,7 @@ def test_the_api_and_the_dashboard_link_the_issue(yard: Yard) -> None:
     from starlette.testclient import TestClient
 
     from gastown.web.api import create_app
-    from tests.test_dashboard import Browser
+    from tests.builders.web import Browser
 
     with FakeGitHub({"acme/app": yard.remote}, token=TOKEN) as gh:
         hub = Hub("github", gh, "acme/app")

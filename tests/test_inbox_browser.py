@@ -12,8 +12,8 @@ from playwright.sync_api import Browser, expect
 from gastown.services import mail
 from gastown.services.ledger import Ledger
 from gastown.town import load
+from tests.builders.chromium import Dashboard, chromium, dashboard
 from tests.conftest import Gt
-from tests.test_dashboard_browser import Dashboard, chromium, dashboard
 
 __all__ = ["chromium", "dashboard"]  # the browser test's fixtures, found here by name
 

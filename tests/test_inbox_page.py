@@ -14,8 +14,8 @@ from gastown.model import Mail, Polecat
 from gastown.services import mail
 from gastown.services.ledger import Ledger
 from gastown.town import load
+from tests.builders.web import Browser, bearer, browser, client
 from tests.conftest import Gt
-from tests.test_dashboard import Browser, bearer, browser, client
 
 __all__ = ["browser", "client"]  # the dashboard's fixtures, which pytest finds here by name
 

@@ -16,8 +16,8 @@ from gastown.services.setting_sections import SECTIONS
 from gastown.store.mayor import MayorMessage
 from gastown.town import load
 from tests.builders import point_at, serve
+from tests.builders.chromium import WAIT, Dashboard, chromium, dashboard  # noqa: F401
 from tests.conftest import Gt
-from tests.test_dashboard_browser import WAIT, Dashboard, chromium, dashboard  # noqa: F401
 
 
 def messages(page: Page) -> list[dict[str, Any]]:

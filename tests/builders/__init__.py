@@ -6,6 +6,11 @@ Test files take their helpers and shared fixtures from here (and the basic fixtu
     town.py      a running town: its fixtures, `until`, scripts for the scripted agent
     mayor.py     the mayor against the scripted model server
     yard.py      the refinery's yard: a remote, a town on it, merge requests made as runs make them
+
+and two that are imported by name, not from here, since they load the web app or a browser:
+
+    web.py       the dashboard through the ASGI client (`from tests.builders.web import ...`)
+    chromium.py  the dashboard in headless Chromium (`from tests.builders.chromium import ...`)
 """
 
 from tests.builders.mayor import call, mayor_of, point_at, serve
