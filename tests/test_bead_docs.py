@@ -29,7 +29,7 @@ from gastown.store.projection import bead_json, doc_schema
 from gastown.store.rows import BEAD_COLUMNS, bead_params, marks
 from gastown.store.schema import LATEST, MIGRATIONS, statements
 from gastown.store.sqlite import ANALYZE_FROM, SERIAL
-from tests.test_projection import random_town, write_town
+from tests.builders.generated import random_town, write_town
 
 AT = "2026-01-01T00:00:00.000000Z"
 

@@ -16,9 +16,9 @@ from gastown.services import moves
 from gastown.store import Store, open_store
 from gastown.web import board
 from tests.builders import bead
+from tests.builders.spend import DAY1, DAY2, run
 from tests.builders.web import Browser, browser, client  # noqa: F401  (fixtures)
 from tests.conftest import Gt
-from tests.test_costs import DAY1, DAY2, run
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 

@@ -21,7 +21,7 @@ from gastown.services.ledger import Ledger
 from gastown.store import Store, controls, open_store
 from gastown.store.costs import SpendRow
 from tests.builders import bead, convoy
-from tests.test_reconciler import active_run, snapshot
+from tests.builders.plans import active_run, snapshot
 
 NOW = datetime(2026, 3, 1, 9, 0, 0, tzinfo=UTC)
 DAY = "2026-03-01"
@@ -230,7 +230,7 @@ def test_resume_closes_an_open_breaker_at_once(store: Store) -> None:
     from gastown.errors import Conflict
     from gastown.reconciler import CircuitBreaker
     from gastown.services import controls as levers
-    from tests.test_reconciler import failed_run
+    from tests.builders.plans import failed_run
 
     with store.transaction() as tx:
         tx.insert_rig(Rig("app", "/srv/app", "trunk", "rigs/app", DAY, {}))

@@ -12,28 +12,13 @@ from typing import Any
 import pytest
 
 from gastown.errors import InvalidValue, NotFound
-from gastown.model import FAILED, SUCCEEDED, Rig, Run, run_branch
+from gastown.model import FAILED, SUCCEEDED, Rig
 from gastown.services import costs
 from gastown.store import Store, open_store
 from gastown.store.mayor import MayorMessage
 from tests.builders import bead, convoy
+from tests.builders.spend import DAY1, DAY2, run
 from tests.conftest import Gt
-
-DAY1, DAY2 = "2026-03-01T10:00:00.000000Z", "2026-03-02T09:30:00.000000Z"
-
-
-def run(run_id: str, bead_id: str, **fields: Any) -> Run:
-    defaults: dict[str, Any] = {
-        "polecat": "alder",
-        "rig": "app",
-        "runtime": "claude",
-        "branch": run_branch("alder", bead_id),
-        "worktree": "polecats/alder/app",
-        "created_at": DAY1,
-        "ended_at": DAY1,
-        "status": SUCCEEDED,
-    }
-    return Run(id=run_id, bead_id=bead_id, **{**defaults, **fields})
 
 
 def given_spend(store: Store) -> None:

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.builders import Yard, remote, yard
 from tests.builders.chromium import Dashboard, chromium
-from tests.test_diffs import submit
+from tests.builders.diffs import submit
 
 __all__ = ["chromium", "remote", "yard"]  # fixtures this module uses
 

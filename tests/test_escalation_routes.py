@@ -17,9 +17,7 @@ import shlex
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -27,35 +25,13 @@ from gastown import config
 from gastown.clock import FakeClock
 from gastown.mayor.notes import note
 from gastown.model import Event
-from gastown.scripted.local_http import LocalHttp
 from gastown.scripted.smtp import FakeSmtp
 from gastown.services import escalations
 from gastown.services.ledger import Ledger
 from gastown.services.routing import Router
 from gastown.town import load
+from tests.builders.hooks import Hook
 from tests.conftest import Gt
-
-
-class Hook(LocalHttp):
-    """A chat tool's incoming webhook: keeps each JSON body it is posted."""
-
-    def __init__(self, status: int = 200) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.status = status
-        self._listen(_Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        hook: Hook = self.server.fake  # type: ignore[attr-defined]
-        length = int(self.headers["Content-Length"])
-        hook.bodies.append(json.loads(self.rfile.read(length)))
-        self.send_response(hook.status)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *_: Any) -> None:
-        pass
 
 
 async def no_wait(_: float) -> None:

@@ -22,8 +22,8 @@ from gastown.forge.github import AppCredentials, GitHubForge
 from gastown.forge.select import KeptForges, forge_for, locate, require
 from gastown.model import Rig
 from gastown.scripted.github import FakeGitHub
+from tests.builders.git import commit, git
 from tests.github_openapi import OpenAPICheck
-from tests.test_github import commit, git
 
 TOKEN = "ghp_secret_token_value"
 REPO = "acme/app"

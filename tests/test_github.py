@@ -3,9 +3,7 @@ it; every request and answer is checked against GitHub's OpenAPI description."""
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,40 +13,11 @@ import pytest
 from gastown.forge.base import CheckRun, Comment, ForgeError, PullRequest, ReviewComment
 from gastown.forge.github import GitHubForge as GitHub
 from gastown.scripted.github import FakeGitHub
+from tests.builders.git import commit, git
 from tests.github_openapi import OpenAPICheck
 
 TOKEN = "ghp_test_token"
 REPO = "acme/app"
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "Dev",
-    "GIT_AUTHOR_EMAIL": "dev@example.com",
-    "GIT_COMMITTER_NAME": "Dev",
-    "GIT_COMMITTER_EMAIL": "dev@example.com",
-}
-
-
-def git(*args: str, cwd: Path) -> str:
-    done = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **IDENTITY},
-    )
-    return done.stdout.strip()
-
-
-def commit(work: Path, branch: str, name: str, text: str) -> str:
-    """Commit `name` with `text` on `branch` (cut from main if new), push it; the new tip."""
-    exists = git("branch", "--list", branch, cwd=work)
-    git("checkout", "-q", branch if exists else "-b", *([] if exists else [branch]), cwd=work)
-    (work / name).write_text(text)
-    git("add", name, cwd=work)
-    git("commit", "-q", "-m", f"{branch}: {name}", cwd=work)
-    git("push", "-q", "origin", branch, cwd=work)
-    git("checkout", "-q", "main", cwd=work)
-    return git("rev-parse", branch, cwd=work)
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ import pytest
 
 from gastown.scripted.server import ScriptedModelServer
 from tests.builders import call, point_at, serve, until
+from tests.builders.hooks import Hook
 from tests.conftest import Gt
-from tests.test_escalation_routes import Hook
 
 BUG = "a crash on an empty file"
 

@@ -22,9 +22,9 @@ from gastown.refinery.step import Seams
 from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
 from tests.builders import CALC, Yard, remote, yard
+from tests.builders.programs import program
 from tests.conftest import run_git
 from tests.real_agent_story import PATH, real_runtime
-from tests.test_runtime_preflight import program
 
 __all__ = ["remote", "yard"]  # the Yard's fixtures, which pytest finds here by name
 

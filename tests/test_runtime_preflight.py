@@ -21,25 +21,8 @@ from gastown.runtimes.registry import REGISTRY, runtime
 from gastown.store import Store
 from gastown.town import load
 from tests.builders import until
+from tests.builders.programs import program
 from tests.conftest import Gt
-
-
-def program(folder: Path, name: str, version_line: str) -> Path:
-    """A fake CLI: prints `version_line` for `--version` (counting each ask in `NAME.asked`)
-    and writes `NAME.ran` when started any other way."""
-    folder.mkdir(exist_ok=True)
-    path = folder / name
-    path.write_text(
-        "#!/bin/sh\n"
-        'if [ "$1" = "--version" ]; then\n'
-        f"  echo asked >> '{folder / name}.asked'\n"
-        f"  printf '%s\\n' '{version_line}'\n"
-        "  exit 0\n"
-        "fi\n"
-        f"echo ran > '{folder / name}.ran'\n"
-    )
-    path.chmod(0o755)
-    return path
 
 
 def closed_port() -> int:

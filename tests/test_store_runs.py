@@ -30,7 +30,7 @@ from gastown.model import (
 from gastown.record import replace
 from gastown.store import Store, open_store
 from tests.builders import at, bead, convoy
-from tests.test_concurrency import Start, race
+from tests.builders.races import Start, race
 
 
 def run(run_id: str, bead_id: str, polecat: str, **fields: Any) -> Run:

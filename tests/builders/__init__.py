@@ -7,10 +7,19 @@ Test files take their helpers and shared fixtures from here (and the basic fixtu
     mayor.py     the mayor against the scripted model server
     yard.py      the refinery's yard: a remote, a town on it, merge requests made as runs make them
 
-and two that are imported by name, not from here, since they load the web app or a browser:
+and those a few test files use, imported from their module (`from tests.builders.web import
+Browser`), so a test that needs none of them loads none of what they import:
 
-    web.py       the dashboard through the ASGI client (`from tests.builders.web import ...`)
-    chromium.py  the dashboard in headless Chromium (`from tests.builders.chromium import ...`)
+    web.py        the dashboard through the ASGI client
+    chromium.py   the dashboard in headless Chromium
+    diffs.py      a merge request with every kind of file a diff shows
+    plans.py      snapshots for the reconciler's planner
+    spend.py      runs with spend on two fixed days
+    generated.py  a random town, the same for a seed
+    races.py      eight processes racing on one store
+    git.py        plain git as the developer `Dev`, for the forge tests
+    hooks.py      a chat tool's incoming webhook
+    programs.py   fake agent CLIs on PATH
 """
 
 from tests.builders.mayor import call, mayor_of, point_at, serve
