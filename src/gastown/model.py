@@ -444,9 +444,11 @@ class Escalation(Record):
         return {name: getattr(self, name) for name in self.__fields__}
 
 
+# Mail addresses besides polecat names.
 MAYOR: Final = "mayor"
+"""The mayor's mail address."""
 TOWN: Final = "town"
-"""Mail addresses besides polecat names: the mayor, and the people who run the town."""
+"""The mail address of the people who run the town."""
 
 
 class Mail(Record):
