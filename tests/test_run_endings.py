@@ -11,8 +11,15 @@ from typing import Any
 
 import pytest
 
+from gastown.model import Run
 from gastown.polecat.ending import LOST_OUTCOME, Decision, Happened, decide
+from gastown.polecat.finish import Finished, Leftovers, end_lost, hold_for_runtime, record_finish
 from gastown.polecat.output import Ending
+from gastown.reconciler import Dispatch
+from gastown.reconciler.apply import apply
+from gastown.runtimes import events as ev
+from gastown.services import beads
+from gastown.services.ledger import Ledger
 
 CLEAN = Ending(0)
 
@@ -127,3 +134,64 @@ def test_a_runs_ending_follows_from_what_happened(
     fields: dict[str, Any], expected: Decision
 ) -> None:
     assert decide(happened(**fields)) == expected
+
+
+# --- the one writer, on both backends ----------------------------------------------------
+
+
+def dispatched(ledger: Ledger, attempt: int = 2) -> Run:
+    """Given bead "Fix the login" dispatched to polecat alder on rig app (its `attempt`)."""
+    bead = beads.create(ledger, beads.NewBead("Fix the login", rig="app"))
+    (run,) = apply(ledger, [Dispatch(bead.id, "app", "alder", attempt, "scripted", True)]).launches
+    return run
+
+
+def test_a_lost_run_requeues_its_bead_with_the_attempt_given_back(ledger: Ledger) -> None:
+    run = dispatched(ledger)
+    end_lost(ledger, run)
+    end_lost(ledger, run)  # a second ending of an ended run writes nothing
+    with ledger.store.reader() as tx:
+        ended, bead = tx.get_run(run.id), tx.get_bead(run.bead_id)
+        polecat = tx.get_polecat("alder")
+        kinds = [e.kind for e in tx.list_events(bead_id=run.bead_id)]
+        dispatch = tx.get_dispatch(run.bead_id)
+    assert ended is not None and (ended.status, ended.outcome) == ("lost", LOST_OUTCOME)
+    assert bead is not None and (bead.status, bead.assignee) == ("open", None)
+    assert polecat is not None and (polecat.state, polecat.bead_id) == ("idle", None)
+    assert dispatch is not None and dispatch[0] == 1
+    assert kinds.count("run.ended") == 1
+
+
+def test_a_missing_runtime_holds_the_bead_and_tells_a_person(ledger: Ledger) -> None:
+    run = dispatched(ledger)
+    hold_for_runtime(ledger, run, "codex is missing.")
+    with ledger.store.reader() as tx:
+        ended, bead = tx.get_run(run.id), tx.get_bead(run.bead_id)
+        (escalation,) = tx.list_escalations(bead_id=run.bead_id)
+    assert ended is not None and ended.outcome == "not started: codex is missing."
+    assert bead is not None and (bead.status, bead.held) == ("open", True)
+    assert escalation.severity == "high" and "--unhold" in escalation.message
+
+
+def test_a_clean_run_with_commits_becomes_a_merge_request(ledger: Ledger) -> None:
+    run = dispatched(ledger, attempt=1)
+    spent = [ev.Usage(10, 5), ev.End(0, ok=True, summary="Fixed it")]
+    finished = Finished(spent, Ending(0), Leftovers(2, "f00d"), base="be5e", target="trunk")
+    assert record_finish(ledger, run, finished) == "merge request"
+    with ledger.store.reader() as tx:
+        ended, bead = tx.get_run(run.id), tx.get_bead(run.bead_id)
+        (mr,) = tx.list_merge_requests(rig="app")
+        (event,) = tx.list_events(bead_id=run.bead_id, kind="run.ended")
+    assert ended is not None and (ended.status, ended.tokens_in, ended.tokens_out) == (
+        "succeeded",
+        10,
+        5,
+    )
+    assert bead is not None and bead.status == "in_review"
+    assert (mr.head_commit, mr.base_commit, mr.target, mr.summary) == (
+        "f00d",
+        "be5e",
+        "trunk",
+        "Fixed it",
+    )
+    assert event.after is not None and event.after["exit"] == 0
