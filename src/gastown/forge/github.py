@@ -72,9 +72,11 @@ class AppCredentials(Record):
     """A GitHub App installation the town acts as."""
 
     app_id: int
+    """The GitHub App's id."""
     private_key: str
     """The app's PEM private key; it signs the JWTs traded for installation tokens."""
     installation_id: int
+    """The id of its installation on the rig's account."""
 
 
 def app_credentials(settings: config.Resolved) -> AppCredentials | None:

@@ -34,20 +34,26 @@ class WorkRef(Record):
     """An issue or a pull (merge) request named by its web address."""
 
     host: str
+    """The web host (github.com, gitlab.com, a self-hosted one)."""
     repo: str
     """`owner/name`, or GitLab's full project path."""
     number: int
+    """The issue's or pull request's number (GitLab: its iid)."""
     kind: Literal["issue", "pull"]
+    """`issue` or `pull`."""
     forge: ForgeKind | None
     """Which forge the address itself shows; None for a host that could be either."""
     url: str
+    """Its web address."""
 
 
 class RepoRef(Record):
     """The repository a remote URL points at."""
 
     host: str
+    """The web host."""
     repo: str
+    """`owner/name`, or GitLab's full project path."""
 
 
 def parse_work(url: str) -> WorkRef | None:

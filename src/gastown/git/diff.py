@@ -49,27 +49,35 @@ class Line(Record):
     new: int | None
     """Its number in the new version (None for a removed line)."""
     text: str
+    """The line without its newline."""
 
 
 class Hunk(Record):
     header: str
     """git's `@@ -a,b +c,d @@ context` line."""
     lines: list[Line]
+    """Its lines in order."""
 
 
 class FileDiff(Record):
     """One file's change."""
 
     path: str
+    """The file's path (its new one when renamed or copied)."""
     old_path: str | None
     """The path before a rename or copy (None otherwise)."""
     status: FileStatus
+    """How the file changed: added, deleted, modified, renamed or copied."""
     added: int
+    """Lines added."""
     removed: int
+    """Lines removed."""
     binary: bool = False
+    """git shows no lines for it: only that it changed."""
     header: list[str] = field(default_factory=list)
     """git's own lines before the first hunk (`diff --git`, modes, `---`/`+++`)."""
     hunks: list[Hunk] = field(default_factory=list)
+    """Its hunks in order."""
     not_utf8: bool = False
     """Some bytes were not UTF-8 and show as replacement characters."""
     shown: bool = True
@@ -79,9 +87,11 @@ class FileDiff(Record):
 
     @property
     def changed(self) -> int:
+        """Lines added and removed together."""
         return self.added + self.removed
 
     def summary(self) -> dict[str, object]:
+        """The file in brief (paths, status, counts), as the API lists files."""
         return {
             "path": self.path,
             "old_path": self.old_path,
@@ -96,17 +106,22 @@ class FileDiff(Record):
 
 class Diff(Record):
     base: str
+    """The commit the change is measured from."""
     head: str
+    """The commit that holds the change."""
     files: list[FileDiff]
+    """Each changed file, in git's order."""
     cut: bool = False
     """The patch was larger than the limit: files past it have counts only."""
 
     @property
     def added(self) -> int:
+        """Lines added over every file."""
         return sum(f.added for f in self.files)
 
     @property
     def removed(self) -> int:
+        """Lines removed over every file."""
         return sum(f.removed for f in self.files)
 
 
@@ -239,6 +254,7 @@ def has_commit(repo: Path, sha: str) -> bool:
 
 
 def merge_base(repo: Path, one: str, other: str) -> str | None:
+    """The best common ancestor of `one` and `other`, or None when they have none."""
     found = git("merge-base", one, other, cwd=repo, check=False)
     return found.out.strip() if found.code == 0 else None
 

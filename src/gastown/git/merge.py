@@ -33,10 +33,13 @@ class Applied(Record):
     """One branch put onto the scratch HEAD: the commit it made, or the files that conflict."""
 
     commit: str | None
+    """The commit it made, or None when it conflicted."""
     conflicts: list[str]
+    """The files that conflict (empty when it applied)."""
 
 
 def refinery_identity(rig: str) -> Identity:
+    """Who the refinery commits as in `rig` (merges and squashes)."""
     return Identity(f"{rig}/refinery", f"refinery@{rig}.gastown.invalid")
 
 
@@ -64,16 +67,19 @@ def reset(worktree: Path, commit: str) -> None:
 
 
 def git_dir(worktree: Path) -> Path:
+    """The worktree's own git folder (where MERGE_HEAD and the like are kept)."""
     found = Path(git("rev-parse", "--git-dir", cwd=worktree).out.strip())
     return found if found.is_absolute() else worktree / found
 
 
 def rev(repo: Path, ref: str) -> str | None:
+    """The commit `ref` names in `repo`, or None when it names none."""
     found = git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=repo, check=False)
     return found.out.strip() if found.code == 0 else None
 
 
 def is_ancestor(repo: Path, older: str, newer: str) -> bool:
+    """Whether `older` is `newer` or one of its ancestors."""
     return git("merge-base", "--is-ancestor", older, newer, cwd=repo, check=False).code == 0
 
 
@@ -137,10 +143,12 @@ def put_on(
 
 
 def tree(repo: Path, commit: str) -> str:
+    """The tree of `commit`."""
     return git("rev-parse", f"{commit}^{{tree}}", cwd=repo).out.strip()
 
 
 def parents(repo: Path, commit: str) -> list[str]:
+    """The parents of `commit`, first parent first."""
     return git("rev-list", "--parents", "-n", "1", commit, cwd=repo).out.split()[1:]
 
 
@@ -315,4 +323,5 @@ def follow_local(repo: Path, branch: str, commit: str) -> None:
 
 
 def merge_base(repo: Path, one: str, other: str) -> str:
+    """The best common ancestor of `one` and `other` (git refuses if there is none)."""
     return git("merge-base", one, other, cwd=repo).out.strip()

@@ -97,6 +97,7 @@ def checked_out_target(url: str, branch: str) -> Path | None:
 
 
 def checkout_problem(path: Path, branch: str) -> str:
+    """Why pushes to the checkout at `path` are refused, in one sentence."""
     return (
         f"{path} is a checkout with {branch} checked out, so it refuses every push that "
         f'lands work on {branch} ("refusing to update checked out branch").'
@@ -104,6 +105,7 @@ def checkout_problem(path: Path, branch: str) -> str:
 
 
 def checkout_fix(path: Path) -> str:
+    """The two ways to let the rig's remote at `path` take pushes, in one sentence."""
     return (
         f"Point the rig at a bare clone (`git clone --bare {path} {path}.git`, then add that), "
         f"or let it take pushes: `git -C {path} config receive.denyCurrentBranch updateInstead`."

@@ -43,8 +43,11 @@ def _auth_env() -> dict[str, str]:
 
 class GitResult(Record):
     code: int
+    """git's exit code."""
     out: str
+    """What it printed on stdout."""
     err: str
+    """What it printed on stderr."""
 
 
 def git(
@@ -138,4 +141,5 @@ def default_branch(url: str, wanted: str | None = None) -> str:
 
 
 def clone(url: str, dest: Path, branch: str) -> None:
+    """Clone `url` into `dest` with `branch` checked out."""
     git("clone", "--quiet", "--branch", branch, url, str(dest), timeout=1800)

@@ -21,7 +21,9 @@ class Identity(Record):
     """Who commits: polecats commit as `<rig>/polecat/<name>`."""
 
     name: str
+    """The author and committer name."""
     email: str
+    """The author and committer email (under `gastown.invalid`: never mailed)."""
 
     def env(self) -> dict[str, str]:
         """Environment that makes git (and the agent's own git calls) commit as this identity."""
@@ -34,10 +36,12 @@ class Identity(Record):
 
 
 def polecat_identity(rig: str, polecat: str) -> Identity:
+    """Who a polecat commits as in `rig`: `<rig>/polecat/<name>`."""
     return Identity(f"{rig}/polecat/{polecat}", f"{polecat}.polecat@{rig}.gastown.invalid")
 
 
 def branch_name(polecat: str, bead_id: str) -> str:
+    """The branch a polecat works on for a bead: `gt/<polecat>/<bead-id>`."""
     return f"gt/{polecat}/{bead_id}"
 
 
@@ -73,18 +77,22 @@ def base_commit(clone: Path, base: str, create_from: str | None = None) -> str:
 
 
 def is_worktree(path: Path) -> bool:
+    """Whether `path` is a git checkout (a worktree or a clone)."""
     return (path / ".git").exists()
 
 
 def dirty(worktree: Path) -> bool:
+    """Whether the worktree has changes not committed (untracked files too)."""
     return bool(git("status", "--porcelain", cwd=worktree).out.strip())
 
 
 def head(repo: Path) -> str:
+    """The commit HEAD is on."""
     return git("rev-parse", "HEAD", cwd=repo).out.strip()
 
 
 def current_branch(worktree: Path) -> str:
+    """The branch checked out (`HEAD` when detached)."""
     return git("rev-parse", "--abbrev-ref", "HEAD", cwd=worktree).out.strip()
 
 
