@@ -51,9 +51,11 @@ class ProcessSpec(Record):
     the prompt, so an open pipe would stall them)."""
 
     argv: list[str]
+    """The program and its arguments."""
     env: dict[str, str]
     """Added to (and overriding) the town's own environment."""
     cwd: Path
+    """The folder it runs in (the worktree it works on)."""
     files: dict[Path, str] = field(default_factory=dict)
     """Files to write before starting, path to text (an opencode config, a script)."""
     private_dirs: list[Path] = field(default_factory=list)
@@ -99,12 +101,17 @@ class AgentRuntime(Protocol):
     """One agent CLI: its name, its program and how to drive it headless."""
 
     name: str
+    """How settings and commands name it (`claude`, `codex`, ...)."""
     binary: str
     """The program looked up on PATH before a run starts."""
 
-    def build(self, request: LaunchRequest) -> ProcessSpec: ...
+    def build(self, request: LaunchRequest) -> ProcessSpec:
+        """The process that runs the agent on `request`."""
+        ...
 
-    def parser(self, request: LaunchRequest) -> StreamParser: ...
+    def parser(self, request: LaunchRequest) -> StreamParser:
+        """A fresh parser of the process's output for `request`."""
+        ...
 
 
 def base_env(request: LaunchRequest) -> dict[str, str]:
@@ -129,6 +136,8 @@ class JsonLineParser:
         it would start a turn nobody waits for, so the supervisor closes stdin then."""
 
     def feed(self, line: str) -> list[Event]:
+        """The events one line of output means (a line that is not a JSON object is kept
+        as `Unknown`)."""
         line = line.rstrip("\r\n")
         if not line.strip():
             return []
@@ -142,9 +151,12 @@ class JsonLineParser:
         return [Unknown(line)] if events is None else events
 
     def on_object(self, data: dict[str, Any]) -> list[Event] | None:
+        """The events a JSON object means, or None for one this CLI's parser does not
+        know; each adapter says."""
         raise NotImplementedError
 
     def finish(self, exit_status: int | None) -> list[Event]:
+        """The run's last event once the process ended with `exit_status`."""
         ok = exit_status == 0 and not self.failed
         return [End(exit_status, ok=ok, summary=self.summary, session_id=self.session_id)]
 

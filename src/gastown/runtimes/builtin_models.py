@@ -29,8 +29,11 @@ class Turn(Record):
     """One reply of the model."""
 
     text: str = ""
+    """What the model said."""
     calls: list[Call] = field(default_factory=list)
+    """The tools it called, in order."""
     usage: Usage = field(default_factory=Usage)
+    """What the reply cost in tokens."""
 
 
 class Model(Protocol):
@@ -71,6 +74,7 @@ class Conversation:
         ]
 
     def ask(self) -> Turn:
+        """The model's next reply to the conversation so far (kept in it)."""
         reply = self.client.send(self.system, self.messages, self.tools)
         self.messages.append({"role": "assistant", "content": reply.content})
         cached = reply.cache_read_tokens + reply.cache_write_tokens
@@ -85,6 +89,7 @@ class Conversation:
         return Turn(reply.text, calls, usage)
 
     def tell(self, results: list[tuple[Call, Outcome]]) -> None:
+        """Give the model what its tool calls returned."""
         blocks = [
             {
                 "type": "tool_result",

@@ -34,6 +34,7 @@ class Tool(Record):
     """One tool the model may call."""
 
     description: str
+    """What it does, for the model."""
     parameters: dict[str, str]
     """Argument name to its description; every argument is a required string."""
 
@@ -84,8 +85,11 @@ class Call(Record):
     """A tool call as the model made it."""
 
     id: str
+    """The model's id of the call, to answer it by."""
     name: str
+    """The tool called."""
     arguments: dict[str, Any] = field(default_factory=dict)
+    """The arguments given (empty when they could not be read)."""
     problem: str = ""
     """Why the arguments could not be read (not JSON, not an object); empty when they could."""
 
@@ -94,7 +98,9 @@ class Outcome(Record):
     """What a tool call returned."""
 
     output: str
+    """What the model is told the tool gave."""
     is_error: bool = False
+    """The call failed; `output` says why."""
     finished: bool = False
     """The call was `finish`: the run ends here."""
 
@@ -143,6 +149,8 @@ def arguments(call: Call) -> dict[str, str]:
 
 
 def read(target: Path, shown: str) -> str:
+    """The UTF-8 text of `target` (named `shown` in errors); a `ToolError` if it is no
+    text file."""
     if not target.is_file():
         raise ToolError(f"There is no file {shown}.")
     try:

@@ -140,9 +140,13 @@ class Totals(Record):
     """What a run spent, added up from its events."""
 
     input_tokens: int = 0
+    """Input tokens read fresh."""
     output_tokens: int = 0
+    """Output tokens."""
     cache_read_tokens: int = 0
+    """Input tokens read from the prompt cache."""
     cache_write_tokens: int = 0
+    """Input tokens written to the prompt cache."""
     cost_usd: float | None = None
     """None when no cost was reported or could be priced: unknown, not zero."""
 

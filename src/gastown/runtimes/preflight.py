@@ -53,14 +53,18 @@ class Answer:
     and its output (stdout, else stderr)."""
 
     code: int | None
+    """Its exit status; None when it did not answer in time."""
     text: str
+    """What it printed: stdout, else stderr."""
 
     @property
     def line(self) -> str:
+        """The first line it printed, stripped."""
         return (self.text.strip().splitlines() or [""])[0].strip()
 
     @property
     def version(self) -> tuple[int, ...] | None:
+        """The version it printed, when it answered cleanly."""
         return parse_version(self.text) if self.code == 0 else None
 
 
@@ -101,6 +105,7 @@ def ask_version(program: str, timeout: float = VERSION_SECONDS) -> Answer:
 
 
 def shown(version: tuple[int, ...]) -> str:
+    """A version as people write it: `1.2.3`."""
     return ".".join(str(part) for part in version)
 
 

@@ -21,9 +21,13 @@ class Price(Record):
     """USD per million tokens of each sort."""
 
     input: float
+    """Input tokens read fresh."""
     output: float
+    """Output tokens."""
     cache_read: float = 0.0
+    """Input tokens read from the prompt cache."""
     cache_write: float = 0.0
+    """Input tokens written to the prompt cache."""
 
 
 @cache
