@@ -15,6 +15,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
+        """The machine's time now, timezone-aware UTC."""
         return datetime.now(UTC)
 
 
@@ -26,10 +27,12 @@ class FakeClock:
         self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
 
     def now(self) -> datetime:
+        """The fake time, one microsecond later than the last reading."""
         self._now += timedelta(microseconds=1)
         return self._now
 
     def advance(self, seconds: float) -> None:
+        """Move the fake time `seconds` on."""
         self._now += timedelta(seconds=seconds)
 
 

@@ -37,13 +37,18 @@ Form = Literal["line", "text", "url", "repo", "route"]
 
 class Setting(Record):
     key: str
+    """The dotted name (`refinery.gates`); a `map` setting's entries add `.NAME`."""
     kind: str
     """`str`, `int`, `bool`, `list` (of strings), `map` (string to string), `choice`, `optint`,
     `usd` (an amount of US dollars ≥ 0, or None for no limit)."""
     default: Any
+    """The built-in value."""
     doc: str
+    """What it decides, for `gt config show` and the settings page."""
     choices: tuple[str, ...] = ()
+    """The values a `choice` may take."""
     minimum: int | None = None
+    """The lowest value of an `int` or `optint`, if bounded."""
     maximum: int | None = None
     """Bounds of an `int` or `optint` (an `optint` is never below 0)."""
     secret: bool = False
@@ -55,6 +60,7 @@ class Setting(Record):
 
     @property
     def expected(self) -> str:
+        """What a valid value looks like, in words, for a refusal."""
         low = max(self.minimum or 0, 0)
         span = f"from {low} to {self.maximum}" if self.maximum is not None else f"≥ {low}"
         empty = ", or empty" if self.form in ("url", "repo") and not self.default else ""
@@ -448,6 +454,8 @@ GROUPS = frozenset(k.rsplit(".", 1)[0] for k in SETTINGS if "." in k)
 
 
 def setting(key: str) -> Setting:
+    """The setting `key` names (a `map` entry names its map); else the input error
+    naming those near it."""
     found = SETTINGS.get(key)
     if found is None:
         parent = key.split(".", 1)[0]
@@ -644,6 +652,7 @@ def from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def env_name(key: str) -> str:
+    """The environment variable that sets `key`: `GT_` and the key upper-cased, dots as `__`."""
     return "GT_" + key.upper().replace(".", "__")
 
 
@@ -651,13 +660,16 @@ class Resolved(Record):
     """Effective settings with the layer each value came from."""
 
     values: Mapping[str, Any]
+    """Every setting's value in force, by key."""
     origins: Mapping[str, str]
+    """The layer each value came from, by key (`default`, `town.toml`, ...)."""
 
     def __getitem__(self, key: str) -> Any:
         setting(key)
         return self.values[key]
 
     def items(self) -> Iterator[tuple[str, Any]]:
+        """Every (key, value) in force, secrets not masked."""
         return iter(self.values.items())
 
     def display(self, key: str) -> Any:
@@ -666,6 +678,7 @@ class Resolved(Record):
 
 
 def masked(key: str, value: Any) -> Any:
+    """`value` fit to show: a secret's value as `MASK` (a map's values each)."""
     s = setting(key)
     if not s.secret:
         return value

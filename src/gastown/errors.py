@@ -33,6 +33,7 @@ class GastownError(Exception):
         self.hint = hint
 
     def to_json(self) -> dict[str, str]:
+        """The error as `--json` prints it: its code, message and hint."""
         out = {"code": self.code, "message": self.message}
         if self.hint:
             out["hint"] = self.hint

@@ -24,6 +24,7 @@ MAX_ID_LENGTH = 100
 
 
 def base36(number: int) -> str:
+    """`number` in base 36 (digits and lowercase letters), no leading zeros."""
     digits = []
     while number:
         number, rem = divmod(number, 36)
@@ -62,4 +63,5 @@ def valid_id(text: str) -> bool:
 
 
 def valid_prefix(prefix: str) -> bool:
+    """Whether `prefix` may start the town's ids."""
     return bool(PREFIX_RE.match(prefix))

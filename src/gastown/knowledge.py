@@ -47,7 +47,9 @@ class Note(Record):
     """One piece of institutional knowledge."""
 
     id: int
+    """Numbered by the store, in order."""
     text: str
+    """The note itself: a rule of thumb in a few sentences."""
     rig: str | None
     """The rig it is about; None for the whole town."""
     source: str
@@ -58,16 +60,20 @@ class Note(Record):
     status: str
     """`proposed` (waits for a person or the mayor), `accepted` (agents get it), `rejected`."""
     created_at: str
+    """When it was written (RFC 3339, UTC)."""
     updated_at: str
+    """When its text or status last changed."""
     bead_id: str | None = None
     """The bead it was learned on (a polecat's, or the refinery's last merge request's)."""
     run_id: str | None = None
+    """The run it was learned in, if a polecat's."""
     signature: str | None = None
     """The refinery's key of the recurring review comment it came from."""
     merged_into: int | None = None
     """The note that took its place, when the mayor merged it with others."""
 
     def to_json(self) -> dict[str, Any]:
+        """The note as `--json` and the API give it."""
         return {name: getattr(self, name) for name in self.__fields__}
 
 

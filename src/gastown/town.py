@@ -52,9 +52,11 @@ class Town(Record):
     path: Path
     """The town folder."""
     name: str
+    """The town's name, as `gt init` gave it."""
     prefix: str
     """Bead id prefix: `gt` gives `gt-4k2x9`."""
     db_url: str
+    """Where its ledger is: a SQLite or PostgreSQL URL (see `store.open_store`)."""
     settings: dict[str, Any] = field(default_factory=dict)
     """The town layer of settings, dotted keys: `town.toml` and `secrets.toml` together."""
     exposed: tuple[str, ...] = ()
@@ -63,16 +65,20 @@ class Town(Record):
 
     @property
     def toml_path(self) -> Path:
+        """The town's `town.toml`."""
         return self.path / TOWN_FILE
 
     def open_store(self) -> Store:
+        """Open (and migrate) the town's ledger; close it after."""
         return open_store(self.db_url, self.path)
 
     def rig_path(self, rig: str) -> Path:
+        """The canonical clone of `rig`."""
         return self.path / "rigs" / rig
 
     @property
     def secrets_path(self) -> Path:
+        """The town's `secrets.toml`, readable by its user only."""
         return self.path / SECRETS_FILE
 
     def write(self) -> None:
@@ -299,4 +305,6 @@ def init(
 
 
 def environ() -> Mapping[str, str]:
+    """The process environment (a seam: callers below the entry points take it as a
+    parameter)."""
     return os.environ
