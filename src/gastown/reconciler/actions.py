@@ -16,8 +16,11 @@ class Dispatch(Record):
     """Start a run of `bead_id` on `rig` by `polecat` (naming it first if `new_polecat`)."""
 
     bead_id: str
+    """The bead to work on."""
     rig: str
+    """The bead's rig."""
     polecat: str
+    """The polecat to run it."""
     attempt: int
     """This run's number among the bead's dispatches: 1, then 2 on the first retry, ..."""
     runtime: str
@@ -29,6 +32,7 @@ class Dispatch(Record):
 
     @property
     def branch(self) -> str:
+        """The branch the run works on: `gt/<polecat>/<bead-id>`."""
         return run_branch(self.polecat, self.bead_id)
 
 
@@ -37,8 +41,11 @@ class StopRun(Record):
     failed attempt, retried with backoff like any other."""
 
     run_id: str
+    """The run to stop."""
     bead_id: str
+    """Its bead."""
     reason: str
+    """Why, in words: the run's outcome (`stalled: no output for 15 min`, ...)."""
     after: str | None = None
     """None: a failed attempt. `release` (its budget is used up): the attempt is given back
     and the bead waits, open, for the budget to be raised or granted again."""
@@ -48,7 +55,9 @@ class FailBead(Record):
     """Move a bead to `failed`: its attempts are used up."""
 
     bead_id: str
+    """The bead to fail."""
     reason: str
+    """Why, in words: its close reason and the event's."""
 
 
 class Escalate(Record):
@@ -57,21 +66,27 @@ class Escalate(Record):
     severity: str
     """One of `model.SEVERITIES`."""
     message: str
+    """What the person must look at, in one or two sentences."""
     bead_id: str | None = None
+    """The bead it is about, if any."""
     run_id: str | None = None
+    """The run it is about, if any."""
     rig: str | None = None
+    """The rig it is about, if any."""
 
 
 class PauseDispatch(Record):
     """Stop dispatching town-wide (the circuit breaker opened); running work carries on."""
 
     reason: str
+    """Why, in words, for the pause record and its event."""
 
 
 class ResumeDispatch(Record):
     """Dispatch again: the failures that opened the circuit breaker have aged out."""
 
     reason: str
+    """Why, in words, for the event."""
 
 
 class BudgetNotice(Record):
@@ -79,14 +94,21 @@ class BudgetNotice(Record):
     (an event at 80%, an event and an escalation when used up), and remember it was said."""
 
     key: str
+    """Which budget: `bead:ID`, `convoy:ID`, `rig:NAME:DAY` or `town:DAY`."""
     level: str
     """`warning`, `exceeded`, or "" when it fell back (raised): then nothing is said."""
     message: str
+    """What to say, when there is something to say."""
     setting: str
+    """The setting that sets the budget."""
     spent: float
+    """USD spent against it."""
     limit: float
+    """The budget in USD."""
     bead_id: str | None = None
+    """The bead, for a bead's budget."""
     rig: str | None = None
+    """The rig, for a rig's (or a bead's) budget."""
 
 
 Action: TypeAlias = (

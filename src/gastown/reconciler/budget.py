@@ -58,18 +58,22 @@ class Gauge(NamedTuple):
 
     @property
     def level(self) -> str:
+        """`exceeded`, `warning`, or "" while under the warning share."""
         if self.spent >= self.limit:
             return EXCEEDED
         return WARNING if self.spent >= self.limit * self.warn_at else ""
 
     @property
     def over(self) -> float:
+        """USD spent past the limit (0 when not past it)."""
         return max(0.0, self.spent - self.limit)
 
     def stop_reason(self) -> str:
+        """Why its work stops, as a stopped run's outcome says it."""
         return f"over {self.setting}: ${self.spent:.2f} spent of ${self.limit:.2f} for {self.what}"
 
     def warning(self) -> str:
+        """The notice at `warn_at` of the budget, in one sentence."""
         share = 100 * self.spent / self.limit if self.limit else 100.0
         return (
             f"{self.what.capitalize()} has used {share:.0f}% of its budget "
@@ -77,6 +81,7 @@ class Gauge(NamedTuple):
         )
 
     def escalation(self) -> str:
+        """The used-up notice, with how to raise the budget or go on past it."""
         town = self.key.startswith("town:")
         rig = "" if town or not self.rig else f" (add --rig {self.rig} for this rig alone)"
         resume = f"gt resume --rig {self.rig}" if self.key.startswith("rig:") else "gt resume"
@@ -98,6 +103,7 @@ class Limits(NamedTuple):
 
     @property
     def any(self) -> bool:
+        """Whether any budget is set."""
         return self.per_bead is not None or self.per_convoy is not None or self.daily is not None
 
 
@@ -105,6 +111,7 @@ class Budgets(Record):
     """Announce a budget at `warn_at` of it; stop its work when it is used up."""
 
     warn_at: float = 0.8
+    """The share of a budget that is announced (0.8: at 80%)."""
 
     def gauges(
         self,
@@ -166,7 +173,9 @@ class BudgetState(Record):
     """What `gt resume` and the notices keep between passes (the `budget.state` meta value)."""
 
     told: dict[str, str]
+    """Per budget key: the last level announced (`warning` or `exceeded`)."""
     granted: dict[str, float]
+    """Per budget key: the spend `gt resume` found when it let work go on past it."""
 
     def pruned(self, day: str) -> BudgetState:
         """Without the daily keys of other days."""

@@ -56,6 +56,7 @@ class Priority(Record):
     """Highest priority (0) first, then the oldest, then by id so the order is total."""
 
     def order(self, beads: Iterable[ReadyBead]) -> list[ReadyBead]:
+        """`beads` in dispatch order."""
         return sorted(beads, key=lambda b: (b.priority, b.created_at, b.id))
 
 
@@ -64,7 +65,9 @@ class Attempts(Record):
     seconds after its n-th attempt ended (the last delay repeats)."""
 
     max_dispatch_attempts: int = 5
+    """Dispatches a bead gets before it fails (a rig may set its own)."""
     backoff: tuple[float, ...] = (30, 60, 120, 300, 600)
+    """Seconds to wait after each failed attempt, in order; the last repeats."""
 
     @classmethod
     def spaced(cls, seconds: float) -> Attempts:
@@ -72,9 +75,11 @@ class Attempts(Record):
         return cls(backoff=tuple(seconds * n for n in (1, 2, 4, 10, 20)))
 
     def limit(self, rig: RigView) -> int:
+        """The dispatches a bead of `rig` gets: the rig's own limit, else the town's."""
         return rig.max_attempts if rig.max_attempts is not None else self.max_dispatch_attempts
 
     def exhausted(self, bead: ReadyBead, rig: RigView) -> bool:
+        """Whether `bead` has had all its dispatches."""
         return bead.attempts >= self.limit(rig)
 
     def delay(self, attempts: int) -> float:
@@ -101,7 +106,9 @@ class CircuitBreaker(Record):
     that a breaker at its threshold does not open and close with every failure."""
 
     threshold: int = 20
+    """Failed runs within the window that open the breaker."""
     window: float = 1800
+    """Seconds a failure counts for."""
 
     def recent(self, failures: Iterable[Run], now: datetime) -> int:
         """Failed runs that ended within the window."""
@@ -109,9 +116,11 @@ class CircuitBreaker(Record):
         return sum(1 for r in failures if r.ended_at and parse_stamp(r.ended_at) >= since)
 
     def tripped(self, failures: Iterable[Run], now: datetime) -> bool:
+        """Whether enough runs failed within the window to open the breaker."""
         return self.recent(failures, now) >= self.threshold
 
     def describe(self, count: int) -> str:
+        """Why the breaker opened, in words: `20 runs failed in the last 30 min`."""
         return f"{count} runs failed in the last {duration(self.window)}"
 
 
@@ -120,8 +129,11 @@ class Timeouts(Record):
     seconds, or not running `start` seconds after dispatch (a start that was lost)."""
 
     stall: float = 15 * 60
+    """Seconds without output after which a run is stopped as stalled."""
     run: float = 2 * 60 * 60
+    """Seconds a run may take in all."""
     start: float = 5 * 60
+    """Seconds a dispatched run has to start."""
 
     def overdue(self, run: Run, now: datetime) -> str | None:
         """Why `run` must stop now, or None."""
@@ -142,8 +154,10 @@ class Names(Record):
     """New polecats take the first free name of the pool, then `polecat-N`."""
 
     pool: tuple[str, ...] = POLECAT_NAMES
+    """The names new polecats take first, in order."""
 
     def fresh(self, taken: set[str]) -> str:
+        """A name no polecat in `taken` has: the pool's first free one, else `polecat-N`."""
         for name in self.pool:
             if name not in taken:
                 return name
@@ -157,9 +171,16 @@ class Policy(Record):
     """Every rule `plan` follows."""
 
     capacity: Capacity = field(default_factory=Capacity)
+    """How many runs may go at once, per rig."""
     priority: Priority = field(default_factory=Priority)
+    """Which ready bead goes first."""
     attempts: Attempts = field(default_factory=Attempts)
+    """How often a bead is tried, and how long it waits between tries."""
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+    """When failures pause dispatch town-wide."""
     timeouts: Timeouts = field(default_factory=Timeouts)
+    """When a run is stopped."""
     names: Names = field(default_factory=Names)
+    """What new polecats are called."""
     budgets: Budgets = field(default_factory=Budgets)
+    """When spend is announced and when it stops work."""
