@@ -36,6 +36,7 @@ class Finding(Record):
     check: str
     """What was checked: `git`, `runtime claude`, `database`, `worktrees app`, ..."""
     status: Status
+    """`ok`, `warn` or `fail`."""
     message: str
     """What was found, in one sentence."""
     fix: str = ""
@@ -46,6 +47,7 @@ class Finding(Record):
     """What `--fix` did, in sentences."""
 
     def to_json(self) -> dict[str, Any]:
+        """The finding as `gt doctor --json` prints it (whether it can be repaired, not how)."""
         return {
             "check": self.check,
             "status": self.status,
@@ -57,6 +59,7 @@ class Finding(Record):
 
 
 def ok(check: str, message: str) -> Finding:
+    """A finding that all is well with `check`."""
     return Finding(check, OK, message)
 
 
@@ -64,6 +67,7 @@ class Patient(Record):
     """The town being checked, and what the checks read from outside it."""
 
     town: Town
+    """The town checked."""
     environ: Mapping[str, str]
     """The environment `gt up` would start the town process with."""
     path: str
@@ -75,4 +79,5 @@ class Patient(Record):
 
     @property
     def folder(self) -> Path:
+        """The town's folder."""
         return self.town.path

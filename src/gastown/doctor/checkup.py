@@ -29,14 +29,17 @@ from gastown.townrun import state
 
 class Report(Record):
     findings: list[Finding]
+    """Every finding, in the order checked."""
     fixed: list[str] = field(default_factory=list)
     """What `--fix` did, in sentences."""
 
     @property
     def failed(self) -> bool:
+        """Whether any check failed (`gt doctor` then exits non-zero)."""
         return any(f.status == FAIL for f in self.findings)
 
     def to_json(self) -> dict[str, object]:
+        """The report as `gt doctor --json` prints it: counts by status, then each check."""
         counts = {s: sum(f.status == s for f in self.findings) for s in ("ok", "warn", "fail")}
         return {
             "ok": not self.failed,
@@ -50,10 +53,13 @@ class Ledger(Record):
     """What the checks read from the ledger, in one reader transaction."""
 
     rigs: list[Rig]
+    """The town's rigs."""
     expected: dict[str, dict[str, worktrees.Expected]]
     """Rig → polecat → what the ledger says of its worktree there."""
     in_progress: int = 0
+    """Beads in progress."""
     active_runs: int = 0
+    """Runs queued, starting or running."""
 
 
 def checkup(

@@ -18,6 +18,7 @@ CONNECT_TIMEOUT = 5
 
 
 def sqlite_path(url: str, town: Path) -> Path:
+    """The file a `sqlite:///` URL names, a relative one taken from the town folder."""
     path = Path(url.removeprefix("sqlite:///"))
     return path if path.is_absolute() else town / path
 

@@ -31,7 +31,9 @@ class Endpoint(Record):
     """A model API the town's agents reach, and the key they reach it with."""
 
     url: str
+    """The API's base address."""
     key: str
+    """The key sent to it (empty when none is set)."""
     used_by: list[str]
     """The layers that use it (`town`, `rig app`)."""
 
@@ -61,6 +63,7 @@ def models_url(base: str) -> str:
 
 
 async def probe(endpoint: Endpoint, client: httpx.AsyncClient) -> Finding:
+    """Whether `endpoint` answers and takes its key: one GET of its model list."""
     check = f"model endpoint {endpoint.url}"
     used = ", ".join(endpoint.used_by)
     headers = {"anthropic-version": "2023-06-01"}
@@ -96,5 +99,6 @@ async def probe(endpoint: Endpoint, client: httpx.AsyncClient) -> Finding:
 
 
 async def check(endpoints: Iterable[Endpoint], timeout: float = TIMEOUT) -> list[Finding]:
+    """Probe every endpoint at once, each within `timeout` seconds."""
     async with httpx.AsyncClient(timeout=timeout) as client:
         return list(await asyncio.gather(*(probe(e, client) for e in endpoints)))

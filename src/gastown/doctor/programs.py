@@ -36,6 +36,7 @@ def town_path(environ: Mapping[str, str], pid: int | None, proc: Path = Path("/p
 
 
 def missing(check: str, binary: str, needed_by: str) -> Finding:
+    """The failure of a program not on the town's PATH, saying who needs it."""
     return Finding(
         check,
         FAIL,
@@ -69,6 +70,7 @@ async def program(check: str, binary: str, path: str, timeout: float, needed_by:
 
 
 async def git(path: str, timeout: float) -> Finding:
+    """Whether git is on the town's PATH and recent enough."""
     finding = await program("git", "git", path, timeout, "the town runs git for every worktree")
     if finding.status != OK:
         return finding

@@ -26,6 +26,7 @@ class Listed(Record):
     """One worktree as `git worktree list --porcelain` tells it."""
 
     path: Path
+    """Its folder."""
     branch: str | None
     """Its branch (`gt/birch/gt-4k2x9`), None when detached."""
     prunable: bool = False
@@ -36,6 +37,7 @@ class Expected(Record):
     """What the ledger says about one polecat's worktree on this rig."""
 
     polecat: str
+    """The polecat's name."""
     current: bool
     """The polecat's latest worktree (a missing one is worth saying)."""
     run_id: str | None = None
