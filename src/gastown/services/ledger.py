@@ -19,9 +19,13 @@ class Ledger(Record):
     """A handle on one town's records for one actor."""
 
     store: Store
+    """The town's store."""
     prefix: str = "gt"
+    """The town's id prefix: new ids start with it."""
     actor: str = "user"
+    """Who the events it writes name as having done it."""
     clock: Clock = field(default_factory=SystemClock)
+    """Where times come from (a `FakeClock` in tests)."""
     rng: random.Random | None = None
     """Salt for new ids; a fresh generator when None (tests pass a seeded one)."""
 
@@ -158,4 +162,5 @@ def changes(before: Bead, after: dict[str, Any]) -> tuple[dict[str, Any], dict[s
 
 
 def append(tx: Tx, events: Iterable[Event]) -> None:
+    """Add `events` to the history in `tx`."""
     tx.append_events(list(events))

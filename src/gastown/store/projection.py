@@ -97,26 +97,32 @@ class SqliteJson:
     """`JsonDialect` for SQLite's JSON functions (see the protocol for each method)."""
 
     def obj(self, pairs: list[tuple[str, str]]) -> str:
+        """See `JsonDialect.obj`."""
         return "json_object(" + ", ".join(f"'{k}', {v}" for k, v in pairs) + ")"
 
     def text(self, expr: str) -> str:
+        """See `JsonDialect.text`."""
         return expr
 
     def boolean(self, expr: str) -> str:
+        """See `JsonDialect.boolean`."""
         # json('true') has constant arguments, so SQLite computes it once per statement;
         # json(CASE ...) would parse the text again on every row.
         return f"CASE WHEN {expr} THEN json('true') ELSE json('false') END"
 
     def array(self, expr: str, source: str, order: str) -> str:
+        """See `JsonDialect.array`."""
         # SQLite 3.40 has no ORDER BY inside an aggregate: order the rows it reads instead.
         # A subquery drops the JSON subtype; json() restores it, so it nests as JSON, not text.
         rows = f"(SELECT * FROM {source} x ORDER BY {order})"
         return f"json((SELECT json_group_array({expr}) FROM {rows} x))"
 
     def bead(self) -> str:
+        """See `JsonDialect.bead`."""
         return "b.doc"
 
     def utf8(self, expr: str) -> str:
+        """See `JsonDialect.utf8`."""
         return f"CAST({expr} AS BLOB)"  # the database's text is UTF-8: the bytes as stored
 
 
@@ -124,21 +130,27 @@ class PostgresJson:
     """`JsonDialect` for PostgreSQL's JSON functions (see the protocol for each method)."""
 
     def obj(self, pairs: list[tuple[str, str]]) -> str:
+        """See `JsonDialect.obj`."""
         return "json_build_object(" + ", ".join(f"'{k}', {v}" for k, v in pairs) + ")"
 
     def text(self, expr: str) -> str:
+        """See `JsonDialect.text`."""
         return f"({expr})::text"
 
     def boolean(self, expr: str) -> str:
+        """See `JsonDialect.boolean`."""
         return f"({expr} = 1)"
 
     def array(self, expr: str, source: str, order: str) -> str:
+        """See `JsonDialect.array`."""
         return f"COALESCE((SELECT json_agg({expr} ORDER BY {order}) FROM {source} x), '[]'::json)"
 
     def bead(self) -> str:
+        """See `JsonDialect.bead`."""
         return self.text(bead_json(self))
 
     def utf8(self, expr: str) -> str:
+        """See `JsonDialect.utf8`."""
         return f"convert_to({expr}, 'UTF8')"
 
 
