@@ -37,7 +37,7 @@ from gastown.services.beads import NewBead
 from gastown.services.ledger import Ledger
 from gastown.services.plan import Plan, PlanTask
 from gastown.store import BeadFilter, Store, open_store
-from tests.builders import CALC, Yard, at, bead, remote, undo_migration_13, yard
+from tests.builders import CALC, Yard, at, bead, remote, undo_migrations_after, yard
 from tests.conftest import Gt
 
 __all__ = ["remote", "yard"]  # the Yard's fixtures, which pytest finds here by name
@@ -238,7 +238,7 @@ def test_a_town_from_before_the_rule_has_its_waiting_parents_blocked(db_url: str
         tx.db.execute("DELETE FROM blocked")
         tx.db.execute("ALTER TABLE convoys DROP COLUMN cancelled_at")  # added by migration 11
         tx.db.execute("DROP TABLE issue_links")  # made by migration 12
-        undo_migration_13(tx.db)
+        undo_migrations_after(tx.db, 12)
         tx.db.execute("DELETE FROM schema_migrations WHERE version > 9")
     store.close()
 

@@ -170,10 +170,11 @@ def version_7_database(path: Path) -> None:
         for statement in statements(sql, SERIAL):
             conn.execute(statement)
         conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (number, AT))
+    columns = BEAD_COLUMNS.removesuffix(", model")  # schema 7's beads: no model (migration 14)
     for bead_id in ("gt-aaaaa", "gt-bbbbb"):
         bead = Bead(id=bead_id, title=f"Old {bead_id}", created_at=AT, updated_at=AT)
         conn.execute(
-            f"INSERT INTO beads ({BEAD_COLUMNS}) VALUES ({marks(range(20))})", bead_params(bead)
+            f"INSERT INTO beads ({columns}) VALUES ({marks(range(20))})", bead_params(bead)[:20]
         )
     conn.execute("INSERT INTO labels VALUES ('gt-aaaaa', 'kept')")
     conn.execute("INSERT INTO deps VALUES ('gt-bbbbb', 'gt-aaaaa', 'blocks', ?, 'me')", (AT,))

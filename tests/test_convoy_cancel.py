@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from gastown.model import Convoy
 from gastown.store import open_store
-from tests.builders import at, bead, undo_migration_13
+from tests.builders import at, bead, undo_migrations_after
 from tests.builders.web import Browser, browser, client
 from tests.conftest import Gt
 
@@ -136,7 +136,7 @@ def test_a_town_from_before_keeps_its_landed_convoys_and_cancels_the_forced_ones
     with store.transaction() as tx:  # as schema 10 kept them: forced closes said "landed"
         tx.db.execute("ALTER TABLE convoys DROP COLUMN cancelled_at")
         tx.db.execute("DROP TABLE issue_links")  # made by migration 12
-        undo_migration_13(tx.db)
+        undo_migrations_after(tx.db, 12)
         tx.db.execute("DELETE FROM schema_migrations WHERE version > 10")
     store.close()
 

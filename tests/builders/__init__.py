@@ -31,8 +31,9 @@ from tests.builders.records import (
     event,
     listed,
     undo_migration_13,
-    undo_migration_18,
-    undo_migration_20,
+    undo_migration_14,
+    undo_migration_15,
+    undo_migrations_after,
 )
 from tests.builders.town import DEADLINE, bead_status, script, store, town, until
 from tests.builders.yard import (
@@ -73,8 +74,9 @@ __all__ = [
     "store",
     "town",
     "undo_migration_13",
-    "undo_migration_18",
-    "undo_migration_20",
+    "undo_migration_14",
+    "undo_migration_15",
+    "undo_migrations_after",
     "until",
     "verdict",
     "yard",

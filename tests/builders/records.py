@@ -79,8 +79,8 @@ def undo_migration_13(db: Any) -> None:
         db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
 
 
-def undo_migration_18(db: Any) -> None:
-    """Take away what migration 18 added (the model a bead was slung with). SQLite's bead
+def undo_migration_14(db: Any) -> None:
+    """Take away what migration 14 added (the model a bead was slung with). SQLite's bead
     docs read the column, so they go first, as an older gt never had them; opening the
     store again makes them anew."""
     if isinstance(db.json, SqliteJson):
@@ -93,8 +93,16 @@ def undo_migration_18(db: Any) -> None:
     db.execute("ALTER TABLE beads DROP COLUMN model")
 
 
-def undo_migration_20(db: Any) -> None:
-    """Take away what migration 20 made (institutional knowledge), on either backend."""
+def undo_migration_15(db: Any) -> None:
+    """Take away what migration 15 made (institutional knowledge), on either backend."""
     db.execute("DROP TABLE knowledge")
     db.execute("DROP TABLE knowledge_signals")
     db.execute("DROP TABLE IF EXISTS knowledge_fts")  # SQLite's search table
+
+
+def undo_migrations_after(db: Any, version: int) -> None:
+    """Take a database back to `version` by undoing every newer migration, newest first, for a
+    test of a town an older gt made (the caller also rewinds `schema_migrations`)."""
+    for number, undo in ((15, undo_migration_15), (14, undo_migration_14), (13, undo_migration_13)):
+        if number > version:
+            undo(db)

@@ -441,7 +441,18 @@ so a roll-up by day walks one index in order, with no sorting."""
 
 MIGRATIONS.append(
     (
-        20,
+        14,
+        """
+ALTER TABLE beads ADD COLUMN model TEXT;
+""",
+    )
+)
+"""14: the model a bead was slung with (`gt sling --model`, the board's sling); NULL runs it
+on the settings' model."""
+
+MIGRATIONS.append(
+    (
+        15,
         """
 CREATE TABLE knowledge (
     id {serial},
@@ -473,25 +484,14 @@ CREATE INDEX knowledge_search ON knowledge USING GIN (to_tsvector('english', tex
 """,
     )
 )
-"""20: institutional knowledge (`store/knowledge.py`): notes about a rig or the town, with
+"""15: institutional knowledge (`store/knowledge.py`): notes about a rig or the town, with
 where each came from and whether it is accepted, and the review comments the refinery has
 seen on each rig (`knowledge_signals`), to tell one that recurs. Full-text search is each
 database's own: an FTS5 table beside the notes in SQLite (its rowid is the note's id, written
 by the same statements), a GIN index on the notes' `tsvector` in PostgreSQL."""
 
-MIGRATIONS.append(
-    (
-        18,
-        """
-ALTER TABLE beads ADD COLUMN model TEXT;
-""",
-    )
-)
-"""18: the model a bead was slung with (`gt sling --model`, the board's sling); NULL runs it
-on the settings' model."""
-
-LATEST = max(number for number, _ in MIGRATIONS)
-"""The newest version (numbers are given out ahead, so the list may skip some for a while)."""
+LATEST = MIGRATIONS[-1][0]
+"""The newest version; migrations are numbered 1, 2, 3… in the order they apply."""
 
 
 def statements(sql: str, serial: str) -> list[str]:
