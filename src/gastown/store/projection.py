@@ -263,13 +263,19 @@ class BeadLine(NamedTuple):
     """What a table of beads shows of one (`gt bead list`, `gt ready`)."""
 
     id: str
+    """The bead's id."""
     priority: int
+    """Its priority, 0 (highest) to 4."""
     status: str
+    """Its status."""
     held: int
     """1 when held, else 0 (as stored)."""
     type: str
+    """Its type."""
     rig: str | None
+    """Its rig, if it has one."""
     title: str
+    """Its title."""
 
 
 def bead_lines(tx: Tx, flt: BeadFilter) -> list[BeadLine]:
