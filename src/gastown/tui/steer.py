@@ -23,10 +23,12 @@ class Steering:
         self.app = app
 
     def nudge(self, polecat: str, text: str) -> str:
+        """Nudge the polecat with `text` through the town; what was done, in one sentence."""
         self._agent(polecat, "nudge", text)
         return f"Sent {polecat} a message (it reads it with `gt mail check`)."
 
     def stop(self, polecat: str) -> str:
+        """Stop the polecat's run (its bead is held); what was done, in one sentence."""
         result = self._agent(polecat, "stop", "")
         if result.get("stopping"):
             return f"Stopping {polecat}'s run {result['run']}; its bead will be held."
@@ -50,6 +52,7 @@ class Steering:
         return f"Released {bead_id}: it may be dispatched again."
 
     def acknowledge(self, escalation_id: int) -> str:
+        """Acknowledge the escalation; what was done, in one sentence."""
         from gastown.services import escalations
 
         done = escalations.acknowledge(self.app.ledger, escalation_id)

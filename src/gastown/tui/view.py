@@ -31,11 +31,17 @@ PROBLEM_KINDS = ("escalation", "stalled", "failing", "sent back", "paused", "bud
 
 class AgentRow(Record):
     name: str
+    """The polecat's name."""
     rig: str
+    """The rig of its current or last work."""
     state: str
+    """`idle`, `working` or `stopped`."""
     bead_id: str | None = None
+    """The bead it works on, if any."""
     bead_title: str = ""
+    """That bead's title."""
     run_id: str | None = None
+    """Its current (or last) run."""
     status: str = "-"
     """The run's status (`running`, `succeeded`, ...), `-` with no run."""
     elapsed: float | None = None
@@ -43,6 +49,7 @@ class AgentRow(Record):
     quiet: float | None = None
     """Seconds since the run's last output, while it runs."""
     cost_usd: float = 0.0
+    """What the run has cost so far, in USD."""
     says: str = ""
     """The agent's latest `gt status` words, while it runs."""
 
@@ -51,33 +58,50 @@ class Problem(Record):
     kind: str
     """One of `PROBLEM_KINDS`."""
     text: str
+    """What is wrong, in one line."""
     bead_id: str | None = None
+    """The bead it is about, if any (the pane's keys act on it)."""
     polecat: str | None = None
+    """The polecat it is about, if any."""
     escalation_id: int | None = None
+    """The escalation it shows, if it is one (`a` acknowledges it)."""
 
 
 class QueueRow(Record):
     id: str
+    """The merge request's id."""
     status: str
+    """Its status."""
     rig: str
+    """Its rig."""
     bead_id: str | None = None
+    """The bead it delivers (None for a convoy's landing)."""
     title: str = ""
+    """That bead's title (for a landing, its branch)."""
     note: str = ""
+    """Why it is where it is: the refinery's last word on it."""
     age: float = 0.0
+    """Seconds since it was queued."""
 
 
 class EventLine(Record):
     id: int
+    """The event's id: the feed asks for those after the last one shown."""
     text: str
+    """The event as a sentence."""
 
 
 class TownView(Record):
     agents: list[AgentRow] = field(default_factory=list)
+    """Every polecat, one row each."""
     problems: list[Problem] = field(default_factory=list)
+    """What needs a person, most urgent first."""
     queue: list[QueueRow] = field(default_factory=list)
+    """Merge requests not yet merged or failed."""
     events: list[EventLine] = field(default_factory=list)
     """Events after the `after` asked for, oldest first (at most `FEED_LENGTH`)."""
     working: int = 0
+    """Polecats working now."""
 
 
 def town_view(
