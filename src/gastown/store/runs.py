@@ -1,9 +1,9 @@
-"""The shared SQL for the reconciler's records: polecats, runs, escalations, dispatch state.
+"""The shared SQL for runs and the dispatch state of beads (`RunQueries`, a mixin of `Tx`;
+polecats are in `polecats.py`, escalations in `escalations.py`).
 
-`RunQueries` is a mixin that `Tx` inherits, so services and the reconciler keep one
-transaction object while `sql.py` stays readable. The invariants "at most one active run per
-bead" and "per polecat" are partial unique indexes (migration 3): `insert_run` is a
-conditional insert that the database itself refuses, on SQLite and PostgreSQL alike.
+The invariants "at most one active run per bead" and "per polecat" are partial unique
+indexes (migration 3): `insert_run` is a conditional insert that the database itself
+refuses, on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from gastown.errors import IllegalTransition
 from gastown.model import (
     ACTIVE_RUN_STATUSES,
     RUN_TRANSITIONS,
-    Escalation,
-    Polecat,
     Run,
 )
 from gastown.store.projection import READY_CLAUSE
@@ -26,25 +24,16 @@ from gastown.store.rows import marks
 if TYPE_CHECKING:
     from gastown.store.sql import Executor
 
-POLECAT_COLUMNS = "name, rig, state, bead_id, run_id, worktree, created_at, updated_at"
 RUN_COLUMNS = (
     "id, bead_id, polecat, rig, runtime, branch, worktree, attempt, status, pid, created_at, "
     "started_at, ended_at, last_heartbeat, exit_code, outcome, tokens_in, tokens_out, cost_usd, "
     "transcript, summary, done_at, status_text, status_at, checkpoint, checkpoint_at, "
     "cache_read_tokens, cache_write_tokens, model, cost_known"
 )
-ESCALATION_COLUMNS = (
-    "id, severity, message, created_at, bead_id, run_id, rig, acknowledged_at, acknowledged_by"
-)
 PAUSE_KEY = "dispatch.paused"
 _CHECKPOINT = Run.__fields__.index("checkpoint")  # stored as JSON text
 _COST_KNOWN = Run.__fields__.index("cost_known")  # stored as 0 or 1
 _ACTIVE = "status IN (" + ", ".join(f"'{s}'" for s in ACTIVE_RUN_STATUSES) + ")"
-
-
-def polecat_of(row: Sequence[Any]) -> Polecat:
-    """The polecat a row of `POLECAT_COLUMNS` holds."""
-    return Polecat(*row)
 
 
 def run_of(row: Sequence[Any]) -> Run:
@@ -56,11 +45,6 @@ def run_of(row: Sequence[Any]) -> Run:
     return Run(*values)
 
 
-def escalation_of(row: Sequence[Any]) -> Escalation:
-    """The escalation a row of `ESCALATION_COLUMNS` holds."""
-    return Escalation(*row)
-
-
 def _run_params(r: Run) -> tuple[Any, ...]:
     values = [getattr(r, name) for name in Run.__fields__]
     values[_CHECKPOINT] = None if r.checkpoint is None else json.dumps(r.checkpoint, sort_keys=True)
@@ -69,49 +53,14 @@ def _run_params(r: Run) -> tuple[Any, ...]:
 
 
 class RunQueries:
-    """Polecats, runs, escalations and the dispatch columns of beads."""
+    """Runs, and the dispatch columns of beads."""
 
     db: Executor
 
-    def require_settled(self) -> None:
-        """See `Tx.require_settled`."""
+    if TYPE_CHECKING:  # from `BeadQueries`, which `Tx` also inherits
 
-    # --- polecats -----------------------------------------------------------------------
-
-    def insert_polecat(self, p: Polecat) -> bool:
-        """Name a new polecat; False if the name is taken (two dispatchers picked it at once)."""
-        cur = self.db.execute(
-            f"INSERT INTO polecats ({POLECAT_COLUMNS}) VALUES ({marks(range(8))}) "
-            "ON CONFLICT (name) DO NOTHING",
-            tuple(getattr(p, name) for name in Polecat.__fields__),
-        )
-        return cur.rowcount == 1
-
-    def update_polecat(self, p: Polecat) -> None:
-        """Write back the polecat's rig, state, work and worktree (its name names it)."""
-        self.db.execute(
-            "UPDATE polecats SET rig = ?, state = ?, bead_id = ?, run_id = ?, worktree = ?, "
-            "updated_at = ? WHERE name = ?",
-            (p.rig, p.state, p.bead_id, p.run_id, p.worktree, p.updated_at, p.name),
-        )
-
-    def get_polecat(self, name: str, *, lock: bool = False) -> Polecat | None:
-        """One polecat; `lock` holds its row until commit."""
-        row = self.db.execute(
-            f"SELECT {POLECAT_COLUMNS} FROM polecats WHERE name = ?"
-            f"{self.db.lock_clause if lock else ''}",
-            (name,),
-        ).fetchone()
-        return None if row is None else polecat_of(row)
-
-    def list_polecats(self, rig: str | None = None) -> list[Polecat]:
-        """Every polecat (of one rig, if given), by name."""
-        where = " WHERE rig = ?" if rig is not None else ""
-        rows = self.db.execute(
-            f"SELECT {POLECAT_COLUMNS} FROM polecats{where} ORDER BY name",
-            (rig,) if rig is not None else (),
-        ).fetchall()
-        return [polecat_of(r) for r in rows]
+        def require_settled(self) -> None:
+            """See `BeadQueries.require_settled`."""
 
     # --- runs ---------------------------------------------------------------------------
 
@@ -288,54 +237,3 @@ class RunQueries:
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (PAUSE_KEY, json.dumps(pause, sort_keys=True)),
         )
-
-    # --- escalations --------------------------------------------------------------------
-
-    def insert_escalation(self, e: Escalation) -> int:
-        """Raise an escalation; returns its id (the one on `e` is ignored)."""
-        row = self.db.execute(
-            "INSERT INTO escalations (severity, message, created_at, bead_id, run_id, rig, "
-            "acknowledged_at, acknowledged_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (
-                e.severity,
-                e.message,
-                e.created_at,
-                e.bead_id,
-                e.run_id,
-                e.rig,
-                e.acknowledged_at,
-                e.acknowledged_by,
-            ),
-        ).fetchone()
-        return int(row[0])
-
-    def list_escalations(
-        self, *, open_only: bool = False, bead_id: str | None = None
-    ) -> list[Escalation]:
-        """Escalations oldest first: only the unacknowledged, only one bead's, if asked."""
-        clauses = ["acknowledged_at IS NULL"] if open_only else []
-        params: list[Any] = []
-        if bead_id is not None:
-            clauses.append("bead_id = ?")
-            params.append(bead_id)
-        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        rows = self.db.execute(
-            f"SELECT {ESCALATION_COLUMNS} FROM escalations{where} ORDER BY id", params
-        ).fetchall()
-        return [escalation_of(r) for r in rows]
-
-    def get_escalation(self, escalation_id: int) -> Escalation | None:
-        """The escalation with this id, or None."""
-        row = self.db.execute(
-            f"SELECT {ESCALATION_COLUMNS} FROM escalations WHERE id = ?", (escalation_id,)
-        ).fetchone()
-        return None if row is None else escalation_of(row)
-
-    def acknowledge_escalation(self, escalation_id: int, at: str, by: str) -> bool:
-        """Acknowledge an open escalation; False if it is already acknowledged or unknown."""
-        cur = self.db.execute(
-            "UPDATE escalations SET acknowledged_at = ?, acknowledged_by = ? "
-            "WHERE id = ? AND acknowledged_at IS NULL",
-            (at, by, escalation_id),
-        )
-        return cur.rowcount == 1

@@ -9,7 +9,9 @@ query mixin per noun, each in its own module:
     dependencies.py    DependencyQueries     edges between beads (BeadQueries builds on it)
     convoys.py         ConvoyQueries         beads that land together
     events.py          EventQueries          the append-only history
-    runs.py            RunQueries            polecats, runs, escalations, dispatch state
+    polecats.py        PolecatQueries        the town's named coding agents
+    runs.py            RunQueries            runs, and the dispatch state of beads
+    escalations.py     EscalationQueries     what a person must look at
     merge_requests.py  MergeRequestQueries   the refinery's queue
     mail.py            MailQueries           mail between polecats, the mayor and the town
     mayor.py           MayorQueries          the mayor's conversation
@@ -32,11 +34,13 @@ from gastown.store.beads import BeadQueries
 from gastown.store.blocked import Unsettled
 from gastown.store.convoys import ConvoyQueries
 from gastown.store.costs import CostQueries
+from gastown.store.escalations import EscalationQueries
 from gastown.store.events import EventQueries
 from gastown.store.issue_links import IssueLinkQueries
 from gastown.store.mail import MailQueries
 from gastown.store.mayor import MayorQueries
 from gastown.store.merge_requests import MergeRequestQueries
+from gastown.store.polecats import PolecatQueries
 from gastown.store.projection import JsonDialect, blocked_clause
 from gastown.store.rigs import RigQueries
 from gastown.store.rows import CHUNK, chunks, marks
@@ -104,7 +108,9 @@ class Tx(
     BeadQueries,
     ConvoyQueries,
     EventQueries,
+    PolecatQueries,
     RunQueries,
+    EscalationQueries,
     MergeRequestQueries,
     MailQueries,
     MayorQueries,
