@@ -48,9 +48,9 @@ EXPECTED = [
     r"idle town rate-limit requests per rig per round: [0-9.]+ \([0-9.]+ a round over 3 rigs, "
     r"20 open pull requests\) \(goal ≤ 1: ",
     rf"ratio gt costs --by day --json / {IMPORT_BASE}: {NUMBER} wall, {NUMBER} cpu",
-    rf"ratio notes chosen / read by id: {NUMBER}; median [0-9.]+ ms from [0-9,]+ notes",
-    rf"ratio prompt with notes / without: {NUMBER}; the notes add ~[0-9,]+ tokens",
-    rf"ratio gt mayor ask / model server: {NUMBER}; it adds -?[0-9]+ ms over the server's "
+    rf"notes chosen / read by id: {NUMBER}; median [0-9.]+ ms from [0-9,]+ notes",
+    rf"prompt with notes / without: {NUMBER}; the notes add ~[0-9,]+ tokens",
+    rf"gt mayor ask / model server: {NUMBER}; it adds -?[0-9]+ ms over the server's "
     rf"[0-9.]+ ms \(goal ≤ 500 ms\), [0-9]+ ms with no town up",
     r"terminal view refresh with 50 agents streaming: median [0-9.]+ ms, worst [0-9.]+ ms "
     r"\(goal ≤ 100 ms: ",

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from gastown.clock import woken_or_after
+from gastown.townrun.wake import woken_or_after
 
 
 def test_a_wait_ends_when_woken_and_clears_the_event() -> None:

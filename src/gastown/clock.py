@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -64,15 +63,3 @@ def duration(seconds: float) -> str:
             big, rest = divmod(count, size // small)
             return f"{big} {name}" + (f" {rest} {small_name}" if rest else "")
     return f"{total} s"
-
-
-async def woken_or_after(event: asyncio.Event, seconds: float) -> None:
-    """Wait until `event` is set or `seconds` pass, then clear it. Unlike `asyncio.wait_for`
-    on Python 3.11, a cancellation that arrives as the event is set is never swallowed, so a
-    loop built on this always ends when its task is cancelled."""
-    try:
-        async with asyncio.timeout(seconds):
-            await event.wait()
-    except TimeoutError:
-        pass
-    event.clear()

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Mapping
 
 from gastown import config
-from gastown.clock import Clock, SystemClock, woken_or_after
+from gastown.clock import Clock, SystemClock
 from gastown.model import ACTIVE_RUN_STATUSES, RUNNING, Run
 from gastown.polecat import group
 from gastown.polecat.finish import end_lost
@@ -30,6 +30,7 @@ from gastown.services.ledger import Ledger
 from gastown.services.routing import Router
 from gastown.store import controls
 from gastown.town import Town
+from gastown.townrun.wake import woken_or_after
 
 log = logging.getLogger("gastown.town")
 

@@ -20,11 +20,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from gastown import escalation_routes as routes
-from gastown.clock import Clock, duration, parse_stamp, stamp, woken_or_after
+from gastown.clock import Clock, duration, parse_stamp, stamp
 from gastown.model import Escalation
 from gastown.record import Record, field
 from gastown.services import senders
 from gastown.services.ledger import Ledger
+from gastown.townrun.wake import woken_or_after
 
 if TYPE_CHECKING:
     from gastown.services.faults import Faults

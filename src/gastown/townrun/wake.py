@@ -44,3 +44,15 @@ async def listen(woke: Callable[[], None]) -> tuple[asyncio.DatagramTransport, i
     )
     port = int(transport.get_extra_info("sockname")[1])
     return transport, port
+
+
+async def woken_or_after(event: asyncio.Event, seconds: float) -> None:
+    """Wait until `event` is set or `seconds` pass, then clear it. Unlike `asyncio.wait_for`
+    on Python 3.11, a cancellation that arrives as the event is set is never swallowed, so a
+    loop built on this always ends when its task is cancelled."""
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        pass
+    event.clear()
