@@ -72,42 +72,70 @@ class FakeIssue(Record):
     """One issue as the fake keeps it."""
 
     number: int
+    """Its number, shared with the repository's pull requests."""
     repo: str
+    """The repository it is in (`owner/name`)."""
     title: str
+    """Its title."""
     body: str
+    """Its description."""
     user: str
+    """Who opened it (a login)."""
     created_at: str
+    """When it was opened (GitHub's `2026-01-01T00:00:00Z` form)."""
     updated_at: str
+    """When it last changed."""
     labels: list[str] = field(default_factory=list)
+    """Its labels' names."""
     state: str = "open"
+    """`open` or `closed`."""
     state_reason: str | None = None
+    """Why it was closed (`completed`, `not_planned`), while it is."""
     closed_at: str | None = None
+    """When it was closed, while it is."""
 
 
 class FakePull(Record):
     """One pull request as the fake keeps it; the git-derived fields are filled in on view."""
 
     number: int
+    """Its number, shared with the repository's pull requests."""
     repo: str
+    """The repository it is in (`owner/name`)."""
     title: str
+    """Its title."""
     body: str
+    """Its description."""
     head: str
     """The head branch name (without `owner:`)."""
     base: str
+    """The branch it goes into."""
     user: str
+    """Who opened it (a login)."""
     created_at: str
+    """When it was opened (GitHub's `2026-01-01T00:00:00Z` form)."""
     state: str = "open"
+    """`open` or `closed`."""
     merged: bool = False
+    """Whether it was merged."""
     merged_at: str | None = None
+    """When it was merged."""
     merged_by: str | None = None
+    """Who merged it (a login)."""
     merge_commit_sha: str | None = None
+    """The commit its merge made on `base`."""
     closed_at: str | None = None
+    """When it was closed, while it is."""
     updated_at: str = ""
+    """When it last changed."""
     labels: list[str] = field(default_factory=list)
+    """Its labels' names."""
     head_sha: str = ""
     """The head branch tip when last looked at; frozen once the pull request is closed."""
     base_sha: str = ""
+    """The base branch tip when last looked at."""
     draft: bool = False
+    """Whether it is a draft."""
 
 
 class GitHubAnswer(Exception):
@@ -187,6 +215,7 @@ class FakeGitHub(LocalHttp):
             self.rate_remaining, self.rate_reset = 0, until
 
     def reset_rate_limit(self) -> None:
+        """Give the rate limit back in full."""
         with self._lock:
             self.rate_remaining = self.rate_limit
 
@@ -229,6 +258,7 @@ class FakeGitHub(LocalHttp):
         body: str | None = None,
         user: str = "someone",
     ) -> None:
+        """Change issue `number`'s title or body as `user` would on the web."""
         with self._lock:
             issue = self._issue(number)
             issue.title = title if title is not None else issue.title
@@ -237,6 +267,7 @@ class FakeGitHub(LocalHttp):
         self._emit(issue.repo, "issues", "edited", number, user)
 
     def close_issue(self, number: int, reason: str = "completed", user: str = "someone") -> None:
+        """Close issue `number` as `user` would on the web, for `reason`."""
         with self._lock:
             issue = self._issue(number)
             self._set_issue_state(issue, "closed", reason)
@@ -269,6 +300,7 @@ class FakeGitHub(LocalHttp):
             return [dict(r) for r in self._reviews.get(number, [])]
 
     def review_comments(self, number: int) -> list[dict[str, Any]]:
+        """The comments on lines of pull request `number`, in GitHub's shape, oldest first."""
         with self._lock:
             return [dict(c) for c in self._review_comments.get(number, [])]
 
@@ -900,6 +932,7 @@ class FakeGitHub(LocalHttp):
     def git(
         self, repo: str, *args: str, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
+        """Run git in the bare repository behind `repo`."""
         return subprocess.run(
             ["git", *args],
             cwd=self.repos[repo],
