@@ -48,20 +48,30 @@ class Hook(Record):
     """A repository webhook."""
 
     id: int
+    """Its id, as GitHub numbers hooks."""
     repo: str
+    """The repository it is on (`owner/name`)."""
     url: str
+    """Where deliveries are posted."""
     secret: str
+    """What deliveries are signed with (`X-Hub-Signature-256`)."""
     events: list[str] = field(default_factory=list)
+    """The events it is sent."""
 
 
 class Delivery(Record):
     """One delivery made, and how the receiver answered (0: it could not be reached)."""
 
     id: str
+    """Its GUID (`X-GitHub-Delivery`)."""
     hook_id: int
+    """The hook that sent it."""
     event: str
+    """Its event (`X-GitHub-Event`)."""
     payload: dict[str, Any]
+    """Its JSON body."""
     status: int
+    """The receiver's HTTP status (0: it could not be reached)."""
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -111,6 +121,7 @@ class HookDeliveries:
         self._lock = threading.Lock()
 
     def send(self, hook: Hook, event: str, payload: dict[str, Any]) -> Delivery:
+        """Post `payload` to the hook as GitHub would, signed; the delivery made."""
         made = Delivery(
             id=str(uuid.uuid4()), hook_id=hook.id, event=event, payload=payload, status=0
         )

@@ -37,57 +37,91 @@ def missing(what: str) -> GitLabAnswer:
 
 class FakeIssue(Record):
     id: int
+    """GitLab's global id."""
     iid: int
+    """Its number within the project (the `#N` people write)."""
     title: str
+    """Its title."""
     description: str
+    """Its description."""
     author: str
+    """Who opened it (a username)."""
     created_at: str
+    """When it was opened (ISO 8601, milliseconds, Z)."""
     updated_at: str
+    """When it last changed."""
     labels: list[str] = field(default_factory=list)
+    """Its labels' names."""
     state: str = "opened"
     """`opened` or `closed`, as GitLab spells them."""
     closed_at: str | None = None
+    """When it was closed, while it is."""
     closed_by: str | None = None
+    """Who closed it (a username), while it is."""
 
 
 class FakeMergeRequest(Record):
     id: int
+    """GitLab's global id."""
     iid: int
+    """Its number within the project (the `#N` people write)."""
     title: str
+    """Its title."""
     description: str
+    """Its description."""
     source_branch: str
+    """The branch it brings in."""
     target_branch: str
+    """The branch it goes into."""
     author: str
+    """Who opened it (a username)."""
     created_at: str
+    """When it was opened (ISO 8601, milliseconds, Z)."""
     updated_at: str
+    """When it last changed."""
     state: str = "opened"
     """`opened`, `closed` or `merged`."""
     draft: bool = False
+    """Whether it is marked as a draft."""
     head_sha: str = ""
     """The source branch tip when last looked at; frozen once the merge request is closed."""
     target_sha: str = ""
+    """The target branch tip when last looked at."""
     base_sha: str = ""
     """The merge base of source and target (GitLab's `diff_refs.base_sha`)."""
     merged_at: str | None = None
+    """When it was merged."""
     merged_by: str | None = None
+    """Who merged it (a username)."""
     merge_commit_sha: str | None = None
+    """The merge commit it made on the target, if any."""
     squash_commit_sha: str | None = None
+    """The squashed commit it made on the target, if squashed."""
     closed_at: str | None = None
+    """When it was closed, while it is."""
     closed_by: str | None = None
+    """Who closed it (a username), while it is."""
 
 
 class FakeProject(Record):
     id: int
+    """GitLab's id of the project."""
     path: str
     """The full path, groups included: `acme/tools/app`."""
     git_dir: Path
+    """The bare repository behind it."""
     default_branch: str = "main"
+    """The branch new merge requests target by default."""
     issues: dict[int, FakeIssue] = field(default_factory=dict)
+    """Its issues by iid."""
     merge_requests: dict[int, FakeMergeRequest] = field(default_factory=dict)
+    """Its merge requests by iid."""
     labels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Its labels by name, in GitLab's shape."""
     notes: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
     """Notes by (`Issue` or `MergeRequest`, iid), oldest first; diff notes included."""
     approvals: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    """Approvals by merge request iid: who approved (in GitLab's shape) and when."""
     pipelines: list[dict[str, Any]] = field(default_factory=list)
     """Each with its `jobs`, oldest first."""
 
@@ -106,6 +140,7 @@ def user(username: str) -> dict[str, Any]:
 
 
 def project(p: FakeProject, api_url: str) -> dict[str, Any]:
+    """The project in GitLab's JSON shape."""
     namespace, _, name = p.path.rpartition("/")
     return {
         "id": p.id,
@@ -124,6 +159,7 @@ def project(p: FakeProject, api_url: str) -> dict[str, Any]:
 
 
 def issue(p: FakeProject, i: FakeIssue) -> dict[str, Any]:
+    """The issue in GitLab's JSON shape."""
     notes = p.notes.get(("Issue", i.iid), [])
     return {
         "id": i.id,
@@ -284,10 +320,12 @@ def public_note(n: dict[str, Any]) -> dict[str, Any]:
 
 
 def pipeline(x: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline in GitLab's JSON shape (its jobs are listed apart)."""
     return {k: v for k, v in x.items() if k != "jobs"}
 
 
 def job(x: dict[str, Any], j: dict[str, Any]) -> dict[str, Any]:
+    """One job of pipeline `x` in GitLab's JSON shape."""
     return {
         **j,
         "ref": x["ref"],
@@ -307,6 +345,7 @@ def job(x: dict[str, Any], j: dict[str, Any]) -> dict[str, Any]:
 def approvals(
     p: FakeProject, mr: FakeMergeRequest, status: tuple[str, str], by: list[dict[str, Any]]
 ) -> dict[str, Any]:
+    """A merge request's approval state in GitLab's JSON shape."""
     return {
         "id": mr.id,
         "iid": mr.iid,
@@ -335,6 +374,7 @@ def approvals(
 
 
 def label(label_id: int, name: str, color: str = "#6699cc") -> dict[str, Any]:
+    """A label in GitLab's JSON shape."""
     return {
         "id": label_id,
         "name": name,
