@@ -32,7 +32,9 @@ class Call(Record):
     """One tool call the model asked for."""
 
     id: str
+    """The API's id of the call, to answer it by."""
     name: str
+    """The tool called."""
     input: Any
     """The arguments as the model sent them: an object, unless the model erred (then OpenAI's
     text when it is not JSON at all)."""
@@ -46,10 +48,13 @@ class Reply(Record):
     content: list[dict[str, Any]]
     """The reply as Anthropic content blocks, ready to be added to the conversation."""
     text: str = ""
+    """What the model said, its text blocks joined."""
     calls: list[Call] = field(default_factory=list)
+    """The tools it called, in order."""
     input_tokens: int = 0
     """All input tokens, cache reads and writes included."""
     output_tokens: int = 0
+    """Output tokens."""
     cache_read_tokens: int = 0
     """The part of `input_tokens` read from the prompt cache."""
     cache_write_tokens: int = 0
@@ -151,6 +156,7 @@ class AnthropicClient:
         self.model, self.max_tokens = model, max_tokens
 
     def close(self) -> None:
+        """Close the HTTP client."""
         self.client.close()
 
     def send(
@@ -161,6 +167,7 @@ class AnthropicClient:
         on_text: OnText | None = None,
     ) -> Reply:
         # A request with no tools leaves the list out: some servers refuse an empty one.
+        """One request: the model's reply to `messages`, with `tools` on offer."""
         given: dict[str, Any] = {"tools": tools} if tools else {}
         asked: dict[str, Any] = {
             "model": self.model,
@@ -213,6 +220,7 @@ class OpenAIClient:
         self.model = model
 
     def close(self) -> None:
+        """Close the HTTP client."""
         self.client.close()
 
     def send(

@@ -33,11 +33,16 @@ class ToolRecord(Record):
     """One tool call of a turn and what came of it."""
 
     name: str
+    """The tool called."""
     input: Any
+    """The arguments it was called with."""
     ok: bool
+    """Whether it did what was asked (False: `result` says why not)."""
     result: Any
+    """What it gave back to the model."""
 
     def to_json(self) -> dict[str, Any]:
+        """The call as `gt mayor ask --json` prints it."""
         return {"name": self.name, "input": self.input, "ok": self.ok, "result": self.result}
 
 
@@ -45,9 +50,13 @@ class TurnResult(Record):
     """What one turn produced."""
 
     reply: str
+    """The mayor's answer, in words."""
     tool_calls: list[ToolRecord] = field(default_factory=list)
+    """The tools it called on the way, in order."""
     input_tokens: int = 0
+    """Input tokens of every request of the turn."""
     output_tokens: int = 0
+    """Output tokens of every request of the turn."""
     cost_usd: float | None = None
     """None when the model has no price in the table."""
     stopped: bool = False
@@ -56,6 +65,7 @@ class TurnResult(Record):
     """The notes block put before the user's words (empty when nothing happened)."""
 
     def to_json(self) -> dict[str, Any]:
+        """The turn as `gt mayor ask --json` prints it."""
         return {
             "reply": self.reply,
             "tool_calls": [c.to_json() for c in self.tool_calls],
@@ -72,13 +82,17 @@ class Mayor(Record):
     """The mayor of one town, talking to one model."""
 
     ctx: tools.Context
+    """What its tools act on: the ledger, the town and the environment."""
     client: Client
+    """The mayor's model client."""
     system: str
+    """Its system prompt."""
     secrets: list[str] = field(default_factory=list)
     """Values never to send or store (from `env_vars` and `model_api_key`)."""
     budget: Budget = field(default_factory=Budget)
     """How much of the earlier turns each request carries; older ones are summarised."""
     max_steps: int = MAX_STEPS
+    """Model requests one turn may make before it is ended."""
 
     def ask(self, text: str, on_text: OnText | None = None) -> TurnResult:
         """Run one turn for the user's `text`; with `on_text`, the text of each model reply

@@ -56,13 +56,18 @@ class Snapshot(Record):
     """The commit of a rig's target branch that a code tool reads."""
 
     rig: str
+    """The rig read."""
     clone: Path
+    """The rig's canonical clone, where the commit is read from."""
     branch: str
+    """The rig's target branch."""
     commit: str
+    """The commit read."""
     note: str = ""
     """Why this copy may be older than the remote's (a fetch that failed); else empty."""
 
     def header(self, what: str) -> str:
+        """The first line of a code tool's answer: what it shows, from which commit."""
         note = f"\n({self.note})" if self.note else ""
         return f"# {what} — rig {self.rig}, {self.branch} at {self.commit[:10]}{note}"
 

@@ -60,6 +60,7 @@ class Earlier(Record):
     summary: str
     """The summary's text; empty when no turn has been summarised yet."""
     messages: list[MayorMessage]
+    """The turns' messages after the summary, oldest first."""
 
 
 def size(m: MayorMessage) -> int:

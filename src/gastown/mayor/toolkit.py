@@ -16,10 +16,13 @@ class Arg(Record):
     """One argument of a tool."""
 
     name: str
+    """The argument's name."""
     type: str
     """A JSON Schema type: `string`, `integer`, `boolean`, `array`."""
     doc: str
+    """What to give, for the model."""
     required: bool = False
+    """Whether the tool needs it."""
     items: dict[str, Any] | None = None
     """The schema of an array's items."""
 

@@ -94,6 +94,7 @@ def spend_key(town: Path, key: str, now: float) -> bool:
 
 
 def login_url(base_url: str, key: str) -> str:
+    """The dashboard URL that logs in with the one-time `key`."""
     return f"{base_url}/login?key={key}"
 
 

@@ -14,6 +14,7 @@ PREFIX = "gtr"
 
 
 def mint(town_token: str, run_id: str) -> str:
+    """The token a run's agent calls the town with: it names the run and only it."""
     return f"{PREFIX}.{run_id}.{_mac(town_token, run_id)}"
 
 

@@ -32,10 +32,12 @@ class Address(Record):
 
     @property
     def url(self) -> str:
+        """The dashboard's base URL (an IPv6 host in brackets)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
     def to_json(self) -> dict[str, Any]:
+        """The address as `town.json` keeps it and `gt up --json` prints it."""
         return {
             "pid": self.pid,
             "host": self.host,
@@ -47,6 +49,7 @@ class Address(Record):
 
 
 def run_dir(town: Path) -> Path:
+    """The town's `run/` folder (made, private to its user, when missing)."""
     path = town / RUN_DIR
     path.mkdir(mode=0o700, exist_ok=True)
     return path
@@ -80,6 +83,7 @@ def acquire(town: Path) -> IO[str]:
 
 
 def write_address(town: Path, address: Address) -> None:
+    """Write where the running town listens into `run/town.json`, atomically."""
     path = run_dir(town) / "town.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(address.to_json()))
@@ -104,6 +108,7 @@ def read_address(town: Path) -> Address | None:
 
 
 def clear_address(town: Path) -> None:
+    """Forget where the town listened: it is no longer up."""
     (town / RUN_DIR / "town.json").unlink(missing_ok=True)
 
 
