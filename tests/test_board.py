@@ -15,6 +15,7 @@ from gastown.model import RUNNING, MergeRequest, Rig
 from gastown.services import moves
 from gastown.store import Store, open_store
 from gastown.web import board
+from gastown.web.render import render
 from tests.builders import bead
 from tests.builders.spend import DAY1, DAY2, run
 from tests.builders.web import Browser, browser, client  # noqa: F401  (fixtures)
@@ -290,3 +291,18 @@ def test_the_status_filter_takes_several_statuses_as_checkboxes(
     assert '<select name="status"' not in page
     columns = browser.get("/api/board?status=open&status=failed").json()["columns"]
     assert [c["status"] for c in columns] == ["open", "failed"]
+
+
+def test_a_card_whose_every_call_has_an_unknown_cost_says_so() -> None:
+    """A card never shows a price for spend nobody priced: all unknown reads "cost unknown",
+    partly unknown reads the known part with "+?"."""
+
+    def card(cost: dict[str, Any]) -> str:
+        facts = {"polecat": None, "runtime": None, "model": None, "run_runtime": None}
+        clock = {"label": "running", "since": DAY2, "for": "5m"}
+        bead_card = {**facts, "run_model": None, "clock": clock, "retry": None, "attempts": 1}
+        return render("board_facts.html", {"b": {**bead_card, "merge": None, "cost": cost}})
+
+    assert "cost unknown" in card({"usd": 0.0, "unknown": 2, "calls": 2})
+    partly = card({"usd": 0.5, "unknown": 1, "calls": 3})
+    assert "$0.5000+?" in partly and "cost unknown" not in partly
