@@ -24,8 +24,9 @@ class Steering:
 
     def nudge(self, polecat: str, text: str) -> str:
         """Nudge the polecat with `text` through the town; what was done, in one sentence."""
-        self._agent(polecat, "nudge", text)
-        return f"Sent {polecat} a message (it reads it with `gt mail check`)."
+        result = self._agent(polecat, "nudge", text)
+        said = result.get("said") or "sent"
+        return f"Nudged {polecat}: {said}."
 
     def stop(self, polecat: str) -> str:
         """Stop the polecat's run (its bead is held); what was done, in one sentence."""

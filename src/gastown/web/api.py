@@ -203,7 +203,8 @@ def create_app(
         body: Annotated[AgentAction | None, Body()] = None,
     ) -> dict[str, Any]:
         """Stop a polecat's run (its bead is held), reset it (its bead is retried afresh), or
-        nudge it (a message it reads with `gt mail check`). Needs the town process's loop; an
+        nudge it (a message delivered into its running session, at its next tool call or
+        at its next `gt mail check`, as its runtime allows). Needs the town process's loop; an
         async route, so it runs on the loop's own thread."""
         loop = getattr(request.app.state, "loop", None)
         if loop is None:
