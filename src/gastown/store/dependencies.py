@@ -74,31 +74,28 @@ class DependencyQueries:
     def waiting_on(self, ids: Sequence[str]) -> dict[str, list[tuple[str, str, str]]]:
         """The unclosed `blocks` blockers of each bead (id, status, title), by bead, in id
         order; a bead without any is left out."""
-        out: dict[str, list[tuple[str, str, str]]] = {}
-        for chunk in chunks(ids):
-            for bead_id, *blocker in self.db.execute(
-                "SELECT d.bead_id, t.id, t.status, t.title FROM deps d "
-                "JOIN beads t ON t.id = d.depends_on_id "
-                f"WHERE d.bead_id IN ({marks(chunk)}) AND d.type = '{BLOCKS}' "
-                f"AND t.status <> '{CLOSED}' ORDER BY t.id",
-                chunk,
-            ).fetchall():
-                out.setdefault(bead_id, []).append((blocker[0], blocker[1], blocker[2]))
-        return out
+        return self._unclosed(ids, "bead_id", "depends_on_id", BLOCKS)
 
     def open_children(self, ids: Sequence[str]) -> dict[str, list[tuple[str, str, str]]]:
         """The unclosed children of each bead through `parent-child` edges (id, status,
         title), by bead, in id order; a bead without any is left out."""
+        return self._unclosed(ids, "depends_on_id", "bead_id", PARENT_CHILD)
+
+    def _unclosed(
+        self, ids: Sequence[str], near: str, far: str, dep_type: str
+    ) -> dict[str, list[tuple[str, str, str]]]:
+        """For each of `ids` at the `near` end of a `dep_type` edge, the unclosed beads at its
+        `far` end (id, status, title), in id order."""
         out: dict[str, list[tuple[str, str, str]]] = {}
         for chunk in chunks(ids):
-            for parent_id, *child in self.db.execute(
-                "SELECT d.depends_on_id, k.id, k.status, k.title FROM deps d "
-                "JOIN beads k ON k.id = d.bead_id "
-                f"WHERE d.depends_on_id IN ({marks(chunk)}) AND d.type = '{PARENT_CHILD}' "
-                f"AND k.status <> '{CLOSED}' ORDER BY k.id",
+            for bead_id, *other in self.db.execute(
+                f"SELECT d.{near}, o.id, o.status, o.title FROM deps d "
+                f"JOIN beads o ON o.id = d.{far} "
+                f"WHERE d.{near} IN ({marks(chunk)}) AND d.type = '{dep_type}' "
+                f"AND o.status <> '{CLOSED}' ORDER BY o.id",
                 chunk,
             ).fetchall():
-                out.setdefault(parent_id, []).append((child[0], child[1], child[2]))
+                out.setdefault(bead_id, []).append((other[0], other[1], other[2]))
         return out
 
     def blocked_ancestor(self, bead_id: str) -> str | None:
