@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "gastown.reconciler.budget",
         ],
     ),
-    ("settings", ["gastown.config"]),
+    ("settings", ["gastown.config", "gastown.sections"]),
     ("store", ["gastown.store"]),
     ("town", ["gastown.town"]),
     ("edges", ["gastown.git", "gastown.forge", "gastown.runtimes"]),

@@ -32,8 +32,10 @@ class Record:
     __fields__: ClassVar[tuple[str, ...]] = ()
     __defaults__: ClassVar[dict[str, Any]] = {}
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, *, frozen: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if frozen:  # set once by __init__, never again (`frozen=True` tells type checkers)
+            setattr(cls, "__setattr__", _set_once)  # noqa: B010
         own = [
             name
             for name, note in cls.__dict__.get("__annotations__", {}).items()  # noqa: RUF063
@@ -61,6 +63,13 @@ class Record:
         return all(getattr(self, n) == getattr(other, n) for n in self.__fields__)
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like a dataclass with eq
+
+
+def _set_once(self: Any, name: str, value: Any) -> None:
+    """A frozen record's `__setattr__`: each field is set by `__init__` and kept."""
+    if name in self.__dict__:
+        raise AttributeError(f"{type(self).__name__}.{name} cannot be changed")
+    object.__setattr__(self, name, value)
 
 
 def _init_source(name: str, fields: tuple[str, ...], defaults: dict[str, Any]) -> _Source:

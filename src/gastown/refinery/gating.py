@@ -27,7 +27,7 @@ def gate(
 ) -> list[tuple[MergeRequest, str, list[GateResult]]]:
     """Run the gates over the stack; what may land, each with the gate results that let
     it. The culprit of a red stack is reworked and whatever follows it requeued."""
-    commands: list[str] = list(step.settings["refinery.gates"])
+    commands: list[str] = list(step.sections.refinery.gates)
     if not commands:
         return [(mr, commit, []) for mr, commit in stack]
     excused: dict[str, GateResult] = {}
@@ -38,7 +38,7 @@ def gate(
         return first_failure(runs[k]) is None
 
     if passes(len(stack)):
-        if excused and not step.settings["refinery.land_on_preexisting_failure"]:
+        if excused and not step.sections.refinery.land_on_preexisting_failure:
             for mr, _ in stack:
                 outcome.hold(
                     step.ledger,
@@ -70,8 +70,8 @@ def run_on(
 ) -> list[GateResult]:
     """The gates on `commit`; a failure that the untouched target shares is excused (and
     a bug bead filed for it once) and the remaining gates run on."""
-    timeout = float(step.settings["refinery.gate_timeout_seconds"])
-    env = dict(step.settings["env_vars"])
+    timeout = float(step.sections.refinery.gate_timeout_seconds)
+    env = dict(step.sections.agents.env_vars)
     logs = step.town.path / "logs" / "refinery" / step.rig.name / step.step_id / f"top-{k}"
     results: list[GateResult] = []
     while True:
@@ -142,7 +142,7 @@ def gates_failed(step: RigStep, mr: MergeRequest, results: list[GateResult]) -> 
         f"Rework: {step.title_of(mr)}",
         body,
         ["gate"],
-        step.settings["refinery.max_reworks"],
+        step.sections.refinery.max_reworks,
         gates=gates,
     )
     step.progress.reworked.append(mr.id)

@@ -23,6 +23,7 @@ from gastown.model import MR_PULL, Rig
 from gastown.refinery import pr_review
 from gastown.refinery.pr_review import Reviewed, ReviewerFor
 from gastown.refinery.review import Reviewer
+from gastown.sections import sections
 from gastown.services.faults import Faults
 from gastown.services.ledger import Ledger
 from gastown.town import Town, load
@@ -58,7 +59,7 @@ def sweep(
         rigs = tx.list_rigs()
     for rig in rigs:
         settings = config.resolve(town.settings, rig.settings, environ)
-        if not settings["review.human_prs"]:
+        if not sections(settings).refinery.review_human_prs:
             continue
         forge = forge_for(settings, rig, environ)
         if forge is None:
@@ -118,7 +119,7 @@ class HumanReviews:
         except RuntimeError:  # a pass run by hand, outside the town process
             return
         settings = config.resolve(self.town.settings, None, self.environ)
-        every = float(settings["refinery.pr_poll_seconds"])
+        every = float(sections(settings).refinery.pr_poll_seconds)
         if self.task is not None or (self.last is not None and self.now() - self.last < every):
             return
         self.last = self.now()

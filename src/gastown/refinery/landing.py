@@ -53,12 +53,12 @@ def commit(step: RigStep, base: str, stack: Sequence[tuple[MergeRequest, str]]) 
     head = mrs[0].head_commit
     if (
         len(mrs) == 1
-        and step.settings["refinery.fast_forward"]
+        and step.sections.refinery.fast_forward
         and gm.parents(step.clone, head) == [base]
         and gm.tree(step.clone, head) == gm.tree(step.clone, gated)
     ):
         return gm.with_trailers(step.clone, head, marks, step.identity), "fast-forward"
-    if step.settings["refinery.merge_method"] == "rebase":
+    if step.sections.refinery.merge_method == "rebase":
         heads = [gated] if gated != base else []
     else:
         heads = gm.outermost(step.clone, base, [mr.head_commit for mr in mrs])

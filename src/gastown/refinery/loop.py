@@ -16,6 +16,7 @@ from gastown import config
 from gastown.model import Rig
 from gastown.record import replace
 from gastown.refinery.step import Progress, Seams, run_step
+from gastown.sections import sections
 from gastown.services.faults import Faults
 from gastown.town import Town
 
@@ -53,7 +54,8 @@ class RefineryLoop:
             rig = record.name
             if rig in self.steps:
                 continue
-            if config.resolve(self.town.settings, record.settings, self.environ)["refinery.auto"]:
+            settings = config.resolve(self.town.settings, record.settings, self.environ)
+            if sections(settings).refinery.auto:
                 task = loop.create_task(self._step(rig), name=f"refinery {rig}")
                 self.steps[rig] = task
                 task.add_done_callback(self._forget(rig))

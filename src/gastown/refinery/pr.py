@@ -105,7 +105,7 @@ def follow_all(step: RigStep, mrs: Sequence[MergeRequest]) -> None:
     if gh is None:
         return
     now = step.seams.clock.now()
-    every = timedelta(seconds=step.settings["refinery.pr_poll_seconds"])
+    every = timedelta(seconds=step.sections.refinery.pr_poll_seconds)
     for mr in mrs:
         checked = mr.pr_state.get("checked_at")
         last = _LOOKED.get(mr.id) or (
@@ -174,7 +174,7 @@ def follow(step: RigStep, gh: Forge, mr: MergeRequest) -> None:
         return
     green = _green(pull, runs)
     # A person's pull request the town only babysits is theirs to merge, never the town's.
-    delay = None if mr.kind == MR_PULL else step.settings["refinery.auto_merge_delay_minutes"]
+    delay = None if mr.kind == MR_PULL else step.sections.refinery.auto_merge_delay_minutes
     if not green or delay is None:
         state["green_since"] = None
         _checked(step, mr, state)
@@ -212,7 +212,7 @@ def _feedback_bead(
     step: RigStep, mr: MergeRequest, pull: PullRequest, lines: list[str], state: dict[str, Any]
 ) -> None:
     what = "\n".join(lines)
-    if not step.settings["refinery.auto_resolve_pr_feedback"]:
+    if not step.sections.refinery.auto_resolve_pr_feedback:
         outcome.update(
             step.ledger, mr, "mr.pr_feedback", "new feedback for a person", pr_state=state
         )
@@ -238,7 +238,7 @@ def _feedback_bead(
         f"Address pull request feedback: {step.title_of(mr)}",
         body,
         ["pr-feedback"],
-        step.settings["refinery.max_reworks"],
+        step.sections.refinery.max_reworks,
         pr_state=state,
     )
     step.progress.reworked.append(mr.id)

@@ -31,6 +31,7 @@ from gastown.model import Rig
 from gastown.record import Record, field
 from gastown.refinery.review import Reviewer, ReviewFailed, ReviewRequest, Verdict, spend_row
 from gastown.refinery.review_out import compose
+from gastown.sections import sections
 from gastown.services import rigs
 from gastown.services.ledger import Ledger
 from gastown.town import Town
@@ -115,7 +116,7 @@ def review(
         pull.base_ref,
         text,
         cut,
-        settings["custom_instructions.refinery"],
+        sections(settings).refinery.custom_instructions,
         clone=clone,
         head=head,
         logs=town.path / "logs" / "review" / rig.name / str(pull.number) / head[:12],

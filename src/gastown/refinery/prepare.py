@@ -28,8 +28,8 @@ def stack(
             mr.head_commit,
             f"Merge {mr.branch}: {step.title_of(mr)}",
             step.identity,
-            method=step.settings["refinery.merge_method"],
-            fast_forward=step.settings["refinery.fast_forward"],
+            method=step.sections.refinery.merge_method,
+            fast_forward=step.sections.refinery.fast_forward,
         )
         if applied.commit is not None:
             stacked.append((mr, applied.commit))
@@ -41,7 +41,7 @@ def stack(
 def conflict(step: RigStep, mr: MergeRequest, target: str, files: Sequence[str]) -> None:
     listed = "\n".join(f"- {f}" for f in files) or "- (git named none)"
     why = f"it conflicts with {mr.target} in {len(files)} file(s): {', '.join(files)[:300]}"
-    if not step.settings["refinery.auto_resolve_conflicts"]:
+    if not step.sections.refinery.auto_resolve_conflicts:
         outcome.hold(step.ledger, mr, why[0].upper() + why[1:] + ".")
         step.progress.held.append(mr.id)
         return
@@ -59,6 +59,6 @@ def conflict(step: RigStep, mr: MergeRequest, target: str, files: Sequence[str])
         f"Resolve conflicts: {step.title_of(mr)}",
         body,
         ["conflict"],
-        step.settings["refinery.max_reworks"],
+        step.sections.refinery.max_reworks,
     )
     step.progress.reworked.append(mr.id)

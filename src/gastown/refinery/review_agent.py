@@ -45,6 +45,7 @@ from gastown.runtimes import preflight
 from gastown.runtimes.base import AgentRuntime, LaunchRequest, write_files
 from gastown.runtimes.events import End, Error, Event, Text, Usage, totals
 from gastown.runtimes.registry import runtime as find_runtime
+from gastown.sections import sections
 
 ANSWER = """# How to answer
 
@@ -79,6 +80,9 @@ class AgentReviewer:
 
     def __init__(self, settings: config.Resolved, environ: Mapping[str, str] | None = None) -> None:
         self.settings = settings
+        read = sections(settings)
+        self.agents = read.agents
+        self.timeout = float(read.refinery.gate_timeout_seconds)
         # The agent's environment, under the spec's own; its PATH is where the runtime is found.
         self.environ = dict(os.environ if environ is None else environ)
 
@@ -86,19 +90,19 @@ class AgentReviewer:
         if request.clone is None or request.logs is None or not request.head:
             raise ReviewFailed("The agent reviewer was not told where the change is.")
         try:
-            agent = find_runtime(self.settings["runtime"], path=self.environ.get("PATH"))
+            agent = find_runtime(self.agents.runtime, path=self.environ.get("PATH"))
         except UserError as exc:
             raise ReviewFailed(f"The reviewer agent cannot start: {exc.message}") from None
-        timeout = float(self.settings["refinery.gate_timeout_seconds"])
+        timeout = self.timeout
         try:
             with checkout(request.clone, request.head) as worktree:
                 launch = LaunchRequest(
                     prompt=review_prompt(request),
                     worktree=worktree,
-                    model=self.settings["role_models.refinery"] or self.settings["default_model"],
-                    base_url=self.settings["model_base_url"],
-                    api_key=self.settings["model_api_key"],
-                    env_vars=dict(self.settings["env_vars"]),
+                    model=self.agents.refinery_model,
+                    base_url=self.agents.model_base_url,
+                    api_key=self.agents.model_api_key,
+                    env_vars=dict(self.agents.env_vars),
                     role="refinery",
                     run_dir=request.logs,
                 )
@@ -110,7 +114,7 @@ class AgentReviewer:
                 changed = changes(worktree, request.head)
         except GitError as exc:
             raise ReviewFailed(f"The reviewer's worktree failed: {exc.message}") from None
-        return verdict_of(ran, changed, timeout, self.settings["runtime"])
+        return verdict_of(ran, changed, timeout, self.agents.runtime)
 
 
 @contextmanager

@@ -97,7 +97,7 @@ def compose(
 def post_for(step: RigStep, mr: MergeRequest, pull_number: int, head: str) -> None:
     """Post the merge request's last review on its pull request (`refinery.review_mode =
     comments`); a forge that refuses is noted on the merge request, never a reason to stop."""
-    if step.settings["refinery.review_mode"] != "comments" or not mr.review:
+    if step.sections.refinery.review_mode != "comments" or not mr.review:
         return
     forge = step.forge()
     if forge is None:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def review(step: RigStep, batch: list[MergeRequest], target: str) -> list[MergeRequest]:
     """The merge requests the reviewer approves (or all, with review off)."""
-    if not step.settings["refinery.code_review"]:
+    if not step.sections.refinery.code_review:
         return batch
     reviewer: Reviewer | None = None
     approved = []
@@ -85,7 +85,7 @@ def review_request(step: RigStep, mr: MergeRequest, target: str) -> ReviewReques
             done = tx.list_beads(BeadFilter(convoy_id=convoy.id, limit=None))
             title = f"Convoy {convoy.id}: {convoy.title}"
             body = "It delivers:\n" + "\n".join(f"- {b.id} {b.title}" for b in done)
-        budget = int(step.settings["knowledge.prompt_budget_tokens"])
+        budget = int(step.sections.knowledge.prompt_budget_tokens)
         notes = knowledge.choose(tx, step.rig.name, budget, title, body)
     text, cut = gm.diff(step.clone, target, mr.head_commit)
     return ReviewRequest(
@@ -95,7 +95,7 @@ def review_request(step: RigStep, mr: MergeRequest, target: str) -> ReviewReques
         mr.target,
         text,
         cut,
-        step.settings["custom_instructions.refinery"],
+        step.sections.refinery.custom_instructions,
         clone=step.clone,
         head=mr.head_commit,
         logs=step.town.path / "logs" / "refinery" / step.rig.name / step.step_id / mr.id,
@@ -128,7 +128,7 @@ def changes_requested(
 
         said = replace(mr, verdict="changes", review=record)
         review_out.post_for(step, said, mr.pr_number, mr.head_commit)
-    if cycles >= step.settings["refinery.max_review_cycles"]:
+    if cycles >= step.sections.refinery.max_review_cycles:
         outcome.hold(
             step.ledger,
             mr,
@@ -151,7 +151,7 @@ def changes_requested(
         f"Rework: {step.title_of(mr)}",
         body,
         ["review"],
-        step.settings["refinery.max_reworks"],
+        step.sections.refinery.max_reworks,
         **fields,
     )
     step.progress.reworked.append(mr.id)

@@ -42,6 +42,7 @@ from gastown.refinery.gates import Stopped
 from gastown.refinery.review import ModelReviewer, Reviewer
 from gastown.refinery.review_agent import AgentReviewer
 from gastown.refinery.strategy import strategy_for
+from gastown.sections import sections
 from gastown.services.ledger import Ledger
 from gastown.town import Town, load
 
@@ -50,10 +51,11 @@ log = logging.getLogger("gastown.refinery")
 
 def reviewer_for(settings: config.Resolved) -> Reviewer:
     """The reviewer `refinery.reviewer` names: the model asked directly, or the rig's runtime."""
-    if settings["refinery.reviewer"] == "agent":
+    read = sections(settings)
+    if read.refinery.reviewer == "agent":
         return AgentReviewer(settings)
-    model = settings["role_models.refinery"] or settings["default_model"]
-    return ModelReviewer(model, settings["model_base_url"], settings["model_api_key"])
+    agents = read.agents
+    return ModelReviewer(agents.refinery_model, agents.model_base_url, agents.model_api_key)
 
 
 class Seams(Record):
@@ -119,11 +121,12 @@ class RigStep:
         environ: Mapping[str, str],
     ) -> None:
         self.town, self.ledger, self.rig, self.settings = town, ledger, rig, settings
+        self.sections = sections(settings)  # one read of the settings for the whole step
         self.seams, self.environ = seams, environ
         self.clone = (town.path / rig.path).resolve()
         self.scratch_path = town.path / "worktrees" / rig.name / ".refinery"
         self.identity = gm.refinery_identity(rig.name)
-        self.strategy = strategy_for(settings)
+        self.strategy = strategy_for(self.sections.refinery)
         try:  # fetches and pushes carry the forge token
             authorize_url(rig.url, settings, environ)
         except GastownError as exc:  # no token for git now: its fetch says what went wrong
@@ -138,7 +141,7 @@ class RigStep:
         with self.ledger.store.reader() as tx:
             waiting = tx.list_merge_requests(rig=self.rig.name, status=MR_OPEN)
         waiting = babysat.push_all(self, waiting)  # people's pull requests: never landed here
-        batch = queue.next_batch(waiting, self.strategy.batch_size(self.settings))
+        batch = queue.next_batch(waiting, self.strategy.batch_size(self.sections.refinery))
         if batch and not self.seams.stop.is_set():
             self.process(outcome.start(self.ledger, batch))
         return self.progress

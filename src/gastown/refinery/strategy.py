@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from gastown import config
 from gastown.model import MergeRequest
 from gastown.refinery import land
 from gastown.refinery.gates import GateResult
+from gastown.sections import Refinery
 
 if TYPE_CHECKING:
     from gastown.refinery.step import RigStep
@@ -29,7 +29,7 @@ Gated = list[tuple[MergeRequest, str, list[GateResult]]]
 class Strategy(Protocol):
     name: str
 
-    def batch_size(self, settings: config.Resolved) -> int:
+    def batch_size(self, refinery: Refinery) -> int:
         """How many waiting merge requests one step takes together."""
         ...
 
@@ -41,8 +41,8 @@ class Strategy(Protocol):
 class Direct:
     name = "direct"
 
-    def batch_size(self, settings: config.Resolved) -> int:
-        return int(settings["refinery.batch_size"])
+    def batch_size(self, refinery: Refinery) -> int:
+        return refinery.batch_size
 
     def land(self, step: RigStep, good: Gated, base: str) -> None:
         land.push_landing(step, good, base)
@@ -51,7 +51,7 @@ class Direct:
 class PullRequests:
     name = "pr"
 
-    def batch_size(self, settings: config.Resolved) -> int:
+    def batch_size(self, refinery: Refinery) -> int:
         return 1  # a pull request is one branch, reviewed and merged on its own
 
     def land(self, step: RigStep, good: Gated, base: str) -> None:
@@ -64,6 +64,6 @@ class PullRequests:
             pr.open_pull(step, mr, [r.to_json() for r in results])
 
 
-def strategy_for(settings: config.Resolved) -> Strategy:
+def strategy_for(refinery: Refinery) -> Strategy:
     """The rig's strategy from its `merge_strategy` setting."""
-    return PullRequests() if settings["merge_strategy"] == "pr" else Direct()
+    return PullRequests() if refinery.merge_strategy == "pr" else Direct()
