@@ -51,6 +51,7 @@ from gastown.runtimes.base import (
     write_files,
 )
 from gastown.runtimes.registry import runtime as find_runtime
+from gastown.sections import sections
 from gastown.services.ledger import Ledger
 from gastown.town import Town
 from gastown.townrun import run_tokens
@@ -228,7 +229,7 @@ async def _end_internal(ledger: Ledger, run: Run, handle: Handle) -> None:
 def _request(
     launch: Launch, run: Run, ctx: PolecatContext, prompt: str
 ) -> tuple[AgentRuntime, LaunchRequest]:
-    settings = config.resolve(launch.town.settings, ctx.rig.settings, launch.environ)
+    agents = sections(config.resolve(launch.town.settings, ctx.rig.settings, launch.environ)).agents
     try:
         agent = find_runtime(run.runtime, path=launch.environ.get("PATH"))
     except UserError as exc:
@@ -237,10 +238,10 @@ def _request(
         prompt=prompt,
         worktree=launch.town.path / run.worktree,
         # The model the bead was slung with wins over the settings'.
-        model=ctx.bead.model or settings["role_models.polecat"] or settings["default_model"],
-        base_url=settings["model_base_url"],
-        api_key=settings["model_api_key"],
-        env_vars=dict(settings["env_vars"]),
+        model=ctx.bead.model or agents.polecat_model,
+        base_url=agents.model_base_url,
+        api_key=agents.model_api_key,
+        env_vars=dict(agents.env_vars),
         run_dir=run_dir_of(launch.town, run),
         messages=True,
     )
@@ -266,7 +267,7 @@ def prepare(launch: Launch, run: Run, ctx: PolecatContext) -> Prepared:
         create_from=ctx.rig.branch,
     )
     told = earlier.told(town.path, run, ctx.attempts, request.worktree, base, ctx.base_branch)
-    prompt = render(ctx.prompt(settings["custom_instructions.polecat"], told), town.path)
+    prompt = render(ctx.prompt(sections(settings).polecat.custom_instructions, told), town.path)
     request.prompt = prompt
     if ctx.rework is not None:  # measured from where the merge request stood
         base = ctx.rework.head_commit

@@ -23,6 +23,7 @@ from gastown.reconciler.apply import apply
 from gastown.refinery.human_prs import HumanReviews
 from gastown.refinery.loop import RefineryLoop
 from gastown.refinery.step import Seams
+from gastown.sections import sections
 from gastown.services import agent_control
 from gastown.services.faults import Faults
 from gastown.services.intake import IntakePoller
@@ -41,12 +42,12 @@ HEARTBEAT_EVERY = 0.5
 
 def policy_from(settings: config.Resolved) -> Policy:
     """The town-wide rules from settings (per-rig limits come with each rig's snapshot)."""
-    backoff = float(settings["polecat.retry_backoff_seconds"])
+    polecat = sections(settings).polecat
     return Policy(
-        attempts=Attempts.spaced(backoff),
+        attempts=Attempts.spaced(float(polecat.retry_backoff_seconds)),
         timeouts=Timeouts(
-            stall=float(settings["polecat.stall_timeout_seconds"]),
-            run=float(settings["polecat.run_timeout_seconds"]),
+            stall=float(polecat.stall_timeout_seconds),
+            run=float(polecat.run_timeout_seconds),
         ),
     )
 

@@ -30,6 +30,7 @@ from gastown import config
 from gastown.forge.base import Forge, ForgeError, Issue, RateLimited
 from gastown.model import CLOSED, FAILED, IN_PROGRESS, IN_REVIEW, OPEN, Bead, IssueLink, Rig
 from gastown.record import Record
+from gastown.sections import sections
 from gastown.services import beads, escalations, issues, triage
 from gastown.services.ledger import Ledger, get_bead
 from gastown.store import Tx
@@ -74,8 +75,8 @@ def take_issue(
     an issue never has two beads."""
     link = issues.find_link(ledger, forge.kind, forge.repo, issue.number)
     if link is None:
-        settings = config.resolve(town.settings, rig.settings, environ or {})
-        if issue.state != "open" or not wanted(list(settings["intake.labels"]), issue):
+        intake = sections(config.resolve(town.settings, rig.settings, environ or {})).intake
+        if issue.state != "open" or not wanted(list(intake.labels), issue):
             return None
         bead, link, created = issues.link_issue(
             ledger, rig, forge, issue, reason="intake: its issue carries the intake labels"
@@ -211,9 +212,10 @@ class IntakePoller:
                 state = self.rigs.setdefault(rig.name, RigPoll())
                 if self.now() < state.due:
                     continue
-                forge = self._forge(settings, rig) if settings["intake.labels"] else None
+                intake = sections(settings).intake
+                forge = self._forge(settings, rig) if intake.labels else None
                 if forge is None:  # looked at again (its settings may change) a poll later
-                    state.due = self.now() + float(settings["forge.poll_seconds"])
+                    state.due = self.now() + float(intake.poll_seconds)
                     continue
                 done[rig.name] = self.poll_rig(ledger, town, rig, settings, forge, state)
             self.next_due = min(
@@ -235,11 +237,12 @@ class IntakePoller:
         """Take in the rig's issues changed since the last poll, and say how it went in a
         few words (`took 3`, `unchanged`, `rate limited`, `forge down`)."""
         now = self.now()
-        every = float(settings["forge.poll_seconds"])
+        intake = sections(settings).intake
+        every = float(intake.poll_seconds)
         if not state.started:
             with ledger.store.reader() as tx:
                 state.since, state.started = tx.last_issue_update(rig.name), True
-        labels = list(settings["intake.labels"])
+        labels = list(intake.labels)
         # One listing of every issue, labelled or not (one request a round, free when nothing
         # changed): the labelled are taken in, the new unlabelled are told to the mayor for
         # triage, except on a first look, when they are not news but the backlog.

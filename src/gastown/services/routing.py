@@ -23,6 +23,7 @@ from gastown import escalation_routes as routes
 from gastown.clock import Clock, duration, parse_stamp, stamp
 from gastown.model import Escalation
 from gastown.record import Record, field
+from gastown.sections import sections
 from gastown.services import senders
 from gastown.services.ledger import Ledger
 from gastown.townrun.wake import woken_or_after
@@ -130,14 +131,15 @@ class Router:
     async def pass_(self) -> list[tuple[Escalation, list[senders.Sent]]]:
         """Claim what is due, send it, and record how each route went."""
         settings = self.settings()
+        escalation = sections(settings).escalation
         now = self.clock.now()
-        bump_after = timedelta(minutes=int(settings["escalation.bump_after_minutes"]))
+        bump_after = timedelta(minutes=escalation.bump_after_minutes)
         with self.ledger.store.reader() as tx:
             found = due(tx.list_escalations(open_only=True), kept(tx), now, bump_after)
         if not found:
             return []
         claimed = self._claim(found, now, bump_after)
-        lines = routes.parse_all(list(settings["escalation.routes"]))
+        lines = routes.parse_all(list(escalation.routes))
         done = await asyncio.gather(*(self._send(e, was, lines, settings) for e, was in claimed))
         self._record(list(zip(claimed, done, strict=True)))
         return [(e, sent) for (e, _), sent in zip(claimed, done, strict=True)]

@@ -20,6 +20,7 @@ from typing import Any
 
 from gastown.escalation_routes import Route
 from gastown.record import Record
+from gastown.sections import sections
 
 ATTEMPTS = 3
 """Tries per route before its failure is recorded."""
@@ -124,22 +125,23 @@ async def _run(command: str, body: bytes) -> None:
 
 
 def _mail(payload: dict[str, Any], settings: Mapping[str, Any]) -> None:
-    host, to = settings["smtp.host"], list(settings["smtp.to"])
-    if not host or not to or not settings["smtp.from"]:
+    smtp = sections(settings).smtp
+    host, to = smtp.host, list(smtp.to)
+    if not host or not to or not smtp.sender:
         raise Failed("email needs smtp.host, smtp.from and smtp.to set")
     mail = EmailMessage()
     mail["Subject"] = payload["subject"]
-    mail["From"] = settings["smtp.from"]
+    mail["From"] = smtp.sender
     mail["To"] = ", ".join(to)
     mail.set_content(payload["text"] + "\n\n" + json.dumps(payload["escalation"], indent=2))
     try:
-        with smtplib.SMTP(host, int(settings["smtp.port"]), timeout=TIMEOUT) as server:
+        with smtplib.SMTP(host, smtp.port, timeout=TIMEOUT) as server:
             server.ehlo()
-            if settings["smtp.user"]:
+            if smtp.user:
                 if server.has_extn("starttls"):
                     server.starttls()
                     server.ehlo()
-                server.login(settings["smtp.user"], settings["smtp.password"])
+                server.login(smtp.user, smtp.password)
             server.send_message(mail)
     except smtplib.SMTPResponseException as exc:
         said = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else ""

@@ -258,10 +258,11 @@ def _table(name: str, title: str, columns: Mapping[str, int]) -> DataTable[Text]
 def run(app: Cli, events: Mapping[str, Any], since: int | None, interval: float) -> int:
     """`gt feed` on a terminal: the full-screen view until `q`."""
     from gastown import config
+    from gastown.sections import sections
 
-    settings = config.resolve(app.town.settings, None, app.environ)
+    polecat = sections(config.resolve(app.town.settings, None, app.environ)).polecat
     # A third of the stall timeout: flagged well before the town stops the run.
-    quiet_after = float(settings["polecat.stall_timeout_seconds"]) / 3
+    quiet_after = float(polecat.stall_timeout_seconds) / 3
     view = FeedView(
         Steering(app), quiet_after=quiet_after, interval=interval, events=events, since=since
     )
