@@ -29,3 +29,11 @@ def test_a_section_cannot_change_once_built() -> None:
     with pytest.raises(AttributeError, match="cannot be changed"):
         read.refinery.max_reworks = 9  # type: ignore[misc]
     assert read.refinery.max_reworks == 5
+
+
+def test_every_runtime_setting_has_an_adapter_and_every_adapter_a_name() -> None:
+    from gastown.runtimes.registry import REGISTRY
+
+    assert tuple(REGISTRY) == config.RUNTIMES
+    assert config.setting("runtime").choices == config.RUNTIMES
+    assert all(REGISTRY[name].name == name for name in config.RUNTIMES)

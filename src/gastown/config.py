@@ -13,7 +13,7 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from gastown import escalation_routes
 from gastown.errors import InvalidValue
@@ -21,7 +21,10 @@ from gastown.limits import bad_character, is_url, shown
 from gastown.record import Record
 
 MASK = "••••••"
-RUNTIMES = ("claude", "codex", "opencode", "kilo", "gemini", "builtin", "scripted")
+Runtime = Literal["claude", "codex", "opencode", "kilo", "gemini", "builtin", "scripted"]
+"""An agent runtime the `runtime` setting may name; each has an adapter in
+`runtimes.registry` (which sits above the settings, so a test keeps the two in step)."""
+RUNTIMES: tuple[Runtime, ...] = get_args(Runtime)
 MAX_TEXT = 16 * 1024
 """Characters in one text value (a string, a list entry, a map value): an agent gets many of
 them in its environment or command line, which the system bounds."""

@@ -15,15 +15,12 @@ from typing import Any, Literal
 from gastown import config
 from gastown.record import Record
 
-Runtime = Literal["claude", "codex", "opencode", "kilo", "gemini", "builtin", "scripted"]
-"""What the `runtime` setting may name (`config.RUNTIMES`, the runtime registry's names)."""
-
 
 class Agents(Record, frozen=True):
     """What every agent is launched with: its runtime, its model and the model API."""
 
-    runtime: str
-    """The agent runtime polecats and the agent reviewer use (a `config.RUNTIMES` name)."""
+    runtime: config.Runtime
+    """The agent runtime polecats and the agent reviewer use."""
     default_model: str
     """The model a role without its own uses; empty: the runtime's own default."""
     model_base_url: str
@@ -180,7 +177,7 @@ def sections(settings: config.Resolved | Mapping[str, Any]) -> Sections:
     default = str(s["default_model"])
     return Sections(
         agents=Agents(
-            runtime=str(s["runtime"]),
+            runtime=s["runtime"],
             default_model=default,
             model_base_url=str(s["model_base_url"]),
             model_api_key=str(s["model_api_key"]),

@@ -23,6 +23,7 @@ REGISTRY: dict[str, AgentRuntime] = {
     "builtin": BuiltinRuntime(),
     "scripted": ScriptedRuntime(),
 }
+"""An adapter for every name in `config.RUNTIMES`, in its order (a test checks both ways)."""
 
 
 def runtime(name: str, *, path: str | None) -> AgentRuntime:
