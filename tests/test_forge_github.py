@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gastown import config
-from gastown.forge.base import ForgeError, LineComment, RateLimited
+from gastown.errors import RuntimeFailure, UserError
+from gastown.forge.base import ForgeDown, ForgeError, LineComment, RateLimited
 from gastown.forge.github import AppCredentials, GitHubForge
 from gastown.forge.select import KeptForges, forge_for, locate, require
 from gastown.model import Rig
@@ -270,19 +271,20 @@ class _Failing(BaseHTTPRequestHandler):
         pass
 
 
-def test_a_server_error_is_named() -> None:
+def test_a_server_error_is_named_as_the_forges_failure_not_the_users() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        with pytest.raises(ForgeError) as failed:
+        with pytest.raises(ForgeDown) as failed:
             GitHubForge(repo=REPO, token=TOKEN, api_url=url).get_issue(1)
     finally:
         server.shutdown()
         server.server_close()
 
     assert failed.value.status == 502
+    assert isinstance(failed.value, RuntimeFailure) and not isinstance(failed.value, UserError)
     assert failed.value.message == (
         "GitHub failed on GET on issue #1 in acme/app (502: Server Error); "
         "it is retried on the next poll."

@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 
 from gastown import config
+from gastown.errors import RuntimeFailure
 from gastown.forge.base import (
     CheckRun,
     Comment,
     Forge,
+    ForgeDown,
     ForgeError,
     Issue,
     LineComment,
@@ -317,13 +319,13 @@ def test_a_bad_or_narrow_token_names_the_setting_and_the_scope(fake: FakeGitLab)
     assert narrow.get_issue(1).title == "One"
 
 
-def test_a_server_error_and_an_unreachable_server_are_forge_errors(
+def test_a_server_error_is_the_forges_failure_and_an_unreachable_server_a_forge_error(
     forge: GitLabForge, fake: FakeGitLab
 ) -> None:
     fake.failing_with = 502
-    with pytest.raises(ForgeError, match="try again later") as down:
+    with pytest.raises(ForgeDown, match="try again later") as down:
         forge.list_labels()
-    assert down.value.status == 502
+    assert down.value.status == 502 and isinstance(down.value, RuntimeFailure)
     fake.stop()
     with pytest.raises(ForgeError, match=r"`gitlab\.api_url`") as unreachable:
         forge.list_labels()

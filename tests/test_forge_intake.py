@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -220,6 +221,8 @@ def test_a_forge_that_is_down_leaves_nothing_behind(tmp_path: Path) -> None:
         got = gt("sling", hub.url(number))
 
         assert got.code == 1 and "502" in got.err
+        failure = gt("sling", hub.url(number), "--json")
+        assert failure.code == 1 and json.loads(failure.err)["error"]["code"] == "forge_down"
         assert gt.json("bead", "list") == []
 
 

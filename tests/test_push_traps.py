@@ -6,6 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from gastown.errors import RuntimeFailure, UserError
+from gastown.git import merge as gm
 from gastown.git import refusals
 from tests.builders import Yard, commit_all
 from tests.conftest import Gt, run_git
@@ -118,3 +122,17 @@ def test_a_flood_of_words_keeps_its_first_and_last_lines_within_bounds() -> None
     assert not any(line.startswith("To ") for line in kept)
     assert refusals.reason(kept) == "failed to push some refs"
     assert refusals.said("remote: \x1b[31mno\x1b[0m\n") == ["remote: no"]
+
+
+def test_a_rejected_push_is_a_runtime_failure_not_the_users(tmp_path: Path) -> None:
+    repo = checkout(tmp_path, "upstream")
+    yard = Yard(tmp_path, repo)
+    yard.submit("Add notes", {"NOTES.md": "notes\n"})
+    yard.drain()  # the refinery's clone of the rig now exists
+    tip = run_git("rev-parse", "origin/trunk", cwd=yard.clone).strip()
+    new = run_git("commit-tree", f"{tip}^{{tree}}", "-p", tip, "-m", "x", cwd=yard.clone).strip()
+    with pytest.raises(gm.PushRejected) as rejected:
+        gm.push(yard.clone, "origin", [f"{new}:refs/heads/trunk"], target="trunk")
+    assert isinstance(rejected.value, RuntimeFailure)
+    assert not isinstance(rejected.value, UserError)
+    assert rejected.value.to_json()["code"] == "push_rejected"

@@ -13,6 +13,8 @@
     │   ├── GitError         git refused (a rig URL that does not exist, a missing branch)
     │   └── Refused          a run token that is not good for this (its run has ended)
     └── RuntimeFailure       something broke underneath us (database down, disk full)
+        ├── PushRejected     a remote refused the refinery's push (`git.merge`)
+        └── ForgeDown        a forge answered with a server error, 5xx (`forge.base`)
 
 User errors carry a plain sentence and, where one helps, a hint. Runtime failures carry what
 was being done when they happened. The CLI maps UsageError to exit 2 and the rest to exit 1.

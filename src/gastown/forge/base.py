@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal, Protocol
 
-from gastown.errors import UserError
+from gastown.errors import RuntimeFailure, UserError
 from gastown.record import Record, field
 
 ForgeKind = Literal["github", "gitlab"]
@@ -36,6 +36,20 @@ class ForgeError(UserError):
         super().__init__(message, hint=hint)
         self.status = status
         """The HTTP status the forge answered with; None when no answer came."""
+        self.detail = detail
+        """The forge's own words, when it gave any."""
+
+
+class ForgeDown(RuntimeFailure):
+    """The forge answered a request with a server error (5xx): its failure, not the asker's,
+    so a runtime failure; the next poll or sweep tries again."""
+
+    code = "forge_down"
+
+    def __init__(self, message: str, *, status: int, detail: str = "") -> None:
+        super().__init__(message)
+        self.status: int | None = status
+        """The HTTP status the forge answered with (500 and up)."""
         self.detail = detail
         """The forge's own words, when it gave any."""
 

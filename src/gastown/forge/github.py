@@ -37,6 +37,7 @@ from gastown import config
 from gastown.forge.base import (
     CheckRun,
     Comment,
+    ForgeDown,
     ForgeError,
     ForgeKind,
     Issue,
@@ -515,7 +516,7 @@ class GitHubForge:
             f"Cannot reach {self.api_url} ({reason}); check `github.api_url` and the network."
         )
 
-    def _refused(self, method: str, response: httpx.Response, what: str) -> ForgeError:
+    def _refused(self, method: str, response: httpx.Response, what: str) -> ForgeError | ForgeDown:
         status, detail = response.status_code, _message(response)
         headers = response.headers
         if status in (403, 429) and (
@@ -545,10 +546,12 @@ class GitHubForge:
             message = (
                 f"GitHub found no {what}; check the repository name and that the token can see it."
             )
-        elif status >= 500:
-            message = (
+        elif status >= 500:  # GitHub's failure, not the asker's
+            return ForgeDown(
                 f"GitHub failed on {method} on {what} ({status}: {detail}); "
-                "it is retried on the next poll."
+                "it is retried on the next poll.",
+                status=status,
+                detail=detail,
             )
         else:
             message = f"GitHub answered {status} to {method} on {what}: {detail}."

@@ -27,6 +27,7 @@ from gastown import config
 from gastown.forge.base import (
     CheckRun,
     Comment,
+    ForgeDown,
     ForgeError,
     Issue,
     LineComment,
@@ -410,7 +411,7 @@ class GitLabForge:
                 )
             ) from None
 
-    def _refused(self, doing: str, what: str, exc: Any) -> ForgeError:
+    def _refused(self, doing: str, what: str, exc: Any) -> ForgeError | ForgeDown:
         status: int | None = exc.response_code
         detail = self._clean(str(exc.error_message or "").strip())
         if status == 401:
@@ -435,10 +436,14 @@ class GitLabForge:
                 f"GitLab would not {doing} on {self.repo} ({status}: {detail}); it may have "
                 "conflicts, a failing pipeline or be a draft."
             )
-        elif status is not None and status >= 500:
-            message = (
-                f"GitLab failed to {doing} on {self.repo} ({status}); it may be down, try again "
-                "later."
+        elif status is not None and status >= 500:  # GitLab's failure, not the asker's
+            return ForgeDown(
+                self._clean(
+                    f"GitLab failed to {doing} on {self.repo} ({status}); it may be down, try "
+                    "again later."
+                ),
+                status=status,
+                detail=detail,
             )
         else:
             message = f"GitLab refused to {doing} on {self.repo} ({status}: {detail})."

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from gastown.errors import GitError, Refused
+from gastown.errors import GitError, Refused, RuntimeFailure
 from gastown.git import refusals
 from gastown.git.repo import git
 from gastown.git.worktree import Identity, is_worktree
@@ -24,9 +24,12 @@ PUSH_FLAGS = frozenset({"--quiet", "--porcelain", "--atomic", "--verbose"})
 --mirror or --delete)."""
 
 
-class PushRejected(GitError):
+class PushRejected(RuntimeFailure):
     """The remote refused a push (it moved on, or a hook or protection said no): the reason
-    on the first line, every line git and the remote wrote quoted below it."""
+    on the first line, every line git and the remote wrote quoted below it. Nothing the
+    person at the command line asked for was wrong, so it is a runtime failure."""
+
+    code = "push_rejected"
 
 
 class Applied(Record):

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from gastown import config
-from gastown.forge.base import Forge, ForgeError, Issue, RateLimited
+from gastown.forge.base import Forge, ForgeDown, ForgeError, Issue, RateLimited
 from gastown.model import CLOSED, FAILED, IN_PROGRESS, IN_REVIEW, OPEN, Bead, IssueLink, Rig
 from gastown.record import Record
 from gastown.sections import sections
@@ -267,7 +267,7 @@ class IntakePoller:
                     rig=rig.name,
                 )
             return "rate limited"
-        except ForgeError as exc:
+        except (ForgeError, ForgeDown) as exc:
             state.failures += 1
             state.due = now + min(every * 2**state.failures, MAX_BACKOFF)
             log.warning("issue intake on rig %s: %s", rig.name, exc)
