@@ -28,7 +28,7 @@ from pathlib import Path
 
 import towngen
 from gastown.clock import stamp
-from gastown.model import MR_OPEN, MR_REWORK, RUNNING, WORKING, MergeRequest, Polecat, Run
+from gastown.model import MR_OPEN, MR_REWORK, RUNNING, WORKING, MergeRequest, MrStatus, Polecat, Run
 from gastown.services import escalations
 from gastown.services.ledger import Ledger
 from gastown.store import controls
@@ -63,7 +63,7 @@ def build(root: Path, beads: int, seed: int) -> tuple[Path, list[str]]:
                 tx.insert_run(run)
                 runs.append(run_id)
             for i, bead in enumerate(open_beads[AGENTS:]):
-                status = MR_REWORK if i % 3 == 0 else MR_OPEN
+                status: MrStatus = MR_REWORK if i % 3 == 0 else MR_OPEN
                 mr = MergeRequest(f"mr-{i}", bead.id, None, "app", "b", "trunk", "a", "b")
                 mr.status, mr.created_at, mr.updated_at = status, now, now
                 tx.insert_merge_request(mr)

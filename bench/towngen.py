@@ -17,7 +17,7 @@ from pathlib import Path
 from gastown import ids
 from gastown.clock import stamp
 from gastown.dag import Candidate
-from gastown.model import BLOCKS, PARENT_CHILD, Bead, Convoy, Dependency, Event, Rig
+from gastown.model import BLOCKS, PARENT_CHILD, Bead, BeadStatus, Convoy, Dependency, Event, Rig
 from gastown.store import open_store
 from gastown.town import init
 
@@ -76,7 +76,7 @@ def _sentence(rng: random.Random, words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(words)).capitalize()
 
 
-def _status(rng: random.Random, age: float) -> str:
+def _status(rng: random.Random, age: float) -> BeadStatus:
     """`age` is 1.0 for the oldest bead, 0.0 for the newest: old work is mostly closed."""
     if rng.random() < 0.6 * age:
         return "closed"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from gastown.model import BLOCKS, PARENT_CHILD, RELATED, Dependency
+from gastown.model import BLOCKS, PARENT_CHILD, RELATED, BeadStatus, Dependency
 from gastown.store import BeadFilter, Store
 from tests.builders import (
     at,
@@ -53,7 +53,7 @@ def test_dependencies_are_stored_listed_both_ways_and_removed(store: Store) -> N
         assert tx.edges(BLOCKS) == [("gt-c", "gt-b")]
 
 
-def reopen(store: Store, bead_id: str, status: str) -> None:
+def reopen(store: Store, bead_id: str, status: BeadStatus) -> None:
     with store.transaction() as tx:
         found = tx.get_bead(bead_id, lock=True)
         assert found is not None

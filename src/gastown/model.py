@@ -6,7 +6,7 @@ settings on disk. Everything here is plain data; behaviour lives in `services`.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from gastown.record import Record, field
 
@@ -18,7 +18,9 @@ IN_REVIEW: Final = "in_review"
 CLOSED: Final = "closed"
 FAILED: Final = "failed"
 
-BEAD_STATUSES: Final = (OPEN, IN_PROGRESS, IN_REVIEW, CLOSED, FAILED)
+BeadStatus = Literal["open", "in_progress", "in_review", "closed", "failed"]
+"""A bead's status, so the type checker catches a misspelt one."""
+BEAD_STATUSES: Final[tuple[BeadStatus, ...]] = (OPEN, IN_PROGRESS, IN_REVIEW, CLOSED, FAILED)
 """Lifecycle: open → in_progress → in_review → closed, or failed."""
 
 TRANSITIONS: Final[dict[str, frozenset[str]]] = {
@@ -94,7 +96,7 @@ class Bead(Record):
     """One of `BEAD_TYPES`."""
     priority: int = DEFAULT_PRIORITY
     """0 (highest) to 4."""
-    status: str = OPEN
+    status: BeadStatus = OPEN
     """One of `BEAD_STATUSES`; changed only along `TRANSITIONS`."""
     rig: str | None = None
     """The rig (repository) the work is for."""
@@ -301,6 +303,8 @@ ENDED_RUN_STATUSES: Final = (SUCCEEDED, RUN_FAILED, RUN_STOPPED, LOST)
 FAILED_RUN_STATUSES: Final = (RUN_FAILED, LOST)
 """Endings that count against a bead's attempts and towards the circuit breaker."""
 RUN_STATUSES: Final = ACTIVE_RUN_STATUSES + ENDED_RUN_STATUSES
+RunStatus = Literal["queued", "starting", "running", "succeeded", "failed", "stopped", "lost"]
+"""A run's status."""
 RUN_TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     QUEUED: frozenset({STARTING, RUNNING, *ENDED_RUN_STATUSES}),
     STARTING: frozenset({RUNNING, *ENDED_RUN_STATUSES}),
@@ -309,7 +313,9 @@ RUN_TRANSITIONS: Final[dict[str, frozenset[str]]] = {
 }
 """A run only moves forward; an ended run is history and never runs again."""
 
-SEVERITIES: Final = ("low", "medium", "high", "critical")
+Severity = Literal["low", "medium", "high", "critical"]
+"""How urgent an escalation is."""
+SEVERITIES: Final[tuple[Severity, ...]] = ("low", "medium", "high", "critical")
 
 
 def run_branch(polecat: str, bead_id: str) -> str:
@@ -361,7 +367,7 @@ class Run(Record):
     """Where the agent works, relative to the town folder."""
     attempt: int = 1
     """1 for a bead's first dispatch, 2 for its first retry, ..."""
-    status: str = QUEUED
+    status: RunStatus = QUEUED
     """One of `RUN_STATUSES`; only queued → starting → running → an ended status."""
     pid: int | None = None
     """The agent process, once started."""
@@ -495,6 +501,8 @@ MR_HELD: Final = "held"
 MR_MERGED: Final = "merged"
 MR_FAILED: Final = "failed"
 MR_STATUSES: Final = (MR_OPEN, MR_TESTING, MR_REWORK, MR_PR, MR_HELD, MR_MERGED, MR_FAILED)
+MrStatus = Literal["open", "testing", "rework", "pr", "held", "merged", "failed"]
+"""A merge request's status."""
 MR_DONE: Final = frozenset({MR_MERGED, MR_FAILED})
 
 MR_BEAD: Final = "bead"
@@ -529,7 +537,7 @@ class MergeRequest(Record):
     """Where the branch was cut from."""
     head_commit: str
     """The commit of `branch` that was handed over."""
-    status: str = MR_OPEN
+    status: MrStatus = MR_OPEN
     """One of `MR_STATUSES`."""
     summary: str | None = None
     """What the work did, in words (the run's summary)."""

@@ -8,7 +8,16 @@ followed it is gone. `decide` is pure, tested as a table of scenarios like the r
 
 from __future__ import annotations
 
-from gastown.model import IN_REVIEW, LOST, OPEN, RUN_FAILED, RUN_STOPPED, SUCCEEDED
+from gastown.model import (
+    IN_REVIEW,
+    LOST,
+    OPEN,
+    RUN_FAILED,
+    RUN_STOPPED,
+    SUCCEEDED,
+    BeadStatus,
+    RunStatus,
+)
 from gastown.polecat.output import Ending
 from gastown.record import Record
 
@@ -46,13 +55,13 @@ class Happened(Record):
 class Decision(Record):
     """What the ledger records for an ended run."""
 
-    status: str
+    status: RunStatus
     """The run's final status."""
     outcome: str
     """The run's outcome in words."""
     merge_request: bool = False
     """Whether its branch becomes a merge request (unless it was rework, see `end_run`)."""
-    bead_status: str = OPEN
+    bead_status: BeadStatus = OPEN
     """Where its bead goes, if the bead is still in progress."""
     held: bool | None = None
     """Whether the bead is held after this (None: left as it is)."""

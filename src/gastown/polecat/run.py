@@ -25,7 +25,7 @@ from gastown import config
 from gastown.errors import GastownError, RuntimeUnavailable, UserError
 from gastown.forge.gitauth import authorize_url
 from gastown.git import worktree as wt
-from gastown.model import RUN_FAILED, RUN_STOPPED, RUNNING, STARTING, Bead, Run
+from gastown.model import RUN_FAILED, RUN_STOPPED, RUNNING, STARTING, Bead, Run, RunStatus
 from gastown.polecat import earlier, group
 from gastown.polecat.context import PolecatContext, load_prompt_context, prompt_notes
 from gastown.polecat.finish import (
@@ -373,7 +373,7 @@ def _verdict(launch: Launch, run: Run) -> None:
         append_outcome(path, run.ended_at, run.status, run.outcome)
 
 
-def _set(ledger: Ledger, run: Run, status: str, event: str | None = None) -> None:
+def _set(ledger: Ledger, run: Run, status: RunStatus, event: str | None = None) -> None:
     """Move an active run forward and record it."""
     with ledger.store.transaction() as tx:
         current = tx.get_run(run.id, lock=True)

@@ -36,6 +36,7 @@ from gastown.model import (
     OPEN,
     PARENT_CHILD,
     Bead,
+    BeadStatus,
     Convoy,
 )
 from gastown.record import Record, field
@@ -79,7 +80,7 @@ DEP_ORDER = (
 DEP_FIELDS = "_dep_fields"
 """`extra` key holding per-edge bd fields the deps table has no column for, by target id."""
 
-FROM_BD_STATUS: dict[str, tuple[str, bool]] = {
+FROM_BD_STATUS: dict[str, tuple[BeadStatus, bool]] = {
     "open": (OPEN, False),
     "in_progress": (IN_PROGRESS, False),
     "hooked": (IN_PROGRESS, False),

@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from gastown.clock import parse_stamp, stamp
 from gastown.config import RUNTIMES
@@ -55,6 +55,9 @@ from gastown.services.interop import (
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)")
 MAX_DEP_TYPE = 50
 NOT_AN_ID = "which is not an id (letters, digits, - and _, in parts joined by dots)"
+
+Choice = TypeVar("Choice", bound=str)
+"""One of a closed set of words (a bead status, a convoy status)."""
 
 
 class Incoming(Record):
@@ -109,10 +112,11 @@ class Line:
             return value
         self.fail(f"has a {key} that is not true or false")
 
-    def choice(self, key: str, value: Any, allowed: Sequence[str]) -> str:
-        """`value` as text when it is one of `allowed`; anything else is refused."""
-        if value in allowed:
-            return str(value)
+    def choice(self, key: str, value: Any, allowed: Sequence[Choice]) -> Choice:
+        """`value` as the one of `allowed` it is; anything else is refused."""
+        for one in allowed:
+            if one == value:
+                return one
         self.fail(f"has {key} '{value}', which is not one of {', '.join(allowed)}")
 
 
