@@ -33,6 +33,14 @@ class ErrorBody(Protocol):
     def __call__(self, message: str, code: str = ..., /) -> dict[str, Any]: ...
 
 
+class _Refused(Exception):
+    """A request the scripted model will not answer: a 400 with the API's own error body."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        super().__init__(body)
+        self.response = JSONResponse(body, status_code=400)
+
+
 def app(script: Script, *, now: Callable[[], float] = time.time) -> FastAPI:
     """The ASGI application answering the Anthropic, OpenAI and Gemini APIs from `script`."""
     api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
@@ -41,35 +49,37 @@ def app(script: Script, *, now: Callable[[], float] = time.time) -> FastAPI:
         "gemini": gemini_api.error,
     }
 
+    @api.exception_handler(_Refused)
+    async def refused(request: Request, exc: _Refused) -> Response:
+        return exc.response
+
     async def read(
         request: Request,
         kind: str,
         latest: Callable[[dict[str, Any]], str],
         model: str | None = None,
-    ) -> Response | tuple[dict[str, Any], Reply, int]:
-        """The request body and its reply, or an error response in the API's own shape.
-        `model` is given when the API names it in the path (Gemini) rather than the body."""
+    ) -> tuple[dict[str, Any], Reply, int, str]:
+        """The request body, its reply, the reply's serial number and the model to name;
+        a bad request raises `_Refused` with an error in the API's own shape. `model` is
+        given when the API names it in the path (Gemini) rather than the body."""
         errors = error_bodies.get(kind, openai_api.error)
         try:
             body = json.loads(await request.body())
         except ValueError:
-            return JSONResponse(errors("The request body is not JSON."), status_code=400)
+            raise _Refused(errors("The request body is not JSON.")) from None
         if not isinstance(body, dict):
-            return JSONResponse(errors("The request body is not a JSON object."), status_code=400)
+            raise _Refused(errors("The request body is not a JSON object."))
         try:
             reply = script.answer(kind, request.url.path, body, latest(body), model=model)
         except ScriptExhausted as exc:
             # 400, not 5xx: SDKs retry server errors, and a spent script stays spent.
-            return JSONResponse(errors(str(exc), "script_exhausted"), status_code=400)
-        return body, reply, len(script.requests)
+            raise _Refused(errors(str(exc), "script_exhausted")) from None
+        named = model or str(body.get("model") or DEFAULT_MODEL)
+        return body, reply, len(script.requests), named
 
     @api.post("/v1/messages")
     async def messages(request: Request) -> Response:
-        got = await read(request, "anthropic", anthropic_api.latest_message)
-        if isinstance(got, Response):
-            return got
-        body, reply, serial = got
-        model = str(body.get("model") or DEFAULT_MODEL)
+        body, reply, serial, model = await read(request, "anthropic", anthropic_api.latest_message)
         if body.get("stream"):
             return _events(anthropic_api.stream(reply, model, serial))
         return JSONResponse(anthropic_api.message(reply, model, serial))
@@ -81,11 +91,8 @@ def app(script: Script, *, now: Callable[[], float] = time.time) -> FastAPI:
 
     @api.post("/v1/chat/completions")
     async def chat(request: Request) -> Response:
-        got = await read(request, "chat", openai_api.latest_chat_message)
-        if isinstance(got, Response):
-            return got
-        body, reply, serial = got
-        model, created = str(body.get("model") or DEFAULT_MODEL), int(now())
+        body, reply, serial, model = await read(request, "chat", openai_api.latest_chat_message)
+        created = int(now())
         if body.get("stream"):
             options = body.get("stream_options") or {}
             usage = bool(isinstance(options, dict) and options.get("include_usage"))
@@ -94,11 +101,10 @@ def app(script: Script, *, now: Callable[[], float] = time.time) -> FastAPI:
 
     @api.post("/v1/responses")
     async def responses(request: Request) -> Response:
-        got = await read(request, "responses", openai_api.latest_responses_input)
-        if isinstance(got, Response):
-            return got
-        body, reply, serial = got
-        model, created = str(body.get("model") or DEFAULT_MODEL), int(now())
+        body, reply, serial, model = await read(
+            request, "responses", openai_api.latest_responses_input
+        )
+        created = int(now())
         if body.get("stream"):
             return _events(openai_api.responses_stream(reply, model, serial, created))
         return JSONResponse(openai_api.response(reply, model, serial, created))
@@ -111,10 +117,7 @@ def app(script: Script, *, now: Callable[[], float] = time.time) -> FastAPI:
         if method not in gemini_api.METHODS:
             unknown = f"The scripted model does not serve the method {method!r}."
             return JSONResponse(gemini_api.error(unknown, code=404), status_code=404)
-        got = await read(request, "gemini", gemini_api.latest_contents, model)
-        if isinstance(got, Response):
-            return got
-        _, reply, serial = got
+        _, reply, serial, _ = await read(request, "gemini", gemini_api.latest_contents, model)
         if method == "streamGenerateContent":
             return _events(gemini_api.stream(reply, model, serial))
         return JSONResponse(gemini_api.generate(reply, model, serial))
