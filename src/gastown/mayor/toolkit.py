@@ -27,6 +27,17 @@ class Arg(Record):
     """The schema of an array's items."""
 
 
+# Arguments many tools take, worded once so the model reads them alike in every tool.
+BEAD_ID = Arg("id", "string", "the bead id", required=True)
+"""The bead a tool acts on."""
+RIG_FILTER = Arg("rig", "string", "only this rig")
+"""Narrows a listing to one rig."""
+LIMIT = Arg("limit", "integer", "at most this many (default 50)")
+"""Caps a listing's length."""
+REASON = Arg("reason", "string", "why")
+"""Why, for the record."""
+
+
 Control = Callable[[str, str, str, str], dict[str, Any]]
 """`TownLoop.control` as the mayor reaches it: `(polecat, action, actor, text)`, where the action
 is `stop`, `reset` or `nudge`, gives the town process's answer (see `agents.py`)."""

@@ -19,6 +19,7 @@ from gastown.mayor import (
     formula_tools,
     knowledge_tools,
     mail_tools,
+    toolkit,
     town_tools,
 )
 from gastown.mayor.toolkit import Arg, Context, Outcome, Tool, ToolArgsError, check_args
@@ -253,8 +254,8 @@ TOOLS: dict[str, Tool] = {
             "List beads, highest priority first.",
             [
                 Arg("status", "string", "open, in_progress, in_review, closed or failed"),
-                Arg("rig", "string", "only this rig"),
-                Arg("limit", "integer", "at most this many (default 50)"),
+                toolkit.RIG_FILTER,
+                toolkit.LIMIT,
             ],
             _list_beads,
         ),
@@ -263,23 +264,20 @@ TOOLS: dict[str, Tool] = {
             "Unfinished beads that cannot be worked yet, each with the unclosed beads it "
             "waits on, its unclosed children (a parent waits for them), or the blocked parent "
             "it is under: why work is not moving.",
-            [
-                Arg("rig", "string", "only this rig"),
-                Arg("limit", "integer", "at most this many (default 50)"),
-            ],
+            [toolkit.RIG_FILTER, toolkit.LIMIT],
             _list_blocked,
         ),
         Tool(
             "show_bead",
             "Everything about one bead, with its dependencies and dependents.",
-            [Arg("id", "string", "the bead id", required=True)],
+            [toolkit.BEAD_ID],
             _show_bead,
         ),
         Tool(
             "update_bead",
             "Change a bead's title, body, priority, status or hold.",
             [
-                Arg("id", "string", "the bead id", required=True),
+                toolkit.BEAD_ID,
                 Arg("title", "string", "new title"),
                 Arg("body", "string", "new body"),
                 Arg("priority", "integer", "0 to 4"),
@@ -292,19 +290,13 @@ TOOLS: dict[str, Tool] = {
         Tool(
             "close_bead",
             "Close a bead (refused while its blockers are open).",
-            [
-                Arg("id", "string", "the bead id", required=True),
-                Arg("reason", "string", "why"),
-            ],
+            [toolkit.BEAD_ID, toolkit.REASON],
             _close_bead,
         ),
         Tool(
             "reopen_bead",
             "Reopen a closed or failed bead, so it is dispatched again.",
-            [
-                Arg("id", "string", "the bead id", required=True),
-                Arg("reason", "string", "why"),
-            ],
+            [toolkit.BEAD_ID, toolkit.REASON],
             _reopen_bead,
         ),
         Tool(
@@ -317,7 +309,7 @@ TOOLS: dict[str, Tool] = {
         Tool(
             "list_agents",
             "The polecats and what each works on.",
-            [Arg("rig", "string", "only this rig")],
+            [toolkit.RIG_FILTER],
             _list_agents,
         ),
         Tool(

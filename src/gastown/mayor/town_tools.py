@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gastown.errors import NotFound
-from gastown.mayor.toolkit import Arg, Context, Tool
+from gastown.mayor.toolkit import REASON, RIG_FILTER, Arg, Context, Tool
 from gastown.model import MAYOR
 from gastown.services import convoys, escalations
 
@@ -149,7 +149,7 @@ TOOLS: tuple[Tool, ...] = (
         "list_convoys",
         "List convoys with their status.",
         [
-            Arg("rig", "string", "only this rig"),
+            RIG_FILTER,
             Arg("status", "string", "open, landed, cancelled or failed"),
         ],
         _list_convoys,
@@ -161,7 +161,7 @@ TOOLS: tuple[Tool, ...] = (
         "unfinished ones and cancels it (its work did not land).",
         [
             _ID,
-            Arg("reason", "string", "why"),
+            REASON,
             Arg("force", "boolean", "close unfinished beads and cancel the convoy"),
         ],
         _convoy_close,
@@ -173,7 +173,7 @@ TOOLS: tuple[Tool, ...] = (
         "Runs (attempts of polecats on beads), the latest last.",
         [
             Arg("bead", "string", "only runs of this bead"),
-            Arg("rig", "string", "only this rig"),
+            RIG_FILTER,
             Arg("polecat", "string", "only this polecat"),
             Arg("status", "string", "only runs with this status"),
             Arg("limit", "integer", "at most this many of the latest (default 20)"),
