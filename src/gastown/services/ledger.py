@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from gastown.clock import Clock, SystemClock, stamp
 from gastown.errors import InvalidValue, NotFound
@@ -13,6 +13,23 @@ from gastown.store import Store, Turn, Tx
 
 if TYPE_CHECKING:
     import random
+
+
+class EventFields(TypedDict, total=False):
+    """What an event may say besides its kind and time (`Ledger.event`, `record_event`)."""
+
+    bead_id: str | None
+    """The bead it changed."""
+    convoy_id: str | None
+    """The convoy it changed."""
+    rig: str | None
+    """The rig it happened in."""
+    before: dict[str, Any] | None
+    """The fields it changed, as they were."""
+    after: dict[str, Any] | None
+    """The fields it changed, as they became."""
+    reason: str | None
+    """Why, in words."""
 
 
 class Ledger(Record):
@@ -33,60 +50,16 @@ class Ledger(Record):
         """The clock's time as an event stamp."""
         return stamp(self.clock.now())
 
-    def event(
-        self,
-        kind: str,
-        *,
-        at: str | None = None,
-        bead_id: str | None = None,
-        convoy_id: str | None = None,
-        rig: str | None = None,
-        before: dict[str, Any] | None = None,
-        after: dict[str, Any] | None = None,
-        reason: str | None = None,
-    ) -> Event:
-        """An event of this actor, not yet written (`record_event` writes one)."""
-        return Event(
-            id=0,
-            at=at or self.now(),
-            actor=self.actor,
-            kind=kind,
-            bead_id=bead_id,
-            convoy_id=convoy_id,
-            rig=rig,
-            before=before,
-            after=after,
-            reason=reason,
-        )
+    def event(self, kind: str, *, at: str | None = None, **fields: Unpack[EventFields]) -> Event:
+        """An event of this actor, not yet written (`record_event` writes one), stamped `at`
+        or now."""
+        return Event(id=0, at=at or self.now(), actor=self.actor, kind=kind, **fields)
 
     def record_event(
-        self,
-        tx: Tx,
-        kind: str,
-        *,
-        at: str | None = None,
-        bead_id: str | None = None,
-        convoy_id: str | None = None,
-        rig: str | None = None,
-        before: dict[str, Any] | None = None,
-        after: dict[str, Any] | None = None,
-        reason: str | None = None,
+        self, tx: Tx, kind: str, *, at: str | None = None, **fields: Unpack[EventFields]
     ) -> None:
         """Append one event of this actor inside `tx` (what `event` builds, written)."""
-        tx.append_events(
-            [
-                self.event(
-                    kind,
-                    at=at,
-                    bead_id=bead_id,
-                    convoy_id=convoy_id,
-                    rig=rig,
-                    before=before,
-                    after=after,
-                    reason=reason,
-                )
-            ]
-        )
+        tx.append_events([self.event(kind, at=at, **fields)])
 
     def new_ids(self, tx: Tx, seeds: Sequence[str], prefix: str | None = None) -> list[str]:
         """Fresh ids for records seeded by these strings, unique in the town and the batch."""
