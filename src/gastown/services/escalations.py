@@ -3,7 +3,7 @@ acknowledged by people (`gt escalation ack`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from gastown.errors import Conflict, InvalidValue, NotFound
 from gastown.limits import MAX_INT, shown
@@ -30,17 +30,22 @@ def check(severity: str, message: str) -> str:
     return text
 
 
+class About(TypedDict, total=False):
+    """What an escalation is about, each part optional (`raise_` and `raise_in` take it)."""
+
+    bead_id: str | None
+    """The bead."""
+    run_id: str | None
+    """The run."""
+    rig: str | None
+    """The rig."""
+
+
 def raise_in(
-    ledger: Ledger,
-    tx: Tx,
-    severity: str,
-    message: str,
-    *,
-    bead_id: str | None = None,
-    run_id: str | None = None,
-    rig: str | None = None,
+    ledger: Ledger, tx: Tx, severity: str, message: str, **about: Unpack[About]
 ) -> Escalation:
     """Raise an escalation inside the caller's transaction (with its `escalation.raised`)."""
+    bead_id, run_id, rig = about.get("bead_id"), about.get("run_id"), about.get("rig")
     now = ledger.now()
     escalation = Escalation(0, severity, check(severity, message), now, bead_id, run_id, rig)
     escalation.id = tx.insert_escalation(escalation)
@@ -56,18 +61,10 @@ def raise_in(
     return escalation
 
 
-def raise_(
-    ledger: Ledger,
-    severity: str,
-    message: str,
-    *,
-    bead_id: str | None = None,
-    run_id: str | None = None,
-    rig: str | None = None,
-) -> Escalation:
+def raise_(ledger: Ledger, severity: str, message: str, **about: Unpack[About]) -> Escalation:
     """Raise an escalation in a transaction of its own."""
     with ledger.store.transaction() as tx:
-        return raise_in(ledger, tx, severity, message, bead_id=bead_id, run_id=run_id, rig=rig)
+        return raise_in(ledger, tx, severity, message, **about)
 
 
 def list_(ledger: Ledger, *, include_acknowledged: bool = False) -> list[Escalation]:
