@@ -64,13 +64,16 @@ def page(
     data: dict[str, Any],
     *,
     title: str,
-    live: str | None = None,
+    live: bool = False,
     topics: str = "*",
 ) -> HTMLResponse:
-    """A whole page, or only its live region when asked for `?fragment=live`."""
+    """A whole page, or only its live region when asked for `?fragment=live`. A page with a
+    live region (`live`) keeps it in its template's `_live` sibling: `board.html`'s in
+    `board_live.html`."""
+    region = template.removesuffix(".html") + "_live.html" if live else None
     context = {**data, "now": _now(), "csrf": _csrf(request), "csrf_field": CSRF_FIELD}
-    if live is not None and request.query_params.get("fragment") == "live":
-        return HTMLResponse(render(live, context), headers={"cache-control": "no-store"})
+    if region is not None and request.query_params.get("fragment") == "live":
+        return HTMLResponse(render(region, context), headers={"cache-control": "no-store"})
     town: Town = request.app.state.town
     with led.store.reader() as tx:
         context.update(
@@ -81,7 +84,7 @@ def page(
             open_escalations=len(tx.list_escalations(open_only=True)),
             unread_mail=tx.count_unread_mail(inbox_of(actor_of(caller(request)))),
             chat=chat.history(tx),
-            live=live,
+            live=region,
             topics=topics,
             live_url=_live_url(request),
         )
@@ -98,7 +101,7 @@ def overview(request: Request, led: Led) -> HTMLResponse:
     a = data["activity"]
     data["chart"] = svg.activity_chart(a["counts"], a["bucket_minutes"], a["start"])
     data["spend_chart"] = svg.spend_chart(data["spend_days"])
-    return page(request, led, "overview.html", data, title="Overview", live="overview_live.html")
+    return page(request, led, "overview.html", data, title="Overview", live=True)
 
 
 @router.get("/rigs/{rig}")
@@ -131,9 +134,7 @@ def _board(
         data.update(board.options(tx), fixed_rig=rig)
     query = [(k, v) for k, v in request.query_params.multi_items() if k in board.FILTER_KEYS]
     data["more_url"] = "?" + urlencode([*query, ("limit", str(data["limit"] * 5))])
-    return page(
-        request, led, "board.html", data, title=title, live="board_live.html", topics=topics
-    )
+    return page(request, led, "board.html", data, title=title, live=True, topics=topics)
 
 
 @router.get("/convoys")
@@ -146,7 +147,7 @@ def convoy_list(request: Request, led: Led) -> Response:
         "convoys.html",
         data,
         title="Convoys",
-        live="convoys_live.html",
+        live=True,
         topics="kind:convoy kind:bead",
     )
 
@@ -160,7 +161,7 @@ def convoy_page(request: Request, led: Led, convoy_id: str) -> Response:
         "convoy.html",
         data,
         title=f"Convoy: {data['title']}",
-        live="convoy_live.html",
+        live=True,
         topics=f"convoy:{data['id']}",
     )
 
@@ -175,7 +176,7 @@ def bead_page(request: Request, led: Led, bead_id: str) -> Response:
         "bead.html",
         data,
         title=f"{bead['id']}: {bead['title']}",
-        live="bead_live.html",
+        live=True,
         topics=f"bead:{bead['id']}",
     )
 
@@ -190,7 +191,7 @@ def agent_list(request: Request, led: Led) -> Response:
         "agents.html",
         data,
         title="Agents",
-        live="agents_live.html",
+        live=True,
         topics="kind:run kind:agent kind:bead",
     )
 
@@ -200,15 +201,7 @@ def agent_page(request: Request, led: Led, name: str) -> Response:
     with led.store.reader() as tx:
         data = views.agent(tx, request.app.state.town, name)
     topics = f"agent:{name} kind:run" + (f" bead:{data['bead_id']}" if data["bead_id"] else "")
-    return page(
-        request,
-        led,
-        "agent.html",
-        data,
-        title=f"Polecat {name}",
-        live="agent_live.html",
-        topics=topics,
-    )
+    return page(request, led, "agent.html", data, title=f"Polecat {name}", live=True, topics=topics)
 
 
 @router.get("/merges")
@@ -221,7 +214,7 @@ def merge_queue(request: Request, led: Led) -> Response:
         "merges.html",
         data,
         title="Merge queue",
-        live="merges_live.html",
+        live=True,
         topics="kind:mr kind:refinery",
     )
 
@@ -236,7 +229,7 @@ def escalation_list(request: Request, led: Led, all: bool = False) -> Response:
         "escalations.html",
         data,
         title="Escalations",
-        live="escalations_live.html",
+        live=True,
         topics="kind:escalation",
     )
 
@@ -250,7 +243,7 @@ def settings_page(request: Request, led: Led, rig: str | None = None) -> Respons
         "settings.html",
         data,
         title="Settings" + (f" of rig {rig}" if rig else ""),
-        live="settings_live.html",
+        live=True,
         topics="kind:config",
     )
 
@@ -261,15 +254,7 @@ def new_work(request: Request, led: Led, rig: str | None = None) -> Response:
         rigs = [r.name for r in tx.list_rigs()]
         staged = [c.to_json() for c in tx.list_convoys(status="open") if c.staged]
     data = {"rigs": rigs, "rig": rig, "staged": staged, "rows": range(1, 6)}
-    return page(
-        request,
-        led,
-        "new.html",
-        data,
-        title="New work",
-        live="new_live.html",
-        topics="kind:convoy",
-    )
+    return page(request, led, "new.html", data, title="New work", live=True, topics="kind:convoy")
 
 
 # --- form posts ----------------------------------------------------------------------------
