@@ -59,25 +59,22 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
     asub = agent.add_subparsers(
         dest="action", metavar="ACTION", required=True, parser_class=type(agent)
     )
-    stop = asub.add_parser(
-        "stop",
-        parents=[shared],
-        help="stop its run; its bead is held",
-        description="Stop the polecat's run. The bead goes back to open and "
-        "held (unhold it to let it be dispatched again); the attempt is not "
-        "counted.",
-    )
-    stop.add_argument("name", metavar="POLECAT", help="the polecat")
-    stop.set_defaults(handler=control_agent)
-    reset = asub.add_parser(
-        "reset",
-        parents=[shared],
-        help="stop its run; retry the bead afresh",
-        description="Stop the polecat's run (if any); its bead is retried "
-        "from scratch with its attempts reset.",
-    )
-    reset.add_argument("name", metavar="POLECAT", help="the polecat")
-    reset.set_defaults(handler=control_agent)
+    verbs = {
+        "stop": (
+            "stop its run; its bead is held",
+            "Stop the polecat's run. The bead goes back to open and held (unhold it to let it "
+            "be dispatched again); the attempt is not counted.",
+        ),
+        "reset": (
+            "stop its run; retry the bead afresh",
+            "Stop the polecat's run (if any); its bead is retried from scratch with its "
+            "attempts reset.",
+        ),
+    }
+    for verb, (said, description) in verbs.items():
+        act = asub.add_parser(verb, parents=[shared], help=said, description=description)
+        act.add_argument("name", metavar="POLECAT", help="the polecat")
+        act.set_defaults(handler=control_agent)
     nudge = sub.add_parser(
         "nudge",
         parents=[shared],
