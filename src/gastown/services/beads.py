@@ -35,7 +35,7 @@ from gastown.model import (
     Dependency,
 )
 from gastown.record import Record, field
-from gastown.services.ledger import Ledger, append, changes, get_bead
+from gastown.services.ledger import Ledger, append, changes, get_bead, on_bead
 from gastown.services.listing import require_rig
 from gastown.store import BeadFilter, Tx
 
@@ -292,9 +292,7 @@ def insert(ledger: Ledger, tx: Tx, beads: Sequence[Bead], reason: str | None = N
             ledger.event(
                 "bead.created",
                 at=b.created_at,
-                bead_id=b.id,
-                convoy_id=b.convoy_id,
-                rig=b.rig,
+                **on_bead(b),
                 after={"title": b.title, "status": b.status, "priority": b.priority},
                 reason=reason,
             )
@@ -398,9 +396,7 @@ def write(
             ledger.event(
                 kind,
                 at=now,
-                bead_id=bead.id,
-                convoy_id=bead.convoy_id,
-                rig=bead.rig,
+                **on_bead(bead),
                 before=old,
                 after=new,
                 reason=reason,
@@ -605,9 +601,7 @@ def claim(ledger: Ledger, bead_id: str, assignee: str) -> Bead:
                 ledger.event(
                     "bead.claimed",
                     at=now,
-                    bead_id=bead.id,
-                    convoy_id=bead.convoy_id,
-                    rig=bead.rig,
+                    **on_bead(bead),
                     before={"status": bead.status, "assignee": bead.assignee},
                     after={"status": IN_PROGRESS, "assignee": assignee},
                 )

@@ -8,7 +8,7 @@ from gastown.limits import row_limit
 from gastown.model import BLOCKS, DEP_TYPES, PARENT_CHILD, Bead, Dependency
 from gastown.record import Record, field
 from gastown.services import beads
-from gastown.services.ledger import Ledger, append, get_bead
+from gastown.services.ledger import Ledger, append, get_bead, on_bead
 from gastown.services.listing import require_rig
 from gastown.store import BeadFilter, Turn, Tx
 
@@ -53,9 +53,7 @@ def add(ledger: Ledger, bead_id: str, blocker_id: str, kind: str = BLOCKS) -> De
                 ledger.event(
                     "dep.added",
                     at=edge.created_at,
-                    bead_id=bead.id,
-                    convoy_id=bead.convoy_id,
-                    rig=bead.rig,
+                    **on_bead(bead),
                     after={"depends_on": blocker.id, "type": kind},
                 )
             ],
@@ -77,9 +75,7 @@ def remove(ledger: Ledger, bead_id: str, blocker_id: str) -> Dependency:
             [
                 ledger.event(
                     "dep.removed",
-                    bead_id=bead.id,
-                    convoy_id=bead.convoy_id,
-                    rig=bead.rig,
+                    **on_bead(bead),
                     before={"depends_on": blocker.id, "type": edge.type},
                 )
             ],

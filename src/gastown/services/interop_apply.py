@@ -17,7 +17,7 @@ from gastown.model import BLOCKS, CLOSED, PARENT_CHILD, Bead, Convoy, Event
 from gastown.record import Record, field, replace
 from gastown.services.interop import DEP_FIELDS, ImportSummary
 from gastown.services.interop_read import Incoming
-from gastown.services.ledger import Ledger
+from gastown.services.ledger import Ledger, on_bead
 from gastown.store import BeadFilter, Tx
 
 CHILD_ID = re.compile(r"(.+)\.([0-9]+)")
@@ -312,9 +312,7 @@ def write(ledger: Ledger, tx: Tx, out: Plan, reason: str) -> None:
         events.append(
             ledger.event(
                 "bead.imported",
-                bead_id=b.id,
-                convoy_id=b.convoy_id,
-                rig=b.rig,
+                **on_bead(b),
                 after=after,
                 reason=reason,
             )
@@ -324,9 +322,7 @@ def write(ledger: Ledger, tx: Tx, out: Plan, reason: str) -> None:
         events.append(
             ledger.event(
                 "bead.updated",
-                bead_id=new.id,
-                convoy_id=new.convoy_id,
-                rig=new.rig,
+                **on_bead(new),
                 before=before,
                 after=after,
                 reason=reason,

@@ -88,6 +88,22 @@ class Ledger(Record):
                 return chosen
 
 
+class Place(TypedDict):
+    """Where an event about a bead happened (`on_bead`); spread into `Ledger.event`."""
+
+    bead_id: str | None
+    """The bead."""
+    convoy_id: str | None
+    """Its convoy."""
+    rig: str | None
+    """Its rig."""
+
+
+def on_bead(bead: Bead) -> Place:
+    """What an event about `bead` names: the bead, its convoy and its rig."""
+    return {"bead_id": bead.id, "convoy_id": bead.convoy_id, "rig": bead.rig}
+
+
 def resolve_bead_id(tx: Tx, prefix: str, text: str) -> str:
     """Accept a full id, an id without its prefix, or a unique start of one."""
     text = text.strip()
