@@ -29,7 +29,7 @@ from gastown.model import (
 )
 from gastown.services import beads, escalations
 from gastown.services.beads import NewBead
-from gastown.services.ledger import Ledger
+from gastown.services.ledger import Ledger, on_merge_request
 from gastown.store import Tx
 
 MAX_ATTEMPTS = 3
@@ -48,9 +48,7 @@ def _event(
     ledger.record_event(
         tx,
         kind,
-        bead_id=mr.bead_id,
-        convoy_id=mr.convoy_id,
-        rig=mr.rig,
+        **on_merge_request(mr),
         after={"mr": mr.id, "status": mr.status, **(after or {})},
         reason=reason,
     )

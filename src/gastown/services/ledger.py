@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from gastown.clock import Clock, SystemClock, stamp
 from gastown.errors import InvalidValue, NotFound
-from gastown.model import Bead, Event
+from gastown.model import Bead, Event, MergeRequest
 from gastown.record import Record, field
 from gastown.store import Store, Turn, Tx
 
@@ -89,7 +89,7 @@ class Ledger(Record):
 
 
 class Place(TypedDict):
-    """Where an event about a bead happened (`on_bead`); spread into `Ledger.event`."""
+    """Where an event happened (`on_bead`, `on_merge_request`); spread into `Ledger.event`."""
 
     bead_id: str | None
     """The bead."""
@@ -102,6 +102,11 @@ class Place(TypedDict):
 def on_bead(bead: Bead) -> Place:
     """What an event about `bead` names: the bead, its convoy and its rig."""
     return {"bead_id": bead.id, "convoy_id": bead.convoy_id, "rig": bead.rig}
+
+
+def on_merge_request(mr: MergeRequest) -> Place:
+    """What an event about merge request `mr` names: its bead, its convoy and its rig."""
+    return {"bead_id": mr.bead_id, "convoy_id": mr.convoy_id, "rig": mr.rig}
 
 
 def resolve_bead_id(tx: Tx, prefix: str, text: str) -> str:

@@ -22,7 +22,7 @@ from gastown.model import (
     MergeRequest,
 )
 from gastown.services import beads
-from gastown.services.ledger import Ledger
+from gastown.services.ledger import Ledger, on_merge_request
 from gastown.store import Tx
 
 LIVE = tuple(s for s in MR_STATUSES if s not in MR_DONE)
@@ -110,9 +110,7 @@ def retry(ledger: Ledger, text: str) -> MergeRequest:
         ledger.record_event(
             tx,
             "mr.requeued",
-            bead_id=current.bead_id,
-            convoy_id=current.convoy_id,
-            rig=current.rig,
+            **on_merge_request(current),
             before={"status": before},
             after={"mr": current.id, "status": MR_OPEN},
             reason=current.note,
@@ -155,9 +153,7 @@ def rework_done(ledger: Ledger, tx: Tx, bead: Bead, head: str, run_id: str) -> b
         ledger.record_event(
             tx,
             "mr.requeued",
-            bead_id=mr.bead_id,
-            convoy_id=mr.convoy_id,
-            rig=mr.rig,
+            **on_merge_request(mr),
             after={"mr": mr.id, "status": mr.status, "head": head},
             reason=mr.note,
         )
