@@ -85,12 +85,7 @@ def parse(doc: Any, origin: str = "the plan") -> Plan:
     naming `origin`, the task and the problem."""
     if not isinstance(doc, dict):
         raise PlanError(f"{origin} must be a table with a list of tasks.")
-    unknown = set(doc) - TOP_FIELDS
-    if unknown:
-        raise PlanError(
-            f"{origin} has unknown field(s): {', '.join(sorted(unknown))}.",
-            hint="Allowed at the top: " + ", ".join(sorted(TOP_FIELDS)) + ".",
-        )
+    _refuse_unknown(doc, TOP_FIELDS, origin, "Allowed at the top:")
     raw_tasks = doc.get("tasks")
     if not isinstance(raw_tasks, list) or not raw_tasks:
         raise PlanError(f"{origin} lists no tasks.", hint="Add one [[tasks]] table per task.")
@@ -124,6 +119,16 @@ def parse(doc: Any, origin: str = "the plan") -> Plan:
     return Plan(tasks, doc.get("title"), doc.get("rig"), staged, merge_mode)
 
 
+def _refuse_unknown(table: dict[str, Any], allowed: set[str], where: str, may: str) -> None:
+    """Refuse a field not in `allowed`, naming it and, after `may`, the ones that are."""
+    unknown = set(table) - allowed
+    if unknown:
+        raise PlanError(
+            f"{where} has unknown field(s): {', '.join(sorted(unknown))}.",
+            hint=f"{may} {', '.join(sorted(allowed))}.",
+        )
+
+
 def _is_key(value: Any) -> bool:
     """A string, or a number short enough to be written as one (`needs = [1, 2]`)."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -135,12 +140,7 @@ def _task(raw: Any, index: int, origin: str) -> PlanTask:
     where = f"{origin}, task {index}"
     if not isinstance(raw, dict):
         raise PlanError(f"{where} must be a table.")
-    unknown = set(raw) - TASK_FIELDS
-    if unknown:
-        raise PlanError(
-            f"{where} has unknown field(s): {', '.join(sorted(unknown))}.",
-            hint="A task may have " + ", ".join(sorted(TASK_FIELDS)) + ".",
-        )
+    _refuse_unknown(raw, TASK_FIELDS, where, "A task may have")
     key = raw.get("key", str(index))
     if isinstance(key, int) and not isinstance(key, bool) and abs(key) < MAX_KEY_NUMBER:
         key = str(key)
