@@ -169,11 +169,20 @@ class Chaos:
         tasks = []
         for n in range(self.count):
             pause = f"{self.rng.uniform(0.3, 1.5):.2f}"
-            commit = ' && git add -A && git commit -qm "$GT_BEAD_ID: its file"' if n % 2 else ""
+            # A retry continues its last attempt's branch, which may hold this file already.
+            commit = (
+                " && git add -A && { git diff --cached --quiet"
+                ' || git commit -qm "$GT_BEAD_ID: its file"; }'
+                if n % 2
+                else ""
+            )
             work = WORK.format(pause=pause, commit=commit)
+            # Only a lock another agent holds (flock's exit 75) is a double; the work failing
+            # is an ordinary failure with its own status.
             guarded = (
-                f"flock -n \"{self.evidence}/locks/$GT_BEAD_ID\" sh -c '{work}' "
-                f'|| {{ echo "$GT_BEAD_ID $GT_RUN_ID" >> "{self.evidence}/double"; exit 3; }}'
+                f"flock -n -E 75 \"{self.evidence}/locks/$GT_BEAD_ID\" sh -c '{work}'; s=$?; "
+                f'[ $s -ne 75 ] || echo "$GT_BEAD_ID $GT_RUN_ID" >> "{self.evidence}/double"; '
+                "exit $s"
             )
             steps = [{"text": f"task {n}"}, {"run": guarded}, {"text": "done"}]
             task: dict[str, object] = {

@@ -184,6 +184,7 @@ async def adopt_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable
     """Follow a run started by a town process that is gone, its agent still running: replay
     what the transcript already holds into a fresh parser, then carry on from there."""
     ledger = launch.ledger
+    handle.pid = run.pid  # first: a failure below still stops the agent before the run ends
     try:
         with ledger.store.reader() as tx:
             ctx = load_prompt_context(tx, run)
@@ -198,7 +199,6 @@ async def adopt_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable
         for line in replay.read("stdout", upto=follower.offsets["stdout"]):
             events.extend(e for e in parser.feed(line) if e.kind in _KEPT)
         replay.close()
-        handle.pid = run.pid
         pid = run.pid or 0
 
         async def settle() -> None:
@@ -221,8 +221,11 @@ async def adopt_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable
 async def _end_internal(ledger: Ledger, run: Run, handle: Handle) -> None:
     """End a run the town itself failed: its agent is stopped first (the whole group), so
     the retry that follows never shares the worktree with it."""
-    if handle.pid is not None:
-        await group.empty(handle.pid, run.id)
+    pid = handle.pid or run.pid
+    if pid is not None:
+        await group.empty(pid, run.id)
+    else:  # never recorded: find it by its run id
+        await asyncio.to_thread(group.kill_strays, run.id)
     could_not_start(ledger, run, "internal error in the town process; see logs/town.log")
 
 
