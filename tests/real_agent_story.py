@@ -27,7 +27,7 @@ from gastown.runtimes.events import Cost, End, Event, Text, ToolCall, ToolResult
 from gastown.runtimes.registry import runtime
 from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
-from tests.conftest import run_git
+from tests.conftest import Gt, run_git
 
 TOOLS_BIN = Path(__file__).resolve().parent.parent / ".tools" / "node_modules" / ".bin"
 PATH = os.pathsep.join([str(TOOLS_BIN), os.environ.get("PATH", "")])
@@ -205,3 +205,33 @@ def tell(
         launch = request(worktree, model, getattr(server, base_url), **more)
         events, done = run_agent(agent, launch, tmp_path / "home")
     return server, events, done
+
+
+def polecats_on(gt: Gt, runtime_name: str, server: ScriptedModelServer, model: str) -> None:
+    """Set the town's polecats to `runtime_name` on `model` at `server`, with the refinery
+    left alone so the merge request stays queued for the test to look at."""
+    for key, value in (
+        ("runtime", runtime_name),
+        ("default_model", model),
+        ("model_base_url", server.base_url),
+        ("model_api_key", "sk-test"),
+        ("refinery.auto", "false"),
+    ):
+        gt.ok("config", "set", key, value)
+
+
+def real_cli_town(tmp_path: Path, git_repo: Path) -> Gt:
+    """A town with rig `app` whose processes find the pinned CLIs in .tools first and keep
+    their home (and the CLIs' own settings) in the test's folder."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        "GT_ACTOR": "tester",
+        "HOME": str(home),
+        "DISABLE_AUTOUPDATER": "1",
+        "PATH": os.pathsep.join([str(TOOLS_BIN), os.environ.get("PATH", "")]),
+    }
+    Gt(tmp_path, env).ok("init", "town")
+    gt = Gt(tmp_path / "town", env)
+    gt.ok("rig", "add", "app", str(git_repo))
+    return gt

@@ -301,16 +301,18 @@ def test_gt_review_on_a_gitlab_merge_request(yard: Yard) -> None:
 # --- people's pull requests, as they come ---------------------------------------------------
 
 
-def test_people_s_pull_requests_are_reviewed_once_per_head_drafts_and_the_town_s_skipped(
-    yard: Yard, github: FakeGitHub
-) -> None:
+def three_branches_pushed(yard: Yard) -> None:
+    """A person's branch, someone's work in progress and a branch of the town's own, pushed
+    with human pull requests reviewed."""
     yard.gt.ok("config", "set", "review.human_prs", "true")
     person_pushes(yard, "add-mul", {"calc.py": MUL})
     person_pushes(yard, "wip", {"WIP.md": "later\n"}, name="other")
     person_pushes(yard, "gt/toast/gt-abc12", {"NOTES.md": "notes\n"}, name="town")
-    mine = github.open_pull("add-mul", "trunk", "Add mul", user="dana")
-    draft = github.open_pull("wip", "trunk", "WIP", user="eve", draft=True)
-    towns = github.open_pull("gt/toast/gt-abc12", "trunk", "Notes", user="gastown")
+
+
+def reviewed_once_per_head(yard: Yard, mine: int) -> str:
+    """Sweep, sweep again with nothing new, push a new head, sweep: `mine` alone is reviewed,
+    once per head, the second time on what changed since the first. The first head reviewed."""
     server = reviewer_says(
         yard,
         verdict("request_changes", "Test it.", [{"path": "calc.py", "line": 4, "body": "Test."}]),
@@ -327,9 +329,19 @@ def test_people_s_pull_requests_are_reviewed_once_per_head_drafts_and_the_town_s
     assert [r.number for r in first] == [mine] and again == []
     assert [r.number for r in second] == [mine] and second[0].since == first[0].head
     assert second[0].head == new_head and len(server.requests) == 2
-    # The second review reads only what changed since the first.
     reread = json.dumps(server.requests[1].body)
     assert "+assert mul(2, 3) == 6" in reread and "+def mul" not in reread
+    return str(first[0].head)
+
+
+def test_people_s_pull_requests_are_reviewed_once_per_head_drafts_and_the_town_s_skipped(
+    yard: Yard, github: FakeGitHub
+) -> None:
+    three_branches_pushed(yard)
+    mine = github.open_pull("add-mul", "trunk", "Add mul", user="dana")
+    draft = github.open_pull("wip", "trunk", "WIP", user="eve", draft=True)
+    towns = github.open_pull("gt/toast/gt-abc12", "trunk", "Notes", user="gastown")
+    reviewed_once_per_head(yard, mine)
     assert github.reviews(draft) == [] and github.reviews(towns) == []
     assert [r["state"] for r in github.reviews(mine)] == ["CHANGES_REQUESTED", "COMMENTED"]
 
@@ -337,39 +349,18 @@ def test_people_s_pull_requests_are_reviewed_once_per_head_drafts_and_the_town_s
 def test_people_s_merge_requests_are_reviewed_once_per_head_drafts_and_the_town_s_skipped(
     yard: Yard, gitlab: FakeGitLab
 ) -> None:
-    yard.gt.ok("config", "set", "review.human_prs", "true")
-    person_pushes(yard, "add-mul", {"calc.py": MUL})
-    person_pushes(yard, "wip", {"WIP.md": "later\n"}, name="other")
-    person_pushes(yard, "gt/toast/gt-abc12", {"NOTES.md": "notes\n"}, name="town")
+    three_branches_pushed(yard)
     mine = gitlab.open_merge_request("add-mul", "trunk", "Add mul", by="dana")
     draft = gitlab.open_merge_request("wip", "trunk", "WIP", by="eve", draft=True)
     towns = gitlab.open_merge_request("gt/toast/gt-abc12", "trunk", "Notes", by="gastown")
-    server = reviewer_says(
-        yard,
-        verdict("request_changes", "Test it.", [{"path": "calc.py", "line": 4, "body": "Test."}]),
-        verdict("approve", "Tested now."),
-    )
-    try:
-        first = sweep_once(yard)
-        again = sweep_once(yard)  # nothing new: no model call, nothing posted
-        tested = MUL + "\nassert mul(2, 3) == 6\n"
-        new_head = person_pushes(yard, "add-mul", {"calc.py": tested})
-        second = sweep_once(yard)
-    finally:
-        server.stop()
-    assert [r.number for r in first] == [mine] and again == []
-    assert [r.number for r in second] == [mine] and second[0].since == first[0].head
-    assert second[0].head == new_head and len(server.requests) == 2
-    # The second review reads only what changed since the first.
-    reread = json.dumps(server.requests[1].body)
-    assert "+assert mul(2, 3) == 6" in reread and "+def mul" not in reread
+    first_head = reviewed_once_per_head(yard, mine)
     assert gitlab.notes(draft, on="MergeRequest") == []
     assert gitlab.notes(towns, on="MergeRequest") == []
     notes = gitlab.notes(mine, on="MergeRequest")
     said = [n["body"] for n in notes if not n.get("position")]
     assert len(said) == 2 and "Test it." in said[0] and "Tested now." in said[1]
     (line,) = [n for n in notes if n.get("position")]
-    assert line["body"] == "Test." and line["position"]["head_sha"] == first[0].head
+    assert line["body"] == "Test." and line["position"]["head_sha"] == first_head
     assert not gitlab.projects["acme/tools/app"].approvals  # a person's: never approved
     assert gitlab.merge_requests()[mine].state == "opened"
 

@@ -18,6 +18,7 @@ from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
 from tests.builders import bead_status, until
 from tests.conftest import Gt
+from tests.real_agent_story import polecats_on
 
 MODEL = "claude-sonnet-4-5"
 NUDGE = "NUDGE-9: also mention the gate in NOTE.md"
@@ -56,14 +57,7 @@ def test_a_nudge_reaches_the_builtin_agent_with_its_next_tool_result(
     rig_gt: Gt, server: ScriptedModelServer, gate: Path
 ) -> None:
     gt = rig_gt
-    for key, value in (
-        ("runtime", "builtin"),
-        ("default_model", MODEL),
-        ("model_base_url", server.base_url),
-        ("model_api_key", "sk-test"),
-        ("refinery.auto", "false"),
-    ):
-        gt.ok("config", "set", key, value)
+    polecats_on(gt, "builtin", server, MODEL)
     gt.ok("up", "-d")
     try:
         bead = gt.json("sling", "Write a note once the gate opens", "--rig", "app")["id"]

@@ -20,8 +20,7 @@ from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
 from gastown.town import load
 from tests.builders import bead_status, until
-from tests.conftest import Gt
-from tests.real_agent_story import TOOLS_BIN, real_runtime
+from tests.real_agent_story import polecats_on, real_cli_town, real_runtime
 
 MODEL = "claude-sonnet-4-5"
 NUDGE = "NUDGE-7: also mention the gate in NOTE.md"
@@ -64,26 +63,8 @@ def test_a_nudge_goes_into_a_running_claude_code_session(
     tmp_path: Path, git_repo: Path, server: ScriptedModelServer, gate: Path
 ) -> None:
     real_runtime("claude")
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {
-        "GT_ACTOR": "tester",
-        "HOME": str(home),
-        "DISABLE_AUTOUPDATER": "1",
-        "PATH": os.pathsep.join([str(TOOLS_BIN), os.environ.get("PATH", "")]),
-    }
-    Gt(tmp_path, env).ok("init", "town")
-    town_path = tmp_path / "town"
-    gt = Gt(town_path, env)
-    gt.ok("rig", "add", "app", str(git_repo))
-    for key, value in (
-        ("runtime", "claude"),
-        ("default_model", MODEL),
-        ("model_base_url", server.base_url),
-        ("model_api_key", "sk-test"),
-        ("refinery.auto", "false"),
-    ):
-        gt.ok("config", "set", key, value)
+    gt = real_cli_town(tmp_path, git_repo)
+    polecats_on(gt, "claude", server, MODEL)
     gt.ok("up", "-d")
     try:
         bead = gt.json("sling", "Write a note once the gate opens", "--rig", "app")["id"]
@@ -101,7 +82,7 @@ def test_a_nudge_goes_into_a_running_claude_code_session(
         (nudged,) = gt.json("events", "--kind", "agent.nudged")
         assert nudged["after"]["delivered"] == "session" and nudged["reason"] == NUDGE
         # Kept as mail, already read: `gt mail check` would not give it a second time.
-        store = load(town_path).open_store()
+        store = load(gt.cwd).open_store()
         with store.reader() as tx:
             (kept,) = tx.list_mail(polecat)
         store.close()

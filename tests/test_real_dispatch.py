@@ -17,8 +17,8 @@ import pytest
 from gastown.scripted.script import parse
 from gastown.scripted.server import ScriptedModelServer
 from tests.builders import bead_status, until
-from tests.conftest import Gt, run_git
-from tests.real_agent_story import TOOLS_BIN, real_runtime
+from tests.conftest import run_git
+from tests.real_agent_story import polecats_on, real_cli_town, real_runtime
 
 MODEL = "claude-sonnet-4-5"
 
@@ -64,26 +64,9 @@ def test_claude_code_works_a_slung_bead(
     tmp_path: Path, git_repo: Path, server: ScriptedModelServer
 ) -> None:
     real_runtime("claude")  # fails with "run make install" if the pinned CLI is missing
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {
-        "GT_ACTOR": "tester",
-        "HOME": str(home),
-        "DISABLE_AUTOUPDATER": "1",
-        "PATH": os.pathsep.join([str(TOOLS_BIN), os.environ.get("PATH", "")]),
-    }
-    Gt(tmp_path, env).ok("init", "town")
-    town_path = tmp_path / "town"
-    gt = Gt(town_path, env)
-    gt.ok("rig", "add", "app", str(git_repo))
-    for key, value in (
-        ("runtime", "claude"),
-        ("default_model", MODEL),
-        ("model_base_url", server.base_url),
-        ("model_api_key", "sk-test"),
-        ("refinery.auto", "false"),  # the merge request stays queued for this test
-    ):
-        gt.ok("config", "set", key, value)
+    gt = real_cli_town(tmp_path, git_repo)
+    town_path = gt.cwd
+    polecats_on(gt, "claude", server, MODEL)
     gt.ok("up", "-d")
     try:
         bead = gt.json("sling", "Add a greeting file", "--rig", "app")["id"]

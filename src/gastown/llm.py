@@ -166,8 +166,8 @@ class AnthropicClient:
         tools: list[Any],
         on_text: OnText | None = None,
     ) -> Reply:
-        # A request with no tools leaves the list out: some servers refuse an empty one.
         """One request: the model's reply to `messages`, with `tools` on offer."""
+        # A request with no tools leaves the list out: some servers refuse an empty one.
         given: dict[str, Any] = {"tools": tools} if tools else {}
         asked: dict[str, Any] = {
             "model": self.model,
