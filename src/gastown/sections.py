@@ -150,6 +150,66 @@ class Smtp(Record, frozen=True):
     """That login's password."""
 
 
+class Forge(Record, frozen=True):
+    """Where a rig's repository is on one forge, and how the town signs in to it."""
+
+    repo: str
+    """The repository (GitHub owner/name, GitLab full path); empty: read from the rig's URL."""
+    api_url: str
+    """The forge's API (GitHub) or instance (GitLab) address."""
+    token: str
+    """The API token (a secret); empty: the forge's environment variable."""
+    webhook_secret: str
+    """The secret webhook deliveries are signed with; empty: that forge's webhook is off."""
+
+
+class GitHub(Forge, frozen=True):
+    """GitHub's settings, with the GitHub App the town may act as instead of a token."""
+
+    app_id: int
+    """The GitHub App's id; 0: none."""
+    app_private_key: str
+    """That app's private key (PEM, a secret)."""
+    app_installation_id: int
+    """The id of its installation on the rig's repository."""
+
+
+class Mayor(Record, frozen=True):
+    """What the mayor is told beyond its own prompt."""
+
+    custom_instructions: str
+    """Added to the mayor's prompt."""
+
+
+class Dispatch(Record, frozen=True):
+    """How many polecats work a rig, and how often a bead is tried."""
+
+    max_polecats_per_rig: int
+    """Most polecats working one rig at once."""
+    max_dispatch_attempts: int
+    """Failed runs of a bead before it fails."""
+
+
+class Workers(Record, frozen=True):
+    """Where a PostgreSQL town's polecats run (see `gastown.workers`)."""
+
+    placement: Literal["auto", "workers", "town"]
+    """On workers when any is up, always on workers, or in the town process."""
+    stalled_seconds: int
+    """How long a silent worker keeps its runs."""
+    labels: tuple[str, ...]
+    """Labels a worker must all have to take the rig's runs."""
+
+
+class Convoys(Record, frozen=True):
+    """How a new convoy starts and lands its beads, when its maker does not say."""
+
+    staged_by_default: bool
+    """Whether a new convoy is staged."""
+    merge_mode: Literal["review-then-land", "review-and-merge"]
+    """How its beads land."""
+
+
 class Sections(Record, frozen=True):
     """Every section of one read of the settings."""
 
@@ -169,6 +229,22 @@ class Sections(Record, frozen=True):
     """Forge issue intake."""
     smtp: Smtp
     """Email for escalations."""
+    github: GitHub
+    """The GitHub repository and credentials."""
+    gitlab: Forge
+    """The GitLab project and credentials."""
+    mayor: Mayor
+    """The mayor's added instructions."""
+    dispatch: Dispatch
+    """Polecats per rig and attempts per bead."""
+    convoys: Convoys
+    """How new convoys start and land."""
+    workers: Workers
+    """Where polecats run in a town over several hosts."""
+
+    def forge(self, kind: str) -> Forge:
+        """The settings of the forge `kind` (`github` or `gitlab`)."""
+        return self.github if kind == "github" else self.gitlab
 
 
 def sections(settings: config.Resolved | Mapping[str, Any]) -> Sections:
@@ -216,7 +292,43 @@ def sections(settings: config.Resolved | Mapping[str, Any]) -> Sections:
             user=str(s["smtp.user"]),
             password=str(s["smtp.password"]),
         ),
+        github=GitHub(
+            repo=str(s["github.repo"]),
+            api_url=str(s["github.api_url"]),
+            token=str(s["github.token"]),
+            webhook_secret=str(s["github.webhook_secret"]),
+            app_id=int(s["github.app_id"]),
+            app_private_key=str(s["github.app_private_key"]),
+            app_installation_id=int(s["github.app_installation_id"]),
+        ),
+        gitlab=Forge(
+            repo=str(s["gitlab.repo"]),
+            api_url=str(s["gitlab.api_url"]),
+            token=str(s["gitlab.token"]),
+            webhook_secret=str(s["gitlab.webhook_secret"]),
+        ),
+        mayor=Mayor(custom_instructions=str(s["custom_instructions.mayor"])),
+        dispatch=Dispatch(
+            max_polecats_per_rig=int(s["max_polecats_per_rig"]),
+            max_dispatch_attempts=int(s["max_dispatch_attempts"]),
+        ),
+        convoys=Convoys(
+            staged_by_default=bool(s["staged_convoys_default"]),
+            merge_mode=s["convoy_merge_mode"],
+        ),
+        workers=Workers(
+            placement=s["workers.placement"],
+            stalled_seconds=int(s["workers.stalled_seconds"]),
+            labels=tuple(sorted(s["worker_labels"])),
+        ),
     )
+
+
+def rig_daily_usd(overrides: Mapping[str, Any]) -> float | None:
+    """A rig's own daily limit: its override alone (the town's limit is the town's), None
+    when it sets none."""
+    limit: float | None = overrides.get("budget.daily_usd")
+    return limit
 
 
 def _refinery(s: config.Resolved | Mapping[str, Any]) -> Refinery:

@@ -552,11 +552,11 @@ def sling_work(app: App) -> int:
 
 def _warn_runtime(app: App, bead: Bead, when: str = "") -> None:
     """Say so when the runtime `bead` will run on is missing where the town process looks."""
+    from gastown.sections import sections
     from gastown.services import settings, traps
 
-    name = (
-        bead.runtime or settings.effective(app.ledger, app.town, bead.rig, app.environ)["runtime"]
-    )
+    read = sections(settings.effective(app.ledger, app.town, bead.rig, app.environ))
+    name = bead.runtime or read.agents.runtime
     traps.warn(app.err, traps.runtime_warnings(app.town.path, app.environ, [name], when))
 
 

@@ -98,11 +98,15 @@ def town_up(app: App) -> int:
 def _warn_runtimes(app: App) -> None:
     """Name each runtime the town's rigs use whose program is not on the PATH the town process
     is about to inherit (every bead slung to it would be held)."""
+    from gastown.sections import sections
     from gastown.services import settings, traps
 
     with app.store.reader() as tx:
         rigs = [r.name for r in tx.list_rigs()]
-    names = [settings.effective(app.ledger, app.town, rig, app.environ)["runtime"] for rig in rigs]
+    names = [
+        sections(settings.effective(app.ledger, app.town, rig, app.environ)).agents.runtime
+        for rig in rigs
+    ]
     traps.warn(app.err, traps.runtime_warnings(app.town.path, app.environ, names))
 
 

@@ -67,7 +67,10 @@ def rig_add(app: App) -> int:
     from gastown.services import traps
 
     app.emit(rig.to_json(), f"Added rig '{rig.name}' ({rig.url}), target branch {rig.branch}")
-    traps.warn(app.err, traps.runtime_warnings(app.town.path, app.environ, [settings["runtime"]]))
+    from gastown.sections import sections
+
+    runtime = sections(settings).agents.runtime
+    traps.warn(app.err, traps.runtime_warnings(app.town.path, app.environ, [runtime]))
     traps.warn(app.err, traps.push_warnings(rig.url, rig.branch))
     return 0
 

@@ -24,6 +24,7 @@ from gastown.doctor import (
 from gastown.errors import GastownError
 from gastown.model import ACTIVE_RUN_STATUSES, RUNNING, Rig
 from gastown.record import Record, field
+from gastown.sections import sections
 from gastown.townrun import state
 
 
@@ -206,7 +207,7 @@ def _layers(patient: Patient, findings: list[Finding]) -> dict[str, config.Resol
 async def _programs(
     patient: Patient, online_too: bool, layers: dict[str, config.Resolved]
 ) -> list[Finding]:
-    used = programs.runtimes_in_use({k: str(v["runtime"]) for k, v in layers.items()})
+    used = programs.runtimes_in_use({k: sections(v).agents.runtime for k, v in layers.items()})
     path, timeout = patient.path, patient.program_timeout
     git_found, runtime_found = await asyncio.gather(
         programs.git(path, timeout), programs.runtimes(used, path, timeout)
@@ -220,11 +221,12 @@ async def _programs(
 def _endpoints(patient: Patient, layers: dict[str, config.Resolved]) -> list[online.Endpoint]:
     by_target: dict[tuple[str, str], online.Endpoint] = {}
     for layer, values in layers.items():
+        agents = sections(values).agents
         target = online.endpoint_of(
-            str(values["runtime"]),
-            str(values["model_base_url"]),
-            str(values["model_api_key"]),
-            dict(values["env_vars"]),
+            agents.runtime,
+            agents.model_base_url,
+            agents.model_api_key,
+            dict(agents.env_vars),
             patient.environ,
         )
         if target is not None:

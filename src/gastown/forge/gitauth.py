@@ -20,6 +20,7 @@ from gastown import config
 from gastown.forge.select import locate
 from gastown.git.repo import authorize
 from gastown.model import Rig
+from gastown.sections import sections
 
 USERS = {"github": "x-access-token", "gitlab": "oauth2"}
 """The user name each forge expects beside a token in basic auth."""
@@ -34,9 +35,10 @@ FRESH_FOR = 300.0
 def token_for(kind: str, settings: config.Resolved, environ: Mapping[str, str]) -> str:
     """The token git sends to the forge: the setting, else the environment's, else (GitHub)
     an installation token of the App in the settings, minted and kept until near its end."""
+    read = sections(settings)
     if kind != "github":
-        return str(settings["gitlab.token"] or environ.get("GITLAB_TOKEN", ""))
-    token = str(settings["github.token"] or environ.get("GITHUB_TOKEN", ""))
+        return read.gitlab.token or environ.get("GITLAB_TOKEN", "")
+    token = read.github.token or environ.get("GITHUB_TOKEN", "")
     if token:
         return token
     from gastown.forge.github import app_credentials, installation_token
@@ -44,7 +46,7 @@ def token_for(kind: str, settings: config.Resolved, environ: Mapping[str, str]) 
     app = app_credentials(settings)
     if app is None:
         return ""
-    key = (str(settings["github.api_url"]), app.app_id, app.installation_id)
+    key = (read.github.api_url, app.app_id, app.installation_id)
     kept = _minted.get(key)
     if kept is None or kept[1] - time.time() < FRESH_FOR:
         kept = _minted[key] = installation_token(app, key[0])

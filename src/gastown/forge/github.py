@@ -49,6 +49,7 @@ from gastown.forge.base import (
     ReviewEvent,
 )
 from gastown.record import Record
+from gastown.sections import sections
 
 if TYPE_CHECKING:
     import ssl
@@ -82,23 +83,25 @@ class AppCredentials(Record):
 
 def app_credentials(settings: config.Resolved) -> AppCredentials | None:
     """The GitHub App installation the settings name, if they name one."""
-    if not (settings["github.app_id"] and settings["github.app_private_key"]):
+    github = sections(settings).github
+    if not (github.app_id and github.app_private_key):
         return None
     return AppCredentials(
-        app_id=int(settings["github.app_id"]),
-        private_key=str(settings["github.app_private_key"]),
-        installation_id=int(settings["github.app_installation_id"]),
+        app_id=github.app_id,
+        private_key=github.app_private_key,
+        installation_id=github.app_installation_id,
     )
 
 
 def connect(settings: config.Resolved, repo: str, environ: Mapping[str, str]) -> GitHubForge | None:
     """The forge for `repo` with the rig's credentials: `github.token` (else GITHUB_TOKEN),
     else a GitHub App's; None when there are none."""
-    token = settings["github.token"] or environ.get("GITHUB_TOKEN", "")
+    github = sections(settings).github
+    token = github.token or environ.get("GITHUB_TOKEN", "")
     app = None if token else app_credentials(settings)
     if not token and app is None:
         return None
-    return GitHubForge(repo=repo, token=token, app=app, api_url=settings["github.api_url"])
+    return GitHubForge(repo=repo, token=token, app=app, api_url=github.api_url)
 
 
 def installation_token(app: AppCredentials, api_url: str) -> tuple[str, float]:

@@ -37,6 +37,7 @@ from gastown.forge.base import (
     ReviewComment,
     ReviewEvent,
 )
+from gastown.sections import sections
 
 if TYPE_CHECKING:
     import gitlab
@@ -85,10 +86,11 @@ rule of the project holding the merge back: mergeable, `blocked`."""
 def connect(settings: config.Resolved, repo: str, environ: Mapping[str, str]) -> GitLabForge | None:
     """The project `repo` (`gitlab.repo` when set) on `gitlab.api_url`; None when there is no
     token (`gitlab.token`, else GITLAB_TOKEN)."""
-    token = settings["gitlab.token"] or environ.get("GITLAB_TOKEN", "")
+    gitlab = sections(settings).gitlab
+    token = gitlab.token or environ.get("GITLAB_TOKEN", "")
     if not token:
         return None
-    return GitLabForge(settings["gitlab.repo"] or repo, token, api_url=settings["gitlab.api_url"])
+    return GitLabForge(gitlab.repo or repo, token, api_url=gitlab.api_url)
 
 
 class GitLabForge:

@@ -19,6 +19,7 @@ from gastown import config
 from gastown.forge.base import Forge, ForgeError, ForgeKind
 from gastown.forge.urls import KNOWN_HOSTS, parse_remote
 from gastown.model import Rig
+from gastown.sections import sections
 
 GITHUB_CREDENTIALS = (
     "`github.token` (or GITHUB_TOKEN) with the `repo` scope (fine-grained: Issues: read and "
@@ -30,11 +31,11 @@ GITLAB_CREDENTIALS = "`gitlab.token` (or GITLAB_TOKEN) with the `api` scope"
 
 def locate(settings: config.Resolved, rig: Rig) -> tuple[ForgeKind, str] | None:
     """The forge and repository of `rig`, or None when neither settings nor URL say."""
-    if settings["github.repo"]:
-        return "github", str(settings["github.repo"])
-    gitlab_repo = _setting(settings, "gitlab.repo")
-    if gitlab_repo:
-        return "gitlab", gitlab_repo
+    read = sections(settings)
+    if read.github.repo:
+        return "github", read.github.repo
+    if read.gitlab.repo:
+        return "gitlab", read.gitlab.repo
     remote = parse_remote(rig.url)
     if remote is None:
         return None
@@ -44,11 +45,10 @@ def locate(settings: config.Resolved, rig: Rig) -> tuple[ForgeKind, str] | None:
     if "/-/" in rig.url or remote.repo.count("/") > 1:
         return "gitlab", remote.repo
     hosts: tuple[tuple[ForgeKind, str], ...] = (
-        ("github", "github.api_url"),
-        ("gitlab", "gitlab.api_url"),
+        ("github", read.github.api_url),
+        ("gitlab", read.gitlab.api_url),
     )
-    for kind, key in hosts:
-        api = _setting(settings, key)
+    for kind, api in hosts:
         if api and urllib.parse.urlsplit(api).hostname == remote.host:
             return kind, remote.repo
     return None
@@ -86,11 +86,6 @@ def require(settings: config.Resolved, rig: Rig, environ: Mapping[str, str]) -> 
     return forge
 
 
-def _setting(settings: config.Resolved, key: str) -> str:
-    """A setting the other forge's half may not have added yet reads as empty."""
-    return str(settings.values.get(key) or "")
-
-
 class KeptForges:
     """`forge_for` that keeps each rig's client while its settings stay the same: a client
     holds the ETags of its last answers, and a poll asked again with them is answered 304,
@@ -101,23 +96,18 @@ class KeptForges:
         self._clients: dict[tuple[object, ...], Forge | None] = {}
 
     def __call__(self, settings: config.Resolved, rig: Rig) -> Forge | None:
-        values = settings.values
+        github, gitlab = (read := sections(settings)).github, read.gitlab
         key = (
             rig.name,
             rig.url,
-            *(
-                str(values.get(name) or "")
-                for name in (
-                    "github.repo",
-                    "github.api_url",
-                    "github.token",
-                    "github.app_id",
-                    "github.app_installation_id",
-                    "gitlab.repo",
-                    "gitlab.api_url",
-                    "gitlab.token",
-                )
-            ),
+            github.repo,
+            github.api_url,
+            github.token,
+            github.app_id,
+            github.app_installation_id,
+            gitlab.repo,
+            gitlab.api_url,
+            gitlab.token,
             self.environ.get("GITHUB_TOKEN", ""),
             self.environ.get("GITLAB_TOKEN", ""),
         )

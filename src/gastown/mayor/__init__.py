@@ -36,15 +36,17 @@ def open_mayor(
     from gastown import llm
     from gastown.mayor import knowledge_tools, model, prompt, tools
     from gastown.mayor.secrets import secret_values
+    from gastown.sections import sections
     from gastown.services import rigs, settings
 
     resolved = settings.effective(ledger, town, None, environ)
-    name = str(resolved["role_models.mayor"] or resolved["default_model"])
-    base_url = str(resolved["model_base_url"])
+    read = sections(resolved)
+    agents = read.agents
+    name, base_url = agents.mayor_model, agents.model_base_url
     api = environ.get("GT_MAYOR_API") or llm.api_for(name, base_url)
     if api not in ("anthropic", "openai"):
         raise InvalidValue(f"GT_MAYOR_API must be `anthropic` or `openai`, not {api!r}.")
-    key = str(resolved["model_api_key"])
+    key = agents.model_api_key
     sdk_key = "ANTHROPIC_API_KEY" if api == "anthropic" else "OPENAI_API_KEY"
     if not key and not environ.get(sdk_key) and not base_url:
         raise UserError(
@@ -54,7 +56,7 @@ def open_mayor(
         )
     client = model.make(api, name, base_url, key or environ.get(sdk_key, "") or "none")
     system = prompt.system_prompt(
-        [r.name for r in rigs.list_rigs(ledger)], str(resolved["custom_instructions.mayor"])
+        [r.name for r in rigs.list_rigs(ledger)], read.mayor.custom_instructions
     ) + knowledge_tools.brief(ledger)
     return Mayor(
         ctx=tools.Context(ledger, town, environ, control),

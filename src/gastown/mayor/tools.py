@@ -23,6 +23,7 @@ from gastown.mayor import (
     town_tools,
 )
 from gastown.mayor.toolkit import Arg, Context, Outcome, Tool, ToolArgsError, check_args
+from gastown.sections import sections
 from gastown.services import beads, convoys, deps, plan, settings, sling, status
 from gastown.store import BeadFilter
 
@@ -101,14 +102,14 @@ def _sling_batch(ctx: Context, a: dict[str, Any]) -> Any:
         ]
     }
     the_plan = plan.parse(doc, "the batch")
-    resolved = settings.effective(ctx.ledger, ctx.town, a["rig"], ctx.environ)
+    told = sections(settings.effective(ctx.ledger, ctx.town, a["rig"], ctx.environ)).convoys
     view = convoys.create(
         ctx.ledger,
         a["title"],
         a["rig"],
         the_plan,
         bool(a.get("staged", False)),
-        str(resolved["convoy_merge_mode"]),
+        told.merge_mode,
     )
     made = zip(the_plan.tasks, view.beads, strict=True)  # beads come back in task order
     return {

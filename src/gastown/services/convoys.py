@@ -89,14 +89,15 @@ def choose_defaults(
 ) -> tuple[bool, str]:
     """Whether a new convoy is staged and how it lands, when the caller did not say: the
     `staged_convoys_default` and `convoy_merge_mode` settings of its rig."""
+    from gastown.sections import sections
     from gastown.services import settings
 
     if staged is not None and mode:
         return staged, mode
-    resolved = settings.effective(ledger, town, rig, environ)
+    told = sections(settings.effective(ledger, town, rig, environ)).convoys
     if staged is None:
-        staged = bool(resolved["staged_convoys_default"])
-    return staged, mode or str(resolved["convoy_merge_mode"])
+        staged = told.staged_by_default
+    return staged, mode or told.merge_mode
 
 
 def create(

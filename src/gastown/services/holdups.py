@@ -16,6 +16,7 @@ from gastown import config
 from gastown.clock import duration, stamp
 from gastown.model import Bead
 from gastown.reconciler.budget import EXCEEDED, Budgets, Limits
+from gastown.sections import rig_daily_usd, sections
 from gastown.services import retries
 from gastown.services.controls import describe_pause
 from gastown.services.ledger import Ledger
@@ -37,16 +38,14 @@ def holdups(
         rig = tx.get_rig(bead.rig)
         if rig is None:
             return []
-        resolved = config.resolve(settings, rig.settings, environ)
-        town_daily = config.resolve(settings, None, environ)["budget.daily_usd"]
+        read = sections(config.resolve(settings, rig.settings, environ))
+        town_daily = sections(config.resolve(settings, None, environ)).budget.daily_usd
         pauses = controls.pauses(tx)
         for scope in ("", bead.rig):
             if scope in pauses:
                 found.append(f"{describe_pause(pauses[scope], scope or None)} (`gt resume`)")
         limits = Limits(
-            resolved["budget.per_bead_usd"],
-            resolved["budget.per_convoy_usd"],
-            rig.settings.get("budget.daily_usd"),
+            read.budget.per_bead_usd, read.budget.per_convoy_usd, rig_daily_usd(rig.settings)
         )
         if limits.any or town_daily is not None:
             spend = controls.spend(tx, stamp(now)[:10], controls.budget_state(tx))
@@ -62,7 +61,7 @@ def holdups(
         attempts,
         not_before,
         max(ended, default=None),
-        float(resolved["polecat.retry_backoff_seconds"]),
+        float(read.polecat.retry_backoff_seconds),
     )
     if waiting is not None and waiting > now:
         found.append(
@@ -70,7 +69,7 @@ def holdups(
             f"{stamp(waiting)[:19].replace('T', ' ')} UTC, in "
             f"{duration((waiting - now).total_seconds())}"
         )
-    runtime = bead.runtime or resolved["runtime"]
+    runtime = bead.runtime or read.agents.runtime
     if (missing := missing_program(runtime, environ)) is not None:
         found.append(
             f"runtime {runtime}'s program `{missing}` is not on PATH (install it, or "

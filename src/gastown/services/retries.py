@@ -18,6 +18,7 @@ from gastown.clock import duration, stamp
 from gastown.model import Run
 from gastown.reconciler.policy import Attempts
 from gastown.reconciler.snapshot import ReadyBead
+from gastown.sections import sections
 from gastown.store import Tx
 
 SHOWN_ATTEMPTS = 10
@@ -49,7 +50,7 @@ def waiting(
             found_rig = tx.get_rig(bead_rig)
             layer = found_rig.settings if found_rig is not None else None
             resolved = config.resolve(settings, layer, environ)
-            backoff[bead_rig] = float(resolved["polecat.retry_backoff_seconds"])
+            backoff[bead_rig] = float(sections(resolved).polecat.retry_backoff_seconds)
         at = next_attempt(int(attempts), not_before, last_ended, backoff[bead_rig])
         if at is not None and at > now:
             found[bead_id] = at

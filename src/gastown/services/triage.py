@@ -13,18 +13,17 @@ until someone talks to it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from gastown import config
 from gastown.errors import NotFound
 from gastown.forge.base import Forge, Issue
+from gastown.sections import sections
 from gastown.services.ledger import Ledger
 
 if TYPE_CHECKING:
     from gastown.town import Town
-
-DEFAULT_LABELS = ("gastown",)
 
 
 BACKLOG = "backlog "
@@ -62,12 +61,6 @@ def issue_seen(
     return True
 
 
-def intake_labels(settings: config.Resolved) -> Sequence[str]:
-    """`intake.labels` where the town has that setting, else the default."""
-    labels = settings.values.get("intake.labels")
-    return tuple(labels) if isinstance(labels, list | tuple) else DEFAULT_LABELS
-
-
 def look(ledger: Ledger, town: Town, environ: Mapping[str, str]) -> list[tuple[str, Issue]]:
     """Every forge rig's open issues lacking the intake labels that were not seen before;
     each is recorded as seen. A rig whose forge fails is skipped (its sentence is logged by
@@ -83,7 +76,7 @@ def look(ledger: Ledger, town: Town, environ: Mapping[str, str]) -> list[tuple[s
         forge = forge_for(settings, rig, environ)
         if forge is None:
             continue
-        labels = set(intake_labels(settings))
+        labels = set(sections(settings).intake.labels)
         try:
             issues = forge.list_issues(state="open") or []
         except GastownError:

@@ -34,6 +34,7 @@ from gastown.errors import GastownError
 from gastown.forge.base import Forge, ForgeKind, Issue
 from gastown.model import MR_PR, Bead, Rig
 from gastown.record import Record, field
+from gastown.sections import sections
 from gastown.services import issues
 from gastown.services.ledger import Ledger
 from gastown.store import deliveries
@@ -53,7 +54,6 @@ HEADERS: dict[ForgeKind, tuple[str, str, str]] = {
     "gitlab": ("x-gitlab-event", "x-gitlab-event-uuid", "x-gitlab-token"),
 }
 """Each forge's (event, delivery id, signature) headers, lower-case."""
-FORGE_KEYS = ("github.", "gitlab.")
 
 Take = Callable[[Ledger, "Town", Rig, Forge, Issue], "Bead | None"]
 """What takes an issue in (`intake.take_issue`)."""
@@ -97,10 +97,11 @@ class Delivery(Record):
 
 def secrets(town: Town, rigs: list[Rig], kind: ForgeKind, environ: Mapping[str, str]) -> set[str]:
     """Every webhook secret of this forge set for the town or one of its rigs."""
-    key = f"{kind}.webhook_secret"
-    found = {str(config.resolve(town.settings, None, environ)[key])}
-    for rig in rigs:
-        found.add(str(config.resolve(town.settings, rig.settings, environ)[key]))
+    layers = [None, *(rig.settings for rig in rigs)]
+    found = {
+        sections(config.resolve(town.settings, layer, environ)).forge(kind).webhook_secret
+        for layer in layers
+    }
     return {s for s in found if s}
 
 
@@ -199,7 +200,7 @@ def receive(
         answer = Answer(status=202, message=f"No rig of this town has {delivery.repo or 'it'}.")
         return _record(ledger, delivery, None, answer)
     rig, settings = found
-    if str(settings[f"{kind}.webhook_secret"]) not in signers:
+    if sections(settings).forge(kind).webhook_secret not in signers:
         raise Refused(401, f"The delivery is not signed with rig {rig.name}'s webhook secret.")
     if delivery.event in PULL_HOOKS:
         number = _pull_number(delivery)
@@ -290,8 +291,8 @@ class ForgeClients:
         self.lock = threading.Lock()
 
     def __call__(self, settings: config.Resolved, rig: Rig) -> Forge | None:
-        values = settings.values
-        said = [str(values.get(k) or "") for k in sorted(values) if k.startswith(FORGE_KEYS)]
+        read = sections(settings)
+        said = [repr(read.github), repr(read.gitlab)]
         # The credentials are part of the key only as a digest.
         key = (rig.name, rig.url, hashlib.sha256("\0".join(said).encode()).hexdigest())
         with self.lock:

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from gastown.errors import InvalidValue
 from gastown.knowledge import ACCEPTED, PROPOSED, STATUSES, Note
+from gastown.sections import sections
 from gastown.services import knowledge as service
 from gastown.services import settings
 from gastown.services.ledger import Ledger
@@ -41,8 +42,8 @@ def remember(caller: Agent, body: RememberBody, request: Request) -> dict[str, A
     `knowledge.auto_accept`."""
     town: Town = request.app.state.town
     environ = getattr(request.app.state, "environ", {}) or {}
-    resolved = settings.effective(caller.ledger, town, caller.run.rig, environ)
-    auto = bool(resolved["knowledge.auto_accept"])
+    knowledge = sections(settings.effective(caller.ledger, town, caller.run.rig, environ)).knowledge
+    auto = knowledge.auto_accept
     return service.remember(caller.ledger, caller.run.id, body.text, auto_accept=auto).to_json()
 
 
