@@ -151,4 +151,4 @@ def _mail(payload: dict[str, Any], settings: Mapping[str, Any]) -> None:
             f"the SMTP server refused every recipient: {', '.join(exc.recipients)}"
         ) from None
     except (smtplib.SMTPException, OSError) as exc:
-        raise Failed(f"the SMTP server {host}:{settings['smtp.port']} failed: {exc}") from None
+        raise Failed(f"the SMTP server {host}:{smtp.port} failed: {exc}") from None
