@@ -490,6 +490,23 @@ seen on each rig (`knowledge_signals`), to tell one that recurs. Full-text searc
 database's own: an FTS5 table beside the notes in SQLite (its rowid is the note's id, written
 by the same statements), a GIN index on the notes' `tsvector` in PostgreSQL."""
 
+MIGRATIONS.append(
+    (
+        17,
+        """
+CREATE TABLE transcript_chunks (
+    run_id TEXT NOT NULL,
+    start BIGINT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_id, start)
+);
+""",
+    )
+)
+"""17: runs' transcripts, shipped in batches by the host running each agent, for the hosts
+that do not have its file (`store/transcripts.py`): complete lines, each chunk keyed by the byte
+offset in the file where it began, so the ledger is read with the file's offsets."""
+
 LATEST = MIGRATIONS[-1][0]
 """The newest version; migrations are numbered 1, 2, 3… in the order they apply."""
 
