@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from gastown.errors import InvalidValue
 from gastown.limits import is_url, shown
-from gastown.model import SEVERITIES, Escalation
+from gastown.model import SEVERITIES, Escalation, Severity
 from gastown.record import Record
 
 RouteKind = Literal["webhook", "command", "email"]
@@ -49,7 +49,7 @@ def rank(severity: str) -> int:
     return SEVERITIES.index(severity)
 
 
-def next_severity(severity: str) -> str | None:
+def next_severity(severity: str) -> Severity | None:
     """One severity up, or None at the top."""
     at = rank(severity)
     return SEVERITIES[at + 1] if at + 1 < len(SEVERITIES) else None

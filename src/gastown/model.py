@@ -428,7 +428,7 @@ class Escalation(Record):
 
     id: int
     """Numbered by the store, in order."""
-    severity: str
+    severity: Severity
     """One of `SEVERITIES`."""
     message: str
     """What the person must look at, in words."""

@@ -7,7 +7,7 @@ from typing import Any, TypedDict, Unpack
 
 from gastown.errors import Conflict, InvalidValue, NotFound
 from gastown.limits import MAX_INT, shown
-from gastown.model import SEVERITIES, Escalation
+from gastown.model import SEVERITIES, Escalation, Severity
 from gastown.services.ledger import Ledger
 from gastown.store import Tx
 
@@ -15,10 +15,17 @@ MAX_MESSAGE = 4000
 """Longest escalation message kept; an agent pasting a whole log gets a plain refusal."""
 
 
+def severity_of(text: str) -> Severity:
+    """`text` as a severity, or a refusal naming the severities there are."""
+    for severity in SEVERITIES:
+        if text == severity:
+            return severity
+    raise InvalidValue(f"Severity must be one of {', '.join(SEVERITIES)}, not '{text}'.")
+
+
 def check(severity: str, message: str) -> str:
     """The message, stripped, if the severity and message are acceptable."""
-    if severity not in SEVERITIES:
-        raise InvalidValue(f"Severity must be one of {', '.join(SEVERITIES)}, not '{severity}'.")
+    severity_of(severity)
     text = message.strip()
     if not text:
         raise InvalidValue("An escalation needs a message saying what is wrong.")
@@ -47,7 +54,8 @@ def raise_in(
     """Raise an escalation inside the caller's transaction (with its `escalation.raised`)."""
     bead_id, run_id, rig = about.get("bead_id"), about.get("run_id"), about.get("rig")
     now = ledger.now()
-    escalation = Escalation(0, severity, check(severity, message), now, bead_id, run_id, rig)
+    level = severity_of(severity)
+    escalation = Escalation(0, level, check(level, message), now, bead_id, run_id, rig)
     escalation.id = tx.insert_escalation(escalation)
     ledger.record_event(
         tx,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from gastown import escalation_routes as routes
 from gastown.clock import Clock, duration, parse_stamp, stamp
-from gastown.model import Escalation
+from gastown.model import Escalation, Severity
 from gastown.record import Record, field
 from gastown.sections import sections
 from gastown.services import senders
@@ -61,7 +61,7 @@ class Due(Record):
 
     escalation: Escalation
     """The escalation to send."""
-    bump_to: str | None = None
+    bump_to: Severity | None = None
     """The severity it goes up to before it is sent, when it was left unacknowledged."""
 
 
