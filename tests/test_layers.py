@@ -48,7 +48,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         ["gastown.polecat", "gastown.refinery", "gastown.mayor", "gastown.reconciler.apply"],
     ),
     ("web", ["gastown.web"]),
-    ("process", ["gastown.process"]),
+    ("process", ["gastown.process", "gastown.workers"]),
     # The TUI is a front end of the command line: it is handed the CLI's `App` and prints
     # events the way `gt feed` does, so it sits with the CLI.
     ("cli", ["gastown.cli", "gastown.tui", "gastown.__main__"]),

@@ -367,6 +367,30 @@ SETTINGS: dict[str, Setting] = {
             ("previous", "fresh"),
         ),
         Setting(
+            "workers.placement",
+            "choice",
+            "auto",
+            "Where a PostgreSQL town's polecats run: on `gt worker`s when any is up (auto), "
+            "always on workers, waiting for one (workers), or in the town process (town). A "
+            "SQLite town always runs them itself.",
+            ("auto", "workers", "town"),
+        ),
+        Setting(
+            "workers.stalled_seconds",
+            "int",
+            30,
+            "Seconds a worker may go without a heartbeat before its runs are taken from it "
+            "and retried elsewhere, their attempts given back.",
+            minimum=3,
+            maximum=3600,
+        ),
+        Setting(
+            "worker_labels",
+            "list",
+            [],
+            "Labels a worker must all have to take this rig's runs (`gt worker --label`).",
+        ),
+        Setting(
             "escalation.routes",
             "list",
             [],

@@ -412,6 +412,12 @@ class Run(Record):
     cost_known: bool = True
     """False when the run spent tokens but neither its runtime nor the price table gave a
     cost: `cost_usd` is then 0 but unknown, and `gt costs` counts it apart."""
+    queue: str | None = None
+    """The job queue it waits on for a `gt worker` (`polecats`, `polecats:gpu`); None when
+    the town process runs it itself."""
+    host: str | None = None
+    """The worker that took it from the queue, by name (None until one did, and for a run
+    the town process runs itself)."""
 
     @property
     def active(self) -> bool:

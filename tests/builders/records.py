@@ -100,9 +100,29 @@ def undo_migration_15(db: Any) -> None:
     db.execute("DROP TABLE IF EXISTS knowledge_fts")  # SQLite's search table
 
 
+def undo_migration_16(db: Any) -> None:
+    """Take away what migration 16 made (many hosts), on either backend."""
+    db.execute("DROP INDEX runs_host")
+    db.execute("ALTER TABLE runs DROP COLUMN host")
+    db.execute("ALTER TABLE runs DROP COLUMN queue")
+    db.execute("DROP TABLE hosts")
+
+
+def undo_migration_17(db: Any) -> None:
+    """Take away what migration 17 made (transcripts in the ledger), on either backend."""
+    db.execute("DROP TABLE transcript_chunks")
+
+
 def undo_migrations_after(db: Any, version: int) -> None:
     """Take a database back to `version` by undoing every newer migration, newest first, for a
     test of a town an older gt made (the caller also rewinds `schema_migrations`)."""
-    for number, undo in ((15, undo_migration_15), (14, undo_migration_14), (13, undo_migration_13)):
+    undos = (
+        (17, undo_migration_17),
+        (16, undo_migration_16),
+        (15, undo_migration_15),
+        (14, undo_migration_14),
+        (13, undo_migration_13),
+    )
+    for number, undo in undos:
         if number > version:
             undo(db)

@@ -140,6 +140,7 @@ COMMANDS = {
     "knowledge": "cmd_knowledge",
     "remember": "cmd_knowledge",
     "doctor": "cmd_doctor",
+    "worker": "cmd_worker",
 }
 """Which module defines each command: a command imports and builds only its own module."""
 

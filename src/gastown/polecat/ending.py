@@ -50,6 +50,8 @@ class Happened(Record):
     """Why its runtime cannot start (missing, too old, misconfigured), if that ended it."""
     lost: bool = False
     """The town process that followed it is gone, and its agent with it."""
+    lost_why: str = ""
+    """Why it was lost, when not its town process (a worker that stopped answering)."""
 
 
 class Decision(Record):
@@ -90,7 +92,10 @@ def decide(h: Happened) -> Decision:
         )
     if h.lost:
         return Decision(
-            LOST, LOST_OUTCOME, attempts=given_back, reason=f"run {h.run_id} lost; requeued"
+            LOST,
+            f"lost: {h.lost_why}" if h.lost_why else LOST_OUTCOME,
+            attempts=given_back,
+            reason=f"run {h.run_id} lost; requeued",
         )
     status = h.ending.status if h.ending is not None else None
     if h.stopped is not None:

@@ -235,7 +235,8 @@ def hold_for_runtime(ledger: Ledger, run: Run, message: str) -> None:
     end_run(ledger, run, decide(happened))
 
 
-def end_lost(ledger: Ledger, run: Run) -> None:
-    """End a run whose town process is gone and whose agent went with it: its attempt is given
-    back and its bead requeued."""
-    end_run(ledger, run, decide(Happened(run.id, run.bead_id, run.attempt, lost=True)))
+def end_lost(ledger: Ledger, run: Run, why: str = "") -> None:
+    """End a run whose town process (or, `why`, whose worker) is gone and whose agent went
+    with it: its attempt is given back and its bead requeued."""
+    happened = Happened(run.id, run.bead_id, run.attempt, lost=True, lost_why=why)
+    end_run(ledger, run, decide(happened))

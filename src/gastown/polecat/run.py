@@ -37,6 +37,7 @@ from gastown.polecat.finish import (
 )
 from gastown.polecat.output import Ending, Follower, Transcript, follow, spawn
 from gastown.polecat.prompt import render
+from gastown.polecat.remote import Remote
 from gastown.polecat.session import Session
 from gastown.polecat.transcript import append_outcome, transcript_file
 from gastown.polecat.transcript import relative_path as transcript_path
@@ -81,6 +82,8 @@ class Launch(Record):
     costs: dict[str, float] = field(default_factory=dict)
     """What each active run has cost so far, by its usage events, when it changed: written
     with the heartbeats, so budgets can stop a run that is over its bead's."""
+    remote: Remote | None = None
+    """Set on a `gt worker`: the run's work goes to the rig's remote (see `polecat.remote`)."""
 
 
 class Handle(Record):
@@ -260,6 +263,8 @@ def prepare(launch: Launch, run: Run, ctx: PolecatContext) -> Prepared:
     except UserError as exc:
         raise RuntimeUnavailable(exc.message, hint=exc.hint) from None
     authorize_url(ctx.rig.url, settings, launch.environ)  # the fetch carries the forge token
+    if launch.remote is not None:
+        launch.remote.prepare(town.path / ctx.rig.path, ctx.rig.url, ctx.rig.branch, run.branch)
     identity = wt.polecat_identity(run.rig, run.polecat)
     base = wt.prepare(
         town.path / ctx.rig.path,
@@ -364,8 +369,17 @@ async def _finish(
     left = await asyncio.to_thread(inspect_branch, worktree, base, identity, bead)
     # Beside `base`: the run's own commits stay nameable after its branch moves on.
     (run_dir_of(launch.town, run) / "head").write_text(left.head + "\n")
+    remote = launch.remote
+    if remote is not None and left.ahead:
+        try:  # the merge request's commit must be where the leader can fetch it
+            await asyncio.to_thread(remote.publish, worktree, run, left.head)
+        except GastownError as exc:
+            could_not_start(launch.ledger, run, exc.message)
+            return
     finished = Finished(events, ending, left, base, target)
     record_finish(launch.ledger, run, finished, handle.stop_reason, handle.after_stop)
+    if remote is not None and left.ahead and not run.active:  # the ledger took this end
+        await asyncio.to_thread(remote.settle, worktree, run, left.head)
     _verdict(launch, run)
 
 

@@ -14,6 +14,7 @@ import uvicorn
 
 from gastown.clock import SystemClock, stamp
 from gastown.errors import UserError
+from gastown.process.leader import TownRole
 from gastown.process.live_town import live
 from gastown.process.town_loop import TownLoop
 from gastown.services.ledger import Ledger
@@ -40,6 +41,10 @@ class _Server(uvicorn.Server):
     on_stop: Callable[[], None] | None = None
     """Called when told to stop, before uvicorn waits for open requests (so open event
     streams can end instead of holding the shutdown up)."""
+
+    def stop_now(self) -> None:
+        """Finish serving, as a signal would ask."""
+        self._stop(signal.SIGTERM, None)
 
     def _stop(self, sig: int, frame: FrameType | None) -> None:
         if self.should_exit:  # a second signal: stop without waiting for requests
@@ -95,10 +100,18 @@ async def serve(
         address = state.Address(os.getpid(), host, sock.getsockname()[1], started)
         store = town.open_store()
         ledger = Ledger(store, prefix=town.prefix, actor="town")
-        loop = TownLoop(town, ledger, f"http://127.0.0.1:{address.port}", token, environ)
+        shared = town.db_url.startswith(("postgresql://", "postgres://"))
+        watch = None
+        if shared:  # the job engine is imported by PostgreSQL towns alone
+            from gastown.workers.watch import Watch
+
+            watch = Watch(ledger, town.db_url)
+        api_url = f"http://127.0.0.1:{address.port}"
+        loop = TownLoop(town, ledger, api_url, token, environ, watch=watch)
         listener, address.wake_port = await wake.listen(loop.wake)
         app = create_app(town, token, started, environ=environ)
-        app.state.loop = loop
+        # A PostgreSQL town's process reconciles only while it leads (see `process.leader`).
+        app.state.loop = None if shared else loop
         config = uvicorn.Config(
             app,
             log_level="warning",
@@ -111,14 +124,18 @@ async def serve(
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started and not serving.done():
             await asyncio.sleep(0.01)
-        reconciling = asyncio.create_task(loop.run())
+        role = TownRole(loop, town.db_url, app.state, stop=server.stop_now) if shared else None
+        reconciling = asyncio.create_task(role.run() if role is not None else loop.run())
         state.write_address(town.path, address)
         if on_ready is not None:
             on_ready(address)
         try:
             await serving
         finally:
-            await loop.shutdown()
+            if role is not None:
+                await role.close()
+            else:
+                await loop.shutdown()
             reconciling.cancel()
             # The loop's own tasks end before the ledger closes below.
             await asyncio.gather(reconciling, return_exceptions=True)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from gastown import config
 from gastown.clock import Clock, SystemClock
 from gastown.model import ACTIVE_RUN_STATUSES, RUNNING, Run
 from gastown.polecat import group
-from gastown.polecat.finish import end_lost
+from gastown.polecat.finish import Finished, end_lost, record_finish
 from gastown.polecat.run import Handle, Launch, adopt_polecat, run_dir_of, run_polecat
 from gastown.reconciler import Attempts, Policy, Timeouts, load_snapshot, plan
 from gastown.reconciler.apply import apply
@@ -29,9 +30,13 @@ from gastown.services.faults import Faults
 from gastown.services.intake import IntakePoller
 from gastown.services.ledger import Ledger
 from gastown.services.routing import Router
-from gastown.store import controls
+from gastown.store import controls, hosts
 from gastown.town import Town
 from gastown.townrun.wake import woken_or_after
+from gastown.workers.placement import live_workers, placer
+
+if TYPE_CHECKING:
+    from gastown.workers.watch import Watch
 
 log = logging.getLogger("gastown.town")
 
@@ -65,6 +70,7 @@ class TownLoop:
         policy: Policy | None = None,
         tick: float = TICK,
         refinery: Seams | None = None,
+        watch: Watch | None = None,
     ) -> None:
         self.launch = Launch(town, ledger, api_url, town_token, dict(environ))
         self.faults = Faults(ledger)
@@ -81,6 +87,8 @@ class TownLoop:
             faults=self.faults,
         )
         self._policy, self._tick = policy, tick
+        self.watch = watch
+        """The job engine, in a PostgreSQL town: runs may go to `gt worker`s."""
         self.handles: dict[str, Handle] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -111,17 +119,43 @@ class TownLoop:
     async def run(self) -> None:
         """Recover what a previous town process left, then pass until cancelled."""
         self.recover()
-        beating = asyncio.get_running_loop().create_task(self._write_heartbeats())
-        polling = asyncio.get_running_loop().create_task(self.intake.run())
-        routing = asyncio.get_running_loop().create_task(self.router.run())
+        loop = asyncio.get_running_loop()
+        beating = loop.create_task(self._write_heartbeats())
+        polling = loop.create_task(self.intake.run())
+        routing = loop.create_task(self.router.run())
+        helpers = [beating, polling, routing]
+        if self.watch is not None:
+            await self.watch.open()
+            helpers.append(loop.create_task(self._watch_workers(self.watch)))
         try:
             await self._passes()
         finally:
-            helpers = (beating, polling, routing)
             for task in helpers:
                 task.cancel()
             # Wait for them to end, so none touches the ledger after the town closes it.
             await asyncio.gather(*helpers, return_exceptions=True)
+            if self.watch is not None:
+                await self.watch.close()
+
+    async def _watch_workers(self, watch: Watch) -> None:
+        """Keep the town's record for other hosts, send runs that have no job, and take back
+        the runs of workers that stopped answering."""
+        while True:
+            window = float(sections(self.settings()).workers.stalled_seconds)
+            try:
+                with self.ledger.store.transaction() as tx:
+                    town = self.launch.town
+                    hosts.publish_town(tx, town.name, town.prefix, dict(town.settings))
+                if await watch.check(window):
+                    self.wake()
+            except Exception as exc:  # the next look tries again
+                log.exception("watching the workers failed")
+                self.faults.failed("the workers' watch", exc)
+            await asyncio.sleep(min(2.0, window / 3))
+
+    def settings(self) -> config.Resolved:
+        """The town's settings as they are now."""
+        return config.resolve(self.launch.town.settings, None, self.launch.environ)
 
     async def _passes(self) -> None:
         while not self._closing:
@@ -161,7 +195,8 @@ class TownLoop:
         with self.ledger.store.reader() as tx:
             snap = load_snapshot(tx, now, self.launch.town.settings, environ=self.launch.environ)
             refining = [r for r in map(tx.get_rig, tx.refinery_rigs()) if r is not None]
-        applied = apply(self.ledger, plan(snap, now, self.policy))
+            tx_rigs = {r.name: r.settings for r in tx.list_rigs()} if self.watch else {}
+        applied = apply(self.ledger, plan(snap, now, self.policy), self._placer(tx_rigs))
         for stop in applied.stops:
             self.stop(stop.run_id, stop.reason, stop.after)
         for run in applied.launches:
@@ -169,7 +204,21 @@ class TownLoop:
         self.refinery.poke(refining)
         self.human_reviews.poke()
 
+    def _placer(self, rigs: Mapping[str, Mapping[str, object]]) -> Callable[[str], str | None]:
+        """Where each rig's new runs go: a worker's queue, or here (None)."""
+        if self.watch is None:
+            return lambda rig: None
+        town = self.launch.town
+        window = float(sections(self.settings()).workers.stalled_seconds)
+        live = live_workers(self.ledger, self.clock.now(), window)
+        return placer(town.settings, rigs, self.launch.environ, live)
+
     def start(self, run: Run) -> None:
+        if run.queue is not None and self.watch is not None:  # a worker takes it from there
+            sending = asyncio.get_running_loop().create_task(self.watch.send(run.id, run.queue))
+            self.tasks.add(sending)
+            sending.add_done_callback(self.tasks.discard)
+            return
         handle = Handle(run)
         self.handles[run.id] = handle
         task = asyncio.get_running_loop().create_task(
@@ -192,9 +241,24 @@ class TownLoop:
         person's (see `Handle.after_stop`)."""
         handle = self.handles.get(run_id)
         if handle is None:
-            return False
+            return self._stop_remote(run_id, reason, after)
         handle.stop_reason, handle.after_stop = reason, after
         handle.stop()
+        return True
+
+    def _stop_remote(self, run_id: str, reason: str, after: str | None) -> bool:
+        """Ask the worker running `run_id` to stop it; a run still waiting for a worker is
+        ended here, as its worker would have."""
+        if self.watch is None:
+            return False
+        with self.ledger.store.transaction() as tx:
+            run = tx.get_run(run_id)
+            if run is None or not run.active or run.queue is None:
+                return False
+            if run.host is not None:
+                hosts.ask_stop(tx, run_id, reason, after)
+                return True
+        record_finish(self.ledger, run, Finished([]), reason, after)
         return True
 
     def supervises(self, run_id: str) -> bool:
@@ -220,6 +284,8 @@ class TownLoop:
         with self.ledger.store.reader() as tx:
             orphans = tx.list_runs(statuses=ACTIVE_RUN_STATUSES)
         for run in orphans:
+            if run.queue is not None:  # a worker's, or waiting for one: the watch's to judge
+                continue
             if run.status == RUNNING and run.pid and self._left_an_end(run):
                 self.adopt(run)
             else:

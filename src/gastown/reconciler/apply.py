@@ -9,6 +9,7 @@ the supervisor starts the `Launch`es this returns and stops the runs in `stops`.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 from gastown.model import (
     FAILED,
@@ -52,12 +53,16 @@ def worktree_path(rig: str, polecat: str) -> str:
     return f"worktrees/{rig}/{polecat}"
 
 
-def apply(ledger: Ledger, actions: list[Action]) -> Applied:
+def apply(
+    ledger: Ledger, actions: list[Action], queue_of: Callable[[str], str | None] | None = None
+) -> Applied:
+    """Carry out `actions`; `queue_of` says which job queue a rig's new runs wait on for a
+    worker (None, or a None answer: the town process runs them)."""
     done = Applied()
     attempts: dict[str, str] = {}  # bead failed in this pass → its attempts, for the escalation
     for action in actions:
         if isinstance(action, Dispatch):
-            run = _dispatch(ledger, action)
+            run = _dispatch(ledger, action, queue_of(action.rig) if queue_of else None)
             if run is not None:
                 done.launches.append(run)
         elif isinstance(action, StopRun):
@@ -75,7 +80,7 @@ def apply(ledger: Ledger, actions: list[Action]) -> Applied:
     return done
 
 
-def _dispatch(ledger: Ledger, d: Dispatch) -> Run | None:
+def _dispatch(ledger: Ledger, d: Dispatch, queue: str | None = None) -> Run | None:
     """Create the run, claim the bead for the polecat and count the attempt, or do nothing if
     the bead is no longer open or another dispatcher got there first."""
     with ledger.store.transaction() as tx:
@@ -99,6 +104,7 @@ def _dispatch(ledger: Ledger, d: Dispatch) -> Run | None:
             worktree=worktree_path(d.rig, d.polecat),
             attempt=d.attempt,
             created_at=now,
+            queue=queue,
         )
         polecat = tx.get_polecat(d.polecat, lock=True)
         if polecat is None:
@@ -132,6 +138,7 @@ def _dispatch(ledger: Ledger, d: Dispatch) -> Run | None:
                 "runtime": d.runtime,
                 "branch": run.branch,
                 "attempt": d.attempt,
+                **({"queue": queue} if queue else {}),
             },
         )
         return run

@@ -137,6 +137,8 @@ class Timeouts(Record):
 
     def overdue(self, run: Run, now: datetime) -> str | None:
         """Why `run` must stop now, or None."""
+        if run.status == QUEUED and run.queue is not None and run.host is None:
+            return None  # waiting for a worker with a free slot, which is not a lost start
         if run.status in (QUEUED, STARTING):
             if now - parse_stamp(run.created_at) > timedelta(seconds=self.start):
                 return f"did not start within {duration(self.start)}"

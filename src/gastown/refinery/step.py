@@ -36,6 +36,7 @@ from gastown.model import (
     MergeRequest,
     Rig,
 )
+from gastown.polecat.remote import fetch_runs
 from gastown.record import Record, field
 from gastown.refinery import babysat, gating, outcome, prepare, queue, reviewing, tend
 from gastown.refinery.gates import Stopped
@@ -151,7 +152,7 @@ class RigStep:
             return
         self.progress.changed = True
         try:
-            self.fetch()
+            self.fetch(batch)
             target = self.target_commit(batch[0].target)
             with wt.clone_lock(self.clone):
                 scratch = gm.scratch(self.clone, self.scratch_path)
@@ -206,9 +207,14 @@ class RigStep:
 
         return forge_for(self.settings, self.rig, self.environ)
 
-    def fetch(self) -> None:
+    def fetch(self, batch: Sequence[MergeRequest] = ()) -> None:
+        """Fetch the remote, and the heads of the batch's runs that ran on workers."""
         with wt.clone_lock(self.clone):  # a dispatch to this rig may be fetching too
             wt.fetch(self.clone)
+            elsewhere = [
+                m.run_id for m in batch if m.run_id and not gm.rev(self.clone, m.head_commit)
+            ]
+            fetch_runs(self.clone, elsewhere)
 
     def push(self, commit: str, branch: str) -> None:
         """Move `branch` on the remote to `commit`: the rig's target or a branch of the town's."""

@@ -28,7 +28,7 @@ RUN_COLUMNS = (
     "id, bead_id, polecat, rig, runtime, branch, worktree, attempt, status, pid, created_at, "
     "started_at, ended_at, last_heartbeat, exit_code, outcome, tokens_in, tokens_out, cost_usd, "
     "transcript, summary, done_at, status_text, status_at, checkpoint, checkpoint_at, "
-    "cache_read_tokens, cache_write_tokens, model, cost_known"
+    "cache_read_tokens, cache_write_tokens, model, cost_known, queue, host"
 )
 PAUSE_KEY = "dispatch.paused"
 _CHECKPOINT = Run.__fields__.index("checkpoint")  # stored as JSON text

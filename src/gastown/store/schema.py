@@ -492,6 +492,32 @@ by the same statements), a GIN index on the notes' `tsvector` in PostgreSQL."""
 
 MIGRATIONS.append(
     (
+        16,
+        """
+ALTER TABLE runs ADD COLUMN queue TEXT;
+ALTER TABLE runs ADD COLUMN host TEXT;
+CREATE TABLE hosts (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    hostname TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    slots INTEGER NOT NULL DEFAULT 0,
+    labels TEXT NOT NULL DEFAULT '[]',
+    draining INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT NOT NULL,
+    heartbeat_at TEXT NOT NULL
+);
+CREATE INDEX runs_host ON runs (host) WHERE host IS NOT NULL;
+""",
+    )
+)
+"""16: many hosts. A run waiting for a `gt worker` names its job queue, and the worker that
+took it names itself (`host`). `hosts` lists the town processes (the leader and its
+standbys) and the workers of a PostgreSQL town, each with its heartbeat, for `gt status` and
+for placement."""
+
+MIGRATIONS.append(
+    (
         17,
         """
 CREATE TABLE transcript_chunks (
