@@ -7,9 +7,10 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from gastown.scripted import github_shapes as shapes
+from gastown.scripted.github_records import Answer, FakeIssue, FakePull, GitHubAnswer, _validation
 
 if TYPE_CHECKING:
-    from gastown.scripted.github import Answer, FakeGitHub, FakeIssue, FakePull
+    from gastown.scripted.github import FakeGitHub
 
 REVIEW_STATES = {
     "APPROVE": "APPROVED",
@@ -29,8 +30,6 @@ def route(
     body: dict[str, Any],
 ) -> Answer:
     """Answer `method` on `/repos/{repo}{rest}`."""
-    from gastown.scripted.github import GitHubAnswer
-
     key = (method, rest)
     if key == ("GET", ""):
         return 200, shapes.repository(fake.url, repo, fake._stamp()), {}
@@ -116,8 +115,6 @@ def _list_issues(fake: FakeGitHub, repo: str, path: str, query: dict[str, str]) 
 
 
 def _create_issue(fake: FakeGitHub, repo: str, body: dict[str, Any]) -> dict[str, Any]:
-    from gastown.scripted.github import _validation
-
     title = body.get("title")
     if not isinstance(title, (str, int)) or not str(title):
         raise _validation("Issue", {"field": "title", "code": "missing_field"})
@@ -136,8 +133,6 @@ def _issue_route(
     query: dict[str, str],
     body: dict[str, Any],
 ) -> Answer:
-    from gastown.scripted.github import GitHubAnswer, _validation
-
     kind = "pull_request" if target.number in fake._pulls else "issues"
     if (method, tail) == ("GET", None):
         return 200, fake.issue_json(target), {}
@@ -181,8 +176,6 @@ def _issue_route(
 
 
 def _create_label(fake: FakeGitHub, repo: str, body: dict[str, Any]) -> dict[str, Any]:
-    from gastown.scripted.github import _validation
-
     name = body.get("name")
     if not isinstance(name, str) or not name:
         raise _validation("Label", {"field": "name", "code": "missing_field"})
@@ -196,8 +189,6 @@ def _create_label(fake: FakeGitHub, repo: str, body: dict[str, Any]) -> dict[str
 
 
 def _create_hook(fake: FakeGitHub, repo: str, body: dict[str, Any]) -> dict[str, Any]:
-    from gastown.scripted.github import _validation
-
     config = body.get("config") or {}
     url = config.get("url") if isinstance(config, dict) else None
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
@@ -246,8 +237,6 @@ def _list_pulls(fake: FakeGitHub, repo: str, path: str, query: dict[str, str]) -
 
 
 def _create_pull(fake: FakeGitHub, repo: str, body: dict[str, Any]) -> dict[str, Any]:
-    from gastown.scripted.github import FakePull, _validation
-
     owner = repo.partition("/")[0]
     title, head, base = body.get("title"), body.get("head"), body.get("base")
     if not isinstance(title, str) or not title:
@@ -291,8 +280,6 @@ def _create_pull(fake: FakeGitHub, repo: str, body: dict[str, Any]) -> dict[str,
 
 
 def _update_pull(fake: FakeGitHub, pull: FakePull, body: dict[str, Any]) -> dict[str, Any]:
-    from gastown.scripted.github import _validation
-
     if "title" in body:
         pull.title = str(body["title"])
     if "body" in body:
@@ -312,8 +299,6 @@ def _update_pull(fake: FakeGitHub, pull: FakePull, body: dict[str, Any]) -> dict
 
 
 def _merge(fake: FakeGitHub, pull: FakePull, body: dict[str, Any]) -> dict[str, Any]:
-    from gastown.scripted.github import GitHubAnswer, _validation
-
     method = body.get("merge_method", "merge")
     if method not in ("merge", "squash", "rebase"):
         raise _validation("PullRequest", {"field": "merge_method", "code": "invalid"})
@@ -336,8 +321,6 @@ def _merge(fake: FakeGitHub, pull: FakePull, body: dict[str, Any]) -> dict[str, 
 def _post_review(fake: FakeGitHub, pull: FakePull, body: dict[str, Any]) -> dict[str, Any]:
     """A submitted review with comments on lines of the diff, refused as GitHub refuses: a
     line outside the diff, a path the diff does not touch, approving one's own change."""
-    from gastown.scripted.github import GitHubAnswer
-
     event = body.get("event")
     if event not in REVIEW_STATES:
         raise GitHubAnswer(422, "Unprocessable Entity", ["Event is invalid"])
