@@ -2,27 +2,21 @@
 
 `cmd_runs` registers the command; this module reads. A run records where its transcript is
 as soon as its agent starts, and every run writes it to the same place, so a follower can
-begin before the first line exists and read from that first line on.
+begin before the first line exists and read from that first line on. A run whose agent runs
+on another host is read from what that host ships to the ledger (`transcript.Source`).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 from gastown.cli.app import App
 from gastown.errors import NotFound
 from gastown.model import Run
 from gastown.polecat.conversation import Conversation, Line, as_text
-from gastown.polecat.transcript import (
-    event_of,
-    read_lines,
-    read_transcript,
-    tail_lines,
-    transcript_file,
-)
+from gastown.polecat.transcript import Source, event_of
 
 COLORS = {"think": "2", "spent": "2", "unread": "2", "start": "2", "stderr": "2", "tool": "36"}
 """ANSI styles by line kind on a terminal: quiet lines dim, tool calls cyan; failures red."""
@@ -46,9 +40,9 @@ def find_run(app: App, target: str) -> Run:
 
 def peek_run(app: App) -> int:
     run = find_run(app, app.args.target)
-    path = transcript_file(app.town.path, run.id, run.transcript)
+    source = Source(app.town.path, run.id, run.transcript, app.store)
     follow = bool(app.args.follow)
-    if not path.exists() and not (follow and run.active):
+    if not source.exists() and not (follow and run.active):
         if run.active:
             app.emit(
                 [],
@@ -62,7 +56,7 @@ def peek_run(app: App) -> int:
         )
     if not (app.json or app.args.raw):
         app.print(f"# {run.id}: {run.polecat} on {run.bead_id} ({run.status})")
-    reader = Reader(app, path)
+    reader = Reader(app, source)
     reader.start(app.args.lines)
     while follow:
         with app.store.reader() as tx:
@@ -78,8 +72,8 @@ def peek_run(app: App) -> int:
 class Reader:
     """Prints a transcript as it grows: raw lines, JSON events, or conversation lines."""
 
-    def __init__(self, app: App, path: Path) -> None:
-        self.app, self.path, self.offset = app, path, 0
+    def __init__(self, app: App, source: Source) -> None:
+        self.app, self.source, self.offset = app, source, 0
         self.talk = Conversation()
         self.raw = bool(app.args.raw)
         self.color = not app.json and not self.raw and _is_terminal(app)
@@ -87,7 +81,7 @@ class Reader:
     def start(self, last: int) -> None:
         """From the first line, or only the last `last` events."""
         if last:
-            lines, self.offset = tail_lines(self.path, last)
+            lines, self.offset = self.source.tail_lines(last)
             if self.raw:
                 self._write(line + "\n" for line in lines)
             else:
@@ -101,10 +95,10 @@ class Reader:
         while True:
             before = self.offset
             if self.raw:
-                lines, self.offset = read_lines(self.path, self.offset)
+                lines, self.offset = self.source.read_lines(self.offset)
                 self._write(line + "\n" for line in lines)
             else:
-                events, self.offset = read_transcript(self.path, self.offset)
+                events, self.offset = self.source.read(self.offset)
                 self._print_events(events)
             if self.offset == before:
                 break

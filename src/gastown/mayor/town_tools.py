@@ -67,7 +67,7 @@ def _list_runs(ctx: Context, a: dict[str, Any]) -> Any:
 
 def _run_transcript(ctx: Context, a: dict[str, Any]) -> Any:
     from gastown.polecat import conversation  # the same reading as `gt peek`
-    from gastown.polecat.transcript import transcript_file, transcript_tail
+    from gastown.polecat.transcript import Source
 
     target = a["run"]
     with ctx.ledger.store.reader() as tx:
@@ -77,11 +77,11 @@ def _run_transcript(ctx: Context, a: dict[str, Any]) -> Any:
             run = tx.get_run(polecat.run_id)
     if run is None:
         raise NotFound(f"There is no polecat or run '{target}'.", hint="`list_runs` lists runs.")
-    path = transcript_file(ctx.town.path, run.id, run.transcript)
-    if not path.exists():
+    source = Source(ctx.town.path, run.id, run.transcript, ctx.ledger.store)
+    if not source.exists():
         return f"Run {run.id} ({run.status}) has no transcript: its agent never started."
     count = max(1, min(int(a.get("lines", TRANSCRIPT_LINES)), MAX_TRANSCRIPT_LINES))
-    events, _ = transcript_tail(path, count)
+    events, _ = source.tail(count)
     head = f"# {run.id}: {run.polecat} on {run.bead_id} ({run.status})"
     return "\n".join([head, *conversation.read(events)])
 

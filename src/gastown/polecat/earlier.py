@@ -20,9 +20,9 @@ from pathlib import Path
 from gastown.git.repo import git
 from gastown.model import MergeRequest, Run, run_branch
 from gastown.polecat.conversation import Conversation, as_text, short
-from gastown.polecat.transcript import event_of, tail_lines, transcript_file
+from gastown.polecat.transcript import Source, event_of
 from gastown.record import Record
-from gastown.store import Tx
+from gastown.store import Store, Tx
 
 PREVIOUS = "previous"
 FRESH = "fresh"
@@ -97,17 +97,32 @@ def commits_over(worktree: Path, base: str) -> list[str]:
 
 
 def told(
-    town: Path, run: Run, attempts: list[Attempt], worktree: Path, base: str, target: str
+    town: Path,
+    run: Run,
+    attempts: list[Attempt],
+    worktree: Path,
+    base: str,
+    target: str,
+    *,
+    ledger: Store | None = None,
 ) -> str:
     """The section for a run whose worktree `prepare` has put on its branch, `base` being the
-    target's fresh tip ("" for a first attempt)."""
+    target's fresh tip ("" for a first attempt). An attempt that ran on another host is read
+    from the transcript it shipped to `ledger` (None: from this host's files alone)."""
     if not attempts:
         return ""
     start = Start(run.branch, target, commits_over(worktree, base))
-    return section(town, run, attempts, start)
+    return section(town, run, attempts, start, ledger=ledger)
 
 
-def section(town: Path, run: Run, attempts: list[Attempt], start: Start) -> str:
+def section(
+    town: Path,
+    run: Run,
+    attempts: list[Attempt],
+    start: Start,
+    *,
+    ledger: Store | None = None,
+) -> str:
     """The prompt's account of the earlier attempts and where this one starts ("" for a
     first attempt)."""
     if not attempts:
@@ -121,7 +136,7 @@ def section(town: Path, run: Run, attempts: list[Attempt], start: Start) -> str:
     if len(attempts) > LISTED:
         parts.append(f"({len(attempts) - LISTED} older attempts not listed.)")
     parts.append("\n".join(_heading(a) for a in listed))
-    parts.extend(_details(town, latest))
+    parts.extend(_details(town, latest, ledger))
     saved = next((a.run for a in reversed(attempts) if a.run.checkpoint), None)
     if saved is not None:
         kept = short(json.dumps(saved.checkpoint, ensure_ascii=False), CHECKPOINT_CHARS)
@@ -143,13 +158,13 @@ def _heading(a: Attempt) -> str:
     return line + "."
 
 
-def _details(town: Path, a: Attempt) -> list[str]:
+def _details(town: Path, a: Attempt, ledger: Store | None) -> list[str]:
     """What the latest attempt said last, and what failed its merge request."""
     r = a.run
     out = []
     if r.status_text:
         out.append(f"Its last status: {short(r.status_text, LINE_WIDTH)}")
-    if lines := last_lines(town, r):
+    if lines := last_lines(town, r, ledger=ledger):
         said = "\n".join(f"    {line}" for line in lines)
         out.append(f"The last lines of attempt {r.attempt}'s transcript:\n\n{said}")
     if a.mr is not None:
@@ -157,10 +172,13 @@ def _details(town: Path, a: Attempt) -> list[str]:
     return out
 
 
-def last_lines(town: Path, run: Run, count: int = LINES) -> list[str]:
+def last_lines(
+    town: Path, run: Run, count: int = LINES, *, ledger: Store | Tx | None = None
+) -> list[str]:
     """The last lines of a run's conversation, one line each (tool calls with their
-    results, what it said, its errors and the town's verdict)."""
-    raw, _ = tail_lines(transcript_file(town, run.id, run.transcript), 12 * count)
+    results, what it said, its errors and the town's verdict), read from this host's file
+    or, for a run on another host, from what it shipped to `ledger`."""
+    raw, _ = Source(town, run.id, run.transcript, ledger).tail_lines(12 * count)
     talk = Conversation()
     folded = talk.feed_all([event_of(line) for line in raw]) + talk.flush()
     kept = [as_text(line) for line in folded if line.kind not in _QUIET]

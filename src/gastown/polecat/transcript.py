@@ -101,15 +101,13 @@ def _ledger_read(tx: Tx, run_id: str, offset: int) -> tuple[list[str], int]:
     from gastown.store import transcripts
 
     found, end = transcripts.lines_after(tx, run_id, offset)
-    if end != offset:
-        return found, end
-    verdict = _verdict(tx, run_id)  # all that was shipped is read: has the run ended?
+    verdict = _verdict(tx, run_id)
     if verdict is None:
-        return [], offset
-    last, last_end = transcripts.tail(tx, run_id, 1)
-    if offset != last_end or not last or is_outcome(last[-1]):
-        return [], offset
-    return [verdict], offset + len(verdict.encode("utf-8")) + 1
+        return found, end
+    last, last_end = transcripts.tail(tx, run_id, 1)  # the run has ended: is this the end?
+    if end != last_end or not last or is_outcome(last[-1]):
+        return found, end
+    return [*found, verdict], end + len(verdict.encode("utf-8")) + 1
 
 
 def _verdict(tx: Tx, run_id: str) -> str | None:

@@ -82,24 +82,25 @@ def tail(tx: Tx, run_id: str, n: int) -> tuple[list[str], int]:
     past them; none, and 0, when nothing was kept."""
     texts: list[str] = []
     end = taken = lines = 0
-    before: int | None = None
+    before, limit = MAX_INT, max(1, min(n, BATCH))  # every chunk holds a line at least
     while True:
         rows = tx.db.execute(
             "SELECT start, data FROM transcript_chunks WHERE run_id = ? AND start < ? "
             "ORDER BY start DESC LIMIT ?",
-            (run_id, MAX_INT if before is None else before, BATCH),
+            (run_id, before, limit),
         ).fetchall()
         for start, data in rows:
             text = str(data)
             size = len(text.encode("utf-8"))
-            if before is None:
+            if not texts:
                 end = int(start) + size
             texts.append(text)
             taken, lines, before = taken + size, lines + text.count("\n"), int(start)
             if lines >= n or taken >= TAIL_BYTES:
-                return "".join(reversed(texts)).splitlines()[-n:], end
-        if len(rows) < BATCH:
+                break
+        if lines >= n or taken >= TAIL_BYTES or len(rows) < limit:
             return "".join(reversed(texts)).splitlines()[-n:], end
+        limit = BATCH
 
 
 def end_of(tx: Tx, run_id: str) -> int:

@@ -8,14 +8,17 @@ Each returns the sentence to show; a refusal raises the command's own `GastownEr
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gastown.cli.app import App
 from gastown.errors import NotFound
 
+if TYPE_CHECKING:
+    from gastown.polecat.transcript import Source
+
 PEEK_LINES = 200
-"""Transcript events peek starts with; it then follows the file."""
+"""Transcript events peek starts with; it then follows the file (or, for a run on another
+host, what it ships to the ledger)."""
 
 
 class Steering:
@@ -61,7 +64,7 @@ class Steering:
 
     def peek(self, polecat: str) -> tuple[str, Follower]:
         """A heading for the polecat's current (or last) run, and its transcript's reader."""
-        from gastown.polecat.transcript import transcript_file
+        from gastown.polecat.transcript import Source
 
         with self.app.store.reader() as tx:
             found = tx.get_polecat(polecat)
@@ -69,7 +72,8 @@ class Steering:
         if run is None:
             raise NotFound(f"{polecat} has no run to peek at yet.")
         heading = f"{run.id}: {run.polecat} on {run.bead_id} ({run.status})"
-        return heading, Follower(transcript_file(self.app.town.path, run.id, run.transcript))
+        source = Source(self.app.town.path, run.id, run.transcript, self.app.store)
+        return heading, Follower(source)
 
     def _agent(self, polecat: str, action: str, text: str) -> dict[str, Any]:
         from gastown.townrun.client import call_town
@@ -85,20 +89,17 @@ class Follower:
     """A run's transcript read as a conversation (as `gt peek` reads it), from its last
     `PEEK_LINES` events on, then what is written after."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, source: Source) -> None:
         from gastown.polecat.conversation import Conversation
-        from gastown.polecat.transcript import transcript_tail
 
-        self.path = path
+        self.source = source
         self.talk = Conversation()
-        events, self.offset = transcript_tail(path, PEEK_LINES)
+        events, self.offset = source.tail(PEEK_LINES)
         self.first = self._lines(events)
 
     def more(self) -> list[str]:
         """The lines written since the last read."""
-        from gastown.polecat.transcript import read_transcript
-
-        events, self.offset = read_transcript(self.path, self.offset)
+        events, self.offset = self.source.read(self.offset)
         return self._lines(events)
 
     def _lines(self, events: list[dict[str, Any]]) -> list[str]:

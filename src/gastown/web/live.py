@@ -7,7 +7,8 @@ client. Fifty clients cost one query per interval, not fifty. The hub starts wit
 subscriber and stops with its last; `close()` ends every stream (the town process calls it
 when it is told to stop, so open pages never hold up a shutdown).
 
-A run's transcript is not in the ledger: its stream follows the transcript file instead.
+A run's transcript stream follows its transcript file instead, or, for a run whose agent runs
+on another host, the chunks that host ships to the ledger (`transcript.Source`), read as often.
 """
 
 from __future__ import annotations
@@ -204,28 +205,35 @@ async def transcript_stream(
     run = await asyncio.to_thread(_run_of, town, run_id)
     if run is None:
         raise NotFound(f"There is no run '{run_id}'.", hint="`gt runs` lists them.")
-    path = views.transcript_file(town.path, run_id, run["transcript"])
+    source = views.Source(town.path, run_id, run["transcript"], None)
 
     async def lines() -> AsyncIterator[str]:
         position, active, checked = max(offset, 0), run["active"], 0.0
         clock = asyncio.get_running_loop().time
         talk = Conversation()  # read as `gt peek -f` reads it
-        while not hub.closed:
-            found, position = await asyncio.to_thread(views.read_transcript, path, position)
-            said = talk.feed_all(found)
-            if not found or not active:  # a call still waiting is shown as running
-                said += talk.flush()
-            for line in said:
-                yield sse("line", line.to_json())
-            if not active:
-                yield sse("end", {"offset": position})
-                return
-            if clock() - checked >= RUN_CHECK_EVERY:
-                checked = clock()
-                now = await asyncio.to_thread(_run_of, town, run_id)
-                active = bool(now and now["active"])
-                continue  # read once more before ending: the last lines come with the end
-            await asyncio.sleep(TRANSCRIPT_INTERVAL)
+        ledger: Store | None = None
+        if not source.path.exists():  # the run is on another host (or has not started)
+            ledger = source.ledger = await asyncio.to_thread(town.open_store)
+        try:
+            while not hub.closed:
+                found, position = await asyncio.to_thread(source.read, position)
+                said = talk.feed_all(found)
+                if not found or not active:  # a call still waiting is shown as running
+                    said += talk.flush()
+                for line in said:
+                    yield sse("line", line.to_json())
+                if not active:
+                    yield sse("end", {"offset": position})
+                    return
+                if clock() - checked >= RUN_CHECK_EVERY:
+                    checked = clock()
+                    now = await asyncio.to_thread(_run_of, town, run_id)
+                    active = bool(now and now["active"])
+                    continue  # read once more before ending: the last lines come with the end
+                await asyncio.sleep(TRANSCRIPT_INTERVAL)
+        finally:
+            if ledger is not None:
+                ledger.close()
 
     return StreamingResponse(lines(), media_type="text/event-stream", headers=STREAM_HEADERS)
 

@@ -16,7 +16,7 @@ from gastown.clock import stamp
 from gastown.errors import NotFound
 from gastown.model import ACTIVE_RUN_STATUSES, BEAD_STATUSES, BLOCKS, MR_STATUSES, Event, Rig
 from gastown.polecat.conversation import Conversation
-from gastown.polecat.transcript import read_transcript, transcript_file, transcript_tail
+from gastown.polecat.transcript import Source
 from gastown.services import convoys as convoy_service
 from gastown.services import costs, deps, event_names, setting_sections
 from gastown.services import settings as settings_service
@@ -26,7 +26,7 @@ from gastown.store.projection import bead_lines
 from gastown.town import Town
 from gastown.web import svg
 
-__all__ = ["read_transcript", "transcript_file"]
+__all__ = ["Source"]
 
 ACTIVITY_HOURS = 24
 BUCKET_MINUTES = 30
@@ -218,7 +218,7 @@ def agent(tx: Tx, town: Town, name: str, lines: int = TRANSCRIPT_TAIL) -> dict[s
     tail: list[dict[str, Any]] = []
     offset = 0
     if run is not None:
-        tail, offset = transcript_tail(transcript_file(town.path, run.id, run.transcript), lines)
+        tail, offset = Source(town.path, run.id, run.transcript, tx).tail(lines)
     return {
         "agent": polecat.to_json(),
         "bead_id": bead_id,
