@@ -6,8 +6,10 @@ each from a town folder that has no file for the run. On SQLite and PostgreSQL."
 from __future__ import annotations
 
 import json
+import queue
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -21,10 +23,9 @@ from gastown.polecat.transcript import Source, relative_path
 from gastown.services.ledger import Ledger
 from gastown.store import Store
 from gastown.town import load
-from tests.builders import at, bead
+from tests.builders import DEADLINE, at, bead
 from tests.builders.web import Browser, make_app
 from tests.conftest import Gt
-from tests.test_peek import Lines
 
 STAMP = at(1)
 START = {"kind": "start", "at": STAMP, "model": "scripted", "session": "s-1"}
@@ -76,6 +77,30 @@ class Worker:
 
     def lines(self) -> list[str]:
         return self.path.read_text(encoding="utf-8").splitlines()
+
+
+class Lines:
+    """A command's output lines, read in a thread as they come."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.seen: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        assert process.stdout is not None
+        out = process.stdout
+        threading.Thread(target=lambda: self._read(out), daemon=True).start()
+
+    def _read(self, out: Iterator[str]) -> None:
+        for line in out:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def until(self, text: str) -> list[str]:
+        """Lines up to the first holding `text` (failing if the output ends or time runs out)."""
+        while not any(text in line for line in self.seen):
+            line = self._queue.get(timeout=DEADLINE)
+            assert line is not None, f"the output ended before {text!r}: {self.seen}"
+            self.seen.append(line)
+        return self.seen
 
 
 def fail(store: Store) -> None:
