@@ -1,4 +1,6 @@
-"""`gt bead`, `gt dep`, `gt ready`, `gt sling`: units of work and what they wait on."""
+"""`gt bead`, `gt ready`, `gt blocked`: units of work and what they wait on. `gt dep`
+(`cli.cmd_deps`) and `gt sling` (`cli.cmd_sling`) are registered here too, each parser
+imported only when its command is asked for."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from gastown.cli import args
 from gastown.cli.app import App
 from gastown.cli.render import STATUS_MARK, beads_table, plural, table
-from gastown.model import BEAD_STATUSES, BEAD_TYPES, DEP_TYPES
+from gastown.model import BEAD_STATUSES, BEAD_TYPES
 
 if TYPE_CHECKING:
     from gastown.model import Bead
@@ -179,52 +181,15 @@ def _rig_and_limit(p: argparse.ArgumentParser) -> None:
 
 
 def _dep_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
-    dep = sub.add_parser("dep", parents=[shared], help="dependencies between beads")
-    dsub = dep.add_subparsers(
-        dest="action", metavar="ACTION", required=True, parser_class=type(dep)
-    )
-    dadd = dsub.add_parser("add", parents=[shared], help="BEAD depends on BLOCKER")
-    dadd.add_argument("bead", help="the bead that waits")
-    dadd.add_argument("blocker", help="the bead it waits for")
-    dadd.add_argument(
-        "--type",
-        default="blocks",
-        choices=DEP_TYPES,
-        help="only blocks (the default) affects readiness",
-    )
-    dadd.set_defaults(handler=dep_add)
-    drm = dsub.add_parser("remove", parents=[shared], help="remove BEAD's dependency on BLOCKER")
-    drm.add_argument("bead", help="the bead that waits")
-    drm.add_argument("blocker", help="the bead it no longer waits for")
-    drm.set_defaults(handler=dep_remove)
-    dtree = dsub.add_parser("tree", parents=[shared], help="what a bead waits on, transitively")
-    dtree.add_argument("bead", help="the bead at the root")
-    dtree.add_argument("--reverse", action="store_true", help="what waits on the bead instead")
-    dtree.set_defaults(handler=dep_tree)
+    from gastown.cli import cmd_deps
+
+    cmd_deps.add_parser(sub, shared)
 
 
 def _sling_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
-    sling = sub.add_parser(
-        "sling",
-        parents=[shared],
-        help="put work in front of the polecats",
-        description="`gt sling TITLE --rig R` creates a bead marked for "
-        "dispatch; `gt sling BEAD_ID` marks an existing one; `gt sling ISSUE_URL` makes a bead "
-        "of a GitHub or GitLab issue and comments on the issue.",
-    )
-    sling.add_argument(
-        "target",
-        metavar="TITLE_OR_BEAD",
-        help="a new bead's title, an existing bead's id, or an issue's URL",
-    )
-    _content_options(sling)
-    sling.add_argument("--runtime", help="agent runtime for this bead")
-    sling.add_argument(
-        "--model",
-        help="model its runs use (default: role_models.polecat, else default_model)",
-    )
-    sling.add_argument("--hold", action="store_true", help="mark it, but hold it for now")
-    sling.set_defaults(handler=sling_work)
+    from gastown.cli import cmd_sling
+
+    cmd_sling.add_parser(sub, shared)
 
 
 PARSERS: dict[str, Callable[[Any, argparse.ArgumentParser], None]] = {
@@ -325,6 +290,12 @@ def bead_show(app: App) -> int:
     data["issue"] = links[0].to_json() if links else None
     waits = holdups.holdups(app.ledger, bead, app.town.settings, app.environ)
     data["not_dispatched"] = waits
+    worker_wait = None
+    if bead.status == "in_progress":
+        from gastown.services.hosts import bead_waiting
+
+        worker_wait = bead_waiting(app.ledger, bead.id, app.town.settings, app.environ)
+    data["waiting_for_worker"] = worker_wait
     with app.store.reader() as tx:
         spent = costs.spent(tx, bead_id=bead.id)  # its runs and its reviews
     data["spend"] = spent.to_json()
@@ -374,6 +345,8 @@ def bead_show(app: App) -> int:
             app.print(f"  {'not ready' if bead.status == 'open' else 'blocked'}: {holds}")
             if waits:
                 app.print(f"  and not dispatched: {'; '.join(waits)}")
+        if worker_wait:
+            app.print(f"  {worker_wait}")
         if bead.body:
             app.print("")
             app.print("  " + bead.body.replace("\n", "\n  "))
@@ -486,70 +459,6 @@ def blocked_list(app: App) -> int:
     return 0
 
 
-def dep_add(app: App) -> int:
-    from gastown.services import deps
-
-    edge = deps.add(app.ledger, app.args.bead, app.args.blocker, app.args.type)
-    app.emit(edge.to_json(), f"{edge.bead_id} now depends on {edge.depends_on_id} ({edge.type})")
-    return 0
-
-
-def dep_remove(app: App) -> int:
-    from gastown.services import deps
-
-    edge = deps.remove(app.ledger, app.args.bead, app.args.blocker)
-    app.emit(edge.to_json(), f"{edge.bead_id} no longer depends on {edge.depends_on_id}")
-    return 0
-
-
-def dep_tree(app: App) -> int:
-    from gastown.services import deps
-
-    root = deps.tree(app.ledger, app.args.bead, reverse=app.args.reverse)
-    lines: list[str] = []
-
-    def walk(node: deps.TreeNode, lead: str, last: bool, top: bool) -> None:
-        branch = "" if top else ("└── " if last else "├── ")
-        via = f" [{node.type}]" if node.type and node.type != "blocks" else ""
-        more = " (see above)" if node.repeat else ""
-        mark = STATUS_MARK.get(node.status, "?")
-        lines.append(f"{lead}{branch}{mark} {node.id} {node.title} ({node.status}){via}{more}")
-        child_lead = lead + ("" if top else ("    " if last else "│   "))
-        for i, child in enumerate(node.children):
-            walk(child, child_lead, i == len(node.children) - 1, False)
-
-    walk(root, "", True, True)
-    app.emit(root.to_json(), "\n".join(lines))
-    return 0
-
-
-def sling_work(app: App) -> int:
-    import re
-
-    from gastown.services import issues, sling
-
-    target = app.args.target
-    pulled = _sling_pull(app, target)
-    if pulled is not None:
-        return pulled
-    if issues.looks_like_url(target):
-        return _sling_url(app, target)
-    if re.fullmatch(rf"{re.escape(app.town.prefix)}-[0-9a-z]+(\.[0-9]+)*", target):
-        bead = sling.sling_existing(
-            app.ledger, target, app.args.runtime, True if app.args.hold else None, app.args.model
-        )
-        verb = "Slung"
-    else:
-        spec = _spec(app, target)
-        spec.runtime, spec.model = app.args.runtime, app.args.model
-        bead = sling.sling_new(app.ledger, spec)
-        verb = "Slung new bead"
-    held = " (held)" if bead.held else ""
-    app.emit(bead.to_json(), f"{verb} {bead.id}{held}: {bead.title} → rig {bead.rig}")
-    _warn_runtime(app, bead)
-    return 0
-
-
 def _warn_runtime(app: App, bead: Bead, when: str = "") -> None:
     """Say so when the runtime `bead` will run on is missing where the town process looks."""
     from gastown.sections import sections
@@ -558,51 +467,3 @@ def _warn_runtime(app: App, bead: Bead, when: str = "") -> None:
     read = sections(settings.effective(app.ledger, app.town, bead.rig, app.environ))
     name = bead.runtime or read.agents.runtime
     traps.warn(app.err, traps.runtime_warnings(app.town.path, app.environ, [name], when))
-
-
-def _sling_url(app: App, url: str) -> int:
-    """`gt sling <issue URL>`: the issue's bead, made and announced, or the one it has."""
-    from gastown.services import issues
-
-    done = issues.sling_issue(
-        app.ledger,
-        app.town,
-        url,
-        app.environ,
-        runtime=app.args.runtime,
-        hold=app.args.hold,
-        model=app.args.model,
-    )
-    bead, link = done.bead, done.link
-    data = {**bead.to_json(), "issue": link.to_json() if link else None, "created": done.created}
-    if link is not None and not done.created:
-        text = f"Issue #{link.number} of {link.repo} is bead {bead.id} already ({bead.status})."
-    else:
-        held = " (held)" if bead.held else ""
-        said = "" if done.commented else "; commenting on the issue failed (see `gt events`)"
-        text = f"Slung new bead {bead.id}{held}: {bead.title} → rig {bead.rig}{said}"
-    app.emit(data, text)
-    return 0
-
-
-def _sling_pull(app: App, target: str) -> int | None:
-    """`gt sling <PR URL>`: a bead babysitting a person's pull request on its own branch;
-    None when `target` names no pull request."""
-    from gastown.forge.urls import parse_work
-
-    work = parse_work(target)
-    if work is None or work.kind != "pull":
-        return None
-    from gastown.services import babysit
-
-    bead = babysit.sling_pull(
-        app.ledger,
-        app.town,
-        app.environ,
-        work,
-        runtime=app.args.runtime,
-        hold=app.args.hold,
-        model=app.args.model,
-    )
-    app.emit(bead.to_json(), f"Slung {bead.id}: {bead.title} → rig {bead.rig}")
-    return 0
