@@ -11,8 +11,9 @@ import pytest
 
 from gastown.model import QUEUED, RUN_FAILED, RUNNING, Rig, Run, run_branch
 from gastown.polecat.shipping import Shipper
-from gastown.polecat.transcript import TAIL_BYTES, Source, append_outcome, relative_path
+from gastown.polecat.transcript import Source, append_outcome, relative_path
 from gastown.store import Store, open_store, transcripts
+from gastown.store.transcripts import TAIL_BYTES
 from tests.builders import at, bead
 
 

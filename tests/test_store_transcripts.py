@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from gastown.model import QUEUED, RUN_FAILED, RUNNING, Rig, Run, run_branch
-from gastown.polecat.transcript import TAIL_BYTES
 from gastown.store import Store, open_store, transcripts
+from gastown.store.transcripts import TAIL_BYTES
 from tests.builders import at, bead
 
 

@@ -62,6 +62,8 @@ class Town(Record):
     exposed: tuple[str, ...] = ()
     """Secret settings found in `town.toml` (an older gt kept them there); the next `write`
     moves them to `secrets.toml`."""
+    joined: bool = False
+    """Made by `gt init` for a town its database already held (another host's)."""
 
     @property
     def toml_path(self) -> Path:
@@ -257,14 +259,16 @@ def find(explicit: str | None, environ: Mapping[str, str], cwd: Path) -> Town:
 
 
 def init(
-    path: Path, prefix: str = "gt", db_url: str | None = None, name: str | None = None
+    path: Path, prefix: str | None = None, db_url: str | None = None, name: str | None = None
 ) -> Town:
-    """Create a town folder with its state database. Leaves nothing behind if it fails."""
+    """Create a town folder with its state database, or, when `db_url` already holds a town,
+    a folder of this host's own for that town (`Town.joined`): its name, prefix and settings
+    as its leader keeps them. Leaves nothing behind if it fails."""
     import shutil
 
     from gastown import ids
 
-    if not ids.valid_prefix(prefix):
+    if prefix is not None and not ids.valid_prefix(prefix):
         raise InvalidValue(
             f"'{prefix}' is not a usable prefix.",
             hint="Use 1 to 16 lowercase letters and digits, starting with a letter (e.g. gt).",
@@ -275,7 +279,9 @@ def init(
     if path.exists() and not path.is_dir():
         raise InvalidValue(f"{path} exists and is not a folder.")
     created = not path.exists()
-    town = Town(path=path, name=name or path.name, prefix=prefix, db_url=db_url or DEFAULT_DB)
+    town = Town(
+        path=path, name=name or path.name, prefix=prefix or "gt", db_url=db_url or DEFAULT_DB
+    )
     try:
         path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         for folder in FOLDERS:
@@ -283,15 +289,7 @@ def init(
         store = town.open_store()
         try:
             with store.transaction() as tx:
-                existing = tx.get_meta("prefix")
-                if existing is None:
-                    tx.set_meta("prefix", prefix)
-                elif existing != prefix:
-                    raise UserError(
-                        f"The database at {redact(town.db_url)} already belongs to a town "
-                        f"with prefix '{existing}'.",
-                        hint=f"Pass --prefix {existing} to join it.",
-                    )
+                _claim_or_join(tx, town, prefix, name)
         finally:
             store.close()
         town.write()
@@ -302,6 +300,26 @@ def init(
             shutil.rmtree(path, ignore_errors=True)
         raise
     return town
+
+
+def _claim_or_join(tx: Any, town: Town, prefix: str | None, name: str | None) -> None:
+    """Record a new town in its database, or take the town the database already holds."""
+    existing = tx.get_meta("prefix")
+    if existing is None:
+        tx.set_meta("prefix", town.prefix)
+        tx.set_meta("town.name", town.name)
+        return
+    if prefix is not None and existing != prefix:
+        raise UserError(
+            f"The database at {redact(town.db_url)} already belongs to a town with prefix "
+            f"'{existing}'.",
+            hint=f"Pass --prefix {existing} (or no --prefix) to join it.",
+        )
+    kept = tx.get_meta("town.name")
+    layer = tx.get_meta("town.layer")
+    town.prefix, town.joined = existing, True
+    town.name = name or kept or town.name
+    town.settings = dict(json.loads(layer)) if layer else {}
 
 
 def environ() -> Mapping[str, str]:

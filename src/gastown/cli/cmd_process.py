@@ -219,8 +219,22 @@ def town_status(app: App) -> int:
             app.print(f"Town '{app.town.name}' is down. `gt up -d` starts it.")
             _print_pauses(app, town_pause, rigs)
 
-        data = {"up": False, "town": app.town.name}
-        app.emit({**data, "dispatch_paused": town_pause, "rigs_paused": rigs}, down)
+        processes = _hosts(app)
+        elsewhere = any(h["role"] == "leader" and h["alive"] for h in processes)
+        data: dict[str, Any] = {"up": False, "town": app.town.name, "hosts": processes}
+        if processes:  # a town over several hosts: it may be up elsewhere
+            data["up_elsewhere"] = elsewhere
+
+        def down_here() -> None:
+            if elsewhere:
+                app.print(f"Town '{app.town.name}' has no town process on this host; it runs on:")
+                _print_hosts(app, processes)
+                _print_pauses(app, town_pause, rigs)
+            else:
+                down()
+                _print_hosts(app, processes)
+
+        app.emit({**data, "dispatch_paused": town_pause, "rigs_paused": rigs}, down_here)
         return 0
     from gastown.cli.agent_client import call_town
 
@@ -235,6 +249,7 @@ def town_status(app: App) -> int:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(report.get("beads", {}).items()))
         app.print(f"  rigs: {', '.join(report.get('rigs', [])) or 'none'}")
         app.print(f"  polecats at work: {report.get('active_runs', 0)}")
+        _print_hosts(app, report.get("hosts") or [])
         if report.get("open_escalations"):
             app.print(f"  open escalations: {report['open_escalations']} (`gt escalations`)")
         queue = report.get("merge_queue") or {}
@@ -251,6 +266,22 @@ def town_status(app: App) -> int:
 
     app.emit(data, human)
     return 0
+
+
+def _hosts(app: App) -> list[dict[str, Any]]:
+    """The town's processes, for a town whose ledger other hosts share (else none)."""
+    if not app.town.db_url.startswith(("postgresql://", "postgres://")):
+        return []
+    from gastown.services import hosts
+
+    return hosts.town_hosts(app.ledger, app.town.settings, app.environ)
+
+
+def _print_hosts(app: App, found: list[dict[str, Any]]) -> None:
+    from gastown.services.hosts import describe
+
+    for host in found:
+        app.print(f"  {describe(host)}")
 
 
 def _print_pauses(app: App, town: dict[str, Any] | None, rigs: dict[str, dict[str, Any]]) -> None:

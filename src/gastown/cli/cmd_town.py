@@ -25,7 +25,11 @@ def register(sub: Any, shared: argparse.ArgumentParser) -> None:
         "room for rig clones, worktrees and logs.",
     )
     p.add_argument("path", metavar="PATH", help="folder to create the town in")
-    p.add_argument("--prefix", default="gt", help="bead id prefix (default: gt)")
+    p.add_argument(
+        "--prefix",
+        default=None,
+        help="bead id prefix (default: gt; joining a town that --db already holds, its own)",
+    )
     p.add_argument(
         "--db",
         metavar="URL",
@@ -115,6 +119,22 @@ def init(app: App) -> int:
     from gastown.town import init as make_town
 
     town = make_town(app.path(app.args.path), app.args.prefix, app.args.db, app.args.name)
+    from gastown.store import redact
+
+    data = {
+        "path": str(town.path),
+        "name": town.name,
+        "prefix": town.prefix,
+        "db": redact(town.db_url),
+        "joined": town.joined,
+    }
+    if town.joined:  # another host's town: this folder is this host's way into it
+        app.emit(
+            data,
+            f"Joined town '{town.name}' (ids {town.prefix}-…), which {redact(town.db_url)} "
+            f"already holds: this host's folder for it is {town.path}.",
+        )
+        return 0
     store = town.open_store()
     try:
         ledger = Ledger(store, prefix=town.prefix, actor=app.actor)
@@ -124,15 +144,8 @@ def init(app: App) -> int:
             )
     finally:
         store.close()
-    from gastown.store import redact
-
     app.emit(
-        {
-            "path": str(town.path),
-            "name": town.name,
-            "prefix": town.prefix,
-            "db": redact(town.db_url),
-        },
+        data,
         f"Created town '{town.name}' at {town.path}\n"
         f"  ids look like {town.prefix}-4k2x9; state in {redact(town.db_url)}\n"
         f"Next: cd {town.path} && gt rig add NAME GIT_URL",

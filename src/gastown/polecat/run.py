@@ -39,6 +39,7 @@ from gastown.polecat.output import Ending, Follower, Transcript, follow, spawn
 from gastown.polecat.prompt import render
 from gastown.polecat.remote import Remote
 from gastown.polecat.session import Session
+from gastown.polecat.shipping import Shipper
 from gastown.polecat.transcript import append_outcome, transcript_file
 from gastown.polecat.transcript import relative_path as transcript_path
 from gastown.record import Record, field
@@ -84,6 +85,9 @@ class Launch(Record):
     with the heartbeats, so budgets can stop a run that is over its bead's."""
     remote: Remote | None = None
     """Set on a `gt worker`: the run's work goes to the rig's remote (see `polecat.remote`)."""
+    shipper: Shipper | None = None
+    """Set where other hosts read the ledger (a PostgreSQL town): transcripts are shipped
+    to it in batches with the heartbeats, and in full before a run's end is recorded."""
 
 
 class Handle(Record):
@@ -274,7 +278,15 @@ def prepare(launch: Launch, run: Run, ctx: PolecatContext) -> Prepared:
         identity,
         create_from=ctx.rig.branch,
     )
-    told = earlier.told(town.path, run, ctx.attempts, request.worktree, base, ctx.base_branch)
+    told = earlier.told(
+        town.path,
+        run,
+        ctx.attempts,
+        request.worktree,
+        base,
+        ctx.base_branch,
+        ledger=launch.ledger.store if launch.shipper is not None else None,
+    )
     prompt = render(ctx.prompt(sections(settings).polecat.custom_instructions, told), town.path)
     request.prompt = prompt
     if ctx.rework is not None:  # measured from where the merge request stood
@@ -334,6 +346,8 @@ async def _follow(
             out.write("".join('{"at":"' + stamp + '",' + e.dumps()[1:] + "\n" for e in found))
             launch.beats[run.id] = stamp
             launch.unflushed.add(transcript)
+            if launch.shipper is not None:
+                launch.shipper.pending(run.id, path)
             if spent := sum(e.usd for e in found if isinstance(e, ev.Cost)):
                 nonlocal cost
                 cost += spent
@@ -377,6 +391,10 @@ async def _finish(
             could_not_start(launch.ledger, run, exc.message)
             return
     finished = Finished(events, ending, left, base, target)
+    if launch.shipper is not None:  # every line, while the run may still add to the ledger
+        launch.shipper.pending(run.id, run_dir_of(launch.town, run) / "transcript.jsonl")
+        launch.shipper.ship(launch.ledger.store)
+        launch.shipper.forget(run.id)
     record_finish(launch.ledger, run, finished, handle.stop_reason, handle.after_stop)
     if remote is not None and left.ahead and not run.active:  # the ledger took this end
         await asyncio.to_thread(remote.settle, worktree, run, left.head)

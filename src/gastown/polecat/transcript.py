@@ -17,13 +17,12 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from gastown.store.transcripts import TAIL_BYTES
+
 if TYPE_CHECKING:
     from gastown.store import Store, Tx
 
 T = TypeVar("T")
-
-TAIL_BYTES = 256 * 1024
-"""The most a reader takes at once (the tail of a long transcript, or one read of a live one)."""
 
 
 class Source:

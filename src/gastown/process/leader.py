@@ -81,6 +81,8 @@ class TownRole:
     def _lead(self) -> None:
         log.warning("this town process leads the town")
         self.me.role = hosts.LEADER
+        with self.loop.ledger.store.transaction() as tx:  # whoever led before is gone
+            hosts.forget_leaders(tx, but=self.me.name)
         self.app_state.loop = self.loop
         self.reconciling = asyncio.get_running_loop().create_task(self.loop.run())
         self._beat()

@@ -19,6 +19,7 @@ from gastown.model import ACTIVE_RUN_STATUSES, RUNNING, Run
 from gastown.polecat import group
 from gastown.polecat.finish import Finished, end_lost, record_finish
 from gastown.polecat.run import Handle, Launch, adopt_polecat, run_dir_of, run_polecat
+from gastown.polecat.shipping import Shipper
 from gastown.reconciler import Attempts, Policy, Timeouts, load_snapshot, plan
 from gastown.reconciler.apply import apply
 from gastown.refinery.human_prs import HumanReviews
@@ -89,6 +90,8 @@ class TownLoop:
         self._policy, self._tick = policy, tick
         self.watch = watch
         """The job engine, in a PostgreSQL town: runs may go to `gt worker`s."""
+        if watch is not None:  # other hosts read its runs' transcripts from the ledger
+            self.launch.shipper = Shipper()
         self.handles: dict[str, Handle] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -146,6 +149,7 @@ class TownLoop:
                 with self.ledger.store.transaction() as tx:
                     town = self.launch.town
                     hosts.publish_town(tx, town.name, town.prefix, dict(town.settings))
+                    hosts.prune(tx, self.clock.now(), keep=max(300.0, 10 * window))
                 if await watch.check(window):
                     self.wake()
             except Exception as exc:  # the next look tries again
@@ -179,6 +183,8 @@ class TownLoop:
         files, self.launch.unflushed = self.launch.unflushed, set()
         for transcript in files:
             transcript.flush()
+        if self.launch.shipper is not None:
+            self.launch.shipper.ship(self.ledger.store)
         beats, self.launch.beats = self.launch.beats, {}
         costs, self.launch.costs = self.launch.costs, {}
         if beats or costs:

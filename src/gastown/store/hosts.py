@@ -46,6 +46,10 @@ class Host(Record):
     heartbeat_at: str = ""
     """When it last said it was alive."""
 
+    def to_json(self) -> dict[str, object]:
+        """The registration as `gt status --json` prints it."""
+        return {name: getattr(self, name) for name in self.__fields__}
+
     def alive(self, now: datetime, window: float) -> bool:
         """Whether it beat within the last `window` seconds."""
         return (now - parse_stamp(self.heartbeat_at)).total_seconds() <= window
@@ -137,6 +141,11 @@ def running(tx: Tx) -> dict[str, int]:
         "AND status IN ('queued', 'starting', 'running') GROUP BY host"
     ).fetchall()
     return {str(h): int(n) for h, n in rows}
+
+
+def forget_leaders(tx: Tx, but: str) -> None:
+    """Drop the registrations of earlier leaders: the lock is `but`'s now, so they are gone."""
+    tx.db.execute("DELETE FROM hosts WHERE role = ? AND name <> ?", (LEADER, but))
 
 
 def prune(tx: Tx, now: datetime, keep: float) -> int:

@@ -75,10 +75,25 @@ class PostgresStore:
         with self.conn.transaction():
             return current_version(self.db)
 
+    def _connected(self) -> None:
+        """Reconnect after the connection broke (PostgreSQL restarted, the network dropped):
+        the transaction that found it broken failed, and the next one runs on a new one."""
+        if not (self.conn.broken or self.conn.closed):
+            return
+        try:
+            self.conn = psycopg.connect(self.url, autocommit=True)
+        except psycopg.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
+            raise RuntimeFailure(
+                f"Cannot reconnect to PostgreSQL at {redact(self.url)}: {reason}."
+            ) from exc
+        self.db = _Executor(self.conn)
+
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         """A transaction that writes; it settles `blocked` and commits when the block ends
         (rolls back if it raises)."""
+        self._connected()
         with self.conn.transaction():
             tx = Tx(self.db)
             yield tx
@@ -88,6 +103,7 @@ class PostgresStore:
     @contextmanager
     def reader(self) -> Iterator[Tx]:
         """A consistent, read-only view of the ledger at one moment."""
+        self._connected()
         with self.conn.transaction():
             self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             yield Tx(self.db)

@@ -14,8 +14,11 @@ from typing import TYPE_CHECKING
 
 from gastown.limits import MAX_INT
 from gastown.model import ACTIVE_RUN_STATUSES
-from gastown.polecat.transcript import TAIL_BYTES
 from gastown.store.projection import PostgresJson
+
+TAIL_BYTES = 256 * 1024
+"""The most a reader takes at once (the tail of a long transcript, or one read of a live one),
+from a file or from the ledger."""
 
 if TYPE_CHECKING:
     from gastown.store.sql import Tx

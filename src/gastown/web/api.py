@@ -28,6 +28,7 @@ from gastown.errors import GastownError, InvalidValue
 from gastown.limits import MAX_INT, MAX_LIMIT
 from gastown.services import beads as bead_service
 from gastown.services import deps as dep_service
+from gastown.services import hosts as hosts_service
 from gastown.services import status as status_service
 from gastown.store import BeadFilter
 from gastown.town import Town
@@ -126,6 +127,9 @@ def create_app(
             "dispatch_paused": found.paused,
             "rigs_paused": found.rigs_paused,
             "merge_queue": found.merge_queue,
+            "hosts": hosts_service.town_hosts(led, town.settings, app.state.environ)
+            if town.db_url.startswith(("postgresql://", "postgres://"))
+            else [],
         }
 
     @routes.get("/api/beads")

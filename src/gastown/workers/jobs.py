@@ -42,7 +42,7 @@ def ensure_schema(db_url: str) -> None:
     """Make the job engine's tables in the town's database, once (under a lock, so two hosts
     starting together do not both try)."""
     with psycopg.connect(db_url, autocommit=True) as conn, conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))", (SCHEMA_LOCK,))
         found = conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()
         if found is None or found[0] is None:
             conn.execute(SchemaManager.get_schema())

@@ -15,7 +15,8 @@ from typing import Any
 import psycopg
 
 LEADER_LOCK = 0x6761_7376
-"""The advisory lock key the leader holds (beside the migrations' and the job engine's)."""
+"""The advisory lock the leader holds, with the town's schema as its second key: towns kept
+in separate schemas of one database each have a leader."""
 TRY_EVERY = 1.0
 """Seconds between a standby's tries to lead."""
 
@@ -34,7 +35,9 @@ class Leadership:
             if self.conn is None or self.conn.closed or self.conn.broken:
                 self._close()
                 self.conn = psycopg.connect(self.db_url, autocommit=True, connect_timeout=5)
-            row = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK,)).fetchone()
+            row = self.conn.execute(
+                "SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))", (LEADER_LOCK,)
+            ).fetchone()
         except psycopg.Error:
             self._close()
             self.leading = False

@@ -31,6 +31,7 @@ from gastown.model import ACTIVE_RUN_STATUSES
 from gastown.polecat import group
 from gastown.polecat.remote import Remote
 from gastown.polecat.run import Handle, Launch, run_polecat
+from gastown.polecat.shipping import Shipper
 from gastown.record import Record, field, replace
 from gastown.sections import sections
 from gastown.services.ledger import Ledger
@@ -161,7 +162,13 @@ class Worker:
         sock = _bind()
         api_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         self.launch = Launch(
-            self.town, self.ledger, api_url, token, self.environ, remote=Remote(self.spec.name)
+            self.town,
+            self.ledger,
+            api_url,
+            token,
+            self.environ,
+            remote=Remote(self.spec.name),
+            shipper=Shipper(),
         )
         from gastown.web.api import create_app
 
@@ -262,6 +269,8 @@ class Worker:
         files, launch.unflushed = launch.unflushed, set()
         for transcript in files:
             transcript.flush()
+        if launch.shipper is not None:
+            launch.shipper.ship(self.ledger.store)
         beats, launch.beats = launch.beats, {}
         costs, launch.costs = launch.costs, {}
         with self.ledger.store.transaction() as tx:
