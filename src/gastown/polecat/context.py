@@ -95,12 +95,13 @@ def prompt_notes(
     relevant to the bead's title and description (and the files it names), within
     `knowledge.prompt_budget_tokens`."""
     from gastown import config
+    from gastown.sections import sections
     from gastown.services import knowledge
 
-    budget = config.resolve(town_settings, ctx.rig.settings, environ)
+    read = sections(config.resolve(town_settings, ctx.rig.settings, environ))
     bead = ctx.bead
     return knowledge.choose(
-        tx, ctx.rig.name, int(budget["knowledge.prompt_budget_tokens"]), bead.title, bead.body
+        tx, ctx.rig.name, read.knowledge.prompt_budget_tokens, bead.title, bead.body
     )
 
 

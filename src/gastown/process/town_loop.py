@@ -268,8 +268,14 @@ class TownLoop:
         return True
 
     def supervises(self, run_id: str) -> bool:
-        """Whether this process follows the run's agent."""
-        return run_id in self.handles
+        """Whether this process follows the run's agent, itself or through a worker."""
+        if run_id in self.handles:
+            return True
+        if self.watch is None:
+            return False
+        with self.ledger.store.reader() as tx:
+            run = tx.get_run(run_id)
+        return run is not None and run.active and run.queue is not None
 
     def session_of(self, run_id: str) -> Callable[[str], bool] | None:
         """How to write into the run's session, while its agent takes messages mid-run."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
-from gastown.model import run_branch
+from gastown.model import Severity, run_branch
 from gastown.record import Record
 
 
@@ -63,7 +63,7 @@ class FailBead(Record):
 class Escalate(Record):
     """Raise an escalation for a person (and the mayor) to look at."""
 
-    severity: str
+    severity: Severity
     """One of `model.SEVERITIES`."""
     message: str
     """What the person must look at, in one or two sentences."""

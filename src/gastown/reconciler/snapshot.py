@@ -15,6 +15,7 @@ from gastown import config
 from gastown.clock import stamp
 from gastown.model import ACTIVE_RUN_STATUSES, DEFAULT_PRIORITY, FAILED_RUN_STATUSES, Polecat, Run
 from gastown.reconciler.budget import Limits, Spend
+from gastown.sections import rig_daily_usd, sections
 
 if TYPE_CHECKING:
     from gastown.store import Tx
@@ -107,18 +108,21 @@ def load_snapshot(
 
     rigs = {}
     for rig in tx.list_rigs():
-        resolved = config.resolve(settings, rig.settings, environ)
-        own_daily = rig.settings.get("budget.daily_usd")
+        read = sections(config.resolve(settings, rig.settings, environ))
         rigs[rig.name] = RigView(
             rig.name,
             rig.branch,
-            resolved["max_polecats_per_rig"],
-            resolved["max_dispatch_attempts"],
-            resolved["runtime"],
-            Limits(resolved["budget.per_bead_usd"], resolved["budget.per_convoy_usd"], own_daily),
-            resolved["polecat.retry_from"],
+            read.dispatch.max_polecats_per_rig,
+            read.dispatch.max_dispatch_attempts,
+            read.agents.runtime,
+            Limits(
+                read.budget.per_bead_usd,
+                read.budget.per_convoy_usd,
+                rig_daily_usd(rig.settings),
+            ),
+            read.polecat.retry_from,
         )
-    town_daily = config.resolve(settings, None, environ)["budget.daily_usd"]
+    town_daily = sections(config.resolve(settings, None, environ)).budget.daily_usd
     ready: dict[str, list[ReadyBead]] = defaultdict(list)
     for row in tx.dispatch_candidates():
         bead = ReadyBead(*row)
