@@ -27,15 +27,26 @@ WRAPPER = (
 )
 TALKING_WRAPPER = WRAPPER.replace(" </dev/null", "")
 """For an agent that reads messages mid-run: its stdin is the town's pipe (see `session`)."""
+TETHER = '( while kill -0 "$PPID" 2>/dev/null; do sleep 1; done; kill -KILL 0 ) & t=$!; '
+"""Put before a wrapper on a `gt worker`: a watcher that kills the agent's whole group once
+the worker is gone. A town process's agents outlive it (the next one adopts them); a dead
+worker's would work on beside the retry the town starts elsewhere, so they die with it. A
+frozen worker still exists: its agents go on, and the ledger refuses what they would record."""
 STREAMS = ("stdout", "stderr")
 
 
-async def spawn(spec: ProcessSpec, run_dir: Path) -> asyncio.subprocess.Process:
-    """Start the agent under the wrapper, as the leader of its own process group."""
+async def spawn(
+    spec: ProcessSpec, run_dir: Path, tethered: bool = False
+) -> asyncio.subprocess.Process:
+    """Start the agent under the wrapper, as the leader of its own process group; `tethered`,
+    it dies with this process (see `TETHER`)."""
+    wrapper = TALKING_WRAPPER if spec.messages else WRAPPER
+    if tethered:
+        wrapper = TETHER + wrapper.replace("; echo $?", '; s=$?; kill "$t"; echo $s', 1)
     return await asyncio.create_subprocess_exec(
         "/bin/sh",
         "-c",
-        TALKING_WRAPPER if spec.messages else WRAPPER,
+        wrapper,
         "gt-run",
         str(run_dir),
         *spec.argv,

@@ -144,7 +144,7 @@ async def run_polecat(launch: Launch, run: Run, handle: Handle, woke: Callable[[
         except GastownError as exc:
             could_not_start(ledger, run, exc.message)
             return
-        process = await spawn(ready.spec, ready.run_dir)
+        process = await spawn(ready.spec, ready.run_dir, tethered=launch.remote is not None)
         handle.pid = run.pid = process.pid
         if ready.spec.messages and process.stdin is not None:
             handle.session = Session(process.stdin)
