@@ -249,6 +249,11 @@ def town_status(app: App) -> int:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(report.get("beads", {}).items()))
         app.print(f"  rigs: {', '.join(report.get('rigs', [])) or 'none'}")
         app.print(f"  polecats at work: {report.get('active_runs', 0)}")
+        if report.get("waiting_for_workers"):
+            app.print(
+                f"  runs waiting for a worker: {report['waiting_for_workers']} "
+                "(`gt bead show` says why)"
+            )
         _print_hosts(app, report.get("hosts") or [])
         if report.get("open_escalations"):
             app.print(f"  open escalations: {report['open_escalations']} (`gt escalations`)")

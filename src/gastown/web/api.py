@@ -123,6 +123,9 @@ def create_app(
             "ready": found.ready,
             "blocked": found.blocked,
             "active_runs": len(found.active_runs),
+            "waiting_for_workers": sum(
+                1 for r in found.active_runs if r.queue is not None and r.host is None
+            ),
             "open_escalations": len(found.escalations),
             "dispatch_paused": found.paused,
             "rigs_paused": found.rigs_paused,

@@ -26,7 +26,7 @@ from gastown.errors import GastownError, InvalidValue, NotFound
 from gastown.services import beads as bead_service
 from gastown.services import convoys as convoy_service
 from gastown.services import escalations as escalation_service
-from gastown.services import moves
+from gastown.services import hosts, moves
 from gastown.services import settings as settings_service
 from gastown.services import sling as sling_service
 from gastown.services.ledger import Ledger
@@ -168,7 +168,8 @@ def convoy_page(request: Request, led: Led, convoy_id: str) -> Response:
 
 @router.get("/beads/{bead_id}")
 def bead_page(request: Request, led: Led, bead_id: str) -> Response:
-    data = views.bead(led, bead_id)
+    town = request.app.state.town
+    data = views.bead(led, bead_id, hosts.window(town.settings, request.app.state.environ))
     bead = data["bead"]
     return page(
         request,

@@ -18,7 +18,7 @@ from gastown.model import ACTIVE_RUN_STATUSES, BEAD_STATUSES, BLOCKS, MR_STATUSE
 from gastown.polecat.conversation import Conversation
 from gastown.polecat.transcript import Source
 from gastown.services import convoys as convoy_service
-from gastown.services import costs, deps, event_names, setting_sections
+from gastown.services import costs, deps, event_names, hosts, setting_sections
 from gastown.services import settings as settings_service
 from gastown.services.ledger import Ledger, get_bead
 from gastown.store import BeadFilter, Tx, controls
@@ -62,6 +62,7 @@ def overview(tx: Tx, now: datetime) -> dict[str, Any]:
         "spend_days": [d.to_json() for d in costs.per_day(tx, now, SPEND_DAYS)],
         "dispatch_paused": tx.get_pause(),
         "rigs_paused": {k: v for k, v in controls.pauses(tx).items() if k},
+        "hosts": hosts.listed(tx, now, 30.0),  # a town over several hosts: its processes
     }
 
 
@@ -94,9 +95,10 @@ def activity(tx: Tx, now: datetime) -> dict[str, Any]:
     }
 
 
-def bead(ledger: Ledger, bead_id: str) -> dict[str, Any]:
+def bead(ledger: Ledger, bead_id: str, silence: float = 30.0) -> dict[str, Any]:
     """One bead with everything about it: what it depends on and what depends on it, its runs,
-    merge requests (gates, review), escalations and its events."""
+    merge requests (gates, review), escalations and its events; and why its run waits, when it
+    waits for a worker (one silent for `silence` seconds counts as gone)."""
     with ledger.store.reader() as tx:
         found = get_bead(tx, ledger.prefix, bead_id)
         dependents = tx.dependents_of(found.id)
@@ -112,6 +114,14 @@ def bead(ledger: Ledger, bead_id: str) -> dict[str, Any]:
         )
         links = tx.issue_links_of([found.id])
         spend = costs.spent(tx, bead_id=found.id)  # its runs and its reviews
+        waiting = next(
+            (
+                hosts.waiting_for_worker(tx, r, ledger.clock.now(), silence)
+                for r in runs
+                if r.active and r.queue
+            ),
+            None,
+        )
     why = deps.readiness(ledger, found)
 
     def edge(other: str, kind: str) -> dict[str, Any]:
@@ -135,6 +145,7 @@ def bead(ledger: Ledger, bead_id: str) -> dict[str, Any]:
         "issue": _issue(links[0].to_json()) if links else None,
         "issues": {link.bead_id: _issue(link.to_json()) for link in links},
         "spend": spend.to_json(),
+        "waiting_for_worker": waiting,
     }
 
 
