@@ -81,6 +81,8 @@ class Refinery(Record, frozen=True):
     """Seconds one gate command (or an agent review) may take."""
     land_on_preexisting_failure: bool
     """Whether a gate that fails on the target too is excused."""
+    gates_on: Literal["town", "workers"]
+    """Where the gates run: in the town process, or on a PostgreSQL town's workers."""
     auto_resolve_pr_feedback: bool
     """Whether a pull request's feedback goes back to a polecat."""
     pr_poll_seconds: int
@@ -346,6 +348,7 @@ def _refinery(s: config.Resolved | Mapping[str, Any]) -> Refinery:
         fast_forward=bool(s["refinery.fast_forward"]),
         gate_timeout_seconds=int(s["refinery.gate_timeout_seconds"]),
         land_on_preexisting_failure=bool(s["refinery.land_on_preexisting_failure"]),
+        gates_on=s["refinery.gates_on"],
         auto_resolve_pr_feedback=bool(s["refinery.auto_resolve_pr_feedback"]),
         pr_poll_seconds=int(s["refinery.pr_poll_seconds"]),
         review_mode=s["refinery.review_mode"],

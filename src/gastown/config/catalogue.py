@@ -195,6 +195,15 @@ SETTINGS: dict[str, Setting] = {
             maximum=7 * DAY,
         ),
         Setting(
+            "refinery.gates_on",
+            "choice",
+            "town",
+            "Where a PostgreSQL town's gates run: in the leading town process (town), or on "
+            "its `gt worker`s, one step per rig target at a time (workers). A SQLite town, and "
+            "`gt refinery run`, always run them themselves (saying so once in the log).",
+            ("town", "workers"),
+        ),
+        Setting(
             "refinery.land_on_preexisting_failure",
             "bool",
             True,

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gastown.git import merge as gm
 from gastown.limits import printable
 from gastown.model import MergeRequest
 from gastown.refinery import outcome, queue
-from gastown.refinery.gates import GateResult, first_failure, run_gate, run_gates
+from gastown.refinery.gate_runs import GateJob
+from gastown.refinery.gates import GateResult, first_failure
 from gastown.services import beads
 from gastown.services.beads import NewBead
 from gastown.store import BeadFilter
@@ -34,7 +34,8 @@ def gate(
     runs: dict[int, list[GateResult]] = {}
 
     def passes(k: int) -> bool:
-        runs[k] = run_on(step, scratch, stack[k - 1][1], commands, target, excused, k)
+        mr, commit = stack[k - 1]
+        runs[k] = run_on(step, scratch, commit, commands, (mr.target, target), excused, k)
         return first_failure(runs[k]) is None
 
     if passes(len(stack)):
@@ -64,38 +65,36 @@ def run_on(
     scratch: Path,
     commit: str,
     commands: Sequence[str],
-    target: str,
+    onto: tuple[str, str],
     excused: dict[str, GateResult],
     k: int,
 ) -> list[GateResult]:
-    """The gates on `commit`; a failure that the untouched target shares is excused (and
-    a bug bead filed for it once) and the remaining gates run on."""
-    timeout = float(step.sections.refinery.gate_timeout_seconds)
-    env = dict(step.sections.agents.env_vars)
+    """The gates on `commit`, run where the step's gate runner runs them; `onto` is the target
+    branch and its commit. A failure that the untouched target shares is excused (and a bug
+    bead filed for it once) and the remaining gates run on."""
+    branch, target = onto
+    job = GateJob(
+        rig=step.rig.name,
+        target_branch=branch,
+        step_id=step.step_id,
+        k=k,
+        commit=commit,
+        target=target,
+        commands=list(commands),
+        skip=list(excused),
+        timeout=float(step.sections.refinery.gate_timeout_seconds),
+        env=dict(step.sections.agents.env_vars),
+        clone=step.clone,
+        labels=list(step.sections.workers.labels),
+        stalled_seconds=float(step.sections.workers.stalled_seconds),
+    )
     logs = step.town.path / "logs" / "refinery" / step.rig.name / step.step_id / f"top-{k}"
-    results: list[GateResult] = []
-    while True:
-        gm.reset(scratch, commit)
-        got = run_gates(commands, scratch, logs, timeout, env, frozenset(excused), step.seams.stop)
-        results.extend(got)
-        failed = first_failure(got)
-        if failed is None or failed.command in excused:
-            return results
-        gm.reset(scratch, target)
-        index = list(commands).index(failed.command) + 1
-        again = run_gate(
-            failed.command,
-            scratch,
-            logs / f"target-{index}.log",
-            timeout,
-            env,
-            step.seams.stop,
-        )
-        if again.ok:
-            return results
-        failed.excused = True
-        excused[failed.command] = again
+    checked = step.gates.run(job, scratch, logs, step.ledger.store, step.seams.stop, step.told)
+    for command, again in checked.on_target.items():
+        excused[command] = again
+        failed = next(r for r in checked.results if r.command == command and r.excused)
         preexisting(step, failed, target)
+    return checked.results
 
 
 def preexisting(step: RigStep, failed: GateResult, target: str) -> None:

@@ -39,6 +39,7 @@ from gastown.model import (
 from gastown.polecat.remote import fetch_runs
 from gastown.record import Record, field
 from gastown.refinery import babysat, gating, outcome, prepare, queue, reviewing, tend
+from gastown.refinery.gate_runs import GateRunner, runner_for
 from gastown.refinery.gates import Stopped
 from gastown.refinery.review import ModelReviewer, Reviewer
 from gastown.refinery.review_agent import AgentReviewer
@@ -68,6 +69,9 @@ class Seams(Record):
     clock: Clock = field(default_factory=SystemClock)
     stop: threading.Event = field(default_factory=threading.Event)
     """Set when the town process stops: a running gate is killed, the batch requeued."""
+    remote_gates: GateRunner | None = None
+    """Where `refinery.gates_on = workers` sends the gates (a PostgreSQL town's job engine);
+    None: they run in this process whatever the setting says."""
 
 
 class Progress(Record):
@@ -128,6 +132,8 @@ class RigStep:
         self.scratch_path = town.path / "worktrees" / rig.name / ".refinery"
         self.identity = gm.refinery_identity(rig.name)
         self.strategy = strategy_for(self.sections.refinery)
+        self.gates = runner_for(rig.name, self.sections.refinery, seams.remote_gates)
+        self.batch: list[MergeRequest] = []
         try:  # fetches and pushes carry the forge token
             authorize_url(rig.url, settings, environ)
         except GastownError as exc:  # no token for git now: its fetch says what went wrong
@@ -151,6 +157,7 @@ class RigStep:
         if not batch:
             return
         self.progress.changed = True
+        self.batch = batch
         try:
             self.fetch(batch)
             target = self.target_commit(batch[0].target)
@@ -227,6 +234,14 @@ class RigStep:
         else made from the rig's target)."""
         with wt.clone_lock(self.clone):  # it may make the local branch
             return wt.base_commit(self.clone, target, create_from=self.rig.branch)
+
+    def told(self, sentence: str) -> None:
+        """Say on each merge request of the batch still being tested what it waits for."""
+        with self.ledger.store.reader() as tx:
+            found = [tx.get_merge_request(mr.id) for mr in self.batch]
+        for mr in found:
+            if mr is not None and mr.status == MR_TESTING:
+                outcome.update(self.ledger, mr, "mr.testing", sentence)
 
     def title_of(self, mr: MergeRequest) -> str:
         with self.ledger.store.reader() as tx:
