@@ -22,6 +22,7 @@ from gastown.polecat.run import Handle, Launch, adopt_polecat, run_dir_of, run_p
 from gastown.polecat.shipping import Shipper
 from gastown.reconciler import Attempts, Policy, Timeouts, load_snapshot, plan
 from gastown.reconciler.apply import apply
+from gastown.record import replace
 from gastown.refinery.human_prs import HumanReviews
 from gastown.refinery.loop import RefineryLoop
 from gastown.refinery.step import Seams
@@ -75,6 +76,10 @@ class TownLoop:
     ) -> None:
         self.launch = Launch(town, ledger, api_url, town_token, dict(environ))
         self.faults = Faults(ledger)
+        if watch is not None and (refinery is None or refinery.remote_gates is None):
+            from gastown.workers.gate_requests import RemoteGates  # the job engine's
+
+            refinery = replace(refinery or Seams(), remote_gates=RemoteGates(watch.db_url))
         self.refinery = RefineryLoop(town, environ, self.wake, refinery, self.faults)
         self.intake = IntakePoller(
             town, environ, forges=refinery.forge if refinery else None, wake=self.wake

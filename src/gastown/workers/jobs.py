@@ -1,6 +1,7 @@
 """The job engine: procrastinate over the town's own PostgreSQL.
 
-One task, `gastown.polecat`, carries one run id. Its queue says which workers may take it: a
+One task, `gastown.polecat`, carries one run id (another, `gastown.gates`, the refinery's gates
+of one commit: see `gate_requests`). Its queue says which workers may take it: a
 rig that asks for labels sends its runs to `polecats:<label>+<label>`, and a worker listens on
 the plain queue and on every combination of its own labels. The job's queueing lock is the run
 id, so a run is never queued twice.
@@ -16,20 +17,24 @@ import procrastinate.exceptions
 import psycopg
 from procrastinate.schema import SchemaManager
 
-from gastown.workers.placement import QUEUE, queue_for
+from gastown.workers.placement import GATES, QUEUE, queue_for
 
 TASK = "gastown.polecat"
 """The task that runs one polecat run (argument: `run_id`)."""
+GATES_TASK = "gastown.gates"
+"""The task that runs the refinery's gates on one commit (`workers.gate_work`)."""
 SCHEMA_LOCK = 0x6761_7375
 """Advisory lock key taken while the job engine's tables are made (beside the migrations')."""
 
 
 def queues_of(labels: Iterable[str]) -> list[str]:
-    """Every queue a worker with `labels` takes runs from."""
+    """Every queue a worker with `labels` takes jobs from: polecat runs, then gates."""
     have = sorted(set(labels))
-    found = [QUEUE]
-    for size in range(1, len(have) + 1):
-        found.extend(queue_for(combo) for combo in itertools.combinations(have, size))
+    found = []
+    for base in (QUEUE, GATES):
+        found.append(base)
+        for size in range(1, len(have) + 1):
+            found.extend(queue_for(c, base) for c in itertools.combinations(have, size))
     return found
 
 

@@ -19,12 +19,15 @@ from gastown.services.ledger import Ledger
 from gastown.store import hosts
 
 QUEUE = "polecats"
+GATES = "gates"
+"""The queue of the refinery's gates (`refinery.gates_on = workers`)."""
 
 
-def queue_for(labels: Iterable[str]) -> str:
-    """The queue of a rig that asks for `labels` (all of them) on its worker."""
+def queue_for(labels: Iterable[str], base: str = QUEUE) -> str:
+    """The queue (of polecat runs, or of `base`'s jobs) of a rig that asks for `labels` (all
+    of them) on its worker."""
     wanted = sorted(set(labels))
-    return QUEUE if not wanted else f"{QUEUE}:{'+'.join(wanted)}"
+    return base if not wanted else f"{base}:{'+'.join(wanted)}"
 
 
 def live_workers(ledger: Ledger, now: datetime, window: float) -> list[hosts.Host]:
