@@ -46,6 +46,12 @@ SECTIONS = (
         prefixes=("refinery.", "review."),
     ),
     Section(
+        "Many hosts",
+        "Where a PostgreSQL town's polecats run, and how long a silent worker keeps its runs.",
+        keys=("worker_labels",),
+        prefixes=("workers.",),
+    ),
+    Section(
         "Convoys",
         "How a new convoy starts and lands its beads.",
         keys=("staged_convoys_default", "convoy_merge_mode"),

@@ -21,6 +21,7 @@ import socket
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+import procrastinate
 import psycopg
 import uvicorn
 
@@ -95,8 +96,6 @@ def open_town(spec: WorkerSpec) -> tuple[Store, Town]:
             hint="Run `gt up` in its folder once; workers join it after that.",
         )
     name, prefix, layer = record
-    for folder in ("rigs", "worktrees", "logs", "run"):
-        (spec.home / folder).mkdir(parents=True, exist_ok=True, mode=0o700)
     return store, Town(spec.home, name, prefix, spec.db_url, settings=dict(layer))
 
 
@@ -185,19 +184,7 @@ class Worker:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.draining.set)
         async with engine.open_async():
-            taking = asyncio.create_task(
-                engine.run_worker_async(
-                    queues=jobs.queues_of(self.spec.labels),
-                    name=self.spec.name,
-                    concurrency=self.spec.slots,
-                    install_signal_handlers=False,
-                    update_heartbeat_interval=max(1.0, self.window / 4),
-                    stalled_worker_timeout=self.window,
-                    listen_notify=True,
-                    fetch_job_polling_interval=5.0,
-                    delete_jobs="successful",
-                )
-            )
+            taking = asyncio.create_task(self._take_jobs(engine))
             beating = asyncio.create_task(self._beat())
             if on_ready is not None:
                 on_ready(api_url)
@@ -246,15 +233,40 @@ class Worker:
         finally:
             self.handles.pop(run_id, None)
 
+    async def _take_jobs(self, engine: procrastinate.App) -> None:
+        """Take jobs until cancelled (which drains). If the engine stops on its own (its
+        database went away), start it again once the database answers."""
+        while True:
+            try:
+                await engine.run_worker_async(
+                    queues=jobs.queues_of(self.spec.labels),
+                    name=self.spec.name,
+                    concurrency=self.spec.slots,
+                    install_signal_handlers=False,
+                    update_heartbeat_interval=max(1.0, self.window / 4),
+                    stalled_worker_timeout=self.window,
+                    listen_notify=True,
+                    fetch_job_polling_interval=5.0,
+                    delete_jobs="successful",
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("the job engine stopped; starting it again", exc_info=True)
+            await asyncio.sleep(1.0)
+
     async def _beat(self) -> None:
         last_host_beat = 0.0
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(BEAT)
-            self._flush()
-            if loop.time() - last_host_beat >= max(1.0, self.window / 4):
-                last_host_beat = loop.time()
-                self._say_alive()
+            try:
+                self._flush()
+                if loop.time() - last_host_beat >= max(1.0, self.window / 4):
+                    last_host_beat = loop.time()
+                    self._say_alive()
+            except Exception:  # the database restarting: the next beat tries again
+                log.warning("could not write this worker's heartbeats", exc_info=True)
 
     def _say_alive(self) -> None:
         """Beat under our name; drain when marked so (or when the name was taken over)."""
@@ -307,6 +319,8 @@ async def work(
     """Run a worker until it has drained."""
     store, town = open_town(spec)
     try:
+        for folder in ("rigs", "worktrees", "logs", "run"):
+            (spec.home / folder).mkdir(parents=True, exist_ok=True, mode=0o700)
         await Worker(spec, store, town, environ).run(on_ready)
     finally:
         store.close()
