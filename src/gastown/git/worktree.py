@@ -8,6 +8,7 @@ moves to another branch, and a retry of a bead continues on the branch it alread
 
 from __future__ import annotations
 
+import shutil
 import threading
 from pathlib import Path
 
@@ -54,6 +55,25 @@ def clone_lock(clone: Path) -> threading.Lock:
     or worktree list (a dispatch preparing a worktree, a refinery fetch or push) takes it."""
     with _locks_guard:
         return _locks.setdefault(clone, threading.Lock())
+
+
+def ensure_clone(clone: Path, url: str, branch: str) -> bool:
+    """Clone the rig at `clone` unless it is there already (a town folder that joined a town
+    another host made, or a rig another host added); whether it cloned. The clone is made
+    beside and moved in whole, so a clone cut short is never taken for the rig's."""
+    if (clone / ".git").exists():
+        return False
+    with clone_lock(clone):
+        if (clone / ".git").exists():
+            return False
+        clone.parent.mkdir(parents=True, exist_ok=True)
+        making = clone.with_name(f".{clone.name}.cloning")
+        shutil.rmtree(making, ignore_errors=True)
+        git("clone", "--quiet", "--branch", branch, url, str(making), timeout=1800)
+        if clone.is_dir():  # an empty folder left where the clone goes
+            clone.rmdir()
+        making.rename(clone)
+    return True
 
 
 def fetch(clone: Path) -> None:

@@ -269,6 +269,8 @@ def prepare(launch: Launch, run: Run, ctx: PolecatContext) -> Prepared:
     authorize_url(ctx.rig.url, settings, launch.environ)  # the fetch carries the forge token
     if launch.remote is not None:
         launch.remote.prepare(town.path / ctx.rig.path, ctx.rig.url, ctx.rig.branch, run.branch)
+    else:  # a town folder that joined the town may lead without the rig's clone
+        wt.ensure_clone(town.path / ctx.rig.path, ctx.rig.url, ctx.rig.branch)
     identity = wt.polecat_identity(run.rig, run.polecat)
     base = wt.prepare(
         town.path / ctx.rig.path,

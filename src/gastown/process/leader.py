@@ -81,8 +81,11 @@ class TownRole:
     def _lead(self) -> None:
         log.warning("this town process leads the town")
         self.me.role = hosts.LEADER
+        town = self.loop.launch.town
         with self.loop.ledger.store.transaction() as tx:  # whoever led before is gone
             hosts.forget_leaders(tx, but=self.me.name)
+            # Before it shows as leader: a folder joining now, or a worker, finds its settings.
+            hosts.publish_town(tx, town.name, town.prefix, dict(town.settings))
         self.app_state.loop = self.loop
         self.reconciling = asyncio.get_running_loop().create_task(self.loop.run())
         self._beat()

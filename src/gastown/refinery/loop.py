@@ -9,10 +9,14 @@ dependents dispatched at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 
 from gastown import config
+from gastown.errors import GastownError
+from gastown.forge.gitauth import authorize_url
+from gastown.git import worktree as wt
 from gastown.model import Rig
 from gastown.record import replace
 from gastown.refinery.step import Progress, Seams, run_step
@@ -56,7 +60,7 @@ class RefineryLoop:
                 continue
             settings = config.resolve(self.town.settings, record.settings, self.environ)
             if sections(settings).refinery.auto:
-                task = loop.create_task(self._step(rig), name=f"refinery {rig}")
+                task = loop.create_task(self._step(record), name=f"refinery {rig}")
                 self.steps[rig] = task
                 task.add_done_callback(self._forget(rig))
 
@@ -66,12 +70,11 @@ class RefineryLoop:
 
         return done
 
-    async def _step(self, rig: str) -> None:
+    async def _step(self, record: Rig) -> None:
+        rig = record.name
         where = f"the refinery on rig {rig}"
         try:
-            progress: Progress = await asyncio.to_thread(
-                run_step, self.town, rig, self.environ, self.seams
-            )
+            progress: Progress = await asyncio.to_thread(self._run, record)
         except Exception as exc:  # one bad step must not stop the refinery: try again later
             log.exception("refinery step on %s failed", rig)
             if self.faults is not None:
@@ -81,6 +84,16 @@ class RefineryLoop:
             self.faults.succeeded(where)
         if progress.changed or progress.landed or progress.reworked or progress.held:
             self.wake()
+
+    def _run(self, record: Rig) -> Progress:
+        """One step (in a thread), the rig's clone made first when this town folder has none:
+        a folder that joined the town, now leading, or a rig another host added."""
+        if not (self.town.path / record.path / ".git").exists():
+            settings = config.resolve(self.town.settings, record.settings, self.environ)
+            with contextlib.suppress(GastownError):  # without a token the clone says why
+                authorize_url(record.url, settings, self.environ)
+            wt.ensure_clone(self.town.path / record.path, record.url, record.branch)
+        return run_step(self.town, record.name, self.environ, self.seams)
 
     async def shutdown(self, grace: float = 10.0) -> None:
         """Stop: running gates are killed, their batches requeued."""
