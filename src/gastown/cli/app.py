@@ -62,6 +62,8 @@ class App(Record):
 
     def close(self) -> None:
         if self._store is not None:
+            if self._store.writes:  # a leader on another host reconciles at once too
+                self._store.wake_others()
             self._store.close()
             if self._store.writes and self._town is not None:
                 from gastown.townrun.wake import notify

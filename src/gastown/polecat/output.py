@@ -27,11 +27,16 @@ WRAPPER = (
 )
 TALKING_WRAPPER = WRAPPER.replace(" </dev/null", "")
 """For an agent that reads messages mid-run: its stdin is the town's pipe (see `session`)."""
-TETHER = '( while kill -0 "$PPID" 2>/dev/null; do sleep 1; done; kill -KILL 0 ) & t=$!; '
+TETHER = (
+    '( while kill -0 "$PPID" 2>/dev/null'
+    """ && [ "$(sed 's/.*) //;s/ .*//' /proc/$PPID/stat 2>/dev/null)" != Z ];"""
+    " do sleep 1; done; kill -KILL 0 ) & t=$!; "
+)
 """Put before a wrapper on a `gt worker`: a watcher that kills the agent's whole group once
 the worker is gone. A town process's agents outlive it (the next one adopts them); a dead
-worker's would work on beside the retry the town starts elsewhere, so they die with it. A
-frozen worker still exists: its agents go on, and the ledger refuses what they would record."""
+worker's would work on beside the retry the town starts elsewhere, so they die with it (a
+worker that died but is not yet reaped counts as gone). A frozen worker still exists: its
+agents go on, and the ledger refuses what they would record."""
 STREAMS = ("stdout", "stderr")
 
 

@@ -18,9 +18,10 @@ from collections.abc import Callable
 from typing import Any
 
 from gastown.clock import SystemClock, stamp
+from gastown.process.settings_sync import settle
 from gastown.process.town_loop import TownLoop
 from gastown.store import hosts
-from gastown.workers.leading import TRY_EVERY, Leadership
+from gastown.workers.leading import TRY_EVERY, Leadership, listen_for_wakes
 
 log = logging.getLogger("gastown.town")
 
@@ -45,6 +46,8 @@ class TownRole:
             heartbeat_at=now,
         )
         self.reconciling: asyncio.Task[None] | None = None
+        self.wakes: asyncio.Task[None] | None = None
+        self.db_url = db_url
 
     @property
     def leading(self) -> bool:
@@ -81,17 +84,21 @@ class TownRole:
     def _lead(self) -> None:
         log.warning("this town process leads the town")
         self.me.role = hosts.LEADER
-        town = self.loop.launch.town
+        # Before it leads: with the town's settings, and (before it shows as leader) a folder
+        # joining now, or a worker, finds them.
+        settle(self.loop.ledger, self.loop.launch.town)
         with self.loop.ledger.store.transaction() as tx:  # whoever led before is gone
             hosts.forget_leaders(tx, but=self.me.name)
-            # Before it shows as leader: a folder joining now, or a worker, finds its settings.
-            hosts.publish_town(tx, town.name, town.prefix, dict(town.settings))
+        self.wakes = asyncio.get_running_loop().create_task(
+            listen_for_wakes(self.db_url, self.loop.wake)
+        )
         self.app_state.loop = self.loop
         self.reconciling = asyncio.get_running_loop().create_task(self.loop.run())
         self._beat()
 
     def _beat(self) -> None:
         try:
+            settle(self.loop.ledger, self.loop.launch.town)
             with self.loop.ledger.store.transaction() as tx:
                 at = stamp(self.clock.now())
                 if not hosts.beat(tx, self.me.name, self.me.pid, at, self.me.role):
@@ -102,6 +109,9 @@ class TownRole:
 
     async def close(self) -> None:
         """Stop leading: the loop's agents are stopped and recorded, the lock let go."""
+        if self.wakes is not None:
+            self.wakes.cancel()
+            await asyncio.gather(self.wakes, return_exceptions=True)
         if self.reconciling is not None:
             await self.loop.shutdown()
             self.reconciling.cancel()

@@ -146,14 +146,13 @@ class TownLoop:
                 await self.watch.close()
 
     async def _watch_workers(self, watch: Watch) -> None:
-        """Keep the town's record for other hosts, send runs that have no job, and take back
-        the runs of workers that stopped answering."""
+        """Send runs that have no job, take back the runs of workers that stopped answering,
+        and forget hosts long gone (the town's settings are kept for other hosts by
+        `process.settings_sync`, in every town process)."""
         while True:
             window = float(sections(self.settings()).workers.stalled_seconds)
             try:
                 with self.ledger.store.transaction() as tx:
-                    town = self.launch.town
-                    hosts.publish_town(tx, town.name, town.prefix, dict(town.settings))
                     hosts.prune(tx, self.clock.now(), keep=max(300.0, 10 * window))
                 if await watch.check(window):
                     self.wake()

@@ -35,6 +35,11 @@ class Store(Protocol):
         """A consistent view of the ledger at one moment, for reading."""
         ...
 
+    def wake_others(self) -> None:
+        """Tell town processes on other hosts that the ledger changed (PostgreSQL's NOTIFY;
+        a SQLite town has no other hosts)."""
+        ...
+
     def close(self) -> None:
         """Let the database go; the handle is not used again."""
         ...

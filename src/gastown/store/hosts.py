@@ -161,12 +161,25 @@ TOWN_KEYS = ("town.name", "town.prefix", "town.layer")
 hosts that have no town folder of their own (workers) or are joining (`gt init --db`)."""
 
 
-def publish_town(tx: Tx, name: str, prefix: str, layer: dict[str, object]) -> None:
-    """Keep the town's name, prefix and settings where every host can read them."""
+LAYER_AT = "town.layer_at"
+"""When the kept settings were changed (on the host that changed them)."""
+
+
+def publish_town(
+    tx: Tx, name: str, prefix: str, layer: dict[str, object], at: str | None = None
+) -> None:
+    """Keep the town's name, prefix and settings (changed `at`) where every host reads them."""
     values = (name, prefix, json.dumps(layer, sort_keys=True))
     for key, value in zip(TOWN_KEYS, values, strict=True):
         if tx.get_meta(key) != value:
             tx.set_meta(key, value)
+            if key == "town.layer" and at is not None:
+                tx.set_meta(LAYER_AT, at)
+
+
+def layer_at(tx: Tx) -> str | None:
+    """When the kept settings were last changed (None: never said)."""
+    return tx.get_meta(LAYER_AT)
 
 
 def town_record(tx: Tx) -> tuple[str, str, dict[str, object]] | None:

@@ -19,6 +19,9 @@ from gastown.store.sql import Tx
 
 MIGRATION_LOCK = 0x6761_7374  # "gast"
 TURN_LOCKS = MIGRATION_LOCK  # first key of the two-key advisory locks, a separate key space
+WAKE_CHANNEL = "gastown_wake"
+"""The NOTIFY channel a town's leader listens on; the payload is the town's schema, since
+towns in separate schemas of one database share the channel."""
 
 
 @lru_cache(maxsize=512)
@@ -107,6 +110,15 @@ class PostgresStore:
         with self.conn.transaction():
             self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             yield Tx(self.db)
+
+    def wake_others(self) -> None:
+        """NOTIFY the town's leader, wherever it runs, that the ledger changed (see
+        `WAKE_CHANNEL`); never fails the caller."""
+        try:
+            self._connected()
+            self.conn.execute(f"SELECT pg_notify('{WAKE_CHANNEL}', current_schema())")
+        except (psycopg.Error, RuntimeFailure):
+            pass
 
     def close(self) -> None:
         """Close the connection."""

@@ -137,6 +137,9 @@ class SqliteStore:
         except sqlite3.OperationalError as exc:
             raise RuntimeFailure(f"The town database {self.path} is unavailable: {exc}.") from exc
 
+    def wake_others(self) -> None:
+        """Nothing: a SQLite town is one process, woken by `townrun.wake`."""
+
     def close(self) -> None:
         """Close the handle (again: a no-op); one that wrote first brings the planner's
         statistics up to date if the town has doubled in beads since they were gathered."""

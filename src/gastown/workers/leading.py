@@ -9,10 +9,14 @@ if another process got it first, this one is no longer the leader and must stop 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
+
+from gastown.store.postgres import WAKE_CHANNEL
 
 LEADER_LOCK = 0x6761_7376
 """The advisory lock the leader holds, with the town's schema as its second key: towns kept
@@ -68,3 +72,20 @@ class Leadership:
             with contextlib.suppress(psycopg.Error):
                 self.conn.close()
         self.conn = None
+
+
+async def listen_for_wakes(db_url: str, woke: Callable[[], None]) -> None:
+    """Call `woke` whenever a process on any host says the town's ledger changed (a worker's
+    run ended, a command from another host's folder); reconnects until cancelled."""
+    while True:
+        try:
+            conn = await psycopg.AsyncConnection.connect(db_url, autocommit=True)
+            async with conn:
+                found = await (await conn.execute("SELECT current_schema()")).fetchone()
+                schema = str(found[0]) if found else ""
+                await conn.execute(f"LISTEN {WAKE_CHANNEL}")
+                async for note in conn.notifies():
+                    if note.payload == schema:
+                        woke()
+        except psycopg.Error:
+            await asyncio.sleep(TRY_EVERY)  # PostgreSQL restarting: listen again once it answers

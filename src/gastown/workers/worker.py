@@ -232,6 +232,7 @@ class Worker:
             raise
         finally:
             self.handles.pop(run_id, None)
+            self.ledger.store.wake_others()  # the leader lands its work, or retries it, now
 
     async def _take_jobs(self, engine: procrastinate.App) -> None:
         """Take jobs until cancelled (which drains). If the engine stops on its own (its
