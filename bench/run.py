@@ -52,6 +52,13 @@ And the two of issue 15 (`knowledge.py`):
     API) against the scripted model server's own answer time (goal ≤ 0.5 s over it), beside
     the same command with no town up (`mayor_ask.py`).
 
+And the three of issue 17 (`many_hosts.py`), on a PostgreSQL town with `gt worker`s:
+
+16. Dispatch latency to a worker against one in the town process, in turns (goal ≤ 1.5×);
+    the leader's CPU while 100 scripted polecats stream on 4 workers × 25 slots (goal ≤ 5% of
+    one core), and the workers' own CPU per run; the leader killed → a standby leading,
+    median of 5 (goal ≤ 15 s).
+
 `--quick` runs everything at a small size (for the test suite). Nothing asserts on time.
 """
 
@@ -76,6 +83,7 @@ import dispatch
 import feedview
 import forge
 import knowledge
+import many_hosts
 import mayor
 import mayor_ask
 import polecats
@@ -328,6 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         judged += knowledge.bench(root, 1_000 if args.quick else 10_000, sizes.runs, rng)
         judged += diffpage.bench(root, 500 if args.quick else 5_000, 5 if args.quick else 20)
         judged += mayor_ask.bench(root, 5 if args.quick else 20, rng)
+        judged += many_hosts.bench(root, args.quick, seed=args.seed)
     took = time.perf_counter() - began
     print(f"\nGoals (issues 2, 3 and 6, Performance), benchmark took {took:.0f} s:")
     for line in judged:

@@ -56,6 +56,13 @@ EXPECTED = [
     r"\(goal ≤ 100 ms: ",
     r"diff page, first view of a [0-9]+-line change: median [0-9.]+ ms, [0-9.]+× git's own read "
     r"\(goal ≤ 300 ms: ",
+    r"leader CPU with [0-9]+ polecats streaming on [0-9]+ workers: [0-9.]+% of one core "
+    r"\(goal ≤ 5%: ",
+    r"worker overhead per run: [0-9]+ ms of the worker's own CPU",
+    rf"ratio dispatch latency to a worker / in the town process: {NUMBER}; median [0-9.]+ ms "
+    r"against [0-9.]+ ms \(goal ≤ 1.5×: ",
+    r"failover, leader killed → standby leading: median [0-9.]+ s of [0-9]+, worst [0-9.]+ s "
+    r"\(goal ≤ 15 s: ",
 ]
 
 
@@ -78,3 +85,6 @@ def test_quick_benchmark_prints_every_ratio() -> None:
     # The live town really ran: every polecat at once, every run to a merge request.
     assert "peak 4 of 4 runs running at once" in done.stdout
     assert re.search(r"runs ended: 4 merge request\n", done.stdout)
+    # On workers too: every run to a merge request, and every failover counted.
+    assert re.search(r"runs on workers ended: 4 merge request\n", done.stdout)
+    assert "failover, leader killed → standby leading: median" in done.stdout
