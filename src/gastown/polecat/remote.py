@@ -15,7 +15,7 @@ from pathlib import Path
 
 from gastown.errors import RuntimeFailure
 from gastown.git.repo import git
-from gastown.git.worktree import clone_lock
+from gastown.git.worktree import clone_lock, ensure_clone
 from gastown.model import Run
 from gastown.record import Record
 
@@ -33,13 +33,13 @@ class Remote(Record):
     host: str
     """The worker's name."""
 
-    def prepare(self, clone: Path, url: str, target: str, branch: str) -> None:
-        """Have the rig's clone in the worker's home (cloned once, fetched by the run) and
-        `branch` as the remote has it, when an earlier attempt pushed it (a retry or a rework
-        continues it)."""
-        if not (clone / ".git").exists():
-            clone.parent.mkdir(parents=True, exist_ok=True)
-            git("clone", "--quiet", "--branch", target, url, str(clone), timeout=1800)
+    def prepare(self, clone: Path, url: str, target: str, branch: str, earlier: bool) -> None:
+        """Have the rig's clone in the worker's home (cloned once, whole, by the first run that
+        needs it; fetched by each run) and, when the bead was worked before (`earlier`: a
+        retry or a rework continues its branch), `branch` as the remote has it."""
+        ensure_clone(clone, url, target)
+        if not earlier:
+            return
         with clone_lock(clone):
             found = git("ls-remote", "origin", f"refs/heads/{branch}", cwd=clone, timeout=120)
             if found.out.strip() and not _checked_out(clone, branch):

@@ -268,7 +268,9 @@ def prepare(launch: Launch, run: Run, ctx: PolecatContext) -> Prepared:
         raise RuntimeUnavailable(exc.message, hint=exc.hint) from None
     authorize_url(ctx.rig.url, settings, launch.environ)  # the fetch carries the forge token
     if launch.remote is not None:
-        launch.remote.prepare(town.path / ctx.rig.path, ctx.rig.url, ctx.rig.branch, run.branch)
+        continued = bool(ctx.attempts) or ctx.rework is not None  # its branch may be pushed
+        clone = town.path / ctx.rig.path
+        launch.remote.prepare(clone, ctx.rig.url, ctx.rig.branch, run.branch, continued)
     else:  # a town folder that joined the town may lead without the rig's clone
         wt.ensure_clone(town.path / ctx.rig.path, ctx.rig.url, ctx.rig.branch)
     identity = wt.polecat_identity(run.rig, run.polecat)
