@@ -307,7 +307,7 @@ def _claim_or_join(tx: Any, town: Town, prefix: str | None, name: str | None) ->
     existing = tx.get_meta("prefix")
     if existing is None:
         tx.set_meta("prefix", town.prefix)
-        tx.set_meta("town.name", town.name)
+        tx.set_meta("town_record.name", town.name)
         return
     if prefix is not None and existing != prefix:
         raise UserError(
@@ -315,8 +315,8 @@ def _claim_or_join(tx: Any, town: Town, prefix: str | None, name: str | None) ->
             f"'{existing}'.",
             hint=f"Pass --prefix {existing} (or no --prefix) to join it.",
         )
-    kept = tx.get_meta("town.name")
-    layer = tx.get_meta("town.layer")
+    kept = tx.get_meta("town_record.name")
+    layer = tx.get_meta("town_record.settings")
     town.prefix, town.joined = existing, True
     town.name = name or kept or town.name
     town.settings = dict(json.loads(layer)) if layer else {}

@@ -156,12 +156,12 @@ def prune(tx: Tx, now: datetime, keep: float) -> int:
     return len(gone)
 
 
-TOWN_KEYS = ("town.name", "town.prefix", "town.layer")
+TOWN_KEYS = ("town_record.name", "town_record.prefix", "town_record.settings")
 """Where the leader keeps the town's name, bead prefix and town layer of settings (JSON) for
 hosts that have no town folder of their own (workers) or are joining (`gt init --db`)."""
 
 
-LAYER_AT = "town.layer_at"
+LAYER_AT = "town_record.settings_at"
 """When the kept settings were changed (on the host that changed them)."""
 
 
@@ -173,7 +173,7 @@ def publish_town(
     for key, value in zip(TOWN_KEYS, values, strict=True):
         if tx.get_meta(key) != value:
             tx.set_meta(key, value)
-            if key == "town.layer" and at is not None:
+            if key == "town_record.settings" and at is not None:
                 tx.set_meta(LAYER_AT, at)
 
 
