@@ -303,6 +303,9 @@ class Worker:
             }
             asked = hosts.stops_asked(tx, [r for r in self.handles if r in ours])
             hosts.forget_stops(tx, list(asked))
+            me = hosts.get(tx, self.spec.name)
+        if me is not None and me.draining:  # `gt worker --drain NAME`, noticed within a beat
+            self.draining.set()
         for run_id, (reason, after) in asked.items():  # the leader's (a timeout, a person's)
             handle = self.handles[run_id]
             handle.stop_reason, handle.after_stop = reason, after
