@@ -435,3 +435,32 @@ def test_peek_from_the_standbys_folder_reads_a_worker_run(town: Hosts) -> None:
     assert read.startswith(f"# {run['id']}: ") and "Hello from worker w1" in read
     raw = second.ok("peek", run["id"], "--raw").out.splitlines()
     assert any("Hello from worker w1" in line for line in raw)
+
+
+def test_a_drained_worker_finishes_its_run_takes_no_more_and_leaves(town: Hosts) -> None:
+    """Given a worker with a run going, when `gt worker --drain NAME` is said from a town
+    folder, then the worker shows as draining, finishes that run (it lands), takes no other,
+    and exits 0; the next bead waits for a worker."""
+    first = town.town("first", ("workers.placement", "workers"))
+    town.up(first)
+    until(town.leader, "the town process to lead")
+    worker = town.worker("w1", slots=2)
+    go = town.root / "go"
+    slow = first.json(
+        "sling",
+        "Slow one",
+        "--body",
+        script({"run": f"while [ ! -e {go} ]; do sleep 0.1; done"}, {"write": "slow.txt"}),
+    )["id"]
+    until(lambda: running_on_a_worker(first, slow), "the run to start on w1")
+
+    said = first.ok("worker", "--drain", "w1").out
+    assert said.startswith("Worker w1 will finish its runs")
+    until(lambda: (town.host("w1") or {}).get("draining"), "w1 to show as draining")
+    later = first.json("sling", "After the drain", "--body", script({"write": "l.txt"}))["id"]
+    go.touch()
+    assert worker.wait(timeout=60) == 0
+    until_closed(first, slow, "the drained worker's run to land")
+    assert town.host("w1") is None  # it left
+    (waiting,) = runs_of(first, later)
+    assert waiting["status"] == "queued" and waiting["host"] is None

@@ -210,12 +210,19 @@ class Worker:
         """The task: claim the run, then carry it from queued to ended."""
         assert self.launch is not None
         with self.ledger.store.transaction() as tx:
-            claimed = tx.db.execute(
-                "UPDATE runs SET host = ? WHERE id = ? AND status = 'queued' AND host IS NULL",
-                (self.spec.name, run_id),
-            ).rowcount
+            me = hosts.get(tx, self.spec.name)
+            draining = me is None or me.draining
+            claimed = 0
+            if not draining:
+                claimed = tx.db.execute(
+                    "UPDATE runs SET host = ? WHERE id = ? AND status = 'queued' AND host IS NULL",
+                    (self.spec.name, run_id),
+                ).rowcount
             record = hosts.town_record(tx)
             run = tx.get_run(run_id)
+        if draining:  # taken as the drain began: the leader sends the run again
+            self.draining.set()
+            return
         if claimed != 1 or run is None:
             return  # ended or taken before this worker got to it
         if record is not None:  # settings as the leader last kept them
