@@ -16,7 +16,9 @@ WAIT = 30_000
 def drag(page: Page, title: str, status: str) -> None:
     """Drag a card onto a column with the browser's own drag events (HTML5 drag and drop)."""
     carried = page.evaluate_handle("new DataTransfer()")
-    source = page.locator("[data-board] .card", has_text=title)
+    # The card itself, held from the start: once moved it may be shown twice for a moment (in
+    # its new column, and in a live update of the old one), and dragend goes to the one dragged.
+    source = page.locator("[data-board] .card", has_text=title).element_handle()
     target = page.locator(f'[data-board] section[data-status="{status}"]')
     source.dispatch_event("dragstart", {"dataTransfer": carried})
     target.dispatch_event("dragenter", {"dataTransfer": carried})
