@@ -13,18 +13,27 @@ WAIT = 30_000
 """Milliseconds to wait for the page to catch up (never a timing claim)."""
 
 
+DRAG = """([title, status]) => {
+    const card = [...document.querySelectorAll("[data-board] .card")]
+        .find((c) => c.textContent.includes(title));
+    const column = document.querySelector(`[data-board] section[data-status="${status}"]`);
+    const carried = new DataTransfer();
+    const fire = (on, type) => on.dispatchEvent(
+        new DragEvent(type, {bubbles: true, cancelable: true, dataTransfer: carried}));
+    fire(card, "dragstart");
+    fire(column, "dragenter");
+    fire(column, "dragover");
+    fire(column, "drop");
+    fire(card, "dragend");
+}"""
+"""The browser's own drag events, fired in one turn of the page's event loop: a live update of
+the board cannot land between them and swap the card being dragged for a fresh copy."""
+
+
 def drag(page: Page, title: str, status: str) -> None:
     """Drag a card onto a column with the browser's own drag events (HTML5 drag and drop)."""
-    carried = page.evaluate_handle("new DataTransfer()")
-    # The card itself, held from the start: once moved it may be shown twice for a moment (in
-    # its new column, and in a live update of the old one), and dragend goes to the one dragged.
-    source = page.locator("[data-board] .card", has_text=title).element_handle()
-    target = page.locator(f'[data-board] section[data-status="{status}"]')
-    source.dispatch_event("dragstart", {"dataTransfer": carried})
-    target.dispatch_event("dragenter", {"dataTransfer": carried})
-    target.dispatch_event("dragover", {"dataTransfer": carried})
-    target.dispatch_event("drop", {"dataTransfer": carried})
-    source.dispatch_event("dragend", {"dataTransfer": carried})
+    page.locator("[data-board] .card", has_text=title).first.wait_for()
+    page.evaluate(DRAG, [title, status])
 
 
 def test_filters_search_and_drag_and_drop_on_the_board(dashboard: Dashboard) -> None:  # noqa: F811

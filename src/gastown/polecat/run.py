@@ -282,15 +282,16 @@ def prepare(launch: Launch, run: Run, ctx: PolecatContext) -> Prepared:
         identity,
         create_from=ctx.rig.branch,
     )
-    told = earlier.told(
-        town.path,
-        run,
-        ctx.attempts,
-        request.worktree,
-        base,
-        ctx.base_branch,
-        ledger=launch.ledger.store if launch.shipper is not None else None,
-    )
+    # Earlier attempts that ran on another host are read from the ledger, on a connection of
+    # this thread's own: the town's is the event loop's alone.
+    own = town.open_store() if launch.shipper is not None and ctx.attempts else None
+    try:
+        told = earlier.told(
+            town.path, run, ctx.attempts, request.worktree, base, ctx.base_branch, ledger=own
+        )
+    finally:
+        if own is not None:
+            own.close()
     prompt = render(ctx.prompt(sections(settings).polecat.custom_instructions, told), town.path)
     request.prompt = prompt
     if ctx.rework is not None:  # measured from where the merge request stood
