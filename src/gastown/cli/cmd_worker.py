@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -84,12 +83,10 @@ def run_worker(app: App) -> int:
     import asyncio
     import logging
 
-    from gastown.workers.worker import WorkerSpec, drain, open_town, work
+    from gastown.workers.worker import WorkerSpec, drain, work
 
     db_url = _db_url(app)
     if app.args.drain:
-        store, _ = open_town(WorkerSpec(db_url, app.args.drain, 1, Path(os.devnull)))
-        store.close()
         if not drain(db_url, app.args.drain):
             raise UserError(
                 f"The town has no worker named {app.args.drain}.",

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gastown.errors import RuntimeFailure
+from gastown.git.merge import checked_out
 from gastown.git.repo import git
 from gastown.git.worktree import clone_lock, ensure_clone
 from gastown.model import Run
@@ -42,7 +43,7 @@ class Remote(Record):
             return
         with clone_lock(clone):
             found = git("ls-remote", "origin", f"refs/heads/{branch}", cwd=clone, timeout=120)
-            if found.out.strip() and not _checked_out(clone, branch):
+            if found.out.strip() and not checked_out(clone, branch):
                 git(
                     "fetch",
                     "--quiet",
@@ -59,11 +60,6 @@ class Remote(Record):
     def settle(self, worktree: Path, run: Run, head: str) -> None:
         """Move the run's branch on the remote to its head, once the ledger took its end."""
         _push(worktree, f"+{head}:refs/heads/{run.branch}")
-
-
-def _checked_out(clone: Path, branch: str) -> bool:
-    out = git("worktree", "list", "--porcelain", cwd=clone).out
-    return f"branch refs/heads/{branch}" in out.splitlines()
 
 
 def _push(worktree: Path, spec: str) -> None:

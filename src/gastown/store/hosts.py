@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from gastown.clock import parse_stamp
+from gastown.model import ACTIVE_RUN_STATUSES
 from gastown.record import Record, field
 
 if TYPE_CHECKING:
@@ -136,9 +137,10 @@ def all_hosts(tx: Tx) -> list[Host]:
 
 def running(tx: Tx) -> dict[str, int]:
     """Active runs per worker that holds them."""
+    active = ", ".join(f"'{s}'" for s in ACTIVE_RUN_STATUSES)
     rows = tx.db.execute(
         "SELECT host, COUNT(*) FROM runs WHERE host IS NOT NULL "
-        "AND status IN ('queued', 'starting', 'running') GROUP BY host"
+        f"AND status IN ({active}) GROUP BY host"
     ).fetchall()
     return {str(h): int(n) for h, n in rows}
 

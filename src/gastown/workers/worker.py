@@ -33,6 +33,7 @@ from gastown.polecat import group
 from gastown.polecat.remote import Remote
 from gastown.polecat.run import Handle, Launch, run_polecat
 from gastown.polecat.shipping import Shipper
+from gastown.process.serve import bind
 from gastown.record import Record, field, replace
 from gastown.sections import sections
 from gastown.services.ledger import Ledger
@@ -99,14 +100,6 @@ def open_town(spec: WorkerSpec) -> tuple[Store, Town]:
     return store, Town(spec.home, name, prefix, spec.db_url, settings=dict(layer))
 
 
-def _bind() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
-
-
 class _Api(uvicorn.Server):
     """uvicorn without its own signal handling: the worker drains on signals instead."""
 
@@ -159,7 +152,7 @@ class Worker:
         """Take runs until drained; return once the last one has been recorded."""
         self.register()
         token = secrets.token_urlsafe(32)
-        sock = _bind()
+        sock = bind("127.0.0.1", 0)
         api_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         self.launch = Launch(
             self.town,
@@ -338,8 +331,9 @@ async def work(
 
 
 def drain(db_url: str, name: str) -> bool:
-    """Mark worker `name` to drain; False if the town has no such worker."""
-    store = open_store(db_url)
+    """Mark worker `name` of the town in `db_url` to drain; False if it has no such worker
+    (or one sentence, as for `gt worker`, when there is no town there)."""
+    store, _ = open_town(WorkerSpec(db_url, name, 1, Path(os.devnull)))
     try:
         with store.transaction() as tx:
             return hosts.set_draining(tx, name)
