@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from gastown.model import ACTIVE_RUN_STATUSES
 from gastown.record import Record
-from gastown.store.rows import BeadFilter, chunks, marks
+from gastown.store.rows import ACTIVE_RUNS, BeadFilter, chunks, marks
 
 if TYPE_CHECKING:
     from gastown.store.sql import Tx
 
-_ACTIVE = ", ".join(f"'{s}'" for s in ACTIVE_RUN_STATUSES)
+_ACTIVE = ACTIVE_RUNS
 
 
 class RunFacts(Record):

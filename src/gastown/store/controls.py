@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from gastown.model import ACTIVE_RUN_STATUSES, CONVOY_OPEN, IN_PROGRESS, IN_REVIEW, OPEN
+from gastown.model import CONVOY_OPEN, IN_PROGRESS, IN_REVIEW, OPEN
 from gastown.reconciler.budget import BudgetState, Spend
+from gastown.store.rows import ACTIVE_RUNS
 
 if TYPE_CHECKING:
     from gastown.store.sql import Tx
@@ -22,7 +23,7 @@ PAUSE_KEY = "dispatch.paused"
 RIG_PAUSE = PAUSE_KEY + ":"
 BREAKER_RESET_KEY = "breaker.reset_at"
 BUDGET_KEY = "budget.state"
-_ACTIVE = ", ".join(f"'{s}'" for s in ACTIVE_RUN_STATUSES)
+_ACTIVE = ACTIVE_RUNS
 _UNFINISHED = f"'{OPEN}', '{IN_PROGRESS}', '{IN_REVIEW}'"
 
 

@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from gastown.clock import parse_stamp
-from gastown.model import ACTIVE_RUN_STATUSES
 from gastown.record import Record, field
+from gastown.store.rows import ACTIVE_RUNS
 
 if TYPE_CHECKING:
     from gastown.store.sql import Tx
@@ -137,10 +137,9 @@ def all_hosts(tx: Tx) -> list[Host]:
 
 def running(tx: Tx) -> dict[str, int]:
     """Active runs per worker that holds them."""
-    active = ", ".join(f"'{s}'" for s in ACTIVE_RUN_STATUSES)
     rows = tx.db.execute(
         "SELECT host, COUNT(*) FROM runs WHERE host IS NOT NULL "
-        f"AND status IN ({active}) GROUP BY host"
+        f"AND status IN ({ACTIVE_RUNS}) GROUP BY host"
     ).fetchall()
     return {str(h): int(n) for h, n in rows}
 

@@ -9,9 +9,12 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from gastown.model import Bead, Convoy, Event, Rig
+from gastown.model import ACTIVE_RUN_STATUSES, Bead, Convoy, Event, Rig
 from gastown.record import Record
 from gastown.store.projection import READY_CLAUSE
+
+ACTIVE_RUNS = ", ".join(f"'{s}'" for s in ACTIVE_RUN_STATUSES)
+"""The active run statuses as an SQL list: `status IN ({ACTIVE_RUNS})`."""
 
 BEAD_COLUMNS = (
     "id, title, body, type, priority, status, rig, assignee, held, slung, runtime, convoy_id, "

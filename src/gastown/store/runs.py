@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from gastown.errors import IllegalTransition
 from gastown.model import (
-    ACTIVE_RUN_STATUSES,
     RUN_TRANSITIONS,
     Run,
 )
 from gastown.store.projection import READY_CLAUSE
-from gastown.store.rows import marks
+from gastown.store.rows import ACTIVE_RUNS, marks
 
 if TYPE_CHECKING:
     from gastown.store.sql import Executor
@@ -33,7 +32,7 @@ RUN_COLUMNS = (
 PAUSE_KEY = "dispatch.paused"
 _CHECKPOINT = Run.__fields__.index("checkpoint")  # stored as JSON text
 _COST_KNOWN = Run.__fields__.index("cost_known")  # stored as 0 or 1
-_ACTIVE = "status IN (" + ", ".join(f"'{s}'" for s in ACTIVE_RUN_STATUSES) + ")"
+_ACTIVE = f"status IN ({ACTIVE_RUNS})"
 
 
 def run_of(row: Sequence[Any]) -> Run:

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gastown.limits import MAX_INT
-from gastown.model import ACTIVE_RUN_STATUSES
 from gastown.store.projection import PostgresJson
+from gastown.store.rows import ACTIVE_RUNS
 
 TAIL_BYTES = 256 * 1024
 """The most a reader takes at once (the tail of a long transcript, or one read of a live one),
@@ -23,7 +23,7 @@ from a file or from the ledger."""
 if TYPE_CHECKING:
     from gastown.store.sql import Tx
 
-_ACTIVE = ", ".join(f"'{s}'" for s in ACTIVE_RUN_STATUSES)
+_ACTIVE = ACTIVE_RUNS
 BATCH = 64
 """Chunks fetched by one query while reading."""
 

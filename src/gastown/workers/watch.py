@@ -16,14 +16,14 @@ import logging
 
 from procrastinate.jobs import Status
 
-from gastown.model import ACTIVE_RUN_STATUSES
 from gastown.polecat.finish import end_lost
 from gastown.services.ledger import Ledger
+from gastown.store.rows import ACTIVE_RUNS
 from gastown.workers import jobs
 
 log = logging.getLogger("gastown.workers")
 
-_ACTIVE = ", ".join(f"'{s}'" for s in ACTIVE_RUN_STATUSES)
+_ACTIVE = ACTIVE_RUNS
 ORPHANS = f"""
 SELECT r.id, r.queue, r.host FROM runs r
  WHERE r.queue IS NOT NULL AND r.status IN ({_ACTIVE})

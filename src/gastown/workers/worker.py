@@ -28,7 +28,6 @@ import uvicorn
 from gastown import config
 from gastown.clock import SystemClock, stamp
 from gastown.errors import UsageError
-from gastown.model import ACTIVE_RUN_STATUSES
 from gastown.polecat import group
 from gastown.polecat.remote import Remote
 from gastown.polecat.run import Handle, Launch, run_polecat
@@ -38,6 +37,7 @@ from gastown.record import Record, field, replace
 from gastown.sections import sections
 from gastown.services.ledger import Ledger
 from gastown.store import Store, controls, hosts, open_store, redact
+from gastown.store.rows import ACTIVE_RUNS
 from gastown.town import Town
 from gastown.workers import jobs
 from gastown.workers.gate_work import GateWork
@@ -46,7 +46,7 @@ log = logging.getLogger("gastown.worker")
 
 BEAT = 0.5
 """Seconds between writes of the runs' heartbeats (and checks that each is still ours)."""
-_ACTIVE = ", ".join(f"'{s}'" for s in ACTIVE_RUN_STATUSES)
+_ACTIVE = ACTIVE_RUNS
 
 
 class WorkerSpec(Record):
